@@ -1,0 +1,47 @@
+"""The ``airpool`` command: one Typer app with a sub-app per area.
+
+Start-up time matters (``airpool --help`` runs often), so sub-modules import heavy libraries inside their
+commands, never at module level.
+"""
+
+from __future__ import annotations
+
+import typer
+
+import airpool
+
+app = typer.Typer(
+    name="airpool",
+    help="Run Apache Airflow Deployments on a shared Kubernetes cluster, with a pool of pre-created namespaces.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"airpool {airpool.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version."
+    ),
+) -> None:
+    """airpool: Apache Airflow on a shared Kubernetes cluster."""
+
+
+def _register() -> None:
+    from airpool.cli import dev
+
+    app.add_typer(dev.app, name="dev")
+
+
+_register()
+
+
+def run() -> None:
+    app()

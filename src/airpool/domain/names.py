@@ -1,0 +1,29 @@
+"""Kubernetes name rules, checked before anything reaches the database or the cluster."""
+
+from __future__ import annotations
+
+import re
+
+DNS1123_LABEL_MAX = 63
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+#: Namespaces Kubernetes itself owns; a pool may never hand them to a Deployment.
+SYSTEM_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
+
+
+def dns1123_label_problem(value: str) -> str | None:
+    """Why ``value`` is not a DNS-1123 label, or None when it is one."""
+    if not value:
+        return "must not be empty"
+    if len(value) > DNS1123_LABEL_MAX:
+        return f"must be at most {DNS1123_LABEL_MAX} characters (got {len(value)})"
+    if not _DNS1123_LABEL.match(value):
+        return (
+            "must consist of lower case alphanumeric characters or '-', "
+            "and must start and end with an alphanumeric character"
+        )
+    return None
+
+
+def is_dns1123_label(value: str) -> bool:
+    return dns1123_label_problem(value) is None

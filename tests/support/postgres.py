@@ -1,0 +1,103 @@
+"""A throwaway PostgreSQL 15 server for tests: Debian's binaries, a free port, a temporary data directory.
+
+PostgreSQL refuses to run as root, so as root the server runs as the unprivileged ``airpool-pg`` user.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+PG_BIN_CANDIDATES = ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/17/bin")
+PG_USER = "airpool-pg"
+
+
+def pg_bin_dir() -> Path:
+    for candidate in PG_BIN_CANDIDATES:
+        if Path(candidate, "postgres").exists():
+            return Path(candidate)
+    raise RuntimeError(
+        "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin; "
+        "install them with: apt-get install -y postgresql"
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _run_as() -> list[str]:
+    if os.geteuid() != 0:
+        return []
+    try:
+        pwd.getpwnam(PG_USER)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", PG_USER], check=True
+        )
+    return ["runuser", "-u", PG_USER, "--"]
+
+
+@contextlib.contextmanager
+def postgres_server() -> Iterator[str]:
+    """Start a server and yield the SQLAlchemy URL of its ``postgres`` database; remove everything afterwards."""
+    bindir = pg_bin_dir()
+    prefix = _run_as()
+    root = Path(tempfile.mkdtemp(prefix="airpool-pg-"))
+    data = root / "data"
+    if prefix:
+        shutil.chown(root, user=PG_USER)
+    port = free_port()
+    try:
+        subprocess.run(
+            [
+                *prefix,
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            [
+                *prefix,
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(root / "log"),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
+                "-c full_page_writes=off -c max_connections=300",
+                "start",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
+            capture_output=True,
+        )
+        shutil.rmtree(root, ignore_errors=True)
