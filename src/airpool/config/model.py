@@ -79,6 +79,8 @@ class PlatformConfig:
     warnings: tuple[str, ...] = ()
     #: Keys of the Astronomer chart that airpool does not use (ignored, listed for the admin).
     ignored_keys: tuple[str, ...] = ()
+    #: The values files this configuration was loaded from, in merge order (empty: built-in defaults).
+    sources: tuple[str, ...] = ()
 
     @property
     def commander_service_account(self) -> str:

@@ -1,0 +1,316 @@
+"""From a merged values tree to one ``PlatformConfig``: the seed's keys, airpool's own section, the effective pool.
+
+Precedence follows what Astronomer Software does, so a values file means the same thing here and there: the
+standard settings (``global.features.namespacePools``) imply manual namespace names, the pre-created list and hard
+delete; Houston reads the user's ``astronomer.houston.config`` after the chart's generated settings, so where the
+advanced settings are set they win. Mixing both is allowed but warned about, with the outcome spelled out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from croniter import croniter
+
+from airpool.config import model
+from airpool.config.reader import Problem, Reader, show
+from airpool.domain.deployments import Executor
+from airpool.domain.names import SYSTEM_NAMESPACES, dns1123_label_problem
+
+STANDARD = "global.features.namespacePools"
+ADVANCED = "astronomer.houston.config.deployments"
+COMMANDER_ENV = "astronomer.commander.env"
+MANUAL_ENV_NAME = "COMMANDER_MANUAL_NAMESPACE_NAMES"
+AIRPOOL = "airpool"
+
+_LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+
+_defaults = model.PlatformConfig()
+_airflow_defaults = model.AirflowDefaults()
+_server_defaults = model.ServerSettings()
+
+
+def build(tree: Mapping[str, Any], *, sources: tuple[str, ...] = ()) -> tuple[model.PlatformConfig, list[Problem]]:
+    """The configuration and every problem found; the configuration is meaningful only without problems."""
+    reader = Reader(tree)
+    own = _read_airpool(reader)
+    release, namespace = own.pop("platform_release"), own.pop("platform_namespace")
+    deployments_raw = _read_deployment_flags(reader)
+    pool, deployments, warnings = _effective_pool(reader, deployments_raw, platform_namespace=namespace)
+    rbac_enabled = reader.boolean("global.rbacEnabled", True)
+    cluster_roles = reader.boolean("global.clusterRoles", True)
+    labels = reader.string_map("global.namespaceLabels")
+    for key, value in labels.items():
+        if not _LABEL_KEY.match(key) or len(key.rpartition("/")[2]) > 63:
+            reader.problem(f"global.namespaceLabels.{key}", "is not a Kubernetes label name; allowed: [prefix/]name")
+        elif value and (len(value) > 63 or not _LABEL_VALUE.match(value)):
+            reader.problem(
+                f"global.namespaceLabels.{key}",
+                f"{show(value)} is not a label value; allowed: up to 63 letters, digits, '-', '_' or '.'",
+            )
+    warnings += _combination_warnings(
+        pool=pool,
+        deployments=deployments,
+        cluster_roles=cluster_roles,
+        retention_days=own["retention_days"],
+    )
+    reader.report_unknown(AIRPOOL)
+    ignored = tuple(path for path in reader.unread() if not path.startswith(f"{AIRPOOL}.") and path != AIRPOOL)
+    config = model.PlatformConfig(
+        platform_release=release,
+        platform_namespace=namespace,
+        base_domain=reader.string("global.baseDomain", _defaults.base_domain),
+        rbac_enabled=rbac_enabled,
+        cluster_roles=cluster_roles,
+        namespace_labels=tuple(sorted(labels.items())),
+        pool=pool,
+        deployments=deployments,
+        warnings=tuple(warnings),
+        ignored_keys=ignored,
+        sources=sources,
+        **own,
+    )
+    return config, reader.problems
+
+
+# -- airpool's own section ----------------------------------------------------------------------------------
+
+
+def _read_airpool(reader: Reader) -> dict[str, Any]:
+    release = reader.string(f"{AIRPOOL}.releaseName", _defaults.platform_release)
+    namespace = reader.string(f"{AIRPOOL}.namespace", _defaults.platform_namespace)
+    for key, value in (("releaseName", release), ("namespace", namespace)):
+        problem = dns1123_label_problem(value)
+        if problem:
+            reader.problem(f"{AIRPOOL}.{key}", f"{show(value)} {problem}")
+    schedule = reader.string(f"{AIRPOOL}.cleanupSchedule", _defaults.cleanup_schedule)
+    if not croniter.is_valid(schedule):
+        reader.problem(
+            f"{AIRPOOL}.cleanupSchedule",
+            f'{show(schedule)} is not a cron expression; allowed: five fields like "0 5 * * *"',
+        )
+    public_url = reader.string(f"{AIRPOOL}.server.publicUrl", None)
+    if public_url is not None and not public_url.startswith(("http://", "https://")):
+        reader.problem(f"{AIRPOOL}.server.publicUrl", f"{show(public_url)} must start with http:// or https://")
+    executor = reader.string(f"{AIRPOOL}.airflow.executor", _airflow_defaults.executor)
+    if executor not in {item.value for item in Executor}:
+        allowed = ", ".join(item.value for item in Executor)
+        reader.problem(f"{AIRPOOL}.airflow.executor", f"{show(executor)} is not supported; allowed: {allowed}")
+    return {
+        "platform_release": release,
+        "platform_namespace": namespace,
+        "database_url": reader.string(f"{AIRPOOL}.databaseUrl", None),
+        "data_dir": reader.string(f"{AIRPOOL}.dataDir", _defaults.data_dir),
+        "retention_days": reader.integer(f"{AIRPOOL}.retentionDays", _defaults.retention_days, minimum=0),
+        "cleanup_schedule": schedule,
+        "health_check_interval": reader.integer(
+            f"{AIRPOOL}.healthCheckInterval", _defaults.health_check_interval, minimum=1
+        ),
+        "server": model.ServerSettings(
+            host=reader.string(f"{AIRPOOL}.server.host", _server_defaults.host),
+            port=reader.integer(f"{AIRPOOL}.server.port", _server_defaults.port, minimum=1, maximum=65535),
+            public_url=public_url,
+        ),
+        "airflow": model.AirflowDefaults(
+            version=reader.string(f"{AIRPOOL}.airflow.version", _airflow_defaults.version),
+            executor=executor,
+            image=reader.string(f"{AIRPOOL}.airflow.image", _airflow_defaults.image),
+            database_admin_url=reader.string(f"{AIRPOOL}.airflow.databaseAdminUrl", None),
+        ),
+    }
+
+
+# -- the pool -----------------------------------------------------------------------------------------------
+
+
+def _read_deployment_flags(reader: Reader) -> dict[str, bool | None]:
+    """Houston's deployment flags as written (None when unset), so precedence can tell set from default."""
+    return {
+        "manual": reader.boolean(f"{ADVANCED}.manualNamespaceNames", None),
+        "hard_delete": reader.boolean(f"{ADVANCED}.hardDeleteDeployment", None),
+        "free_form": reader.boolean(f"{ADVANCED}.namespaceFreeFormEntry", None),
+        "nfs": reader.boolean(f"{ADVANCED}.nfsMountDagDeployment", None),
+        "triggerer": reader.boolean(f"{ADVANCED}.triggererEnabled", None),
+        "global_manual": reader.boolean("global.manualNamespaceNamesEnabled", None),
+        "commander_manual": _commander_manual_env(reader),
+    }
+
+
+def _commander_manual_env(reader: Reader) -> bool | None:
+    """``COMMANDER_MANUAL_NAMESPACE_NAMES`` from commander's env list; other variables belong to the chart."""
+    found: bool | None = None
+    for path, item in reader.items(COMMANDER_ENV):
+        if not isinstance(item, Mapping) or "name" not in item:
+            reader.bad_type(path, item, "a mapping with name and value")
+            continue
+        if item["name"] != MANUAL_ENV_NAME:
+            continue
+        value = item.get("value")
+        if isinstance(value, bool):
+            found = value
+        elif isinstance(value, str) and value.lower() in ("true", "false"):
+            found = value.lower() == "true"
+        else:
+            reader.bad_type(f"{path}.value", value, 'true or false (or the strings "true" / "false")')
+    return found
+
+
+def _check_names(reader: Reader, entries: list[tuple[str, Any]], *, platform_namespace: str) -> tuple[str, ...]:
+    """Valid, unique, unreserved names in order; every bad one reported at its own item path."""
+    reserved = {*SYSTEM_NAMESPACES, platform_namespace}
+    seen: dict[str, str] = {}
+    names: list[str] = []
+    for path, name in entries:
+        if not isinstance(name, str):
+            reader.bad_type(path, name, "a namespace name (string)")
+            continue
+        problem = dns1123_label_problem(name)
+        if problem:
+            reader.problem(path, f"{show(name)} is not a valid namespace name: it {problem} (DNS-1123 label)")
+        elif name in reserved:
+            allowed = ", ".join(sorted(reserved))
+            reader.problem(path, f"{show(name)} is reserved and cannot be in the pool; reserved: {allowed}")
+        elif name in seen:
+            reader.problem(path, f"{show(name)} is listed twice (also at {seen[name]}); each name may appear once")
+        else:
+            seen[name] = path
+            names.append(name)
+    return tuple(names)
+
+
+def _advanced_entries(reader: Reader) -> list[tuple[str, Any]]:
+    entries: list[tuple[str, Any]] = []
+    for path, item in reader.items(f"{ADVANCED}.preCreatedNamespaces"):
+        if isinstance(item, Mapping) and "name" in item:
+            entries.append((f"{path}.name", item["name"]))
+        else:
+            reader.bad_type(path, item, "a mapping like {name: <namespace>}")
+    return entries
+
+
+def _effective_pool(
+    reader: Reader, flags: dict[str, bool | None], *, platform_namespace: str
+) -> tuple[model.PoolSettings | None, model.DeploymentSettings, list[str]]:
+    warnings: list[str] = []
+    enabled = bool(reader.boolean(f"{STANDARD}.enabled", False))
+    create_rbac = bool(reader.boolean(f"{STANDARD}.createRbac", True))
+    create_ns = bool(reader.boolean(f"{STANDARD}.namespaces.create", False))
+    std_names = _check_names(
+        reader, reader.items(f"{STANDARD}.namespaces.names"), platform_namespace=platform_namespace
+    )
+    adv_names = _check_names(reader, _advanced_entries(reader), platform_namespace=platform_namespace)
+    advanced_set = [
+        path
+        for path, is_set in (
+            (f"{ADVANCED}.preCreatedNamespaces", bool(adv_names) or reader.present(f"{ADVANCED}.preCreatedNamespaces")),
+            (f"{ADVANCED}.manualNamespaceNames", flags["manual"] is not None),
+            (f"{COMMANDER_ENV} {MANUAL_ENV_NAME}", flags["commander_manual"] is not None),
+            ("global.manualNamespaceNamesEnabled", flags["global_manual"] is not None),
+        )
+        if is_set
+    ]
+
+    names: tuple[str, ...] = ()
+    source: model.PoolSource | None = None
+    if adv_names:
+        names, source = adv_names, model.PoolSource.ADVANCED
+    elif enabled:
+        names, source = std_names, model.PoolSource.STANDARD
+        if not std_names and not reader.items(f"{STANDARD}.namespaces.names"):
+            reader.problem(
+                f"{STANDARD}.namespaces.names",
+                "the namespace pool is enabled but lists no namespaces; allowed: a list of one or more "
+                "namespace names (or set enabled: false)",
+            )
+    manual = flags["manual"] if flags["manual"] is not None else source is not None
+    if source is not None and not manual:
+        warnings.append(
+            f"{ADVANCED}.manualNamespaceNames is false, so users cannot choose a namespace and there is no pool: "
+            f"the namespaces {', '.join(names)} are not offered. Set it to true (or remove it) to use the pool."
+        )
+        names, source = (), None
+
+    pool: model.PoolSettings | None = None
+    if source is not None:
+        # Advanced-only pools are the seed's Option 2: the admin pre-creates namespaces and RBAC by hand.
+        pool = model.PoolSettings(
+            names=names,
+            create_namespaces=create_ns if enabled else False,
+            create_rbac=create_rbac if enabled else False,
+            source=source,
+        )
+    if enabled and advanced_set:
+        warnings.append(_mixed_warning(pool=pool, std_names=std_names, advanced_set=advanced_set))
+    if pool is not None and flags["commander_manual"] is False:
+        warnings.append(
+            f"{COMMANDER_ENV} {MANUAL_ENV_NAME}=false is ignored: with a pool, commander never creates namespaces."
+        )
+    if pool is None and flags["commander_manual"] and not flags["free_form"]:
+        warnings.append(
+            f"{COMMANDER_ENV} {MANUAL_ENV_NAME}=true without a pool or namespaceFreeFormEntry: commander will not "
+            "create namespaces and users cannot name one, so new Deployments get airpool's generated namespace."
+        )
+
+    hard_delete = flags["hard_delete"]
+    if hard_delete is None:
+        hard_delete = source is model.PoolSource.STANDARD
+    deployments = model.DeploymentSettings(
+        hard_delete=hard_delete,
+        free_form=bool(flags["free_form"]),
+        manual_namespace_names=bool(manual),
+        nfs_dag_deploys=bool(flags["nfs"]),
+        triggerer_enabled=True if flags["triggerer"] is None else flags["triggerer"],
+    )
+    return pool, deployments, warnings
+
+
+def _mixed_warning(*, pool: model.PoolSettings | None, std_names: tuple[str, ...], advanced_set: list[str]) -> str:
+    standard = ", ".join(std_names) or "(none)"
+    if pool is None:
+        outcome = "no pool is in effect"
+    elif pool.source is model.PoolSource.ADVANCED:
+        outcome = (
+            f"the effective pool is {', '.join(pool.names)} (from {ADVANCED}.preCreatedNamespaces), not "
+            f"{standard} (from {STANDARD}.namespaces.names); {STANDARD}.namespaces.create="
+            f"{str(pool.create_namespaces).lower()} and createRbac={str(pool.create_rbac).lower()} apply to it"
+        )
+    else:
+        outcome = f"the effective pool is {', '.join(pool.names)} (from {STANDARD}.namespaces.names)"
+    return (
+        f"standard settings ({STANDARD}.enabled: true) and advanced settings ({', '.join(advanced_set)}) are "
+        f"mixed; where both apply the advanced settings win, so {outcome}. Use one style: set {STANDARD}.enabled: "
+        "false, or remove the advanced settings."
+    )
+
+
+def _combination_warnings(
+    *,
+    pool: model.PoolSettings | None,
+    deployments: model.DeploymentSettings,
+    cluster_roles: bool,
+    retention_days: int,
+) -> list[str]:
+    warnings: list[str] = []
+    if pool is not None and not deployments.hard_delete:
+        warnings.append(
+            f"soft delete with a pool ({ADVANCED}.hardDeleteDeployment: false): a deleted Deployment's namespace "
+            f"returns to the pool only after airpool.retentionDays ({retention_days} days). "
+            "Set hardDeleteDeployment: true to reuse namespaces at once."
+        )
+    if pool is not None and deployments.nfs_dag_deploys and not cluster_roles:
+        warnings.append(
+            f"NFS DAG deploys ({ADVANCED}.nfsMountDagDeployment: true) cannot work with a pool and "
+            "global.clusterRoles: false: they need PersistentVolumes, which are cluster-scoped, and a namespaced "
+            "Role cannot grant them. Set global.clusterRoles: true (airpool then grants only persistentvolumes "
+            "cluster-wide) or turn NFS DAG deploys off."
+        )
+    if pool is None and not cluster_roles:
+        warnings.append(
+            "global.clusterRoles: false without a namespace pool: commander gets no ClusterRole, so it has no "
+            "right to create namespaces and every new Deployment will fail. Configure a pool "
+            f"({STANDARD}) or set global.clusterRoles: true."
+        )
+    return warnings
