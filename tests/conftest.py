@@ -6,8 +6,12 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import lightkube
 import pytest
 
+from airpool import devcluster
+from airpool.kube import client as kube_client
+from tests.support import cluster as cluster_support
 from tests.support.postgres import postgres_server
 
 
@@ -44,3 +48,49 @@ def database_url(request: pytest.FixtureRequest) -> str:
     if request.param == "sqlite":
         return str(request.getfixturevalue("sqlite_url"))
     return str(request.getfixturevalue("postgres_url"))
+
+
+# --- the local Kubernetes control plane (airpool.devcluster) -------------------------------------------------------
+# `dev_cluster` starts one real control plane per session (about 2-5 s once the binaries are built) and stops it at
+# the end. Tests that use it (directly or through the fixtures below) get the `cluster` marker automatically.
+
+CLUSTER_FIXTURES = {"dev_cluster", "admin_client", "commander_client", "namespace"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if CLUSTER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.cluster)
+
+
+@pytest.fixture(scope="session")
+def dev_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[devcluster.ClusterInfo]:
+    """A running control plane: ``.admin_kubeconfig``, ``.commander_kubeconfig``, ``.server``, ``.data_dir``."""
+    data_dir = tmp_path_factory.mktemp("devcluster")
+    try:
+        cluster = devcluster.start(data_dir)
+    except devcluster.DevClusterError as exc:
+        pytest.fail(exc.message, pytrace=False)
+    try:
+        yield cluster
+    finally:
+        devcluster.stop(data_dir)
+
+
+@pytest.fixture(scope="session")
+def admin_client(dev_cluster: devcluster.ClusterInfo) -> lightkube.Client:
+    """lightkube client as cluster admin (group system:masters)."""
+    return kube_client.connect(dev_cluster.admin_kubeconfig, field_manager=kube_client.ADMIN_FIELD_MANAGER)
+
+
+@pytest.fixture(scope="session")
+def commander_client(dev_cluster: devcluster.ClusterInfo) -> lightkube.Client:
+    """lightkube client as system:serviceaccount:astronomer:astronomer-commander (its minted token; no RBAC yet)."""
+    return kube_client.connect(dev_cluster.commander_kubeconfig, field_manager=kube_client.COMMANDER_FIELD_MANAGER)
+
+
+@pytest.fixture
+def namespace(admin_client: lightkube.Client) -> Iterator[str]:
+    """A fresh, uniquely named namespace for one test, deleted afterwards."""
+    with cluster_support.fresh_namespace(admin_client) as name:
+        yield name

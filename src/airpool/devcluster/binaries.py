@@ -1,0 +1,128 @@
+"""Where the control-plane binaries live: a cache outside the repo, keyed by the versions pinned in tools/k8s.
+
+The Go modules under ``tools/k8s`` are the single source of the versions: this module reads them from the
+``go.mod`` files, so bumping a version there is enough to make ``airpool dev build`` build the new one and
+``airpool dev up`` look for it. Reading a ``go.mod`` needs no Go toolchain, so ``dev up`` works without one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from pathlib import Path
+
+from airpool.devcluster import errors
+
+TOOLS_DIR = Path(__file__).resolve().parents[3] / "tools" / "k8s"
+
+KWOK_STAGES = (
+    "node/fast/node-initialize.yaml",
+    "node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
+    "pod/fast/pod-ready.yaml",
+    "pod/fast/pod-complete.yaml",
+    "pod/fast/pod-delete.yaml",
+)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Component:
+    """One Go module in tools/k8s and the binaries built from it."""
+
+    name: str  # the directory under tools/k8s and the cache prefix
+    module: str  # the Go module that holds the main packages
+    packages: dict[str, str]  # binary name -> Go package to build
+    ldflags_version: bool = False  # stamp k8s version variables (Kubernetes reports v0.0.0-master otherwise)
+
+    @property
+    def module_dir(self) -> Path:
+        return TOOLS_DIR / self.name
+
+    @property
+    def version(self) -> str:
+        return module_version(self.module_dir / "go.mod", self.module)
+
+    @property
+    def cache_dir(self) -> Path:
+        return k8s_cache_root() / f"{self.name}-{self.version}"
+
+    def binary(self, name: str) -> Path:
+        override = bin_dir_override()
+        return override / name if override is not None else self.cache_dir / "bin" / name
+
+
+KUBERNETES = Component(
+    name="kubernetes",
+    module="k8s.io/kubernetes",
+    packages={
+        "kube-apiserver": "k8s.io/kubernetes/cmd/kube-apiserver",
+        "kube-controller-manager": "k8s.io/kubernetes/cmd/kube-controller-manager",
+        "kube-scheduler": "k8s.io/kubernetes/cmd/kube-scheduler",
+    },
+    ldflags_version=True,
+)
+ETCD = Component(name="etcd", module="go.etcd.io/etcd/server/v3", packages={"etcd": "go.etcd.io/etcd/server/v3"})
+KWOK = Component(name="kwok", module="sigs.k8s.io/kwok", packages={"kwok": "sigs.k8s.io/kwok/cmd/kwok"})
+COMPONENTS = (KUBERNETES, ETCD, KWOK)
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("AIRPOOL_CACHE_DIR") or Path.home() / ".cache" / "airpool")
+
+
+def k8s_cache_root() -> Path:
+    return cache_root() / "k8s"
+
+
+def bin_dir_override() -> Path | None:
+    """``AIRPOOL_K8S_BIN_DIR``: one flat directory holding every binary, instead of the versioned cache."""
+    value = os.environ.get("AIRPOOL_K8S_BIN_DIR")
+    return Path(value) if value else None
+
+
+def stages_dir() -> Path:
+    return KWOK.cache_dir / "stages"
+
+
+def stage_files() -> list[Path]:
+    return [stages_dir() / Path(stage).name for stage in KWOK_STAGES]
+
+
+def module_version(go_mod: Path, module: str) -> str:
+    """The version ``go_mod`` requires of ``module`` (a ``require`` line, direct or ``// indirect``)."""
+    try:
+        text = go_mod.read_text()
+    except OSError as exc:
+        raise errors.DevClusterError(
+            f"Cannot read {go_mod} ({exc.strerror}): the Go modules in tools/k8s pin the control-plane versions, "
+            "so airpool must run from a checkout of its repository."
+        ) from exc
+    match = re.search(rf"^\s*(?:require\s+)?{re.escape(module)}\s+(v\S+)", text, flags=re.MULTILINE)
+    if match is None:
+        raise errors.DevClusterError(f"{go_mod} does not require {module}; add it with `go get {module}@<version>`.")
+    return match.group(1)
+
+
+def missing() -> list[Path]:
+    """Every binary or kwok stage file that ``dev up`` needs and cannot find."""
+    paths = [component.binary(name) for component in COMPONENTS for name in component.packages]
+    return [path for path in [*paths, *stage_files()] if not path.is_file()]
+
+
+def require_all() -> None:
+    """Fail with one paragraph that says what is missing and how to get it."""
+    absent = missing()
+    if not absent:
+        return
+    where = (
+        f"the directory AIRPOOL_K8S_BIN_DIR points at ({bin_dir_override()})"
+        if bin_dir_override()
+        else f"the cache {k8s_cache_root()}"
+    )
+    names = ", ".join(path.name for path in absent)
+    raise errors.DevClusterError(
+        f"The local control plane cannot start: {names} not found in {where}. "
+        "Run `airpool dev build` to build them from the Go modules in tools/k8s (needs Go and the module proxy; "
+        "the first build takes several minutes)"
+        + (", or point AIRPOOL_K8S_BIN_DIR at a directory that holds them." if bin_dir_override() else ".")
+    )

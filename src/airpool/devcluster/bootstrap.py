@@ -1,0 +1,117 @@
+"""What a fresh control plane needs before airpool can use it: commander's identity and fake nodes for pods.
+
+Everything here is idempotent (``dev up`` on a data directory that already holds a cluster converges to the same
+objects) and talks to the API server as admin, through ``airpool.kube.client``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+
+from lightkube import ApiError, Client
+from lightkube.models.authentication_v1 import TokenRequestSpec
+from lightkube.models.core_v1 import NodeSpec, NodeStatus, NodeSystemInfo
+from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.core_v1 import Namespace, Node, ServiceAccount
+
+from airpool.devcluster import errors
+
+PLATFORM_NAMESPACE = "astronomer"
+COMMANDER_SERVICE_ACCOUNT = "astronomer-commander"
+COMMANDER_USER = f"system:serviceaccount:{PLATFORM_NAMESPACE}:{COMMANDER_SERVICE_ACCOUNT}"
+TOKEN_SECONDS = 30 * 24 * 3600  # long enough for any dev session; dev up mints a fresh one each time
+NODE_COUNT = 2
+FAKE_NODE_ANNOTATION = "kwok.x-k8s.io/node"
+
+
+@contextlib.contextmanager
+def _exists_ok() -> Iterator[None]:
+    """Creating what already exists (a second ``dev up`` on the same data) is success."""
+    try:
+        yield
+    except ApiError as exc:
+        if exc.status.code != 409:
+            raise
+
+
+def commander_token(client: Client) -> str:
+    """Ensure namespace ``astronomer`` and its ServiceAccount, and mint a token for it with TokenRequest."""
+    with _exists_ok():
+        client.create(Namespace(metadata=ObjectMeta(name=PLATFORM_NAMESPACE)))
+    with _exists_ok():
+        client.create(ServiceAccount(metadata=ObjectMeta(name=COMMANDER_SERVICE_ACCOUNT)), namespace=PLATFORM_NAMESPACE)
+    # TokenRequest is the ServiceAccount's "token" subresource; empty audiences mean the API server's own.
+    request = ServiceAccount.Token(
+        metadata=ObjectMeta(), spec=TokenRequestSpec(audiences=[], expirationSeconds=TOKEN_SECONDS)
+    )
+    response = client.create(request, name=COMMANDER_SERVICE_ACCOUNT, namespace=PLATFORM_NAMESPACE)
+    token = response.status.token if response.status else None
+    if not token:
+        raise errors.DevClusterError(
+            "The API server answered the TokenRequest for astronomer-commander without a token."
+        )
+    return str(token)
+
+
+def node_names() -> list[str]:
+    return [f"kwok-node-{index}" for index in range(NODE_COUNT)]
+
+
+def fake_nodes(client: Client) -> None:
+    """Create the Nodes kwok plays the kubelet for (no taints, generous capacity)."""
+    capacity = {"cpu": "32", "memory": "256Gi", "pods": "110"}
+    for name in node_names():
+        node = Node(
+            metadata=ObjectMeta(
+                name=name,
+                annotations={FAKE_NODE_ANNOTATION: "fake", "node.alpha.kubernetes.io/ttl": "0"},
+                labels={
+                    "type": "kwok",
+                    "kubernetes.io/hostname": name,
+                    "kubernetes.io/os": "linux",
+                    "kubernetes.io/arch": "amd64",
+                },
+            ),
+            spec=NodeSpec(),
+            status=NodeStatus(
+                allocatable=capacity,
+                capacity=capacity,
+                nodeInfo=NodeSystemInfo(
+                    architecture="amd64",
+                    bootID="",
+                    containerRuntimeVersion="kwok",
+                    kernelVersion="kwok",
+                    kubeProxyVersion="fake",
+                    kubeletVersion="fake",
+                    machineID="",
+                    operatingSystem="linux",
+                    osImage="kwok",
+                    systemUUID="",
+                ),
+            ),
+        )
+        with _exists_ok():
+            client.create(node)
+
+
+def wait_nodes_ready(client: Client, *, deadline: float) -> None:
+    """Return once kwok reports every fake node Ready, so pods created right after ``dev up`` schedule."""
+    wanted = set(node_names())
+    while True:
+        ready = {
+            node.metadata.name
+            for node in client.list(Node)
+            if node.metadata is not None
+            and node.status is not None
+            and any(c.type == "Ready" and c.status == "True" for c in node.status.conditions or [])
+        }
+        if wanted <= ready:
+            return
+        if time.monotonic() > deadline:
+            missing = ", ".join(sorted(wanted - ready))
+            raise errors.DevClusterError(
+                f"kwok did not mark the fake node(s) {missing} Ready in time; see the kwok log in the data directory."
+            )
+        time.sleep(0.05)

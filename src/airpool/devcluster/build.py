@@ -1,0 +1,117 @@
+"""Build the control-plane binaries from the Go modules in tools/k8s into the versioned cache.
+
+No registry ships kube-apiserver, so ``go build`` through the module proxy is the only way to get it here. A
+binary already in the cache is never rebuilt: the cache directory is keyed by the version the go.mod pins, so a
+version bump is a new directory. Binaries are built into a temporary name and renamed when complete, so an
+interrupted build never leaves a binary that looks finished.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from airpool.devcluster import binaries, errors
+
+OUTPUT_TAIL_LINES = 25
+VERSION_PACKAGES = ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version")
+
+
+def _go() -> str:
+    go = shutil.which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists() else None)
+    if go is None:
+        raise errors.DevClusterError(
+            "`go` is not on PATH, and building the control plane needs it: install Go 1.24 or newer "
+            "(https://go.dev/dl/, or Debian's golang package if it is recent enough) and run `airpool dev build` again."
+        )
+    return go
+
+
+def ldflags(component: binaries.Component) -> str:
+    flags = ["-s", "-w"]
+    if component.ldflags_version:
+        version = component.version
+        major, minor = version.lstrip("v").split(".")[:2]
+        for package in VERSION_PACKAGES:
+            flags += [
+                f"-X {package}.gitVersion={version}",
+                f"-X {package}.gitMajor={major}",
+                f"-X {package}.gitMinor={minor}",
+                f"-X {package}.gitTreeState=clean",
+            ]
+    return " ".join(flags)
+
+
+def _run(argv: list[str], *, cwd: Path, what: str) -> str:
+    env = {**os.environ, "CGO_ENABLED": "0"}
+    result = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        tail = "\n".join((result.stdout + result.stderr).rstrip().splitlines()[-OUTPUT_TAIL_LINES:])
+        raise errors.DevClusterError(
+            f"Building {what} failed: `{' '.join(argv)}` in {cwd} exited with {result.returncode}. "
+            f"The last lines of its output:\n{tail}"
+        )
+    return result.stdout
+
+
+def build_binary(component: binaries.Component, name: str) -> Path:
+    target = component.binary(name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{name}.partial")
+    _run(
+        [_go(), "build", "-trimpath", "-ldflags", ldflags(component), "-o", str(partial), component.packages[name]],
+        cwd=component.module_dir,
+        what=f"{name} {component.version}",
+    )
+    partial.replace(target)
+    return target
+
+
+def copy_stages() -> None:
+    """Copy kwok's stage files out of the module cache: kwok refuses to start without any stage."""
+    kwok = binaries.KWOK
+    listing = _run(
+        [_go(), "mod", "download", "-json", f"{kwok.module}@{kwok.version}"],
+        cwd=kwok.module_dir,
+        what=f"the kwok {kwok.version} source (for its stage files)",
+    )
+    source = Path(json.loads(listing)["Dir"]) / "kustomize" / "stage"
+    target = binaries.stages_dir()
+    target.mkdir(parents=True, exist_ok=True)
+    for stage in binaries.KWOK_STAGES:
+        destination = target / Path(stage).name
+        shutil.copyfile(source / stage, destination)
+        destination.chmod(0o644)  # the module cache is read-only, its copies need not be
+
+
+def build_all(*, report: Callable[[str], None]) -> bool:
+    """Build whatever is missing, reporting each step; True when something was built."""
+    if binaries.bin_dir_override() is not None:
+        raise errors.DevClusterError(
+            f"AIRPOOL_K8S_BIN_DIR is set ({binaries.bin_dir_override()}), so airpool uses the binaries there and "
+            "does not build any: unset it to build into the cache."
+        )
+    built = False
+    for component in binaries.COMPONENTS:
+        for name in component.packages:
+            target = component.binary(name)
+            if target.is_file():
+                report(f"{name} {component.version}: cached at {target}")
+                continue
+            report(f"{name} {component.version}: building (go build {component.packages[name]}) ...")
+            started = time.monotonic()
+            build_binary(component, name)
+            report(f"{name} {component.version}: built in {time.monotonic() - started:.0f} s -> {target}")
+            built = True
+    if all(path.is_file() for path in binaries.stage_files()):
+        report(f"kwok stages: cached in {binaries.stages_dir()}")
+    else:
+        copy_stages()
+        report(f"kwok stages: copied into {binaries.stages_dir()}")
+        built = True
+    return built

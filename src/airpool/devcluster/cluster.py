@@ -1,0 +1,327 @@
+"""Start, stop and inspect one local control plane whose every file lives under one data directory.
+
+All five processes start at once: the controller manager, the scheduler and kwok retry until the API server
+answers, and the API server retries etcd, so starting them in sequence would only add their start-up times up.
+Health is then polled every 50 ms. The data directory keeps the PKI, etcd's data and the ports between runs,
+so kubeconfigs written by one ``dev up`` keep working after ``dev down`` / ``dev up``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import shutil
+import ssl
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from airpool.devcluster import binaries, bootstrap, errors, kubeconfig, pki, processes
+
+ORDER = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+PORTS = ("etcd-client", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok")
+DEFAULT_TIMEOUT = 90.0
+SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ClusterInfo:
+    """What a client of the dev cluster needs: where the API server is and who to be."""
+
+    data_dir: Path
+    server: str
+    admin_kubeconfig: Path
+    commander_kubeconfig: Path
+    ca_cert: Path
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ComponentStatus:
+    name: str
+    pid: int | None
+    healthy: bool
+    url: str
+    log: Path
+
+    @property
+    def running(self) -> bool:
+        return self.pid is not None
+
+
+def _layout(data_dir: Path) -> processes.Layout:
+    return processes.Layout(run_dir=data_dir / "run", log_dir=data_dir / "logs")
+
+
+def _state_file(data_dir: Path) -> Path:
+    return data_dir / "cluster.json"
+
+
+def info(data_dir: Path) -> ClusterInfo:
+    """Where the files of the cluster in ``data_dir`` are (whether or not it runs)."""
+    data_dir = data_dir.resolve()
+    ports = _saved_ports(data_dir)
+    return ClusterInfo(
+        data_dir=data_dir,
+        server=f"https://127.0.0.1:{ports.get('apiserver', 0)}",
+        admin_kubeconfig=data_dir / "admin.kubeconfig",
+        commander_kubeconfig=data_dir / "commander.kubeconfig",
+        ca_cert=data_dir / "pki" / "ca.crt",
+    )
+
+
+def _saved_ports(data_dir: Path) -> dict[str, int]:
+    try:
+        saved = json.loads(_state_file(data_dir).read_text())["ports"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return {key: int(value) for key, value in saved.items() if key in PORTS}
+
+
+def _choose_ports(data_dir: Path, *, apiserver_port: int | None) -> dict[str, int]:
+    """The ports of the last run when still free (stable URLs), otherwise fresh free ones."""
+    if apiserver_port is not None and not processes.port_is_free(apiserver_port):
+        raise errors.DevClusterError(
+            f"Port {apiserver_port} on 127.0.0.1 is already in use, so kube-apiserver cannot listen there. "
+            f"Stop whatever listens on it (`ss -ltnp 'sport = :{apiserver_port}'` shows it), pick another port "
+            "with --port, or leave --port out to let airpool choose a free one."
+        )
+    saved = _saved_ports(data_dir)
+    ports: dict[str, int] = {}
+    for key in PORTS:
+        if key == "apiserver" and apiserver_port is not None:
+            ports[key] = apiserver_port
+        elif key in saved and saved[key] not in ports.values() and processes.port_is_free(saved[key]):
+            ports[key] = saved[key]
+        else:
+            port = processes.free_port()
+            while port in ports.values():
+                port = processes.free_port()
+            ports[key] = port
+    return ports
+
+
+def _health_urls(ports: dict[str, int]) -> dict[str, str]:
+    def port(key: str) -> int:
+        return ports.get(key, 0)
+
+    return {
+        "etcd": f"http://127.0.0.1:{port('etcd-client')}/health",
+        "kube-apiserver": f"https://127.0.0.1:{port('apiserver')}/readyz",
+        "kube-controller-manager": f"https://127.0.0.1:{port('controller-manager')}/healthz",
+        "kube-scheduler": f"https://127.0.0.1:{port('scheduler')}/healthz",
+        "kwok": f"http://127.0.0.1:{port('kwok')}/healthz",
+    }
+
+
+def _specs(data_dir: Path, *, ports: dict[str, int], keys: pki.Pki) -> list[processes.Spec]:
+    run = data_dir / "run"
+    etcd_url = f"http://127.0.0.1:{ports['etcd-client']}"
+    peer_url = f"http://127.0.0.1:{ports['etcd-peer']}"
+    kube = binaries.KUBERNETES
+    health = _health_urls(ports)
+    stage_args = [arg for stage in binaries.stage_files() for arg in ("-c", str(stage))]
+    return [
+        processes.Spec(
+            name="etcd",
+            argv=[
+                str(binaries.ETCD.binary("etcd")),
+                "--name=airpool",
+                f"--data-dir={data_dir / 'etcd'}",
+                f"--listen-client-urls={etcd_url}",
+                f"--advertise-client-urls={etcd_url}",
+                f"--listen-peer-urls={peer_url}",
+                f"--initial-advertise-peer-urls={peer_url}",
+                f"--initial-cluster=airpool={peer_url}",
+                "--unsafe-no-fsync=true",
+                "--log-level=warn",
+            ],
+            health_url=health["etcd"],
+        ),
+        processes.Spec(
+            name="kube-apiserver",
+            argv=[
+                str(kube.binary("kube-apiserver")),
+                f"--etcd-servers={etcd_url}",
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                f"--secure-port={ports['apiserver']}",
+                f"--cert-dir={run / 'apiserver'}",
+                f"--tls-cert-file={keys.cert('apiserver')}",
+                f"--tls-private-key-file={keys.key('apiserver')}",
+                f"--client-ca-file={keys.ca_cert}",
+                "--authorization-mode=Node,RBAC",
+                f"--service-account-key-file={keys.sa_pub}",
+                f"--service-account-signing-key-file={keys.sa_key}",
+                f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
+                "--service-cluster-ip-range=10.96.0.0/16",
+                "--allow-privileged=true",
+                "--endpoint-reconciler-type=none",
+                "--enable-priority-and-fairness=false",
+                "--profiling=false",
+            ],
+            health_url=health["kube-apiserver"],
+        ),
+        processes.Spec(
+            name="kube-controller-manager",
+            argv=[
+                str(kube.binary("kube-controller-manager")),
+                f"--kubeconfig={data_dir / 'components' / 'controller-manager.kubeconfig'}",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={ports['controller-manager']}",
+                f"--cert-dir={run / 'controller-manager'}",
+                f"--root-ca-file={keys.ca_cert}",
+                f"--service-account-private-key-file={keys.sa_key}",
+                f"--cluster-signing-cert-file={keys.ca_cert}",
+                f"--cluster-signing-key-file={keys.ca_key}",
+                "--use-service-account-credentials=true",
+                "--leader-elect=false",
+                "--profiling=false",
+            ],
+            health_url=health["kube-controller-manager"],
+        ),
+        processes.Spec(
+            name="kube-scheduler",
+            argv=[
+                str(kube.binary("kube-scheduler")),
+                f"--kubeconfig={data_dir / 'components' / 'scheduler.kubeconfig'}",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={ports['scheduler']}",
+                f"--cert-dir={run / 'scheduler'}",
+                "--leader-elect=false",
+                "--profiling=false",
+            ],
+            health_url=health["kube-scheduler"],
+        ),
+        processes.Spec(
+            name="kwok",
+            argv=[
+                str(binaries.KWOK.binary("kwok")),
+                f"--kubeconfig={data_dir / 'components' / 'kwok.kubeconfig'}",
+                "--manage-all-nodes=true",
+                f"--server-address=127.0.0.1:{ports['kwok']}",
+                "--node-lease-duration-seconds=40",
+                "--cidr=10.244.0.0/16",
+                *stage_args,
+            ],
+            health_url=health["kwok"],
+        ),
+    ]
+
+
+def _probe_context() -> ssl.SSLContext:
+    # Health endpoints only: the controller manager and scheduler serve self-signed certificates.
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+_PROBE_CONTEXT = _probe_context()
+
+
+def _probe(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1.0, context=_PROBE_CONTEXT) as response:
+            return int(response.status) == 200
+    except (OSError, urllib.error.URLError, ValueError):
+        return False
+
+
+def _write_kubeconfigs(data_dir: Path, *, server: str, keys: pki.Pki) -> None:
+    for user, name in (("admin", "admin.kubeconfig"),):
+        kubeconfig.write(
+            data_dir / name,
+            server=server,
+            ca_cert=keys.ca_cert,
+            user=f"airpool-{user}",
+            client_cert=keys.cert(user),
+            client_key=keys.key(user),
+        )
+    for component in ("controller-manager", "scheduler", "kwok"):
+        kubeconfig.write(
+            data_dir / "components" / f"{component}.kubeconfig",
+            server=server,
+            ca_cert=keys.ca_cert,
+            user=component,
+            client_cert=keys.cert(component),
+            client_key=keys.key(component),
+        )
+
+
+def running(data_dir: Path) -> bool:
+    layout = _layout(data_dir.resolve())
+    return any(processes.recorded_pid(name, layout=layout) is not None for name in ORDER)
+
+
+def start(data_dir: Path, *, port: int | None = None, timeout: float = DEFAULT_TIMEOUT) -> ClusterInfo:
+    """Start the control plane in ``data_dir`` and return once it is healthy and bootstrapped.
+
+    When it already runs there, return its info unchanged. On any failure, stop whatever was started.
+    """
+    from airpool.kube import client as kube_client
+
+    data_dir = data_dir.resolve()
+    if running(data_dir):
+        if all(status.healthy for status in statuses(data_dir)):
+            return info(data_dir)
+        stop(data_dir)
+    binaries.require_all()
+    deadline = time.monotonic() + timeout
+    data_dir.mkdir(parents=True, exist_ok=True)
+    ports = _choose_ports(data_dir, apiserver_port=port)
+    _state_file(data_dir).write_text(json.dumps({"ports": ports}, indent=2))
+    keys = pki.ensure(data_dir / "pki")
+    cluster = info(data_dir)
+    _write_kubeconfigs(data_dir, server=cluster.server, keys=keys)
+    layout = _layout(data_dir)
+    specs = _specs(data_dir, ports=ports, keys=keys)
+    try:
+        started = [(spec, processes.spawn(spec, layout=layout)) for spec in specs]
+        processes.wait_healthy(started, layout=layout, deadline=deadline, probe=_probe)
+        admin = kube_client.connect(cluster.admin_kubeconfig, field_manager=kube_client.ADMIN_FIELD_MANAGER)
+        token = bootstrap.commander_token(admin)
+        kubeconfig.write(
+            cluster.commander_kubeconfig,
+            server=cluster.server,
+            ca_cert=keys.ca_cert,
+            user=bootstrap.COMMANDER_USER.rsplit(":", 1)[-1],
+            token=token,
+        )
+        bootstrap.fake_nodes(admin)
+        bootstrap.wait_nodes_ready(admin, deadline=deadline)
+    except BaseException:
+        stop(data_dir)
+        raise
+    return cluster
+
+
+def stop(data_dir: Path) -> None:
+    """Stop every process this data directory recorded; keep the data (PKI, etcd) for the next start."""
+    data_dir = data_dir.resolve()
+    processes.stop_all(list(reversed(ORDER)), layout=_layout(data_dir))
+    for component in ("apiserver", "controller-manager", "scheduler"):
+        with contextlib.suppress(OSError):
+            shutil.rmtree(data_dir / "run" / component)
+
+
+def statuses(data_dir: Path) -> list[ComponentStatus]:
+    """Each component: its PID when running, and whether its health endpoint answers."""
+    data_dir = data_dir.resolve()
+    layout = _layout(data_dir)
+    ports = _saved_ports(data_dir)
+    urls = _health_urls(ports)
+    result = []
+    for name in ORDER:
+        pid = processes.recorded_pid(name, layout=layout)
+        result.append(
+            ComponentStatus(
+                name=name,
+                pid=pid,
+                healthy=pid is not None and _probe(urls[name]),
+                url=urls[name],
+                log=layout.log_file(name),
+            )
+        )
+    return result

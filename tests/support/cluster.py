@@ -1,0 +1,38 @@
+"""Helpers for tests against the local control plane: fresh namespaces, waiting for a condition."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from collections.abc import Callable, Iterator
+
+from lightkube import ApiError, Client
+from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.core_v1 import Namespace
+
+
+def unique_name(prefix: str = "t") -> str:
+    """A DNS-1123 name no other test uses, e.g. ``t-3f9a1c2b7d``."""
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+@contextlib.contextmanager
+def fresh_namespace(client: Client, *, prefix: str = "t", labels: dict[str, str] | None = None) -> Iterator[str]:
+    """Create a uniquely named namespace as ``client`` (admin) and delete it afterwards, without waiting for it."""
+    name = unique_name(prefix)
+    client.create(Namespace(metadata=ObjectMeta(name=name, labels=labels)))
+    try:
+        yield name
+    finally:
+        with contextlib.suppress(ApiError):
+            client.delete(Namespace, name)
+
+
+def wait_for(condition: Callable[[], bool], *, timeout: float, interval: float = 0.1, what: str = "condition") -> None:
+    """Poll ``condition`` until it holds; fail the test with ``what`` when ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
