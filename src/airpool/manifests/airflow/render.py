@@ -1,0 +1,26 @@
+"""Every Kubernetes object of one Airflow Deployment, as plain dicts in a sensible apply order."""
+
+from __future__ import annotations
+
+from airpool.domain.deployments import Executor
+from airpool.manifests.airflow import access, limits, network, settings, workloads
+from airpool.manifests.airflow import common as c
+from airpool.manifests.airflow.spec import AirflowSecrets, AirflowSpec
+
+
+def render(spec: AirflowSpec, secrets: AirflowSecrets) -> list[c.Obj]:
+    """Pure: the same spec and secrets always give the same objects (and the same bytes once serialised)."""
+    pod_template = workloads.worker_pod_template(spec) if spec.executor is Executor.KUBERNETES else None
+    return [
+        limits.limit_range(spec),
+        *limits.nfs_volumes(spec),
+        *access.service_accounts(spec),
+        *settings.secret_objects(spec, secrets),
+        *settings.config_maps(spec, worker_pod_template=pod_template),
+        *access.roles(spec),
+        *network.services(spec),
+        *network.network_policies(spec),
+        *workloads.all_workloads(spec),
+        *network.ingresses(spec),
+        limits.resource_quota(spec),
+    ]

@@ -1,0 +1,212 @@
+"""The Deployment's Secrets and ConfigMaps: keys, connections, airflow.cfg and the pod template.
+
+Secret values come in through ``AirflowSecrets``; ``secrets_from_existing`` reads them back from what the
+cluster already holds so that a re-apply or an upgrade keeps every key (Fernet keys in particular: rotating
+one would make every stored connection unreadable).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from dataclasses import fields
+from urllib.parse import quote
+
+import yaml
+
+from airpool.domain.deployments import Executor
+from airpool.manifests.airflow import common as c
+from airpool.manifests.airflow.spec import AirflowSecrets, AirflowSpec
+
+IN_NAMESPACE_DB_USER = "airflow"
+IN_NAMESPACE_DB_NAME = "airflow"
+
+
+def fernet_secret_name(spec: AirflowSpec) -> str:
+    return c.name(spec, "fernet-key")
+
+
+def metadata_secret_name(spec: AirflowSpec) -> str:
+    return c.name(spec, "metadata")
+
+
+def webserver_secret_name(spec: AirflowSpec) -> str:
+    return c.name(spec, "webserver-secret-key")
+
+
+def jwt_secret_name(spec: AirflowSpec) -> str:
+    return c.name(spec, "jwt-secret")
+
+
+def redis_secret_name(spec: AirflowSpec) -> str:
+    return c.name(spec, "redis-password")
+
+
+def broker_secret_name(spec: AirflowSpec) -> str:
+    return c.name(spec, "broker-url")
+
+
+#: Where each secret value lives: field of AirflowSecrets -> (secret name function, key).
+_VALUE_HOMES = {
+    "fernet_key": (fernet_secret_name, "fernet-key"),
+    "webserver_secret_key": (webserver_secret_name, "webserver-secret-key"),
+    "jwt_secret": (jwt_secret_name, "jwt-secret"),
+    "db_password": (metadata_secret_name, "password"),
+    "redis_password": (redis_secret_name, "password"),
+}
+
+
+def secret_names(spec: AirflowSpec) -> list[str]:
+    """Names of the Secrets holding values ``secrets_from_existing`` reads back."""
+    return sorted({home(spec) for home, _ in _VALUE_HOMES.values()})
+
+
+def secrets_from_existing(spec: AirflowSpec, existing: Mapping[str, Mapping[str, str]]) -> AirflowSecrets:
+    """Values already stored in the cluster (``existing``: secret name -> base64 ``data``) win; only missing
+    ones are newly generated."""
+    fresh = AirflowSecrets.generate()
+    values: dict[str, str] = {}
+    for f in fields(AirflowSecrets):
+        home, key = _VALUE_HOMES[f.name]
+        stored = existing.get(home(spec), {}).get(key)
+        values[f.name] = _decode(stored) if stored else ""
+        if not values[f.name]:
+            values[f.name] = getattr(fresh, f.name)
+    return AirflowSecrets(**values)
+
+
+def _decode(value: str) -> str:
+    try:
+        return base64.b64decode(value, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return ""
+
+
+def db_user(spec: AirflowSpec) -> str:
+    return spec.external_database.user if spec.external_database else IN_NAMESPACE_DB_USER
+
+
+def metadata_connection(spec: AirflowSpec, s: AirflowSecrets) -> str:
+    """Airflow reaches its database through the Deployment's PgBouncer, by pool name."""
+    host = f"{c.name(spec, 'pgbouncer')}.{spec.namespace}"
+    return (
+        f"postgresql://{quote(db_user(spec), safe='')}:{quote(s.db_password, safe='')}@{host}:{c.PGBOUNCER_PORT}/"
+        f"{c.name(spec, 'metadata')}?sslmode=disable"
+    )
+
+
+def secret_objects(spec: AirflowSpec, s: AirflowSecrets) -> list[c.Obj]:
+    objs = [
+        c.secret(spec, fernet_secret_name(spec), {"fernet-key": s.fernet_key}),
+        c.secret(
+            spec, metadata_secret_name(spec), {"connection": metadata_connection(spec, s), "password": s.db_password}
+        ),
+        c.secret(spec, webserver_secret_name(spec), {"webserver-secret-key": s.webserver_secret_key}),
+        c.secret(spec, c.name(spec, "pgbouncer-config"), _pgbouncer_files(spec, s), "pgbouncer"),
+        c.secret(
+            spec,
+            c.name(spec, "pgbouncer-stats"),
+            {
+                "connection": f"postgresql://{quote(db_user(spec), safe='')}:{quote(s.db_password, safe='')}"
+                f"@127.0.0.1:{c.PGBOUNCER_PORT}/pgbouncer?sslmode=disable"
+            },
+            "pgbouncer",
+        ),
+    ]
+    if spec.airflow3:
+        objs.append(c.secret(spec, jwt_secret_name(spec), {"jwt-secret": s.jwt_secret}))
+    if spec.executor is Executor.CELERY:
+        redis_host = f"{c.name(spec, 'redis')}.{spec.namespace}"
+        objs.append(c.secret(spec, redis_secret_name(spec), {"password": s.redis_password}, "redis"))
+        objs.append(
+            c.secret(
+                spec,
+                broker_secret_name(spec),
+                {"connection": f"redis://:{quote(s.redis_password, safe='')}@{redis_host}:{c.REDIS_PORT}/0"},
+            )
+        )
+    return objs
+
+
+def _pgbouncer_files(spec: AirflowSpec, s: AirflowSecrets) -> dict[str, str]:
+    ext = spec.external_database
+    if ext is None:
+        host, port, dbname = f"{c.name(spec, 'postgresql')}.{spec.namespace}", c.POSTGRES_PORT, IN_NAMESPACE_DB_NAME
+    else:
+        host, port, dbname = ext.host, ext.port, ext.database
+    ini = "\n".join(
+        [
+            "[databases]",
+            f"{c.name(spec, 'metadata')} = host={host} dbname={dbname} port={port} pool_size=10",
+            "",
+            "[pgbouncer]",
+            "pool_mode = transaction",
+            f"listen_port = {c.PGBOUNCER_PORT}",
+            "listen_addr = *",
+            "auth_type = scram-sha-256",
+            "auth_file = /etc/pgbouncer/users.txt",
+            f"stats_users = {db_user(spec)}",
+            "ignore_startup_parameters = extra_float_digits",
+            "max_client_conn = 100",
+            "server_tls_sslmode = prefer",
+            "",
+        ]
+    )
+    users = f'"{db_user(spec)}" "{s.db_password}"\n'
+    return {"pgbouncer.ini": ini, "users.txt": users}
+
+
+def config_maps(spec: AirflowSpec, *, worker_pod_template: c.Obj | None) -> list[c.Obj]:
+    data = {"airflow.cfg": airflow_cfg(spec)}
+    if worker_pod_template is not None:
+        data["pod_template_file.yaml"] = yaml.safe_dump(worker_pod_template, sort_keys=True)
+    statsd_mapping = "mappings:\n  - match: airflow.*\n    match_type: glob\n    name: airflow_${1}\n"
+    webserver_config = "# Airflow webserver/API server configuration rendered by airpool.\nWTF_CSRF_ENABLED = True\n"
+    return [
+        c.config_map(spec, c.name(spec, "config"), data, "config"),
+        c.config_map(spec, c.name(spec, "statsd"), {"mappings.yml": statsd_mapping}, "statsd"),
+        c.config_map(spec, c.name(spec, "webserver-config"), {"webserver_config.py": webserver_config}, "config"),
+    ]
+
+
+def airflow_cfg(spec: AirflowSpec) -> str:
+    api_url = f"http://{c.name(spec, 'api-server')}.{spec.namespace}:{c.API_PORT}"
+    base_url = f"https://deployments.{spec.base_domain}/{spec.release_name}"
+    sections: dict[str, dict[str, str]] = {
+        "core": {
+            "dags_folder": c.DAGS_FOLDER,
+            "executor": spec.executor.value,
+            "load_examples": "False",
+            "colored_console_log": "False",
+        },
+        "logging": {"logging_level": "INFO", "remote_logging": "False"},
+        "metrics": {
+            "statsd_on": "True",
+            "statsd_host": f"{c.name(spec, 'statsd')}.{spec.namespace}",
+            "statsd_port": str(c.STATSD_INGEST_PORT),
+            "statsd_prefix": "airflow",
+        },
+        "scheduler": {"standalone_dag_processor": "True" if spec.airflow3 else "False"},
+    }
+    if spec.airflow3:
+        sections["api"] = {"base_url": base_url}
+        sections["core"]["execution_api_server_url"] = f"{api_url}/execution/"
+    else:
+        sections["webserver"] = {"base_url": base_url, "enable_proxy_fix": "True"}
+    if spec.executor is Executor.CELERY:
+        sections["celery"] = {"worker_concurrency": "16"}
+    if spec.executor is Executor.KUBERNETES:
+        sections["kubernetes_executor"] = {
+            "namespace": spec.namespace,
+            "pod_template_file": f"{c.AIRFLOW_HOME}/pod_templates/pod_template_file.yaml",
+            "worker_container_repository": spec.image,
+            "worker_container_tag": spec.airflow_version,
+            "delete_worker_pods": "True",
+        }
+    lines: list[str] = []
+    for section, values in sections.items():
+        lines.append(f"[{section}]")
+        lines.extend(f"{k} = {v}" for k, v in values.items())
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,227 @@
+"""The rendered objects of one Airflow Deployment are complete, consistent with each other and labelled."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+from collections import Counter
+from typing import Any
+
+import pytest
+from lightkube import codecs
+
+from airpool.domain.deployments import Executor
+from airpool.domain.errors import InvalidInput
+from airpool.manifests.airflow import common, render, settings
+from airpool.manifests.airflow.spec import AirflowSecrets, AirflowSpec, DagDeployment, ExternalDatabase
+
+VERSIONS = ("3.1.3", "2.10.5")
+CASES = list(itertools.product(Executor, VERSIONS))
+
+
+def make_spec(executor: Executor = Executor.CELERY, version: str = "3.1.3", **kw: Any) -> AirflowSpec:
+    return AirflowSpec(
+        deployment_id="dep-42",
+        release_name="lunar-rocket-1234",
+        namespace="pool-a",
+        executor=executor,
+        airflow_version=version,
+        platform_labels=(("team", "data"),),
+        **kw,
+    )
+
+
+def objects(spec: AirflowSpec, secrets: AirflowSecrets | None = None) -> list[dict[str, Any]]:
+    return render.render(spec, secrets or AirflowSecrets.generate())
+
+
+def by_kind(objs: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
+    return {o["metadata"]["name"]: o for o in objs if o["kind"] == kind}
+
+
+def pod_specs(objs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    out = {}
+    for o in objs:
+        if o["kind"] in ("Deployment", "StatefulSet", "Job"):
+            out[o["metadata"]["name"]] = o["spec"]["template"]["spec"]
+        elif o["kind"] == "CronJob":
+            out[o["metadata"]["name"]] = o["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    return out
+
+
+@pytest.mark.parametrize(("executor", "version"), CASES)
+def test_every_object_is_labelled_unique_and_loads_as_a_kubernetes_model(executor: Executor, version: str) -> None:
+    spec = make_spec(executor, version)
+    objs = objects(spec)
+    keys = Counter((o["kind"], o["metadata"]["name"]) for o in objs)
+    assert [k for k, n in keys.items() if n > 1] == []
+    for o in objs:
+        labels = o["metadata"]["labels"]
+        assert labels[common.MANAGED_BY] == "airpool"
+        assert labels[common.DEPLOYMENT_LABEL] == "dep-42"
+        assert labels[common.RELEASE_LABEL] == "lunar-rocket-1234"
+        assert labels["team"] == "data"
+        if o["kind"] != "PersistentVolume":
+            assert o["metadata"]["namespace"] == "pool-a"
+        codecs.from_dict(o)  # a known kind and apiVersion with a well-formed body
+
+
+@pytest.mark.parametrize(("executor", "version"), CASES)
+def test_references_between_objects_resolve(executor: Executor, version: str) -> None:
+    objs = objects(make_spec(executor, version))
+    accounts = set(by_kind(objs, "ServiceAccount"))
+    secrets = {n: o["data"] for n, o in by_kind(objs, "Secret").items()}
+    config_maps = {n: o["data"] for n, o in by_kind(objs, "ConfigMap").items()}
+    for pod_name, pod in pod_specs(objs).items():
+        assert pod["serviceAccountName"] in accounts, pod_name
+        for container in pod["containers"] + pod.get("initContainers", []):
+            assert container["resources"]["requests"]["cpu"] == "10m"
+            for env in container.get("env", []):
+                ref = env.get("valueFrom", {}).get("secretKeyRef")
+                if ref:
+                    assert ref["key"] in secrets[ref["name"]], (pod_name, ref)
+        for volume in pod["volumes"]:
+            if "configMap" in volume:
+                assert volume["configMap"]["name"] in config_maps
+            if "secret" in volume:
+                assert volume["secret"]["secretName"] in secrets
+    roles = by_kind(objs, "Role")
+    for binding in by_kind(objs, "RoleBinding").values():
+        assert binding["roleRef"]["name"] in roles
+        assert {s["name"] for s in binding["subjects"]} <= accounts
+    templates = [
+        o["spec"]["template"]["metadata"]["labels"] for o in objs if o["kind"] in ("Deployment", "StatefulSet")
+    ]
+    for svc in by_kind(objs, "Service").values():
+        selector = svc["spec"]["selector"].items()
+        assert any(selector <= t.items() for t in templates), svc["metadata"]["name"]
+    services = by_kind(objs, "Service")
+    for ingress in by_kind(objs, "Ingress").values():
+        backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"]
+        assert backend in services
+
+
+def test_celery_has_workers_redis_and_flower_with_their_secrets() -> None:
+    objs = objects(make_spec(Executor.CELERY))
+    names = {(o["kind"], o["metadata"]["name"]) for o in objs}
+    r = "lunar-rocket-1234"
+    expected = {
+        ("Deployment", f"{r}-worker"),
+        ("Deployment", f"{r}-flower"),
+        ("StatefulSet", f"{r}-redis"),
+        ("Service", f"{r}-redis"),
+        ("Secret", f"{r}-redis-password"),
+        ("Secret", f"{r}-broker-url"),
+        ("Ingress", f"{r}-flower-ingress"),
+        ("ServiceAccount", f"{r}-airflow-worker"),
+    }
+    assert expected <= names
+    for component in ("api-server", "scheduler", "triggerer", "dag-processor", "statsd", "pgbouncer"):
+        assert ("Deployment", f"{r}-{component}") in names
+    for suffix in ("pod-launcher-role", "pod-log-reader-role", "cleanup-role"):
+        assert ("Role", f"{r}-{suffix}") in names
+        assert ("RoleBinding", f"{r}-{suffix}binding") in names
+    assert {("Job", f"{r}-run-airflow-migrations"), ("CronJob", f"{r}-cleanup")} <= names
+    assert {("ResourceQuota", f"{r}-resource-quota"), ("LimitRange", f"{r}-limit-range")} <= names
+    assert ("StatefulSet", f"{r}-postgresql") in names  # no admin URL: in-namespace database
+
+
+@pytest.mark.parametrize("executor", [Executor.KUBERNETES, Executor.LOCAL])
+def test_non_celery_executors_have_no_broker(executor: Executor) -> None:
+    objs = objects(make_spec(executor))
+    names = {o["metadata"]["name"] for o in objs}
+    assert not {n for n in names if "redis" in n or "flower" in n or "broker" in n}
+    launcher = by_kind(objs, "RoleBinding")["lunar-rocket-1234-pod-launcher-rolebinding"]
+    assert "lunar-rocket-1234-airflow-scheduler" in {s["name"] for s in launcher["subjects"]}
+    cfg = by_kind(objs, "ConfigMap")["lunar-rocket-1234-config"]["data"]
+    assert f"executor = {executor.value}" in cfg["airflow.cfg"]
+    assert ("pod_template_file.yaml" in cfg) is (executor is Executor.KUBERNETES)
+
+
+def test_airflow2_runs_a_webserver_and_no_separate_dag_processor() -> None:
+    objs = objects(make_spec(Executor.CELERY, "2.10.5"))
+    deployments = by_kind(objs, "Deployment")
+    assert "lunar-rocket-1234-webserver" in deployments
+    assert "lunar-rocket-1234-api-server" not in deployments
+    assert "lunar-rocket-1234-dag-processor" not in deployments
+    web = deployments["lunar-rocket-1234-webserver"]["spec"]["template"]["spec"]["containers"][0]
+    assert web["image"] == "apache/airflow:2.10.5"
+    assert web["args"] == ["airflow", "webserver"]
+    assert any(e["name"] == "AIRFLOW__WEBSERVER__SECRET_KEY" for e in web["env"])
+
+
+def test_airflow3_uses_the_official_image_and_api_server() -> None:
+    objs = objects(make_spec())
+    api = by_kind(objs, "Deployment")["lunar-rocket-1234-api-server"]["spec"]["template"]["spec"]["containers"][0]
+    assert api["image"] == "apache/airflow:3.1.3"
+    assert api["args"] == ["airflow", "api-server"]
+    assert {"AIRFLOW__API__SECRET_KEY", "AIRFLOW__API_AUTH__JWT_SECRET"} <= {e["name"] for e in api["env"]}
+
+
+def test_secret_values_round_trip_and_are_kept_on_rerender() -> None:
+    spec = make_spec()
+    first = AirflowSecrets.generate()
+    objs = objects(spec, first)
+    stored = {n: o["data"] for n, o in by_kind(objs, "Secret").items()}
+    again = settings.secrets_from_existing(spec, stored)
+    assert again == first
+    assert render.render(spec, again) == objs  # deterministic: a re-apply changes nothing
+    fernet = base64.urlsafe_b64decode(first.fernet_key)
+    assert len(fernet) == 32
+    connection = base64.b64decode(stored["lunar-rocket-1234-metadata"]["connection"]).decode()
+    assert connection.startswith("postgresql://airflow:")
+    assert "lunar-rocket-1234-pgbouncer.pool-a:6543/lunar-rocket-1234-metadata" in connection
+
+
+def test_missing_values_are_generated_and_never_shown_in_repr() -> None:
+    spec = make_spec()
+    kept = base64.b64encode(b"kept-fernet").decode()
+    got = settings.secrets_from_existing(spec, {"lunar-rocket-1234-fernet-key": {"fernet-key": kept}})
+    assert got.fernet_key == "kept-fernet"
+    assert len(got.db_password) >= 24
+    assert got.db_password not in repr(got)
+    assert repr(got) == "AirflowSecrets(<hidden>)"
+    assert settings.secrets_from_existing(spec, {}).fernet_key != settings.secrets_from_existing(spec, {}).fernet_key
+
+
+def test_nfs_dags_are_a_bound_volume_mounted_read_only_where_dags_are_parsed() -> None:
+    spec = make_spec(Executor.CELERY, dags=DagDeployment.nfs("nfs.example.com:/exports/dags"))
+    objs = objects(spec)
+    pv = by_kind(objs, "PersistentVolume")["pool-a-lunar-rocket-1234-dags"]
+    assert "namespace" not in pv["metadata"]
+    assert pv["spec"]["nfs"] == {"server": "nfs.example.com", "path": "/exports/dags", "readOnly": True}
+    assert pv["spec"]["claimRef"]["namespace"] == "pool-a"
+    pvc = by_kind(objs, "PersistentVolumeClaim")["lunar-rocket-1234-dags"]
+    assert pvc["spec"]["volumeName"] == pv["metadata"]["name"]
+    mounted = set()
+    for pod_name, pod in pod_specs(objs).items():
+        for mount in pod["containers"][0].get("volumeMounts", []):
+            if mount["mountPath"] == "/opt/airflow/dags":
+                assert mount["readOnly"] is True
+                mounted.add(pod_name)
+    assert mounted == {f"lunar-rocket-1234-{c}" for c in ("scheduler", "dag-processor", "worker")}
+    assert not by_kind(objects(make_spec()), "PersistentVolume")
+
+
+@pytest.mark.parametrize("location", ["nfs.local", "nfs.local:dags", ":/dags", ""])
+def test_bad_nfs_location_names_the_expected_form(location: str) -> None:
+    with pytest.raises(InvalidInput, match=r"server:/path"):
+        DagDeployment.nfs(location)
+
+
+def test_external_database_replaces_the_in_namespace_postgresql() -> None:
+    ext = ExternalDatabase(host="db.internal", port=5433, database="lunar_rocket_1234", user="lunar_rocket_1234")
+    objs = objects(make_spec(external_database=ext))
+    assert not [n for n in (o["metadata"]["name"] for o in objs) if n.endswith("-postgresql")]
+    ini = base64.b64decode(by_kind(objs, "Secret")["lunar-rocket-1234-pgbouncer-config"]["data"]["pgbouncer.ini"])
+    assert b"host=db.internal dbname=lunar_rocket_1234 port=5433" in ini
+
+
+def test_secret_values_appear_only_in_secrets() -> None:
+    s = AirflowSecrets.generate()
+    for o in objects(make_spec(), s):
+        if o["kind"] != "Secret":
+            text = json.dumps(o)
+            for value in (s.fernet_key, s.db_password, s.redis_password, s.jwt_secret, s.webserver_secret_key):
+                assert value not in text, o["metadata"]["name"]
