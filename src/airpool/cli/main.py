@@ -39,6 +39,15 @@ def _register() -> None:
 
     app.add_typer(dev.app, name="dev")
 
+    from airpool.cli import auth_cmd, context_cmd, deployment_cmd, pool_cmd, workspace_cmd
+
+    app.command("login", epilog=auth_cmd.LOGIN_EPILOG)(auth_cmd.login)
+    app.command("logout", epilog=auth_cmd.LOGOUT_EPILOG)(auth_cmd.logout)
+    app.add_typer(context_cmd.app, name="context")
+    app.add_typer(workspace_cmd.app, name="workspace")
+    app.add_typer(deployment_cmd.app, name="deployment")
+    app.add_typer(pool_cmd.app, name="pool")
+
 
 _register()
 

@@ -1,0 +1,316 @@
+"""``airpool deployment``: create (choosing a pool namespace), list, inspect, wait for and delete Deployments.
+
+The namespace rules live on the server; the CLI only asks which mode it runs in (``appConfig``) to decide what to
+ask the user: a menu of the available pool namespaces, a free-form name, or nothing. Everything it shows about a
+failure is the server's own message.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import typer
+
+from airpool.cli import exits, output, prompt, queries, session
+from airpool.domain import deployments as deployment_rules
+from airpool.domain import names
+from airpool.domain.errors import AirpoolError, InvalidInput, NotFound
+
+app = typer.Typer(
+    help="Create, list, inspect, wait for and delete Airflow Deployments.",
+    no_args_is_help=True,
+    epilog="Examples:\n\n  airpool deployment create --label etl    # pick a pool namespace with the arrow keys\n\n"
+    "  airpool deployment create -l etl -e kubernetes --namespace pool-a --wait\n\n"
+    "  airpool deployment list -o json | jq '.[].namespace'\n\n"
+    "  airpool deployment delete etl --hard --yes",
+)
+
+_SHORT_EXECUTORS = {e.name.lower(): e.value for e in deployment_rules.Executor}
+#: Phases after which ``wait`` stops, with the exit code each one gives.
+_FINAL_PHASES = {
+    deployment_rules.DeploymentStatus.HEALTHY.value: exits.OK,
+    deployment_rules.DeploymentStatus.FAILED.value: exits.ERROR,
+    deployment_rules.DeploymentStatus.DELETED.value: exits.ERROR,
+}
+
+
+def _executor(value: str) -> str:
+    try:
+        return deployment_rules.parse_executor(_SHORT_EXECUTORS.get(value.lower(), value)).value
+    except InvalidInput as exc:
+        raise typer.BadParameter(f"{exc.message} (or local, celery, kubernetes)") from None
+
+
+_WORKSPACE_OPTION = typer.Option(None, "--workspace", "-w", help="Workspace id (default: the context's).")
+_DEPLOYMENT_ARGUMENT = typer.Argument(..., metavar="DEPLOYMENT", help="Release name, label or id of the Deployment.")
+
+
+@app.command(
+    "create",
+    epilog=output.examples(
+        "airpool deployment create -l etl   # then pick a pool namespace with the arrow keys",
+        "airpool deployment create -l etl -e kubernetes -a 2.10.5 --namespace pool-a --wait",
+    ),
+)
+@exits.handled
+def create(
+    label: str | None = typer.Option(None, "--label", "-l", help="A name for people (prompted when omitted)."),
+    executor: str = typer.Option(
+        "CeleryExecutor",
+        "--executor",
+        "-e",
+        callback=_executor,
+        help="local, celery or kubernetes (Houston names too).",
+    ),
+    airflow_version: str | None = typer.Option(
+        None, "--airflow-version", "-a", help="Airflow version (default: the server's)."
+    ),
+    namespace: str | None = typer.Option(
+        None, "--namespace", "-n", help="Pool namespace to use, without a prompt (for scripts)."
+    ),
+    release_name: str | None = typer.Option(None, "--release-name", help="DNS-safe release name (default: generated)."),
+    description: str | None = typer.Option(None, "--description", help="Free text shown with the Deployment."),
+    workspace: str | None = _WORKSPACE_OPTION,
+    wait_: bool = typer.Option(False, "--wait", help="Then wait until the Deployment is healthy or failed."),
+    fmt: output.Format = output.output_option(),
+) -> None:
+    """Create a Deployment; with a namespace pool, choose one of the available namespaces."""
+    current = session.open_session()
+    workspace_id = current.workspace_id(workspace)
+    if label is None:
+        if not prompt.interactive():
+            raise typer.BadParameter("a label is required", param_hint="--label")
+        label = typer.prompt("Deployment label")
+    if namespace is None:
+        namespace = _ask_namespace(current)
+    variables = {
+        "label": label,
+        "workspaceUuid": workspace_id,
+        "executor": executor,
+        "airflowVersion": airflow_version,
+        "releaseName": release_name,
+        "namespace": namespace,
+        "description": description,
+    }
+    created = current.api.execute(queries.CREATE_DEPLOYMENT, variables)["createDeployment"]
+    if fmt is output.Format.JSON:
+        output.print_json(created)
+    else:
+        typer.echo(
+            f"Created Deployment {created['label']!r}: release name {created['releaseName']}, namespace "
+            f"{created['namespace']}, {created['executor']}, Airflow {created['airflowVersion']}, "
+            f"status {created['status']}."
+        )
+        for url in created.get("urls") or []:
+            typer.echo(f"  {url['type']}: {url['url']}")
+        if not wait_:
+            typer.echo(f"Follow it with `airpool deployment wait {created['releaseName']}`.")
+    if wait_:
+        _wait(current, deployment=created, timeout=600.0, interval=2.0, quiet=fmt is output.Format.JSON)
+
+
+def _ask_namespace(current: session.Session) -> str | None:
+    """What the server's mode asks for: a pool namespace, a typed name, or nothing (the server derives it)."""
+    config = current.api.execute(queries.APP_CONFIG)["appConfig"]
+    flags = config.get("featureFlags") or {}
+    if config.get("namespaceFreeFormEntry") or flags.get("namespaceFreeFormEntry"):
+        if not prompt.interactive():
+            raise typer.BadParameter("this server wants a namespace name", param_hint="--namespace")
+        return str(typer.prompt("Kubernetes namespace", value_proc=_namespace_name))
+    if not (config.get("manualNamespaceNames") or flags.get("manualNamespaceNames")):
+        return None
+    available: list[str] = [
+        ns["name"] for ns in current.api.execute(queries.AVAILABLE_NAMESPACES)["availableNamespaces"]
+    ]
+    if not available:
+        return None  # the server answers with the empty-pool error and its counts
+    if not prompt.interactive():
+        raise typer.BadParameter(
+            f"choose one of the available namespaces: {', '.join(available)}", param_hint="--namespace"
+        )
+    return available[prompt.choose(available, title="Choose a Kubernetes namespace")]
+
+
+def _namespace_name(value: str) -> str:
+    value = value.strip()
+    problem = names.dns1123_label_problem(value)
+    if problem:
+        raise typer.BadParameter(f"namespace {value!r} {problem}")
+    return value
+
+
+_LIST_COLUMNS = [
+    output.field("label", "label"),
+    output.field("release name", "releaseName"),
+    output.field("namespace", "namespace"),
+    output.field("executor", "executor"),
+    output.field("airflow", "airflowVersion"),
+    output.field("status", "status", styled=True),
+    output.field("id", "id"),
+]
+
+
+@app.command(
+    "list", epilog=output.examples("airpool deployment list", "airpool deployment list -o json | jq -r '.[].namespace'")
+)
+@exits.handled
+def list_(workspace: str | None = _WORKSPACE_OPTION, fmt: output.Format = output.output_option()) -> None:
+    """List the Deployments of the workspace."""
+    current = session.open_session()
+    rows = _deployments(current, workspace_id=current.workspace_id(workspace))
+    output.show(rows, _LIST_COLUMNS, fmt=fmt, empty="No Deployments in this workspace.")
+
+
+def _deployments(current: session.Session, *, workspace_id: str, release_name: str | None = None) -> list[Any]:
+    variables = {"workspaceUuid": workspace_id, "releaseName": release_name}
+    return list(current.api.execute(queries.WORKSPACE_DEPLOYMENTS, variables)["workspaceDeployments"])
+
+
+def _resolve(current: session.Session, ref: str, *, workspace: str | None) -> dict[str, Any]:
+    """The Deployment that ``ref`` names by id, release name or (unique) label."""
+    rows = _deployments(current, workspace_id=current.workspace_id(workspace))
+    for key in ("id", "releaseName", "label"):
+        found = [row for row in rows if row[key] == ref]
+        if len(found) == 1:
+            return dict(found[0])
+        if len(found) > 1:
+            raise InvalidInput(f"{len(found)} Deployments are labelled {ref!r}; give the release name or id")
+    raise NotFound(f"no Deployment {ref!r} in this workspace; see `airpool deployment list`")
+
+
+@app.command("status", epilog=output.examples("airpool deployment status etl", "airpool deployment status etl -o json"))
+@exits.handled
+def status(
+    deployment: str = _DEPLOYMENT_ARGUMENT,
+    workspace: str | None = _WORKSPACE_OPTION,
+    fmt: output.Format = output.output_option(),
+) -> None:
+    """Show a Deployment's phase and commander's latest message about it."""
+    current = session.open_session()
+    found = _resolve(current, deployment, workspace=workspace)
+    if fmt is output.Format.JSON:
+        output.print_json(found)
+        return
+    pairs: list[tuple[str, Any]] = [
+        ("Label", found["label"]),
+        ("Release name", found["releaseName"]),
+        ("ID", found["id"]),
+        ("Workspace", (found.get("workspace") or {}).get("label")),
+        ("Namespace", found["namespace"]),
+        ("Executor", found["executor"]),
+        ("Airflow", found["airflowVersion"]),
+        ("Status", found["status"]),
+        ("Message", found["statusMessage"]),
+        ("Created", found["createdAt"]),
+        ("Updated", found["updatedAt"]),
+    ]
+    if found.get("deletedAt"):
+        pairs.append(("Deleted", found["deletedAt"]))
+    if found.get("releasesAt"):
+        pairs.append(("Namespace returns", found["releasesAt"]))
+    pairs += [(f"URL ({url['type']})", url["url"]) for url in found.get("urls") or []]
+    output.details(pairs)
+
+
+@app.command(
+    "delete", epilog=output.examples("airpool deployment delete etl", "airpool deployment delete etl --hard --yes")
+)
+@exits.handled
+def delete(
+    deployment: str = _DEPLOYMENT_ARGUMENT,
+    hard: bool = typer.Option(
+        False, "--hard", help="Remove everything now; the namespace returns to the pool without a retention period."
+    ),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    workspace: str | None = _WORKSPACE_OPTION,
+    fmt: output.Format = output.output_option(),
+) -> None:
+    """Delete a Deployment and say when its namespace returns to the pool."""
+    if not yes and not prompt.interactive():
+        raise typer.BadParameter("no terminal to confirm on; pass --yes to delete", param_hint="--yes")
+    current = session.open_session()
+    found = _resolve(current, deployment, workspace=workspace)
+    what = f"Deployment {found['label']!r} ({found['releaseName']}) in namespace {found['namespace']}"
+    question = f"Delete {what}{' for good (hard delete)' if hard else ''}?"
+    if not yes and not typer.confirm(question, default=False):
+        raise AirpoolError("nothing deleted")
+    variables = {"deploymentUuid": found["id"], "deploymentHardDelete": True if hard else None}
+    deleted = current.api.execute(queries.DELETE_DEPLOYMENT, variables)["deleteDeployment"]
+    if fmt is output.Format.JSON:
+        output.print_json(deleted)
+        return
+    typer.echo(f"Deleted {what}.")
+    typer.echo(_return_note(deleted))
+
+
+def _return_note(deleted: dict[str, Any]) -> str:
+    namespace = deleted["namespace"]
+    if deleted.get("releasesAt"):
+        return (
+            f"Soft delete: namespace {namespace} and the Deployment's data are kept until {deleted['releasesAt']}, "
+            f"then the namespace returns to the pool (an admin can release it earlier: "
+            f"`airpool pool release {namespace}`)."
+        )
+    return (
+        f"Namespace {namespace} is freed as soon as commander has removed the Deployment's objects "
+        "(a pool namespace then returns to the pool; see `airpool pool status`)."
+    )
+
+
+@app.command("wait", epilog=output.examples("airpool deployment wait etl", "airpool deployment wait etl --timeout 300"))
+@exits.handled
+def wait(
+    deployment: str = _DEPLOYMENT_ARGUMENT,
+    timeout: float = typer.Option(600.0, "--timeout", min=1, help="Give up after this many seconds (exit 1)."),
+    interval: float = typer.Option(2.0, "--interval", min=0.2, help="Seconds between two looks."),
+    workspace: str | None = _WORKSPACE_OPTION,
+) -> None:
+    """Wait until a Deployment is healthy (exit 0) or failed (exit 1), showing its phase meanwhile."""
+    current = session.open_session()
+    found = _resolve(current, deployment, workspace=workspace)
+    _wait(current, deployment=found, timeout=timeout, interval=interval, quiet=False)
+
+
+def _wait(
+    current: session.Session, *, deployment: dict[str, Any], timeout: float, interval: float, quiet: bool
+) -> None:
+    """Poll the Deployment; a spinner on a terminal, one line per phase change otherwise."""
+    name = deployment["releaseName"]
+    workspace_id = deployment["workspace"]["id"]
+    deadline = time.monotonic() + timeout
+    spinner = None
+    if output.is_terminal() and not quiet:
+        from rich.console import Console
+
+        spinner = Console(stderr=True).status("")
+        spinner.start()
+    last = None
+    try:
+        while True:
+            phase, message = deployment["status"], deployment["statusMessage"]
+            line = f"{deployment['label']} ({name}): {phase}" + (f" - {message}" if message else "")
+            if spinner is not None:
+                spinner.update(line)
+            elif line != last and not quiet:
+                typer.echo(line, err=True)
+            last = line
+            if phase in _FINAL_PHASES or time.monotonic() >= deadline:
+                break
+            time.sleep(interval)
+            rows = _deployments(current, workspace_id=workspace_id, release_name=name)
+            if not rows:
+                raise NotFound(f"Deployment {name} no longer exists")
+            deployment = rows[0]
+    finally:
+        if spinner is not None:
+            spinner.stop()
+    phase = deployment["status"]
+    if phase == deployment_rules.DeploymentStatus.HEALTHY.value:
+        typer.echo(f"Deployment {deployment['label']!r} ({name}) is healthy.", err=quiet)
+        return
+    if phase in _FINAL_PHASES:
+        raise AirpoolError(f"Deployment {name} is {phase}: {deployment['statusMessage'] or 'no message'}")
+    raise AirpoolError(
+        f"Deployment {name} is still {phase} after {timeout:g} s; see `airpool deployment status {name}`"
+    )

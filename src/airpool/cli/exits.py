@@ -1,0 +1,47 @@
+"""One place that turns failures into the CLI's exit codes and one-line messages, never a traceback.
+
+0 success, 1 a user or server-side error, 2 a usage error (Typer's own, or ``typer.BadParameter`` raised by a
+command), 3 the server could not be reached. Scripts rely on these numbers, so they are documented in docs/cli.md.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+import typer
+
+from airpool.cli import client
+from airpool.domain.errors import AirpoolError
+
+OK = 0
+ERROR = 1
+USAGE = 2
+UNREACHABLE = 3
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def fail(message: str, *, code: int = ERROR) -> typer.Exit:
+    """Print ``Error: message`` on stderr and return the exit to raise."""
+    typer.secho(f"Error: {message}", err=True, fg=typer.colors.RED)
+    return typer.Exit(code)
+
+
+def handled(fn: Callable[P, R]) -> Callable[P, R]:
+    """Wrap a command so that expected failures print a clear message and exit with their code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except client.Unreachable as exc:
+            raise fail(str(exc), code=UNREACHABLE) from None
+        except AirpoolError as exc:
+            raise fail(exc.message) from None
+        except KeyboardInterrupt:
+            raise fail("aborted") from None
+
+    return wrapper

@@ -1,0 +1,68 @@
+"""``airpool pool``: the platform admin's view of the namespace pool, and early release of a retained namespace."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import typer
+
+from airpool.cli import exits, output, queries, session
+
+app = typer.Typer(
+    help="See every pool namespace's state and holder, release retained ones early (system admins).",
+    no_args_is_help=True,
+    epilog="Examples:\n\n  airpool pool status\n\n  airpool pool status -o json | jq '.namespaces[] | "
+    'select(.state == "available") | .name\'\n\n  airpool pool release pool-c',
+)
+
+
+def _holder(row: Mapping[str, Any]) -> str | None:
+    holder = row.get("holder")
+    return f"{holder['label']} ({holder['releaseName']})" if holder else None
+
+
+_COLUMNS = [
+    output.field("namespace", "name"),
+    output.field("state", "state", styled=True),
+    output.Column("holder", _holder),
+    output.field("workspace", "holder.workspace.label"),
+    output.field("since", "since"),
+    output.field("releases at", "releasesAt"),
+    output.field("reason", "healthReason"),
+]
+
+
+def summary(status: dict[str, Any]) -> str:
+    """One line of counts per state, e.g. ``3 namespaces: 1 available, 2 claimed``."""
+    counts = [f"{c['count']} {c['state']}" for c in status["counts"] if c["count"]]
+    total = sum(c["count"] for c in status["counts"])
+    line = f"{total} namespaces" + (f": {', '.join(counts)}" if counts else "")
+    if status.get("nextRelease"):
+        line += f"; next retained one returns at {status['nextRelease']}"
+    return line
+
+
+@app.command("status", epilog=output.examples("airpool pool status", "airpool pool status -o json"))
+@exits.handled
+def status(fmt: output.Format = output.output_option()) -> None:
+    """Every namespace of the pool: state, holder, since when, when a retained one returns, health reason."""
+    current = session.open_session()
+    pool = current.api.execute(queries.POOL_STATUS)["poolStatus"]
+    if fmt is output.Format.JSON:
+        output.print_json(pool)
+        return
+    if not pool["enabled"]:
+        typer.echo("No namespace pool is configured: commander creates a namespace for each Deployment.")
+        return
+    output.show(pool["namespaces"], _COLUMNS, fmt=fmt, empty="The pool has no namespaces.")
+    typer.echo(summary(pool))
+
+
+@app.command("release", epilog=output.examples("airpool pool release pool-c"))
+@exits.handled
+def release(name: str = typer.Argument(..., metavar="NAME", help="A retained namespace of the pool.")) -> None:
+    """Return a retained namespace to the pool now instead of at the end of its retention period."""
+    current = session.open_session()
+    released = current.api.execute(queries.RELEASE_NAMESPACE, {"name": name})["releaseNamespace"]
+    typer.echo(f"Namespace {released['name']} is now {released['state']}.")

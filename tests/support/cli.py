@@ -1,0 +1,44 @@
+"""Running the real ``airpool`` command in a subprocess, piped or in a pseudo-terminal, with its own config file."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+#: The installed console script, so the tests run exactly what users run.
+AIRPOOL = [str(Path(sys.executable).parent / "airpool")]
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+def cli_env(config: Path, **extra: str) -> dict[str, str]:
+    """The environment of one CLI run: its own config file, no colours, no inherited context or password."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRPOOL_")}
+    env.update({"AIRPOOL_CONFIG": str(config), "NO_COLOR": "1", "TERM": "xterm", "COLUMNS": "200", **extra})
+    return env
+
+
+def run(config: Path, *args: str, stdin: str = "", timeout: float = 60, **env: str) -> Result:
+    """One piped (non-interactive) run of ``airpool ARGS``."""
+    proc = subprocess.run(
+        [*AIRPOOL, *args], input=stdin, capture_output=True, text=True, timeout=timeout, env=cli_env(config, **env)
+    )
+    return Result(code=proc.returncode, out=proc.stdout, err=proc.stderr)
+
+
+def spawn(config: Path, *args: str, **env: str) -> Any:
+    """``airpool ARGS`` in a real pseudo-terminal (pexpect), 120 columns wide."""
+    import pexpect
+
+    return pexpect.spawn(
+        AIRPOOL[0], [*AIRPOOL[1:], *args], env=cli_env(config, **env), encoding="utf-8", dimensions=(40, 120)
+    )
