@@ -39,6 +39,10 @@ def _register() -> None:
 
     app.add_typer(dev.app, name="dev")
 
+    from airpool.cli import serve_cmd
+
+    app.command("serve")(serve_cmd.serve)
+
     from airpool.cli import auth_cmd, context_cmd, deployment_cmd, pool_cmd, workspace_cmd
 
     app.command("login", epilog=auth_cmd.LOGIN_EPILOG)(auth_cmd.login)

@@ -1,0 +1,120 @@
+"""The server's one ASGI app: GraphQL at ``/v1``, health and metrics, and the web UI, all on one port.
+
+``create_app`` is the factory; it builds no global state, so tests can run several apps (even on different
+databases) in one process. Background work that lives as long as the app (the commander worker, the scheduled
+cleanup) is handed in as ``background`` tasks: started when the app starts, stopped on shutdown (uvicorn turns
+SIGTERM/SIGINT into that shutdown), so ``airpool serve`` stops cleanly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Protocol
+
+import anyio.to_thread
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from airpool.api import health, schema
+from airpool.api.context import AppState
+from airpool.api.graphql_http import GraphQLEndpoint
+from airpool.api.metrics import Metrics
+from airpool.services.platform import Platform
+
+log = logging.getLogger("airpool.api")
+
+GRAPHQL_PATH = "/v1"
+
+
+class BackgroundTask(Protocol):
+    """Something that runs beside the app: ``start`` returns at once, ``stop`` returns when it has stopped."""
+
+    name: str
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def ui_routes(platform: Platform) -> list[BaseRoute]:
+    """The web UI's pages (``airpool.ui.routes``), mounted into this same app when the UI package provides them."""
+    from airpool import ui
+
+    make: Callable[[Platform], list[BaseRoute]] | None = getattr(ui, "routes", None)
+    return list(make(platform)) if make is not None else []
+
+
+def create_app(
+    platform: Platform,
+    *,
+    background: Sequence[BackgroundTask] = (),
+    with_ui: bool = True,
+    extra_routes: Sequence[BaseRoute] = (),
+    debug: bool = False,
+) -> Starlette:
+    state = AppState(platform=platform)
+    metrics = Metrics(platform=platform)
+    graphql = GraphQLEndpoint(schema=schema.executable_schema(), state=state, debug=debug)
+    routes: list[BaseRoute] = [
+        Route(GRAPHQL_PATH, graphql.handle, methods=["GET", "POST"]),
+        *health.routes(state=state, metrics=metrics),
+        *extra_routes,
+    ]
+    if with_ui:
+        routes.extend(ui_routes(platform))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        started: list[BackgroundTask] = []
+        try:
+            for task in background:
+                await anyio.to_thread.run_sync(task.start)
+                started.append(task)
+                log.info("started %s", task.name)
+            yield
+        finally:
+            for task in reversed(started):
+                log.info("stopping %s", task.name)
+                await anyio.to_thread.run_sync(task.stop)
+
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(_Timed, metrics=metrics)], debug=False)
+    app.state.airpool = state
+    app.state.metrics = metrics
+    return app
+
+
+class _Timed:
+    """Observes each HTTP request's latency, labelled by route template (not the raw path: bounded cardinality)."""
+
+    def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            self.metrics.observe_request(
+                route=str(getattr(route, "path", "other")),
+                method=scope["method"],
+                status=status,
+                seconds=time.perf_counter() - started,
+            )

@@ -1,0 +1,95 @@
+"""Logging in and signing up: ``authConfig``, ``createToken``, ``createUser``/``signup``, ``self``, API tokens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ariadne import MutationType, ObjectType, QueryType
+
+from airpool.api import auth as auth_header
+from airpool.api.resolvers.common import Info, caller, ctx, platform
+from airpool.services import auth
+from airpool.services.views import UserView
+
+query = QueryType()
+mutation = MutationType()
+user_type = ObjectType("User")
+
+
+def _auth_user(info: Info, result: auth.LoginResult) -> dict[str, Any]:
+    """Houston's ``AuthUser``: the user and the token with its decoded payload."""
+    exp = int(result.expires_at.timestamp())
+    iat = exp - platform(info).session_ttl_seconds
+    return {
+        "user": result.user,
+        "token": {"value": result.token, "payload": {"id": result.user.id, "iat": iat, "exp": exp}},
+    }
+
+
+@query.field("authConfig")
+def resolve_auth_config(
+    _: Any, info: Info, *, redirect: str | None = None, duration: int | None = None
+) -> dict[str, Any]:
+    found = auth.auth_config(platform(info))
+    return {
+        "local_enabled": found.local_enabled,
+        "public_signup": found.public_signup,
+        "initial_signup": found.initial_signup,
+        "providers": [],
+    }
+
+
+@query.field("self")
+def resolve_self(_: Any, info: Info) -> UserView:
+    return auth.me(platform(info), caller(info))
+
+
+@mutation.field("createToken")
+def resolve_create_token(
+    _: Any, info: Info, *, password: str, identity: str | None = None, duration: int | None = None
+) -> dict[str, Any]:
+    return _auth_user(info, auth.login(platform(info), username=identity or "", password=password))
+
+
+@mutation.field("signup")
+def resolve_signup(_: Any, info: Info, *, username: str, password: str, full_name: str | None = None) -> dict[str, Any]:
+    return _auth_user(
+        info, auth.signup(platform(info), username=username, password=password, full_name=full_name or "")
+    )
+
+
+@mutation.field("createUser")
+def resolve_create_user(
+    _: Any,
+    info: Info,
+    *,
+    email: str,
+    password: str,
+    username: str | None = None,
+    invite_token: str | None = None,
+    profile: Any = None,
+) -> dict[str, Any]:
+    """Houston's sign-up: the first user of an empty installation signs up alone (and becomes system admin);
+    after that a system admin creates accounts, and gets the new user's first token back as Houston does."""
+    name = (username or email).strip()
+    full_name = str(profile.get("fullName", "")) if isinstance(profile, dict) else ""
+    if auth_header.token_from_headers(ctx(info).headers) is None:
+        return _auth_user(info, auth.signup(platform(info), username=name, password=password, full_name=full_name))
+    auth.create_user(platform(info), caller(info), username=name, password=password, full_name=full_name)
+    return _auth_user(info, auth.login(platform(info), username=name, password=password))
+
+
+@mutation.field("createApiToken")
+def resolve_create_api_token(_: Any, info: Info, *, label: str, expires_in_days: int | None = None) -> dict[str, Any]:
+    view, secret = auth.create_api_token(platform(info), caller(info), label=label, expires_in_days=expires_in_days)
+    return {"id": view.id, "label": view.label, "value": secret, "expires_at": view.expires_at}
+
+
+@user_type.field("emails")
+def resolve_emails(user: UserView, _: Info) -> list[dict[str, Any]]:
+    if "@" not in user.username:
+        return []
+    return [{"address": user.username, "verified": True, "primary": True}]
+
+
+BINDABLES = (query, mutation, user_type)

@@ -1,0 +1,59 @@
+"""The namespace pool: ``availableNamespaces`` for users, ``poolStatus`` and ``releaseNamespace`` for admins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ariadne import MutationType, ObjectType, QueryType
+
+from airpool.api.resolvers.common import Info, caller, platform
+from airpool.services import pool
+from airpool.services.views import NamespaceView
+
+query = QueryType()
+mutation = MutationType()
+namespace_type = ObjectType("PoolNamespace")
+
+
+@query.field("availableNamespaces")
+def resolve_available_namespaces(_: Any, info: Info, *, cluster_id: str | None = None) -> list[dict[str, str]]:
+    return [{"name": name} for name in pool.available_namespaces(platform(info), caller(info))]
+
+
+@query.field("poolStatus")
+def resolve_pool_status(_: Any, info: Info) -> dict[str, Any]:
+    namespaces = pool.status(platform(info), caller(info))
+    counts = pool.counts(platform(info))
+    settings = platform(info).config.pool
+    return {
+        "enabled": settings is not None,
+        "source": settings.source.value if settings else None,
+        "counts": [{"state": state, "count": n} for state, n in counts.by_state.items()],
+        "namespaces": namespaces,
+        "next_release": counts.next_release_at,
+    }
+
+
+@mutation.field("releaseNamespace")
+def resolve_release_namespace(_: Any, info: Info, *, name: str) -> NamespaceView:
+    return pool.release_early(platform(info), caller(info), name)
+
+
+@namespace_type.field("since")
+def resolve_since(namespace: NamespaceView, _: Info) -> Any:
+    return namespace.state_since
+
+
+@namespace_type.field("holder")
+def resolve_holder(namespace: NamespaceView, _: Info) -> dict[str, Any] | None:
+    if namespace.holder_id is None:
+        return None
+    return {
+        "id": namespace.holder_id,
+        "label": "",
+        "release_name": namespace.holder_release_name or "",
+        "workspace": None,
+    }
+
+
+BINDABLES = (query, mutation, namespace_type)

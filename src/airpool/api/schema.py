@@ -1,0 +1,33 @@
+"""The executable schema: ``schema.graphql`` plus the resolvers of every area, built once per process."""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+
+from ariadne import make_executable_schema
+from graphql import GraphQLSchema
+
+from airpool.api import scalars
+from airpool.api.resolvers import app_config, audit, auth, deployments, pool, workspaces
+
+SDL_FILE = "schema.graphql"
+
+
+def sdl() -> str:
+    return resources.files("airpool.api").joinpath(SDL_FILE).read_text(encoding="utf-8")
+
+
+@functools.cache
+def executable_schema() -> GraphQLSchema:
+    return make_executable_schema(
+        sdl(),
+        *scalars.SCALARS,
+        *auth.BINDABLES,
+        *app_config.BINDABLES,
+        *workspaces.BINDABLES,
+        *deployments.BINDABLES,
+        *pool.BINDABLES,
+        *audit.BINDABLES,
+        convert_names_case=True,
+    )

@@ -1,0 +1,149 @@
+"""``airpool serve``: the server (GraphQL API, web UI, health and metrics) with its background work.
+
+Start-up order, each step failing with a clear message and exit code 1 before anything listens:
+configuration -> database schema (refuse to start when it is behind or ahead, naming ``airpool db upgrade``;
+``--migrate`` upgrades first, for development) -> pool sync from the configuration -> the admin account from
+``AIRPOOL_ADMIN_USERNAME``/``AIRPOOL_ADMIN_PASSWORD`` -> listen. While serving, the scheduled cleanup (the seed's
+cron job) and, unless ``--no-commander``, the commander worker run in this process; SIGTERM or Ctrl-C stops
+accepting requests, lets running ones finish, then stops both.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from airpool.cli import exits
+
+log = logging.getLogger("airpool.serve")
+
+
+def _cleanup_task(platform: Any) -> Any:
+    from airpool.api.scheduler import CronThread
+    from airpool.services import cleanup
+
+    return CronThread(
+        name="scheduled cleanup", schedule=platform.config.cleanup_schedule, job=lambda: cleanup.run(platform)
+    )
+
+
+class _CommanderWorker:
+    """The in-process commander worker.
+
+    Hook: ``airpool.commander.start_worker(platform)`` must return at once with an object whose ``stop()`` returns
+    when the worker has stopped (its current job finished or its lease handed back). Until the commander package
+    provides it, ``airpool serve`` runs without a worker and says so.
+    """
+
+    name = "commander worker"
+
+    def __init__(self, platform: Any, *, start_worker: Callable[[Any], Any]) -> None:
+        self._platform = platform
+        self._start_worker = start_worker
+        self._handle: Any = None
+
+    @staticmethod
+    def hook() -> Callable[[Any], Any] | None:
+        from airpool import commander
+
+        start_worker = getattr(commander, "start_worker", None)
+        return start_worker if callable(start_worker) else None
+
+    def start(self) -> None:
+        self._handle = self._start_worker(self._platform)
+
+    def stop(self) -> None:
+        if self._handle is not None:
+            self._handle.stop()
+
+
+def _load_config(values: list[Path]) -> Any:
+    from airpool import config
+
+    return config.load(values) if values else config.load_default()
+
+
+def _banner(*, url: str, admin_created: Any, initial_signup: bool, commander: str) -> None:
+    typer.secho(f"airpool is serving at {url}", fg=typer.colors.GREEN, bold=True)
+    typer.echo(f"  web UI         {url}/")
+    typer.echo(f"  GraphQL API    {url}/v1   (astro config set -g local.houston {url}/v1)")
+    typer.echo(f"  health         {url}/healthz  {url}/readyz  {url}/metrics")
+    typer.echo(f"  commander      {commander}")
+    if admin_created is not None:
+        typer.echo(f"  admin          created {admin_created.username!r} from AIRPOOL_ADMIN_USERNAME/PASSWORD")
+    if initial_signup:
+        typer.echo(f"  log in         no user yet: sign up at {url}/ (the first user becomes system admin)")
+    else:
+        typer.echo("  log in         airpool login --server " + url + "   or   astro login localhost")
+
+
+@exits.handled
+def serve(
+    values: list[Path] = typer.Option(
+        [], "--values", "-f", help="values.yaml file(s), later ones win (default: AIRPOOL_VALUES or built-ins)."
+    ),
+    host: str | None = typer.Option(None, "--host", help="Address to listen on (default: server.host, 127.0.0.1)."),
+    port: int | None = typer.Option(None, "--port", help="Port to listen on (default: server.port, 8871)."),
+    no_commander: bool = typer.Option(
+        False, "--no-commander", help="Do not run the commander worker here (run `airpool commander` instead)."
+    ),
+    migrate: bool = typer.Option(False, "--migrate", help="Upgrade the database schema first (development)."),
+    log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
+) -> None:
+    """Serve the GraphQL API at /v1, the web UI, /healthz, /readyz and /metrics."""
+    import uvicorn
+
+    from airpool.api.app import create_app
+    from airpool.services import auth, pool, schema
+    from airpool.services import platform as platform_service
+
+    logging.basicConfig(level=log_level.upper(), format="time=%(asctime)s level=%(levelname)s msg=%(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # /readyz checks the schema revision every poll
+    config = _load_config(values)
+    url = schema.database_url(config.database_url, config.data_dir)
+    if migrate:
+        state = schema.upgrade(url)
+        typer.echo(state.message)
+    platform = platform_service.connect(config, url=url, require_schema=True)
+    try:
+        report = pool.sync(platform)
+        if report.added or report.retired or report.returned:
+            log.info("pool synced: added=%s retired=%s returned=%s", report.added, report.retired, report.returned)
+        admin = auth.ensure_admin_from_env(platform)
+        background: list[Any] = [_cleanup_task(platform)]
+        if no_commander:
+            commander_state = "not in this process (--no-commander)"
+        elif (start_worker := _CommanderWorker.hook()) is not None:
+            background.append(_CommanderWorker(platform, start_worker=start_worker))
+            commander_state = "running in this process"
+        else:
+            commander_state = "not available in this build (airpool.commander has no start_worker)"
+        bind_host = host or config.server.host
+        bind_port = port if port is not None else config.server.port
+        public = config.server.public_url or f"http://{bind_host}:{bind_port}"
+        asgi = create_app(platform, background=background)
+        server = uvicorn.Server(
+            uvicorn.Config(
+                asgi,
+                host=bind_host,
+                port=bind_port,
+                log_level=log_level.lower(),
+                timeout_graceful_shutdown=30,
+                lifespan="on",
+            )
+        )
+        _banner(
+            url=public.rstrip("/"),
+            admin_created=admin,
+            initial_signup=auth.auth_config(platform).initial_signup,
+            commander=commander_state,
+        )
+        server.run()
+        if not server.started:
+            raise exits.fail(f"could not listen on {bind_host}:{bind_port} (see the message above)")
+    finally:
+        platform.close()
