@@ -1,9 +1,130 @@
-"""``airpool dev``: the local Kubernetes control plane for development and tests."""
+"""``airpool dev``: the local Kubernetes control plane for development and tests.
+
+Thin: every command is one call into ``airpool.devcluster``; its ``DevClusterError`` messages are printed as they
+are, never as a traceback.
+"""
 
 from __future__ import annotations
 
+import functools
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import ParamSpec, TypeVar
+
 import typer
+
+from airpool.domain.errors import AirpoolError
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 app = typer.Typer(
     help="Run a local Kubernetes control plane (etcd, kube-apiserver with RBAC, kwok).", no_args_is_help=True
 )
+
+DEFAULT_DATA_DIR = Path(".airpool/devcluster")
+
+DataDir = typer.Option(
+    DEFAULT_DATA_DIR, "--data-dir", help="Where the cluster keeps its PKI, etcd data, logs and kubeconfigs."
+)
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.secho(f"Error: {message}", err=True, fg=typer.colors.RED)
+    return typer.Exit(1)
+
+
+def _handled(fn: Callable[P, R]) -> Callable[P, R]:
+    """A user-fixable failure prints its message and exits 1 (``start`` has already stopped what it started)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except AirpoolError as exc:
+            raise _fail(exc.message) from None
+        except KeyboardInterrupt:
+            raise _fail("aborted") from None
+
+    return wrapper
+
+
+def _dir_hint(data_dir: Path) -> str:
+    return "" if data_dir == DEFAULT_DATA_DIR else f" --data-dir {data_dir}"
+
+
+@app.command()
+@_handled
+def build() -> None:
+    """Build etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok into the cache (once)."""
+    from airpool.devcluster import build as devbuild
+
+    started = time.monotonic()
+    built = devbuild.build_all(report=typer.echo)
+    typer.echo(f"done in {time.monotonic() - started:.0f} s" if built else "nothing to build")
+
+
+@app.command()
+@_handled
+def up(
+    data_dir: Path = DataDir,
+    port: int | None = typer.Option(
+        None, "--port", min=1, max=65535, help="Serve the API on this port (default: a free one)."
+    ),
+    timeout: float = typer.Option(90.0, "--timeout", help="Seconds to wait for every component to be healthy."),
+) -> None:
+    """Start the control plane in the background and wait until it is healthy."""
+    from airpool import devcluster
+
+    started = time.monotonic()
+    was_up = all(component.healthy for component in devcluster.status(data_dir))
+    cluster = devcluster.start(data_dir, port=port, timeout=timeout)
+    took = "already running" if was_up else f"up in {time.monotonic() - started:.1f} s"
+    typer.echo(f"dev cluster {took}: API server {cluster.server}")
+    typer.echo(f"  admin kubeconfig:     {cluster.admin_kubeconfig}")
+    typer.echo(f"  commander kubeconfig: {cluster.commander_kubeconfig}")
+    typer.echo(f"try: kubectl --kubeconfig {cluster.admin_kubeconfig} get nodes")
+    typer.echo(f"stop it with: airpool dev down{_dir_hint(data_dir)}")
+
+
+@app.command()
+@_handled
+def down(data_dir: Path = DataDir) -> None:
+    """Stop every process ``dev up`` started; keep the data for the next ``dev up``."""
+    from airpool import devcluster
+
+    devcluster.stop(data_dir)
+    typer.echo("dev cluster stopped")
+
+
+@app.command()
+@_handled
+def status(data_dir: Path = DataDir) -> None:
+    """Show each component: running or not, healthy or not, its log. Exits 1 unless all are healthy."""
+    from airpool import devcluster
+
+    components = devcluster.status(data_dir)
+    for component in components:
+        state = "healthy" if component.healthy else "UNHEALTHY" if component.running else "stopped"
+        pid = f"pid {component.pid}" if component.pid else "-"
+        typer.echo(f"{component.name:<24} {state:<10} {pid:<11} {component.log}")
+    if not all(component.healthy for component in components):
+        raise typer.Exit(1)
+    typer.echo(f"API server {devcluster.info(data_dir).server}")
+
+
+@app.command()
+@_handled
+def kubeconfig(
+    data_dir: Path = DataDir,
+    commander: bool = typer.Option(False, "--commander", help="Commander's token kubeconfig instead of admin's."),
+) -> None:
+    """Print the path of the admin (or commander) kubeconfig, e.g. ``export KUBECONFIG=$(airpool dev kubeconfig)``."""
+    from airpool import devcluster
+
+    cluster = devcluster.info(data_dir)
+    path = cluster.commander_kubeconfig if commander else cluster.admin_kubeconfig
+    if not path.exists():
+        raise _fail(f"{path} does not exist yet: start the cluster with `airpool dev up{_dir_hint(data_dir)}`.")
+    typer.echo(str(path))

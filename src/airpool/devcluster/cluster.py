@@ -265,7 +265,13 @@ def start(data_dir: Path, *, port: int | None = None, timeout: float = DEFAULT_T
     data_dir = data_dir.resolve()
     if running(data_dir):
         if all(status.healthy for status in statuses(data_dir)):
-            return info(data_dir)
+            current = info(data_dir)
+            if port is not None and current.server != f"https://127.0.0.1:{port}":
+                raise errors.DevClusterError(
+                    f"The dev cluster in {data_dir} already runs, at {current.server}, not on port {port}. "
+                    "Stop it first (`airpool dev down`) to restart it on another port."
+                )
+            return current
         stop(data_dir)
     binaries.require_all()
     deadline = time.monotonic() + timeout

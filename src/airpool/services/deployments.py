@@ -1,0 +1,271 @@
+"""Deployments: create (with the namespace claim), read, delete.
+
+How the namespace is chosen, by configuration:
+
+- **pool** (``PlatformConfig.pool`` set): the requested namespace, or the first available one by name, claimed
+  by one compare-and-set in the transaction that inserts the Deployment and queues its ``install`` job. Nothing
+  is written when any step fails.
+- **free-form** (``deployments.free_form`` without a pool): the user's name, if it is a DNS-1123 label, not a
+  reserved namespace, and not occupied by another Deployment (unique ``active_namespace``).
+- **derived** (neither): ``<platform_release>-<release_name>``; asking for a namespace is an error.
+
+Delete mode: ``deployments.hard_delete`` in the configuration *allows* hard deletes and makes them the default;
+a request may still ask for a soft delete (``hard=False``). Without it every delete is soft, whatever the request
+says (the astro CLI always sends ``hard=true``, so refusing would make deletes impossible from the CLI). A soft
+delete keeps the row and data until ``releases_at`` = delete time + ``retention_days``; ``cleanup`` finishes it.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from airpool.config.model import PlatformConfig
+from airpool.domain import deployments as spec
+from airpool.domain.deployments import DeploymentStatus, Executor
+from airpool.domain.errors import Conflict, InvalidInput, NotFound
+from airpool.domain.names import SYSTEM_NAMESPACES, dns1123_label_problem
+from airpool.services import access, audit, commander_jobs, pool, views
+from airpool.services.access import Actor, Role
+from airpool.services.platform import Platform
+from airpool.store import models
+
+D = models.Deployment
+_AIRFLOW_VERSION = re.compile(r"^(2|3)\.\d{1,2}\.\d{1,2}$")
+_NAME_ATTEMPTS = 20
+
+
+def check_airflow_version(version: str) -> str:
+    version = version.strip()
+    if not _AIRFLOW_VERSION.match(version):
+        raise InvalidInput(f"airflow version {version[:40]!r} is not supported; use a 2.x.y or 3.x.y release")
+    return version
+
+
+def check_namespace(namespace: str) -> str:
+    problem = dns1123_label_problem(namespace)
+    if problem:
+        raise InvalidInput(f"namespace {namespace[:80]!r} {problem}")
+    return namespace
+
+
+def _urls(config: PlatformConfig, release_name: str, executor: Executor) -> list[dict[str, str]]:
+    base = f"https://deployments.{config.base_domain}/{release_name}"
+    urls = [{"type": "airflow", "url": f"{base}/airflow"}]
+    if executor is Executor.CELERY:
+        urls.append({"type": "flower", "url": f"{base}/flower"})
+    return urls
+
+
+def _release_name(s: Session, wanted: str | None) -> str:
+    if wanted is not None:
+        if s.scalar(sa.select(D.id).where(D.release_name == wanted)) is not None:
+            raise Conflict(f"release name {wanted!r} is already used by another Deployment")
+        return wanted
+    for _ in range(_NAME_ATTEMPTS):
+        name = spec.generate_release_name()
+        if s.scalar(sa.select(D.id).where(D.release_name == name)) is None:
+            return name
+    raise Conflict("could not generate an unused release name; give one explicitly")
+
+
+def _free_form_namespace(s: Session, config: PlatformConfig, namespace: str) -> str:
+    reserved = {*SYSTEM_NAMESPACES, config.platform_namespace}
+    if namespace in reserved:
+        raise InvalidInput(f"namespace {namespace!r} is reserved; choose another name")
+    if s.scalar(sa.select(D.id).where(D.active_namespace == namespace)) is not None:
+        raise Conflict(f"namespace {namespace!r} is already used by another Deployment")
+    return namespace
+
+
+def _derived_namespace(config: PlatformConfig, release_name: str) -> str:
+    name = f"{config.platform_release}-{release_name}"
+    problem = dns1123_label_problem(name)
+    if problem:
+        raise InvalidInput(f"derived namespace {name!r} (platform release + release name) {problem}")
+    return name
+
+
+def create(
+    platform: Platform,
+    actor: Actor,
+    *,
+    workspace_id: str,
+    label: str,
+    executor: str | None = None,
+    release_name: str | None = None,
+    airflow_version: str | None = None,
+    namespace: str | None = None,
+    description: str = "",
+) -> views.DeploymentView:
+    """Create a Deployment and queue its install. Needs editor (or admin) in the workspace.
+
+    ``executor`` / ``airflow_version`` default to the configuration's Airflow defaults; an empty ``namespace`` or
+    ``release_name`` counts as not given. Raises InvalidInput, NotFound (workspace), Forbidden (viewer),
+    Conflict (taken name/namespace) or PoolExhausted (message starts with "no kubernetes namespaces are
+    available")."""
+    config = platform.config
+    label = spec.check_label(label)
+    if len(description) > 10_000:
+        raise InvalidInput(f"description is {len(description)} characters long; at most 10000 are allowed")
+    chosen_executor = spec.parse_executor(executor or config.airflow.executor)
+    version = check_airflow_version(airflow_version or config.airflow.version)
+    wanted_release = (release_name or "").strip() or None
+    if wanted_release is not None:
+        spec.check_release_name(wanted_release)
+    wanted_ns = (namespace or "").strip() or None
+    if wanted_ns is not None:
+        check_namespace(wanted_ns)
+        if config.pool is None and not config.deployments.free_form:
+            raise InvalidInput(
+                f"namespace {wanted_ns!r} cannot be chosen on this installation: namespaces are named "
+                f"{config.platform_release}-<release name>"
+            )
+    now = platform.now()
+    dep_id = str(uuid.uuid4())
+    try:
+        with platform.db.write() as s:
+            access.require_role(s, actor, workspace_id, Role.EDITOR)
+            rname = _release_name(s, wanted_release)
+            if config.pool is not None:
+                ns = pool.claim(s, deployment_id=dep_id, namespace=wanted_ns, at=now)
+            elif wanted_ns is not None:
+                ns = _free_form_namespace(s, config, wanted_ns)
+            else:
+                ns = _derived_namespace(config, rname)
+            dep = D(
+                id=dep_id,
+                label=label,
+                description=description,
+                release_name=rname,
+                executor=chosen_executor.value,
+                airflow_version=version,
+                namespace=ns,
+                active_namespace=ns,
+                workspace_id=workspace_id,
+                status=DeploymentStatus.DEPLOYING.value,
+                status_message="queued for install",
+                urls=_urls(config, rname, chosen_executor),
+                created_by=actor.user_id,
+                created_at=now,
+                updated_at=now,
+            )
+            s.add(dep)
+            s.flush()
+            commander_jobs.enqueue(s, kind=commander_jobs.JobKind.INSTALL, at=now, deployment_id=dep_id, namespace=ns)
+            audit.record(
+                s,
+                actor=actor.username,
+                action="deployment.create",
+                target_kind="deployment",
+                target_id=dep_id,
+                workspace_id=workspace_id,
+                detail={"release_name": rname, "namespace": ns},
+                at=now,
+            )
+            return views.DeploymentView.of(dep)
+    except IntegrityError as exc:
+        # A concurrent request took the same release name or namespace between our check and our insert.
+        raise Conflict("release name or namespace was just taken by another Deployment; try again") from exc
+
+
+def _visible(s: Session, actor: Actor, deployment_id: str, minimum: Role) -> models.Deployment:
+    dep = s.get(D, deployment_id)
+    missing = NotFound(f"deployment {deployment_id!r} not found")
+    if dep is None or dep.deleted_at is not None:
+        raise missing
+    try:
+        access.require_role(s, actor, dep.workspace_id, minimum)
+    except NotFound:
+        raise missing from None
+    return dep
+
+
+def get(platform: Platform, actor: Actor, deployment_id: str) -> views.DeploymentView:
+    with platform.db.read() as s:
+        return views.DeploymentView.of(_visible(s, actor, deployment_id, Role.VIEWER))
+
+
+def list_for_workspace(
+    platform: Platform, actor: Actor, workspace_id: str, *, release_name: str | None = None
+) -> list[views.DeploymentView]:
+    """Live Deployments of one workspace, oldest first (Houston ``workspaceDeployments``)."""
+    with platform.db.read() as s:
+        access.require_role(s, actor, workspace_id, Role.VIEWER)
+        q = sa.select(D).where(D.workspace_id == workspace_id, D.deleted_at.is_(None)).order_by(D.created_at, D.id)
+        if release_name:
+            q = q.where(D.release_name == release_name)
+        return [views.DeploymentView.of(d) for d in s.scalars(q)]
+
+
+def list_visible(
+    platform: Platform, actor: Actor, *, take: int | None = None, offset: int = 0, name: str | None = None
+) -> list[views.DeploymentView]:
+    """Live Deployments of every workspace the caller may read (``paginatedDeployments``; take < 0 = all).
+
+    ``name`` filters on a substring of the label or release name."""
+    with platform.db.read() as s:
+        q = (
+            sa.select(D)
+            .where(D.deleted_at.is_(None), D.workspace_id.in_(access.visible_workspace_ids(actor)))
+            .order_by(D.created_at, D.id)
+            .offset(max(offset, 0))
+        )
+        if name:
+            pattern = f"%{name}%"
+            q = q.where(sa.or_(D.label.ilike(pattern), D.release_name.ilike(pattern)))
+        if take is not None and take >= 0:
+            q = q.limit(take)
+        return [views.DeploymentView.of(d) for d in s.scalars(q)]
+
+
+def effective_hard_delete(config: PlatformConfig, requested: bool | None) -> bool:
+    """See the module docstring: configuration allows, the request may only make it softer."""
+    if not config.deployments.hard_delete:
+        return False
+    return True if requested is None else requested
+
+
+def delete(platform: Platform, actor: Actor, deployment_id: str, *, hard: bool | None = None) -> views.DeploymentView:
+    """Request deletion: the namespace goes claimed -> releasing and commander gets an ``uninstall`` job.
+
+    Returns the Deployment as it was deleted (``hard_delete``, ``releases_at`` set). Needs editor or admin."""
+    config = platform.config
+    now = platform.now()
+    with platform.db.write() as s:
+        dep = _visible(s, actor, deployment_id, Role.EDITOR)
+        is_hard = effective_hard_delete(config, hard)
+        dep.deleted_at = now
+        dep.hard_delete = is_hard
+        dep.releases_at = None if is_hard else now + timedelta(days=config.retention_days)
+        dep.status = DeploymentStatus.DELETING.value
+        dep.status_message = "queued for uninstall"
+        dep.updated_at = now
+        pool.start_release(s, deployment_id=dep.id, namespace=dep.namespace, at=now)
+        commander_jobs.cancel_queued(
+            s, deployment_id=dep.id, kinds=(commander_jobs.JobKind.INSTALL, commander_jobs.JobKind.UPGRADE), at=now
+        )
+        commander_jobs.enqueue(
+            s,
+            kind=commander_jobs.JobKind.UNINSTALL,
+            at=now,
+            deployment_id=dep.id,
+            namespace=dep.namespace,
+            payload={"hard": is_hard, "release_name": dep.release_name},
+        )
+        audit.record(
+            s,
+            actor=actor.username,
+            action="deployment.delete",
+            target_kind="deployment",
+            target_id=dep.id,
+            workspace_id=dep.workspace_id,
+            detail={"hard": is_hard, "namespace": dep.namespace, "release_name": dep.release_name},
+            at=now,
+        )
+        return views.DeploymentView.of(dep)

@@ -1,0 +1,48 @@
+"""Prometheus collectors the services feed; the API exposes them at ``/metrics``.
+
+Counters and histograms live in the default registry (one process, one set). Pool namespaces per state are not
+kept in a gauge that could drift: ``PoolCollector`` asks the database at scrape time (one GROUP BY query).
+Register it once per process with ``prometheus_client.REGISTRY.register(metrics.PoolCollector(platform))``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from airpool.services.platform import Platform
+
+_DURATION_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 24 * 3600)
+
+CLAIMS_REFUSED = Counter(
+    "airpool_pool_claims_refused",
+    "Deployment creations refused because no pool namespace was available.",
+)
+CLAIM_TO_HEALTHY = Histogram(
+    "airpool_claim_to_healthy_seconds",
+    "From the namespace claim (Deployment created) to the Deployment first reported healthy.",
+    buckets=_DURATION_BUCKETS,
+)
+RELEASE_DURATION = Histogram(
+    "airpool_namespace_release_seconds",
+    "From a delete request to the namespace being clean (available again, or retained after a soft delete).",
+    buckets=_DURATION_BUCKETS,
+)
+
+
+class PoolCollector(Collector):
+    def __init__(self, platform: Platform) -> None:
+        self._platform = platform
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        from airpool.services import pool
+
+        family = GaugeMetricFamily("airpool_pool_namespaces", "Pool namespaces per state.", labels=["state"])
+        for state, count in pool.counts(self._platform).by_state.items():
+            family.add_metric([state.value], count)
+        yield family

@@ -1,0 +1,343 @@
+"""The namespace pool: claiming, releasing, syncing with the configuration, health, and what users are offered.
+
+Every state change is a compare-and-set UPDATE (``WHERE name = :n AND state = :expected``) whose row count is
+checked, so concurrent requests and server replicas never both win: on PostgreSQL the second UPDATE waits for the
+first to commit and then re-checks its WHERE clause; on SQLite writers are serialised (``BEGIN IMMEDIATE``).
+``version`` grows with every change. Allowed moves are ``airpool.domain.pool.TRANSITIONS``.
+
+Invariants (tests/integration/test_pool_properties.py): at most one holder per namespace, a holder exactly in
+the held states, and the namespaces offered are the configured ones minus those claimed, releasing, retained,
+misconfigured or retired.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from airpool.domain.errors import Conflict, InvalidInput, NotFound, PoolExhausted
+from airpool.domain.pool import HELD_STATES, NamespaceState, can_move
+from airpool.services import access, audit, metrics, views
+from airpool.services.access import Actor
+from airpool.services.platform import Platform
+from airpool.store import models, sql
+
+S = NamespaceState
+P = models.PoolNamespace
+NO_NAMESPACE = "no kubernetes namespaces are available"
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    added: tuple[str, ...] = ()
+    retired: tuple[str, ...] = ()
+    returned: tuple[str, ...] = ()  # retired names that came back into the configuration
+    retire_on_release: tuple[str, ...] = ()  # held names that left the configuration
+
+
+def move(s: Session, name: str, src: NamespaceState, dst: NamespaceState, *, at: datetime, **values: Any) -> bool:
+    """One compare-and-set transition; True when this caller made it."""
+    if not can_move(src, dst):
+        raise AssertionError(f"pool namespace {name}: {src} -> {dst} is not an allowed transition")
+    result = s.execute(
+        sa.update(P)
+        .where(P.name == name, P.state == src.value)
+        .values(state=dst.value, state_since=at, version=P.version + 1, **values)
+        .execution_options(synchronize_session=False)
+    )
+    return sql.rowcount(result) == 1
+
+
+def is_pool_namespace(s: Session, name: str) -> bool:
+    return s.scalar(sa.select(P.name).where(P.name == name)) is not None
+
+
+# --- reads -------------------------------------------------------------------------------------------------------
+
+
+def available_namespaces(platform: Platform, actor: Actor | None = None) -> list[str]:
+    """The names offered to users right now, sorted (empty without a pool). Any signed-in user may ask."""
+    del actor  # every signed-in user may see them; kept for symmetry with the other reads
+    with platform.db.read() as s:
+        return list(s.scalars(sa.select(P.name).where(P.state == S.AVAILABLE.value).order_by(P.name)))
+
+
+def _counts(s: Session) -> views.PoolCounts:
+    by_state = dict.fromkeys(S, 0)
+    for state, n in s.execute(sa.select(P.state, sa.func.count()).group_by(P.state)):
+        by_state[S(state)] = int(n)
+    next_at = s.scalar(sa.select(sa.func.min(P.releases_at)).where(P.state == S.RETAINED.value))
+    if next_at is not None and next_at.tzinfo is None:  # aggregate results skip the column type on SQLite
+        next_at = _as_utc(next_at)
+    return views.PoolCounts(by_state=by_state, next_release_at=next_at)
+
+
+def _as_utc(value: Any) -> datetime:
+    from airpool.store.types import UTCDateTime
+
+    out = UTCDateTime().process_result_value(value, sa.dialects.sqlite.dialect())
+    assert out is not None
+    return out
+
+
+def counts(platform: Platform) -> views.PoolCounts:
+    """Namespaces per state (metrics, health pages). No caller check: it reveals no names."""
+    with platform.db.read() as s:
+        return _counts(s)
+
+
+def status(platform: Platform, actor: Actor) -> list[views.NamespaceView]:
+    """Every pool namespace with state, holder, since, releases_at and health reason. System admins only."""
+    access.require_system_admin(actor)
+    with platform.db.read() as s:
+        rows = s.execute(
+            sa.select(P, models.Deployment.release_name)
+            .outerjoin(models.Deployment, models.Deployment.id == P.holder_id)
+            .order_by(P.name)
+        )
+        return [
+            views.NamespaceView(
+                name=ns.name,
+                state=S(ns.state),
+                holder_id=ns.holder_id,
+                holder_release_name=release,
+                in_config=ns.in_config,
+                state_since=ns.state_since,
+                releases_at=ns.releases_at,
+                health_reason=ns.health_reason,
+            )
+            for ns, release in rows
+        ]
+
+
+# --- claim (called by services.deployments.create inside its transaction) ----------------------------------------
+
+
+def exhausted_error(s: Session) -> PoolExhausted:
+    c = _counts(s)
+    parts = (
+        f"{c[S.CLAIMED]} claimed, {c[S.RELEASING]} being released, {c[S.RETAINED]} retained, "
+        f"{c[S.MISCONFIGURED]} misconfigured"
+    )
+    msg = f"{NO_NAMESPACE} in the namespace pool ({parts})"
+    if c.next_release_at is not None:
+        msg += f"; the next retained namespace returns at {c.next_release_at.isoformat()}"
+    else:
+        msg += "; delete a Deployment to return its namespace to the pool"
+    return PoolExhausted(msg)
+
+
+def _unavailable_reason(row: models.PoolNamespace) -> str:
+    state = S(row.state)
+    if state is S.CLAIMED:
+        return "it is used by another Deployment"
+    if state is S.RELEASING:
+        return "it is being released after its Deployment was deleted"
+    if state is S.RETAINED:
+        when = row.releases_at.isoformat() if row.releases_at else "the next cleanup"
+        return f"it is retained after a soft delete until {when}"
+    if state is S.MISCONFIGURED:
+        return f"it is misconfigured: {row.health_reason or 'commander cannot use it'}"
+    if state is S.RETIRED:
+        return "it was removed from the configured namespace pool"
+    return "it was just taken by another request"
+
+
+def claim(s: Session, *, deployment_id: str, namespace: str | None, at: datetime) -> str:
+    """Claim ``namespace`` (or the first available one) for ``deployment_id``; returns the name.
+
+    Raises ``PoolExhausted`` (with counts) or ``Conflict``/``InvalidInput`` naming the namespace and why."""
+    values = {"holder_id": deployment_id, "releases_at": None}
+    if namespace is None:
+        q = sa.select(P.name).where(P.state == S.AVAILABLE.value).order_by(P.name).limit(1)
+        if s.get_bind().dialect.name == "postgresql":
+            q = q.with_for_update(skip_locked=True)
+        for _ in range(5):
+            name = s.scalar(q)
+            if name is None:
+                break
+            if move(s, name, S.AVAILABLE, S.CLAIMED, at=at, **values):
+                return name
+        metrics.CLAIMS_REFUSED.inc()
+        raise exhausted_error(s)
+    if move(s, namespace, S.AVAILABLE, S.CLAIMED, at=at, **values):
+        return namespace
+    row = s.get(P, namespace)
+    if row is None:
+        raise InvalidInput(f"namespace {namespace!r} is not in the namespace pool; choose one of availableNamespaces")
+    if s.scalar(sa.select(sa.func.count()).select_from(P).where(P.state == S.AVAILABLE.value)) == 0:
+        metrics.CLAIMS_REFUSED.inc()
+    raise Conflict(f"namespace {namespace!r} is not available: {_unavailable_reason(row)}")
+
+
+# --- release (delete and commander's uninstall completion) -------------------------------------------------------
+
+
+def start_release(s: Session, *, deployment_id: str, namespace: str, at: datetime) -> bool:
+    """claimed -> releasing for the Deployment's namespace; False when it is not a pool namespace it holds."""
+    result = s.execute(
+        sa.update(P)
+        .where(P.name == namespace, P.state == S.CLAIMED.value, P.holder_id == deployment_id)
+        .values(state=S.RELEASING.value, state_since=at, version=P.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return sql.rowcount(result) == 1
+
+
+def after_uninstall(s: Session, platform: Platform, *, dep: models.Deployment, hard: bool, now: datetime) -> None:
+    """releasing -> available (hard), retained (soft), or retired (name left the configuration, hard)."""
+    row = s.get(P, dep.namespace, with_for_update=True)
+    if row is None or row.holder_id != dep.id or row.state != S.RELEASING.value:
+        return
+    if not hard:
+        move(s, row.name, S.RELEASING, S.RETAINED, at=now, releases_at=dep.releases_at)
+        return
+    dst = S.AVAILABLE if row.in_config else S.RETIRED
+    move(s, row.name, S.RELEASING, dst, at=now, holder_id=None, releases_at=None)
+    dep.active_namespace = None
+
+
+def finish_retention(s: Session, *, name: str, at: datetime, due_before: datetime | None) -> str | None:
+    """retained -> available (or retired): the final step of a soft delete. Returns the former holder's id when
+    this caller made the move (``due_before`` None: an admin's early release, whatever ``releases_at`` says)."""
+    row = s.get(P, name)
+    if row is None or row.state != S.RETAINED.value:
+        return None
+    dst = S.AVAILABLE if row.in_config else S.RETIRED
+    q = (
+        sa.update(P)
+        .where(P.name == name, P.state == S.RETAINED.value, P.version == row.version)
+        .values(state=dst.value, state_since=at, version=P.version + 1, holder_id=None, releases_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    if due_before is not None:
+        q = q.where(P.releases_at <= due_before)
+    if sql.rowcount(s.execute(q)) != 1:
+        return None
+    return row.holder_id
+
+
+# --- configuration sync and health -------------------------------------------------------------------------------
+
+
+def sync(platform: Platform) -> SyncReport:
+    """Make the pool table follow the configured names (start-up and reload). Safe to run on every replica."""
+    configured = set(platform.config.pool.names) if platform.config.pool else set()
+    now = platform.now()
+    with platform.db.write() as s:
+        existing = {r.name: r for r in s.scalars(sa.select(P))}
+        new = sorted(configured - existing.keys())
+        sql.insert_ignore(
+            s,
+            P,
+            [
+                {
+                    "name": n,
+                    "state": S.AVAILABLE.value,
+                    "in_config": True,
+                    "state_since": now,
+                    "version": 1,
+                    "health_reason": "",
+                    "created_at": now,
+                }
+                for n in new
+            ],
+        )
+        retired: list[str] = []
+        returned: list[str] = []
+        on_release: list[str] = []
+        for name, row in sorted(existing.items()):
+            state = S(row.state)
+            if name in configured:
+                if state is S.RETIRED and move(
+                    s, name, S.RETIRED, S.AVAILABLE, at=now, in_config=True, health_reason=""
+                ):
+                    returned.append(name)
+                elif not row.in_config:
+                    s.execute(sa.update(P).where(P.name == name).values(in_config=True))
+                continue
+            if row.in_config:
+                s.execute(sa.update(P).where(P.name == name).values(in_config=False))
+            if state in (S.AVAILABLE, S.MISCONFIGURED):
+                if move(s, name, state, S.RETIRED, at=now, in_config=False):
+                    retired.append(name)
+            elif state in HELD_STATES:
+                on_release.append(name)
+        report = SyncReport(
+            added=tuple(new), retired=tuple(retired), returned=tuple(returned), retire_on_release=tuple(on_release)
+        )
+        if new or retired or returned:
+            audit.record(
+                s,
+                actor=audit.SYSTEM,
+                action="pool.sync",
+                target_kind="pool",
+                target_id="pool",
+                detail={"added": new, "retired": retired, "returned": returned},
+                at=now,
+            )
+        return report
+
+
+def record_health(platform: Platform, name: str, *, ok: bool, reason: str = "") -> NamespaceState:
+    """Commander's verdict on a pool namespace: available <-> misconfigured; other states only keep the reason."""
+    now = platform.now()
+    with platform.db.write() as s:
+        row = s.get(P, name)
+        if row is None:
+            raise NotFound(f"namespace {name!r} is not in the namespace pool")
+        state = S(row.state)
+        reason = "" if ok else (reason or "health check failed")
+        if state is S.AVAILABLE and not ok:
+            dst: NamespaceState | None = S.MISCONFIGURED
+        elif state is S.MISCONFIGURED and ok and row.in_config:
+            dst = S.AVAILABLE
+        else:
+            dst = None
+        if dst is not None and move(s, name, state, dst, at=now, health_reason=reason):
+            audit.record(
+                s,
+                actor=audit.SYSTEM,
+                action=f"pool.{dst.value}",
+                target_kind="namespace",
+                target_id=name,
+                detail={"reason": reason},
+                at=now,
+            )
+            return dst
+        s.execute(sa.update(P).where(P.name == name).values(health_reason=reason))
+        return S(s.scalar(sa.select(P.state).where(P.name == name)) or state)
+
+
+def release_early(platform: Platform, actor: Actor, name: str) -> views.NamespaceView:
+    """An admin returns a retained namespace to the pool now (the soft-deleted Deployment is finalized)."""
+    from airpool.services import cleanup
+
+    access.require_system_admin(actor)
+    now = platform.now()
+    with platform.db.write() as s:
+        row = s.get(P, name)
+        if row is None:
+            raise NotFound(f"namespace {name!r} is not in the namespace pool")
+        if row.state != S.RETAINED.value:
+            raise Conflict(
+                f"namespace {name!r} is {row.state}, not retained: only a retained namespace can be released early"
+            )
+        holder = finish_retention(s, name=name, at=now, due_before=None)
+        if holder is None:
+            raise Conflict(f"namespace {name!r} changed while releasing it; try again")
+        cleanup.finalize_deployment(s, deployment_id=holder, at=now)
+        audit.record(
+            s,
+            actor=actor.username,
+            action="pool.release_early",
+            target_kind="namespace",
+            target_id=name,
+            detail={"deployment_id": holder},
+            at=now,
+        )
+    return next(v for v in status(platform, actor) if v.name == name)

@@ -1,0 +1,105 @@
+"""Connecting to the database: URL resolution, SQLite pragmas, and write/read transactions.
+
+SQLite serialises writers. A deferred transaction that reads and then writes can fail with "database is locked"
+*without* waiting for busy_timeout (the read lock cannot be upgraded), so write transactions start with
+``BEGIN IMMEDIATE`` and wait their turn instead; reads use a plain ``BEGIN`` and run beside a writer thanks to WAL.
+PostgreSQL runs at READ COMMITTED: the services' compare-and-set UPDATEs re-check their WHERE clause after a
+concurrent commit, which is what makes a claim atomic there.
+
+``Database`` is a plain object passed to whoever needs it (no module-level singleton), so tests can open several
+databases side by side.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.orm import Session, sessionmaker
+
+ENV_URL = "AIRPOOL_DATABASE_URL"
+SQLITE_FILE = "airpool.db"
+BUSY_TIMEOUT_MS = 30_000
+_WRITE = "airpool_write"
+
+
+def resolve_url(configured: str | None, data_dir: str | os.PathLike[str]) -> str:
+    """``AIRPOOL_DATABASE_URL`` wins over the configured URL, which wins over the SQLite file in ``data_dir``."""
+    url = os.environ.get(ENV_URL) or configured
+    if url:
+        return url
+    path = Path(data_dir).expanduser().resolve() / SQLITE_FILE
+    return f"sqlite:///{path}"
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    return sa.make_url(url).render_as_string(hide_password=True)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (see module docstring)
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def _sqlite_begin(conn: sa.Connection) -> None:
+    immediate = conn.get_execution_options().get(_WRITE, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def make_engine(url: str, *, pool_size: int = 20) -> sa.Engine:
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+            poolclass=sa.pool.QueuePool,
+            pool_size=pool_size,
+            max_overflow=pool_size * 4,
+            pool_timeout=60,
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    return sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size * 4, pool_pre_ping=True, pool_timeout=60)
+
+
+class Database:
+    """An engine and its two kinds of transactions. Close it with ``dispose()``."""
+
+    def __init__(self, url: str, *, pool_size: int = 20) -> None:
+        self.url = url
+        self.engine = make_engine(url, pool_size=pool_size)
+        self.dialect = self.engine.dialect.name
+        self._write = sessionmaker(self.engine.execution_options(**{_WRITE: True}), expire_on_commit=False)
+        self._read = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.dialect == "postgresql"
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Session]:
+        """One write transaction: committed when the block ends normally, rolled back on any exception."""
+        with self._write() as session, session.begin():
+            yield session
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Session]:
+        with self._read() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()

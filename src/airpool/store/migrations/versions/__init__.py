@@ -1,0 +1,1 @@
+"""Migration scripts, oldest first. Each one must run on SQLite and PostgreSQL (tests/integration/test_store*)."""

@@ -1,0 +1,183 @@
+"""The tables. Changing anything here needs a new migration in ``migrations/versions`` (one history, both DBs).
+
+Design notes:
+
+- ids are UUID strings (the astro CLI decodes ids as strings) except for append-only tables (jobs, audit), which
+  use integers so their order is the insertion order.
+- ``pool_namespaces.version`` grows on every state change, so a compare-and-set can also guard against an ABA
+  change between a read and a write.
+- ``deployments.active_namespace`` is set while a Deployment occupies its namespace (until commander confirms the
+  namespace is clean) and NULL afterwards; its unique index is the last line of defence against two Deployments
+  in one namespace, in every mode (pool, free-form, derived).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from airpool.store.types import UTCDateTime, utcnow
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING)
+
+
+def _created() -> Mapped[datetime]:
+    return mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+
+
+def _updated() -> Mapped[datetime]:
+    return mapped_column(UTCDateTime(), nullable=False, default=utcnow, onupdate=utcnow)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(255), unique=True, nullable=False)
+    full_name: Mapped[str] = mapped_column(sa.String(255), nullable=False, default="")
+    password_hash: Mapped[str | None] = mapped_column(sa.String(255))
+    is_system_admin: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    status: Mapped[str] = mapped_column(sa.String(32), nullable=False, default="active")
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+
+
+class Workspace(Base):
+    __tablename__ = "workspaces"
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    label: Mapped[str] = mapped_column(sa.String(255), nullable=False)
+    description: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+
+
+class RoleBinding(Base):
+    """A user's role in a workspace: admin, editor or viewer (``services.auth.Role``)."""
+
+    __tablename__ = "role_bindings"
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    workspace_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    user_id: Mapped[str] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    role: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    created_at: Mapped[datetime] = _created()
+
+
+class ApiToken(Base):
+    """A long-lived token for automation; only the SHA-256 of the secret is stored (it has 256 bits of entropy)."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    user_id: Mapped[str] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    label: Mapped[str] = mapped_column(sa.String(255), nullable=False)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True, nullable=False)
+    created_at: Mapped[datetime] = _created()
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Deployment(Base):
+    __tablename__ = "deployments"
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    label: Mapped[str] = mapped_column(sa.String(255), nullable=False)
+    description: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
+    release_name: Mapped[str] = mapped_column(sa.String(63), unique=True, nullable=False)
+    executor: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    airflow_version: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    namespace: Mapped[str] = mapped_column(sa.String(63), nullable=False, index=True)
+    #: The namespace while this Deployment occupies it, NULL once commander confirmed it clean (unique).
+    active_namespace: Mapped[str | None] = mapped_column(sa.String(63), unique=True)
+    workspace_id: Mapped[str] = mapped_column(sa.ForeignKey("workspaces.id"), nullable=False, index=True)
+    status: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    status_message: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
+    urls: Mapped[list[dict[str, str]]] = mapped_column(sa.JSON, nullable=False, default=list)
+    #: Set when a delete was requested; the row disappears from users' lists from then on.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    hard_delete: Mapped[bool | None] = mapped_column(sa.Boolean)
+    #: Soft delete: when the namespace (and the Deployment's data) are finally released.
+    releases_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    healthy_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_by: Mapped[str | None] = mapped_column(sa.String(36))
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+
+
+class PoolNamespace(Base):
+    __tablename__ = "pool_namespaces"
+
+    name: Mapped[str] = mapped_column(sa.String(63), primary_key=True)
+    state: Mapped[str] = mapped_column(sa.String(16), nullable=False, index=True)
+    #: No foreign key, so the claim (CAS on this row) can come before the Deployment insert in one transaction.
+    holder_id: Mapped[str | None] = mapped_column(sa.String(36), index=True)
+    #: False once the name left the configured pool: a held namespace then retires when released.
+    in_config: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=True)
+    state_since: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    releases_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    health_reason: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
+    version: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=1)
+    created_at: Mapped[datetime] = _created()
+
+
+class CommanderJob(Base):
+    __tablename__ = "commander_jobs"
+    __table_args__ = (sa.Index("ix_commander_jobs_state_run_after", "state", "run_after"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    #: No foreign key: jobs outlive the Deployment rows they served (history, purge after final cleanup).
+    deployment_id: Mapped[str | None] = mapped_column(sa.String(36), index=True)
+    namespace: Mapped[str | None] = mapped_column(sa.String(63))
+    payload: Mapped[dict[str, Any]] = mapped_column(sa.JSON, nullable=False, default=dict)
+    state: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    attempts: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+    max_attempts: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=5)
+    lease_owner: Mapped[str | None] = mapped_column(sa.String(255))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    run_after: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    last_error: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(sa.String(255), nullable=False)
+    action: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    target_kind: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    target_id: Mapped[str] = mapped_column(sa.String(255), nullable=False)
+    workspace_id: Mapped[str | None] = mapped_column(sa.String(36), index=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(sa.JSON, nullable=False, default=dict)
+
+
+class PlatformSecret(Base):
+    """Values generated once per installation (token signing key, first-admin marker), shared by replicas."""
+
+    __tablename__ = "platform_secrets"
+
+    name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    created_at: Mapped[datetime] = _created()

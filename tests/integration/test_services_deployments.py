@@ -1,0 +1,140 @@
+"""Deployments at the services level, on SQLite and PostgreSQL: create with a pool claim, delete, release."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+
+from airpool.domain.deployments import DeploymentStatus
+from airpool.domain.errors import Conflict, InvalidInput, PoolExhausted
+from airpool.domain.pool import NamespaceState
+from airpool.services import access, cleanup, commander_jobs, deployments, pool, workspaces
+from airpool.services.platform import Platform
+from airpool.store import models
+from tests.support import platform as tp
+
+POOL = ("pool-a", "pool-b", "pool-c")
+
+
+@pytest.fixture
+def plat(database_url: str) -> Iterator[Platform]:
+    p = tp.make(database_url, tp.config(pool_names=POOL, hard_delete=True))
+    yield p
+    p.close()
+
+
+def _ws(p: Platform, actor: access.Actor) -> str:
+    return workspaces.list_for(p, actor)[0].id
+
+
+def _run_job(p: Platform, kind: commander_jobs.JobKind) -> str | None:
+    leased = commander_jobs.lease(p, worker_id="w")
+    assert leased is not None
+    assert leased.job.kind == kind
+    commander_jobs.complete(p, leased.job.id, worker_id="w")
+    return leased.job.deployment_id
+
+
+def _row_counts(p: Platform) -> dict[str, int]:
+    with p.db.read() as s:
+        return {
+            t.__tablename__: int(s.scalar(sa.select(sa.func.count()).select_from(t)) or 0)
+            for t in (models.Deployment, models.CommanderJob, models.AuditEvent)
+        }
+
+
+def test_create_claims_first_available_and_queues_install(plat: Platform) -> None:
+    admin = tp.admin(plat)
+    dep = deployments.create(plat, admin, workspace_id=_ws(plat, admin), label="Sales")
+    assert dep.namespace == "pool-a"
+    assert dep.status is DeploymentStatus.DEPLOYING
+    assert pool.available_namespaces(plat) == ["pool-b", "pool-c"]
+    jobs = commander_jobs.for_deployment(plat, dep.id)
+    assert [(j.kind, j.state) for j in jobs] == [("install", "queued")]
+    status = {v.name: v for v in pool.status(plat, admin)}
+    assert status["pool-a"].state is NamespaceState.CLAIMED
+    assert status["pool-a"].holder_release_name == dep.release_name
+
+
+def test_chosen_namespace_taken_or_unknown_names_itself(plat: Platform) -> None:
+    admin = tp.admin(plat)
+    ws = _ws(plat, admin)
+    deployments.create(plat, admin, workspace_id=ws, label="one", namespace="pool-b")
+    before = _row_counts(plat)
+    with pytest.raises(Conflict, match=r"namespace 'pool-b' is not available: it is used by another Deployment"):
+        deployments.create(plat, admin, workspace_id=ws, label="two", namespace="pool-b")
+    with pytest.raises(InvalidInput, match=r"namespace 'pool-z' is not in the namespace pool"):
+        deployments.create(plat, admin, workspace_id=ws, label="two", namespace="pool-z")
+    assert _row_counts(plat) == before
+
+
+def test_empty_pool_error_counts_states_and_next_return(plat: Platform) -> None:
+    admin = tp.admin(plat)
+    ws = _ws(plat, admin)
+    deps = [deployments.create(plat, admin, workspace_id=ws, label=f"d{i}") for i in range(3)]
+    deployments.delete(plat, admin, deps[0].id, hard=False)  # soft: releasing, then retained
+    leased = [commander_jobs.lease(plat, worker_id="w") for _ in range(3)]
+    for job in leased:
+        assert job is not None
+        commander_jobs.complete(plat, job.job.id, worker_id="w")
+    deployments.delete(plat, admin, deps[1].id)  # hard, uninstall not yet done: releasing
+    with pytest.raises(PoolExhausted) as err:
+        deployments.create(plat, admin, workspace_id=ws, label="late")
+    msg = err.value.message
+    assert msg.startswith("no kubernetes namespaces are available")
+    assert "1 claimed, 1 being released, 1 retained, 0 misconfigured" in msg
+    assert "the next retained namespace returns at " in msg
+
+
+def test_hard_delete_returns_namespace_after_uninstall(plat: Platform) -> None:
+    admin = tp.admin(plat)
+    dep = deployments.create(plat, admin, workspace_id=_ws(plat, admin), label="Sales", namespace="pool-c")
+    deleted = deployments.delete(plat, admin, dep.id, hard=True)
+    assert deleted.hard_delete is True
+    assert "pool-c" not in pool.available_namespaces(plat)
+    assert deployments.list_for_workspace(plat, admin, dep.workspace_id) == []
+    # the queued install was cancelled; commander only sees the uninstall
+    assert _run_job(plat, commander_jobs.JobKind.UNINSTALL) == dep.id
+    assert "pool-c" in pool.available_namespaces(plat)
+    with plat.db.read() as s:
+        assert s.get(models.Deployment, dep.id) is None
+
+
+def test_soft_delete_retains_until_cleanup(plat: Platform) -> None:
+    admin = tp.admin(plat)
+    dep = deployments.create(plat, admin, workspace_id=_ws(plat, admin), label="Sales", namespace="pool-a")
+    _run_job(plat, commander_jobs.JobKind.INSTALL)
+    deleted = deployments.delete(plat, admin, dep.id, hard=False)
+    assert deleted.hard_delete is False
+    assert deleted.releases_at is not None
+    _run_job(plat, commander_jobs.JobKind.UNINSTALL)
+    status = {v.name: v for v in pool.status(plat, admin)}
+    assert status["pool-a"].state is NamespaceState.RETAINED
+    assert status["pool-a"].releases_at == deleted.releases_at
+    assert cleanup.run(plat).released == ()  # not due yet
+    clock = plat.clock
+    assert isinstance(clock, tp.Clock)
+    clock.advance(days=plat.config.retention_days, seconds=1)
+    assert cleanup.run(plat, dry_run=True).released == ("pool-a",)
+    assert "pool-a" not in pool.available_namespaces(plat)
+    report = cleanup.run(plat)
+    assert report.released == ("pool-a",)
+    assert report.finalized == (dep.id,)
+    assert "pool-a" in pool.available_namespaces(plat)
+    assert cleanup.run(plat).released == ()
+    purge = commander_jobs.lease(plat, worker_id="w")
+    assert purge is not None
+    assert purge.job.kind == "purge"
+    assert purge.job.payload["release_name"] == dep.release_name
+
+
+def test_config_without_hard_delete_makes_every_delete_soft(database_url: str) -> None:
+    p = tp.make(database_url, tp.config(pool_names=POOL, hard_delete=False))
+    try:
+        admin = tp.admin(p)
+        dep = deployments.create(p, admin, workspace_id=_ws(p, admin), label="Sales")
+        assert deployments.delete(p, admin, dep.id, hard=True).hard_delete is False
+    finally:
+        p.close()
