@@ -52,6 +52,11 @@ def _register() -> None:
     app.add_typer(deployment_cmd.app, name="deployment")
     app.add_typer(pool_cmd.app, name="pool")
 
+    from airpool.cli import cleanup_cmd, db_cmd
+
+    app.add_typer(db_cmd.app, name="db")
+    app.command("cleanup")(cleanup_cmd.cleanup)
+
 
 _register()
 
