@@ -2,7 +2,12 @@
 
 Every failure ends as one of three things the commands turn into exit codes: :class:`Unreachable` (no server
 answered: exit 3), :class:`TokenExpired` (log in again: exit 1), or a :class:`GraphQLError` carrying the server's
-own message (exit 1). httpx is imported on the first request, not at start-up.
+own message (exit 1).
+
+The transport is the standard library's ``urllib.request`` rather than httpx: a command makes a few sequential
+requests and needs nothing more (proxies from the environment, TLS verification and timeouts are there too),
+and importing httpx would cost about 60 ms on every run, a fifth of the CLI's start-up budget. It is imported on
+the first request, not at start-up.
 """
 
 from __future__ import annotations
@@ -104,24 +109,23 @@ class Client:
     timeout: float = 30.0
 
     def execute(self, query: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        import httpx
+        import urllib.error
+        import urllib.request
 
         headers = {"content-type": "application/json", "accept": "application/json"}
         if self.token:
             headers["authorization"] = self.token
+        body = json.dumps(payload(query, variables)).encode()
+        request = urllib.request.Request(self.server + GRAPHQL_PATH, data=body, headers=headers, method="POST")
         try:
-            response = httpx.post(
-                self.server + GRAPHQL_PATH,
-                content=json.dumps(payload(query, variables)),
-                headers=headers,
-                timeout=httpx.Timeout(self.timeout, connect=5.0),
-            )
-        except httpx.TransportError as exc:
-            reason = str(exc) or type(exc).__name__
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                status, content = response.status, response.read()
+        except urllib.error.HTTPError as exc:  # an answer all the same: GraphQL errors may come with 4xx/5xx
+            status, content = exc.code, exc.read()
+        except (urllib.error.URLError, OSError) as exc:  # refused, DNS, TLS, timeout, connection reset
+            reason = getattr(exc, "reason", None) or exc
             raise Unreachable(
                 f"cannot reach the airpool server at {self.server} ({reason}); "
                 "check the address (`airpool context list`) and that the server is running"
             ) from None
-        return result(
-            server=self.server, status=response.status_code, body=response.content, sent_token=bool(self.token)
-        )
+        return result(server=self.server, status=status, body=content, sent_token=bool(self.token))
