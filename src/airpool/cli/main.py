@@ -27,9 +27,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
-    version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Show the version."
-    ),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
 ) -> None:
     """airpool: Apache Airflow on a shared Kubernetes cluster."""
 
@@ -42,6 +40,10 @@ def _register() -> None:
     from airpool.cli import serve_cmd
 
     app.command("serve")(serve_cmd.serve)
+
+    from airpool.cli import config_cmd
+
+    app.add_typer(config_cmd.app, name="config")
 
     from airpool.cli import auth_cmd, context_cmd, deployment_cmd, pool_cmd, workspace_cmd
 

@@ -43,6 +43,7 @@ def build(tree: Mapping[str, Any], *, sources: tuple[str, ...] = ()) -> tuple[mo
     rbac_enabled = reader.boolean("global.rbacEnabled", True)
     cluster_roles = reader.boolean("global.clusterRoles", True)
     labels = reader.string_map("global.namespaceLabels")
+    base_domain = reader.string("global.baseDomain", _defaults.base_domain)
     for key, value in labels.items():
         if not _LABEL_KEY.match(key) or len(key.rpartition("/")[2]) > 63:
             reader.problem(f"global.namespaceLabels.{key}", "is not a Kubernetes label name; allowed: [prefix/]name")
@@ -62,7 +63,7 @@ def build(tree: Mapping[str, Any], *, sources: tuple[str, ...] = ()) -> tuple[mo
     config = model.PlatformConfig(
         platform_release=release,
         platform_namespace=namespace,
-        base_domain=reader.string("global.baseDomain", _defaults.base_domain),
+        base_domain=base_domain,
         rbac_enabled=rbac_enabled,
         cluster_roles=cluster_roles,
         namespace_labels=tuple(sorted(labels.items())),
@@ -219,7 +220,7 @@ def _effective_pool(
         names, source = adv_names, model.PoolSource.ADVANCED
     elif enabled:
         names, source = std_names, model.PoolSource.STANDARD
-        if not std_names and not reader.items(f"{STANDARD}.namespaces.names"):
+        if not std_names and not reader.items(f"{STANDARD}.namespaces.names") and not _wrong_type(reader):
             reader.problem(
                 f"{STANDARD}.namespaces.names",
                 "the namespace pool is enabled but lists no namespaces; allowed: a list of one or more "
@@ -256,7 +257,8 @@ def _effective_pool(
 
     hard_delete = flags["hard_delete"]
     if hard_delete is None:
-        hard_delete = source is model.PoolSource.STANDARD
+        # The chart's standard pool sets Houston's hardDeleteDeployment; only an explicit value overrides it.
+        hard_delete = enabled and source is not None
     deployments = model.DeploymentSettings(
         hard_delete=hard_delete,
         free_form=bool(flags["free_form"]),
@@ -265,6 +267,12 @@ def _effective_pool(
         triggerer_enabled=True if flags["triggerer"] is None else flags["triggerer"],
     )
     return pool, deployments, warnings
+
+
+def _wrong_type(reader: Reader) -> bool:
+    """Whether ``names`` is set to something that is not a list (already reported as a wrong type)."""
+    value = reader.raw(f"{STANDARD}.namespaces.names")
+    return value is not None and not isinstance(value, list) and reader.present(f"{STANDARD}.namespaces.names")
 
 
 def _mixed_warning(*, pool: model.PoolSettings | None, std_names: tuple[str, ...], advanced_set: list[str]) -> str:

@@ -134,7 +134,9 @@ class Reader:
             return {}
         result: dict[str, str] = {}
         for key, item in value.items():
-            if isinstance(item, bool):
+            if not isinstance(key, str):
+                self.problem(f"{path}.{show(key)}", "the key is not a string; quote it (YAML reads on/yes/1 as values)")
+            elif isinstance(item, bool):
                 result[str(key)] = "true" if item else "false"
             elif isinstance(item, str | int | float):
                 result[str(key)] = str(item)

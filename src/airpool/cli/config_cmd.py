@@ -1,0 +1,200 @@
+"""``airpool config validate | render | apply``: the platform admin's side of the namespace pool.
+
+These commands work on values files and a kubeconfig directly (no server), like ``helm template`` and
+``helm upgrade``. Output meant for pipes (render's YAML) goes to stdout alone; warnings and notes go to stderr.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+app = typer.Typer(
+    help="Check values.yaml, render the cluster objects the platform needs, and apply them as an admin.",
+    no_args_is_help=True,
+)
+
+VALUES_HELP = "A values file; repeat to merge several (later files win, like helm -f)."
+
+
+def _values_option() -> Any:
+    return typer.Option(..., "--values", "-f", help=VALUES_HELP, dir_okay=False)
+
+
+def _kubeconfig_option(help_text: str) -> Any:
+    return typer.Option(None, "--kubeconfig", help=help_text, dir_okay=False)
+
+
+def _error(message: str) -> typer.Exit:
+    typer.secho(f"Error: {message}", err=True, fg=typer.colors.RED)
+    return typer.Exit(1)
+
+
+def _load(values: list[Path]) -> Any:
+    from airpool import config
+
+    try:
+        return config.load(values)
+    except config.ConfigError as exc:
+        raise _error(exc.message) from None
+
+
+def _notes(cfg: Any) -> None:
+    """Warnings and ignored keys, on stderr so they never mix with rendered YAML."""
+    for warning in cfg.warnings:
+        typer.secho(f"Warning: {warning}", err=True, fg=typer.colors.YELLOW)
+    if cfg.ignored_keys:
+        typer.echo(
+            f"Note: ignored {len(cfg.ignored_keys)} Astronomer chart key(s) airpool does not use: "
+            + ", ".join(cfg.ignored_keys),
+            err=True,
+        )
+
+
+@app.command()
+def validate(
+    values: list[Path] = _values_option(),
+    kubeconfig: Path | None = _kubeconfig_option(
+        "Also check each pool namespace in this cluster (read as the kubeconfig's user, e.g. an admin): that it "
+        "exists and which of commander's permissions its Roles lack."
+    ),
+    strict: bool = typer.Option(False, "--strict", help="Exit 1 when commander lacks any needed permission."),
+) -> None:
+    """Check values files and print the effective configuration and its warnings (exit 0 valid, 1 invalid)."""
+    import yaml
+
+    from airpool.config import describe
+
+    cfg = _load(values)
+    typer.echo(yaml.safe_dump(describe.describe(cfg), sort_keys=False, default_flow_style=False), nl=False)
+    _notes(cfg)
+    ok = True
+    if kubeconfig is not None:
+        ok = _check_cluster(cfg, kubeconfig, strict=strict)
+    typer.echo("configuration is valid" if ok else "configuration is valid, but the cluster is not ready for it")
+    if not ok:
+        raise typer.Exit(1)
+
+
+def _check_cluster(cfg: Any, kubeconfig: Path, *, strict: bool) -> bool:
+    from airpool.kube import apply, client, grants
+    from airpool.manifests import rbac
+
+    if cfg.pool is None:
+        typer.echo("cluster: no namespace pool configured; nothing to check per namespace")
+        return True
+    needed = rbac.expand(rbac.COMMANDER_NAMESPACE_RULES)
+    account, home = cfg.commander_service_account, cfg.platform_namespace
+    ok = True
+    try:
+        with apply.cluster_errors():
+            kube = client.connect(kubeconfig, field_manager=client.ADMIN_FIELD_MANAGER)
+            cluster = grants.cluster_wide(kube, account=account, account_namespace=home)
+            for name in cfg.pool.names:
+                found = grants.in_namespace(kube, name, account=account, account_namespace=home, cluster=cluster)
+                ok = _report_namespace(found, needed, account=f"{home}/{account}", strict=strict) and ok
+    except apply.ApplyError as exc:
+        raise _error(exc.message) from None
+    return ok
+
+
+def _report_namespace(found: Any, needed: Any, *, account: str, strict: bool) -> bool:
+    from airpool.manifests import rbac
+
+    if not found.exists:
+        typer.secho(f"namespace {found.namespace}: MISSING (it does not exist in the cluster)", fg=typer.colors.RED)
+        return False
+    if not found.roles:
+        typer.secho(
+            f"namespace {found.namespace}: NOT USABLE (no Role or ClusterRole is bound to service account {account})",
+            fg=typer.colors.RED,
+        )
+        return False
+    lacking = rbac.missing(needed, found.rules)
+    roles = ", ".join(found.roles)
+    if not lacking:
+        typer.secho(f"namespace {found.namespace}: ok ({roles})", fg=typer.colors.GREEN)
+        return True
+    typer.secho(
+        f"namespace {found.namespace}: usable, but {roles} lack {len(lacking)} of commander's "
+        f"{len(needed)} permissions (Deployments may fail):",
+        fg=typer.colors.YELLOW,
+    )
+    for check in lacking:
+        typer.echo(f"  - {check}")
+    return not strict
+
+
+@app.command()
+def render(values: list[Path] = _values_option()) -> None:
+    """Print every cluster object the platform needs for this configuration, as multi-document YAML."""
+    from airpool.manifests import pool
+
+    cfg = _load(values)
+    _notes(cfg)
+    typer.echo(dump(pool.render(cfg)), nl=False)
+
+
+def dump(objects: list[dict[str, Any]]) -> str:
+    """Stable multi-document YAML: key order as built, no flow style, one ``---`` before each object."""
+    import yaml
+
+    return "".join("---\n" + yaml.safe_dump(obj, sort_keys=False, default_flow_style=False) for obj in objects)
+
+
+@app.command("apply")
+def apply_cmd(
+    values: list[Path] = _values_option(),
+    kubeconfig: Path | None = _kubeconfig_option("Admin kubeconfig (default: $KUBECONFIG or ~/.kube/config)."),
+) -> None:
+    """Server-side apply the rendered objects as an admin; idempotent, never deletes a namespace."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from airpool.kube import apply, client
+    from airpool.manifests import pool
+
+    cfg = _load(values)
+    _notes(cfg)
+    objects = pool.render(cfg)
+    console = Console(stderr=True)
+    try:
+        with apply.cluster_errors():
+            kube = client.connect(kubeconfig, field_manager=client.ADMIN_FIELD_MANAGER)
+            members = set(cfg.pool.names) if cfg.pool is not None else set()
+            left = [
+                name
+                for name in apply.labelled_namespaces(kube, selector={pool.POOL_LABEL: cfg.platform_release})
+                if name not in members
+            ]
+            with Progress(
+                TextColumn("applying"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.description}"),
+                console=console,
+                transient=True,
+            ) as progress:
+                task = progress.add_task("", total=len(objects))
+
+                def step(item: apply.Applied) -> None:
+                    progress.update(task, advance=1, description=str(item))
+
+                summary = apply.apply(kube, objects, field_manager=client.ADMIN_FIELD_MANAGER, on_applied=step)
+    except apply.ApplyError as exc:
+        raise _error(exc.message) from None
+    for item in summary.results:
+        if item.outcome is not apply.Outcome.UNCHANGED:
+            typer.echo(str(item))
+    for name in left:
+        typer.secho(
+            f"namespace {name} left the pool and was NOT deleted (a Deployment may still live there); delete it "
+            "yourself once it is empty",
+            fg=typer.colors.YELLOW,
+        )
+    typer.echo(
+        f"{len(summary.results)} objects: {summary.count(apply.Outcome.CREATED)} created, "
+        f"{summary.count(apply.Outcome.CHANGED)} changed, {summary.count(apply.Outcome.UNCHANGED)} unchanged"
+    )

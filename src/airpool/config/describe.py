@@ -1,0 +1,68 @@
+"""The effective configuration as plain data, in values.yaml's own key names, for ``config validate`` to print.
+
+Admins think in values.yaml keys, so the summary uses them (and says where the pool came from) rather than
+airpool's internal field names. Secrets in database URLs are masked: the output ends up in terminals and tickets.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from airpool.config.model import PlatformConfig
+
+_PASSWORD = re.compile(r"(://[^:/@]+:)[^@]*(@)")
+
+
+def mask(url: str | None) -> str | None:
+    return None if url is None else _PASSWORD.sub(r"\1***\2", url)
+
+
+def describe(config: PlatformConfig) -> dict[str, Any]:
+    pool = config.pool
+    return {
+        "platform": {
+            "releaseName": config.platform_release,
+            "namespace": config.platform_namespace,
+            "commanderServiceAccount": f"{config.platform_namespace}/{config.commander_service_account}",
+            "baseDomain": config.base_domain,
+        },
+        "namespacePool": (
+            {"enabled": False}
+            if pool is None
+            else {
+                "enabled": True,
+                "source": pool.source.value,
+                "names": list(pool.names),
+                "createNamespaces": pool.create_namespaces,
+                "createRbac": pool.create_rbac,
+            }
+        ),
+        "rbac": {"rbacEnabled": config.rbac_enabled, "clusterRoles": config.cluster_roles},
+        "namespaceLabels": dict(config.namespace_labels),
+        "deployments": {
+            "hardDeleteDeployment": config.deployments.hard_delete,
+            "manualNamespaceNames": config.deployments.manual_namespace_names,
+            "namespaceFreeFormEntry": config.deployments.free_form,
+            "nfsMountDagDeployment": config.deployments.nfs_dag_deploys,
+            "triggererEnabled": config.deployments.triggerer_enabled,
+        },
+        "airpool": {
+            "databaseUrl": mask(config.database_url) or f"sqlite (file in {config.data_dir})",
+            "dataDir": config.data_dir,
+            "server": {
+                "host": config.server.host,
+                "port": config.server.port,
+                "publicUrl": config.server.public_url or f"http://{config.server.host}:{config.server.port}",
+            },
+            "retentionDays": config.retention_days,
+            "cleanupSchedule": config.cleanup_schedule,
+            "healthCheckInterval": config.health_check_interval,
+            "airflow": {
+                "version": config.airflow.version,
+                "executor": config.airflow.executor,
+                "image": config.airflow.image,
+                "databaseAdminUrl": mask(config.airflow.database_admin_url),
+            },
+        },
+    }

@@ -1,0 +1,184 @@
+"""values.yaml loading: helm-style merging, every error with its key path, YAML errors with file and line."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from airpool import config
+from airpool.config import files
+from airpool.domain.errors import ConfigError
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def problems(tmp_path: Path, text: str) -> str:
+    with pytest.raises(ConfigError) as caught:
+        config.load([write(tmp_path, "values.yaml", text)])
+    return caught.value.message
+
+
+def test_no_files_give_the_documented_defaults() -> None:
+    cfg = config.load([])
+    assert cfg == config.PlatformConfig()
+    assert cfg.pool is None
+    assert cfg.commander_service_account == "astronomer-commander"
+    assert cfg.platform_namespace == "astronomer"
+
+
+def test_later_files_win_and_mappings_merge_like_helm(tmp_path: Path) -> None:
+    a = write(
+        tmp_path,
+        "a.yaml",
+        """
+        global:
+          rbacEnabled: false
+          features: {namespacePools: {enabled: true, namespaces: {names: [pool-a, pool-b]}}}
+        airpool: {server: {host: 0.0.0.0, port: 9000}}
+        """,
+    )
+    b = write(
+        tmp_path,
+        "b.yaml",
+        """
+        global:
+          features: {namespacePools: {namespaces: {names: [pool-c]}}}
+        airpool: {server: {port: 9001}}
+        """,
+    )
+    cfg = config.load([a, b])
+    assert cfg.pool is not None
+    assert cfg.pool.names == ("pool-c",)
+    assert cfg.rbac_enabled is False  # kept from a.yaml
+    assert (cfg.server.host, cfg.server.port) == ("0.0.0.0", 9001)
+    assert cfg.sources == (str(a), str(b))
+
+
+def test_null_in_a_later_file_removes_the_key() -> None:
+    merged = files.merge({"global": {"rbacEnabled": False, "x": 1}}, {"global": {"rbacEnabled": None}})
+    assert merged == {"global": {"x": 1}}
+
+
+def test_yaml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "broken.yaml", "global:\n  rbacEnabled: true\n  names: [a, b\nairpool: {}\n")
+    with pytest.raises(ConfigError) as caught:
+        config.load([path])
+    assert caught.value.message.startswith(f"{path}:4:")
+    assert "YAML syntax error" in caught.value.message
+
+
+def test_missing_file_and_non_mapping_top_level(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="values file not found"):
+        config.load([tmp_path / "nope.yaml"])
+    with pytest.raises(ConfigError, match="top level must be a mapping"):
+        config.load([write(tmp_path, "list.yaml", "- a\n- b\n")])
+
+
+def test_wrong_types_are_all_reported_with_path_value_and_allowed(tmp_path: Path) -> None:
+    message = problems(
+        tmp_path,
+        """
+        global:
+          rbacEnabled: "yes"
+          clusterRoles: 1
+          features:
+            namespacePools:
+              enabled: true
+              namespaces: {names: pool-a}
+        airpool:
+          retentionDays: ten
+          server: {port: 70000}
+        """,
+    )
+    assert '- global.rbacEnabled: "yes" is a string; allowed: true or false' in message
+    assert "- global.clusterRoles: 1 is a number; allowed: true or false" in message
+    assert '- global.features.namespacePools.namespaces.names: "pool-a" is a string; allowed: a list' in message
+    assert '- airpool.retentionDays: "ten" is a string; allowed: an integer' in message
+    assert "- airpool.server.port: 70000 is out of range; allowed: an integer at least 1 and at most 65535" in message
+    assert message.startswith("invalid configuration (5 problems in ")
+
+
+def test_a_scalar_where_a_section_belongs_is_reported_once(tmp_path: Path) -> None:
+    message = problems(tmp_path, "global: 5\n")
+    assert message.count("- global: 5 is a number; allowed: a mapping of keys") == 1
+
+
+def test_unknown_airpool_keys_are_errors_with_a_suggestion(tmp_path: Path) -> None:
+    message = problems(tmp_path, "airpool:\n  retentionDay: 3\n  server: {hots: x}\n")
+    assert "airpool.retentionDay: unknown key (did you mean 'retentionDays'?); allowed under airpool:" in message
+    assert "airpool.server.hots: unknown key (did you mean 'host'?); allowed under airpool.server: host, port" in (
+        message
+    )
+
+
+def test_unknown_chart_keys_are_ignored_and_listed(tmp_path: Path) -> None:
+    cfg = config.load(
+        [
+            write(
+                tmp_path,
+                "values.yaml",
+                """
+                global: {tlsSecret: astronomer-tls, baseDomain: example.com}
+                nginx: {loadBalancerIP: 1.2.3.4}
+                astronomer: {houston: {config: {email: {enabled: false}}}}
+                """,
+            )
+        ]
+    )
+    assert cfg.ignored_keys == ("astronomer.houston.config.email", "global.tlsSecret", "nginx")
+    assert cfg.base_domain == "example.com"
+
+
+def test_cron_schedule_url_executor_and_platform_names_are_checked(tmp_path: Path) -> None:
+    message = problems(
+        tmp_path,
+        """
+        airpool:
+          cleanupSchedule: "every day"
+          releaseName: Astro_nomer
+          server: {publicUrl: example.com}
+          airflow: {executor: DaskExecutor}
+        """,
+    )
+    assert 'airpool.cleanupSchedule: "every day" is not a cron expression' in message
+    assert 'airpool.releaseName: "Astro_nomer" must consist of lower case' in message
+    assert 'airpool.server.publicUrl: "example.com" must start with http:// or https://' in message
+    assert 'airpool.airflow.executor: "DaskExecutor" is not supported; allowed: LocalExecutor, CeleryExecutor' in (
+        message
+    )
+
+
+def test_namespace_labels_are_checked_and_stringified(tmp_path: Path) -> None:
+    cfg = config.load([write(tmp_path, "ok.yaml", "global: {namespaceLabels: {team: data, tier: 3, pii: true}}\n")])
+    assert cfg.namespace_labels == (("pii", "true"), ("team", "data"), ("tier", "3"))
+    message = problems(tmp_path, 'global: {namespaceLabels: {"bad key!": x, ok: "no spaces", on: x}}\n')
+    assert "global.namespaceLabels.true: the key is not a string; quote it" in message
+    assert "global.namespaceLabels.bad key!: is not a Kubernetes label name" in message
+    assert 'global.namespaceLabels.ok: "no spaces" is not a label value' in message
+
+
+def test_load_default_reads_airpool_values_and_database_url(tmp_path: Path) -> None:
+    a = write(tmp_path, "a.yaml", "airpool: {retentionDays: 3, databaseUrl: sqlite:///a.db}\n")
+    b = write(tmp_path, "b.yaml", "airpool: {healthCheckInterval: 5}\n")
+    environ = {"AIRPOOL_VALUES": f"{a}{os.pathsep}{b}"}
+    cfg = config.load_default(environ)
+    assert (cfg.retention_days, cfg.health_check_interval, cfg.database_url) == (3, 5, "sqlite:///a.db")
+    environ["AIRPOOL_DATABASE_URL"] = "postgresql+psycopg://u:p@db/airpool"
+    assert config.load_default(environ).database_url == "postgresql+psycopg://u:p@db/airpool"
+    assert config.load_default({}) == config.PlatformConfig()
+
+
+def test_the_example_values_file_is_valid_and_warning_free() -> None:
+    cfg = config.load([Path(__file__).parents[2] / "examples" / "values.yaml"])
+    assert cfg.pool is not None
+    assert cfg.pool.names == ("airflow-pool-1", "airflow-pool-2", "airflow-pool-3")
+    assert cfg.deployments.hard_delete is True
+    assert cfg.warnings == ()
+    assert cfg.ignored_keys == ()
