@@ -68,7 +68,7 @@ def dev_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[devcluster
     """A running control plane: ``.admin_kubeconfig``, ``.commander_kubeconfig``, ``.server``, ``.data_dir``."""
     data_dir = tmp_path_factory.mktemp("devcluster")
     try:
-        cluster = devcluster.start(data_dir)
+        cluster = devcluster.start(data_dir, die_with_caller=True)  # a killed session leaves no cluster behind
     except devcluster.DevClusterError as exc:
         pytest.fail(exc.message, pytrace=False)
     try:

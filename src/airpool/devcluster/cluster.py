@@ -255,10 +255,14 @@ def running(data_dir: Path) -> bool:
     return any(processes.recorded_pid(name, layout=layout) is not None for name in ORDER)
 
 
-def start(data_dir: Path, *, port: int | None = None, timeout: float = DEFAULT_TIMEOUT) -> ClusterInfo:
+def start(
+    data_dir: Path, *, port: int | None = None, timeout: float = DEFAULT_TIMEOUT, die_with_caller: bool = False
+) -> ClusterInfo:
     """Start the control plane in ``data_dir`` and return once it is healthy and bootstrapped.
 
     When it already runs there, return its info unchanged. On any failure, stop whatever was started.
+    ``die_with_caller`` ties the processes to the calling thread's life (test sessions: a killed pytest leaves
+    nothing behind); ``airpool dev up`` leaves it off, since its processes must outlive the command.
     """
     from airpool.kube import client as kube_client
 
@@ -284,7 +288,7 @@ def start(data_dir: Path, *, port: int | None = None, timeout: float = DEFAULT_T
     layout = _layout(data_dir)
     specs = _specs(data_dir, ports=ports, keys=keys)
     try:
-        started = [(spec, processes.spawn(spec, layout=layout)) for spec in specs]
+        started = [(spec, processes.spawn(spec, layout=layout, die_with_caller=die_with_caller)) for spec in specs]
         processes.wait_healthy(started, layout=layout, deadline=deadline, probe=_probe)
         admin = kube_client.connect(cluster.admin_kubeconfig, field_manager=kube_client.ADMIN_FIELD_MANAGER)
         token = bootstrap.commander_token(admin)

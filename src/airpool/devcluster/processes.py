@@ -9,6 +9,7 @@ never signalled.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import dataclasses
 import os
 import signal
@@ -63,8 +64,22 @@ def port_is_free(port: int) -> bool:
     return True
 
 
-def spawn(spec: Spec, *, layout: Layout) -> subprocess.Popen[bytes]:
-    """Start ``spec`` detached, its output in its log file (truncated: the tail is about this run)."""
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    # Runs in the child between fork and exec; the setting survives exec. The kernel sends SIGTERM when the
+    # thread that forked it ends, which is why only long-lived callers (a pytest session) should ask for this.
+    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def spawn(spec: Spec, *, layout: Layout, die_with_caller: bool = False) -> subprocess.Popen[bytes]:
+    """Start ``spec`` detached, its output in its log file (truncated: the tail is about this run).
+
+    ``die_with_caller``: the process also gets SIGTERM when the calling process dies, even by SIGKILL, so a
+    killed test session leaves no control plane behind.
+    """
     layout.run_dir.mkdir(parents=True, exist_ok=True)
     layout.log_dir.mkdir(parents=True, exist_ok=True)
     with layout.log_file(spec.name).open("wb") as log:
@@ -74,6 +89,7 @@ def spawn(spec: Spec, *, layout: Layout) -> subprocess.Popen[bytes]:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_die_with_parent if die_with_caller else None,
         )
     layout.pid_file(spec.name).write_text(f"{process.pid}\n{spec.argv[0]}\n")
     return process
