@@ -1,0 +1,321 @@
+"""Every operation of the Houston subset, sent the way the astro CLI sends it, against a real server over HTTP,
+on SQLite and PostgreSQL. The assertions check the shapes the CLI's Go structs decode: string ids, RFC 3339 times
+with a zone, ``featureFlags`` an object, the exact empty-pool message.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from airpool.services.platform import Platform
+from tests.support import platform as tp
+from tests.support.api_server import GraphQL, make_platform, running_app
+
+POOL = ("pool-a", "pool-b", "pool-c")
+RFC3339_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$")
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+# The operations as the CLI (Houston 0.32+ variants) sends them: same operation, argument and field names.
+VERSION_QUERY = "query AppConfig { appConfig { version } }"
+APP_CONFIG = """
+query AppConfig {
+  appConfig {
+    version baseDomain byoUpdateRegistryHost smtpConfigured manualReleaseNames configureDagDeployment
+    nfsMountDagDeployment manualNamespaceNames hardDeleteDeployment triggererEnabled featureFlags
+  }
+}"""
+AUTH_CONFIG = """
+query GetAuthConfig($redirect: String) {
+  authConfig(redirect: $redirect) { localEnabled publicSignup initialSignup providers { name displayName url } }
+}"""
+CREATE_TOKEN = """
+mutation createBasicToken($identity: String, $password: String!) {
+  createToken(identity: $identity, password: $password) {
+    user { id fullName username status createdAt updatedAt }
+    token { value }
+  }
+}"""
+WORKSPACES = """
+query GetWorkspaces {
+  workspaces {
+    id label description createdAt updatedAt
+    roleBindings { role user { id username } serviceAccount { id label } }
+  }
+}"""
+WORKSPACE = """
+query GetWorkspace($workspaceUuid: Uuid!) {
+  workspace(workspaceUuid: $workspaceUuid) {
+    id label description createdAt updatedAt
+    roleBindings { role user { id username } serviceAccount { id label } }
+  }
+}"""
+PAGINATED_WORKSPACES = """
+query paginatedWorkspaces($pageSize: Int, $pageNumber: Int) {
+  paginatedWorkspaces(take: $pageSize, pageNumber: $pageNumber) { id label description createdAt updatedAt }
+}"""
+AVAILABLE_NAMESPACES = "query availableNamespaces { availableNamespaces { name } }"
+CREATE_DEPLOYMENT = """
+mutation CreateDeployment(
+  $label: String!, $type: String = "airflow", $releaseName: String, $workspaceId: Uuid!,
+  $executor: ExecutorType!, $airflowVersion: String, $runtimeVersion: String, $namespace: String,
+  $config: JSON, $cloudRole: String, $dagDeployment: DagDeployment, $triggererReplicas: Int
+) {
+  createDeployment(
+    label: $label, type: $type, workspaceUuid: $workspaceId, releaseName: $releaseName, executor: $executor,
+    airflowVersion: $airflowVersion, runtimeVersion: $runtimeVersion, namespace: $namespace, config: $config,
+    cloudRole: $cloudRole, dagDeployment: $dagDeployment, triggerer: { replicas: $triggererReplicas }
+  ) {
+    id type label releaseName version airflowVersion runtimeVersion urls { type url } createdAt updatedAt
+  }
+}"""
+WORKSPACE_DEPLOYMENTS = """
+query GetDeployment($workspaceId: Uuid!, $releaseName: String) {
+  workspaceDeployments(workspaceUuid: $workspaceId, releaseName: $releaseName) {
+    id type label releaseName workspace { id } deployInfo { nextCli current }
+    version airflowVersion runtimeVersion createdAt updatedAt
+  }
+}"""
+PAGINATED_DEPLOYMENTS = """
+query paginatedDeployments($take: Int, $name: String, $cursor: Uuid, $pageNumber: Int) {
+  paginatedDeployments(take: $take, name: $name, cursor: $cursor, pageNumber: $pageNumber) {
+    id type label releaseName workspace { id } deployInfo { nextCli current }
+    version airflowVersion runtimeVersion createdAt updatedAt
+  }
+}"""
+DELETE_DEPLOYMENT = """
+mutation DeleteDeployment($deploymentId: Uuid!, $deploymentHardDelete: Boolean) {
+  deleteDeployment(deploymentUuid: $deploymentId, deploymentHardDelete: $deploymentHardDelete) {
+    id type label description releaseName version workspace { id } createdAt updatedAt
+  }
+}"""
+
+
+@pytest.fixture
+def plat(database_url: str) -> Iterator[Platform]:
+    p = make_platform(database_url, tp.config(pool_names=POOL, hard_delete=True))
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def anonymous(plat: Platform) -> Iterator[GraphQL]:
+    with running_app(plat) as base:
+        yield GraphQL(base)
+
+
+@pytest.fixture
+def admin(anonymous: GraphQL) -> GraphQL:
+    return anonymous.signup("admin")
+
+
+def _workspace_id(client: GraphQL) -> str:
+    workspace_id: str = client.data(WORKSPACES)["workspaces"][0]["id"]
+    return workspace_id
+
+
+def _create(client: GraphQL, namespace: str | None, **extra: Any) -> dict[str, Any]:
+    variables = {
+        "label": "Sales analytics",
+        "workspaceId": _workspace_id(client),
+        "executor": "CeleryExecutor",
+        "cloudRole": "",
+        "dagDeployment": {},
+        "triggererReplicas": 1,
+        **({"namespace": namespace} if namespace else {}),
+        **extra,
+    }
+    created: dict[str, Any] = client.data(CREATE_DEPLOYMENT, variables)["createDeployment"]
+    return created
+
+
+def _assert_times(obj: dict[str, Any]) -> None:
+    for key in ("createdAt", "updatedAt"):
+        assert RFC3339_Z.match(obj[key]), (key, obj[key])
+        assert datetime.fromisoformat(obj[key]).tzinfo is not None
+
+
+def test_app_config_reports_houston_version_and_flags_twice(anonymous: GraphQL) -> None:
+    assert anonymous.data(VERSION_QUERY) == {"appConfig": {"version": "0.37.0"}}
+    config = anonymous.data(APP_CONFIG)["appConfig"]
+    assert config["version"] == "0.37.0"
+    flags = config["featureFlags"]
+    assert isinstance(flags, dict)
+    assert flags["manualNamespaceNames"] is True
+    assert config["manualNamespaceNames"] is True
+    assert flags["namespaceFreeFormEntry"] is False
+    assert flags["hardDeleteDeployment"] is True
+    assert config["hardDeleteDeployment"] is True
+    assert flags["triggererEnabled"] is config["triggererEnabled"]
+    assert flags["nfsMountDagDeployment"] is config["nfsMountDagDeployment"]
+    assert flags["astroRuntimeEnabled"] is False
+    for key in ("smtpConfigured", "manualReleaseNames", "configureDagDeployment"):
+        assert isinstance(config[key], bool)
+    assert isinstance(config["baseDomain"], str)
+    assert isinstance(config["byoUpdateRegistryHost"], str)
+
+
+def test_app_config_answers_even_with_an_expired_token(anonymous: GraphQL) -> None:
+    """The CLI negotiates the version with whatever token it has stored."""
+    assert anonymous.as_("stale.token.value").data(VERSION_QUERY)["appConfig"]["version"] == "0.37.0"
+
+
+def test_auth_config_offers_initial_signup_until_the_first_user(anonymous: GraphQL) -> None:
+    before = anonymous.data(AUTH_CONFIG, {"redirect": None})["authConfig"]
+    assert before == {"localEnabled": True, "publicSignup": False, "initialSignup": True, "providers": []}
+    anonymous.signup("first")
+    assert anonymous.data(AUTH_CONFIG)["authConfig"]["initialSignup"] is False
+
+
+def test_create_token_returns_user_and_token(admin: GraphQL) -> None:
+    result = admin.as_(None).data(CREATE_TOKEN, {"identity": "admin", "password": "correct horse battery"})
+    user = result["createToken"]["user"]
+    assert UUID.match(user["id"])
+    assert user["username"] == "admin"
+    assert user["status"] == "active"
+    assert isinstance(user["fullName"], str)
+    _assert_times(user)
+    token = result["createToken"]["token"]["value"]
+    assert isinstance(token, str)
+    assert token
+    assert admin.as_(token).data("{ self { username isSystemAdmin } }")["self"] == {
+        "username": "admin",
+        "isSystemAdmin": True,
+    }
+
+
+def test_create_token_with_a_wrong_password_says_so(admin: GraphQL) -> None:
+    error = admin.as_(None).error(CREATE_TOKEN, {"identity": "admin", "password": "wrong password"})
+    assert error["message"] == "invalid username or password"
+    assert error["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+def test_workspaces_lists_role_bindings(admin: GraphQL) -> None:
+    workspaces = admin.data(WORKSPACES)["workspaces"]
+    assert len(workspaces) == 1
+    ws = workspaces[0]
+    assert UUID.match(ws["id"])
+    assert isinstance(ws["label"], str)
+    assert isinstance(ws["description"], str)
+    _assert_times(ws)
+    [binding] = ws["roleBindings"]
+    assert binding["role"] == "WORKSPACE_ADMIN"
+    assert binding["user"]["username"] == "admin"
+    assert UUID.match(binding["user"]["id"])
+    assert binding["serviceAccount"] is None
+
+
+def test_workspace_by_id_and_null_when_unknown(admin: GraphQL) -> None:
+    ws_id = _workspace_id(admin)
+    ws = admin.data(WORKSPACE, {"workspaceUuid": ws_id})["workspace"]
+    assert ws["id"] == ws_id
+    _assert_times(ws)
+    unknown = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+    assert admin.data(WORKSPACE, {"workspaceUuid": unknown}) == {"workspace": None}
+
+
+def test_paginated_workspaces_pages(admin: GraphQL) -> None:
+    for label in ("Second", "Third"):
+        admin.data("mutation($l: String!) { createWorkspace(label: $l) { id } }", {"l": label})
+    first = admin.data(PAGINATED_WORKSPACES, {"pageSize": 2, "pageNumber": 1})["paginatedWorkspaces"]
+    second = admin.data(PAGINATED_WORKSPACES, {"pageSize": 2, "pageNumber": 2})["paginatedWorkspaces"]
+    assert len(first) == 2
+    assert len(second) == 1
+    assert {w["id"] for w in first}.isdisjoint({w["id"] for w in second})
+    everything = admin.data(PAGINATED_WORKSPACES, {"pageSize": -1})["paginatedWorkspaces"]
+    assert sorted(w["label"] for w in everything) == ["Second", "Third", "admin's Workspace"]
+    for ws in everything:
+        _assert_times(ws)
+
+
+def test_available_namespaces_shrink_as_deployments_claim_them(admin: GraphQL) -> None:
+    assert admin.data(AVAILABLE_NAMESPACES) == {"availableNamespaces": [{"name": n} for n in POOL]}
+    _create(admin, "pool-b")
+    assert admin.data(AVAILABLE_NAMESPACES) == {"availableNamespaces": [{"name": "pool-a"}, {"name": "pool-c"}]}
+
+
+def test_create_deployment_shape(admin: GraphQL) -> None:
+    created = _create(admin, "pool-a")
+    assert UUID.match(created["id"])
+    assert created["type"] == "airflow"
+    assert created["label"] == "Sales analytics"
+    assert re.match(r"^[a-z0-9-]+$", created["releaseName"])
+    for key in ("version", "airflowVersion", "runtimeVersion"):
+        assert isinstance(created[key], str)
+    assert {u["type"] for u in created["urls"]} == {"airflow", "flower"}
+    assert all(u["url"].startswith("http") for u in created["urls"])
+    _assert_times(created)
+    extra = admin.data(
+        "query($w: Uuid!) { workspaceDeployments(workspaceUuid: $w) { namespace status statusMessage executor } }",
+        {"w": _workspace_id(admin)},
+    )["workspaceDeployments"]
+    assert extra == [
+        {
+            "namespace": "pool-a",
+            "status": "deploying",
+            "statusMessage": "queued for install",
+            "executor": "CeleryExecutor",
+        }
+    ]
+
+
+def test_create_deployment_on_an_empty_pool_gives_the_cli_message(admin: GraphQL) -> None:
+    for name in POOL:
+        _create(admin, name)
+    assert admin.data(AVAILABLE_NAMESPACES) == {"availableNamespaces": []}
+    error = admin.error(
+        CREATE_DEPLOYMENT, {"label": "late", "workspaceId": _workspace_id(admin), "executor": "LocalExecutor"}
+    )
+    assert error["message"].startswith("no kubernetes namespaces are available")
+    assert "3 claimed" in error["message"]
+    assert error["extensions"]["code"] == "NO_NAMESPACE_AVAILABLE"
+
+
+def test_workspace_deployments_by_workspace_and_release_name(admin: GraphQL) -> None:
+    one = _create(admin, "pool-a")
+    two = _create(admin, "pool-b", label="Marketing")
+    ws_id = _workspace_id(admin)
+    listed = admin.data(WORKSPACE_DEPLOYMENTS, {"workspaceId": ws_id})["workspaceDeployments"]
+    assert [d["id"] for d in listed] == [one["id"], two["id"]]
+    for dep in listed:
+        assert dep["workspace"] == {"id": ws_id}
+        assert set(dep["deployInfo"]) == {"nextCli", "current"}
+        assert dep["type"] == "airflow"
+        _assert_times(dep)
+    only = admin.data(WORKSPACE_DEPLOYMENTS, {"workspaceId": ws_id, "releaseName": two["releaseName"]})
+    assert [d["label"] for d in only["workspaceDeployments"]] == ["Marketing"]
+
+
+def test_paginated_deployments_take_minus_one_is_everything(admin: GraphQL) -> None:
+    ids = [_create(admin, name)["id"] for name in POOL]
+    everything = admin.data(PAGINATED_DEPLOYMENTS, {"take": -1})["paginatedDeployments"]
+    assert [d["id"] for d in everything] == ids
+    for dep in everything:
+        _assert_times(dep)
+        assert UUID.match(dep["workspace"]["id"])
+    page = admin.data(PAGINATED_DEPLOYMENTS, {"take": 2, "pageNumber": 2})["paginatedDeployments"]
+    assert [d["id"] for d in page] == ids[2:]
+    after = admin.data(PAGINATED_DEPLOYMENTS, {"take": 5, "cursor": ids[0]})["paginatedDeployments"]
+    assert [d["id"] for d in after] == ids[1:]
+
+
+def test_delete_deployment_shape_and_namespace_leaves_the_list(admin: GraphQL) -> None:
+    created = _create(admin, "pool-a")
+    deleted = admin.data(DELETE_DEPLOYMENT, {"deploymentId": created["id"], "deploymentHardDelete": True})[
+        "deleteDeployment"
+    ]
+    assert deleted["id"] == created["id"]
+    assert deleted["releaseName"] == created["releaseName"]
+    assert deleted["type"] == "airflow"
+    assert isinstance(deleted["description"], str)
+    assert deleted["workspace"] == {"id": _workspace_id(admin)}
+    _assert_times(deleted)
+    assert admin.data(WORKSPACE_DEPLOYMENTS, {"workspaceId": _workspace_id(admin)}) == {"workspaceDeployments": []}
+    status = admin.data("{ poolStatus { namespaces { name state holder { id releaseName } } } }")
+    by_name = {n["name"]: n for n in status["poolStatus"]["namespaces"]}
+    assert by_name["pool-a"]["state"] == "releasing"
+    assert by_name["pool-a"]["holder"]["id"] == created["id"]

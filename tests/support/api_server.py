@@ -1,0 +1,173 @@
+"""Real airpool servers for API tests: the app in uvicorn on a free port (thread), or ``airpool serve`` processes.
+
+Tests talk to them over HTTP with ``GraphQL``, the way the astro CLI does (POST /v1, raw token in the
+``authorization`` header).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from airpool.api.app import create_app
+from airpool.config.model import PlatformConfig
+from airpool.services import platform, pool, schema
+from airpool.services.platform import Platform
+from tests.support.postgres import free_port
+
+PASSWORD = "correct horse battery"
+
+
+class MovableClock:
+    """Real time plus an offset tests can grow (token expiry, retention) without freezing time: rows created one
+    after the other keep distinct, ordered timestamps, as they do in production."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, **delta: float) -> None:
+        self.offset += timedelta(**delta)
+
+
+def make_platform(url: str, cfg: PlatformConfig, *, clock: MovableClock | None = None) -> Platform:
+    """A migrated database with the pool synced, as ``airpool serve`` prepares it."""
+    schema.upgrade(url)
+    plat = platform.connect(cfg, url=url, clock=clock or MovableClock())
+    pool.sync(plat)
+    return plat
+
+
+@contextlib.contextmanager
+def running_app(platform: Platform, *, with_ui: bool = False) -> Iterator[str]:
+    """Serve ``create_app(platform)`` with uvicorn in a thread; yields the base URL."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(platform, with_ui=with_ui), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"test server on port {port} did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def airpool_executable() -> str:
+    return str(Path(sys.executable).parent / "airpool")
+
+
+@contextlib.contextmanager
+def serve_process(
+    *, values: Path, database_url: str, extra_args: Sequence[str] = (), env: Mapping[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """``airpool serve`` in its own process (no commander); yields (base URL, process). SIGTERM on exit."""
+    port = free_port()
+    environ = {**os.environ, "AIRPOOL_DATABASE_URL": database_url, **(env or {})}
+    proc = subprocess.Popen(
+        [airpool_executable(), "serve", "-f", str(values), "--port", str(port), "--no-commander", *extra_args],
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base, proc)
+        yield base, proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def wait_ready(base: str, proc: subprocess.Popen[str], *, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            output = proc.stdout.read() if proc.stdout else ""
+            raise RuntimeError(f"airpool serve exited with {proc.returncode}:\n{output}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"airpool serve at {base} did not answer /healthz within {timeout}s")
+
+
+class GraphQL:
+    """A GraphQL client like the astro CLI: POST /v1, raw token in ``authorization``."""
+
+    def __init__(self, base: str, token: str | None = None) -> None:
+        self.base = base
+        self.token = token
+
+    def as_(self, token: str | None) -> GraphQL:
+        return GraphQL(self.base, token)
+
+    def post(
+        self, query: str, variables: Mapping[str, Any] | None = None, *, headers: Mapping[str, str] = {}
+    ) -> dict[str, Any]:
+        """The whole response body; asserts the HTTP 200 Houston always answers with."""
+        sent = {"authorization": self.token} if self.token else {}
+        response = httpx.post(
+            f"{self.base}/v1",
+            json={"query": query, "variables": dict(variables or {})},
+            headers={**sent, **headers},
+            timeout=60,
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def data(self, query: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        body = self.post(query, variables)
+        assert "errors" not in body, body
+        data: dict[str, Any] = body["data"]
+        return data
+
+    def error(self, query: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The first error (and asserts there is one)."""
+        body = self.post(query, variables)
+        assert body.get("errors"), body
+        first: dict[str, Any] = body["errors"][0]
+        return first
+
+    def login(self, username: str, password: str = PASSWORD) -> GraphQL:
+        data = self.data(
+            "mutation($u: String, $p: String!) { createToken(identity: $u, password: $p) { token { value } } }",
+            {"u": username, "p": password},
+        )
+        return self.as_(data["createToken"]["token"]["value"])
+
+    def signup(self, username: str = "admin", password: str = PASSWORD) -> GraphQL:
+        data = self.data(
+            "mutation($u: String!, $p: String!) { signup(username: $u, password: $p) { token { value } } }",
+            {"u": username, "p": password},
+        )
+        return self.as_(data["signup"]["token"]["value"])
