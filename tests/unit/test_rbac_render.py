@@ -50,7 +50,7 @@ def test_standard_pool_renders_namespaces_identity_and_a_role_per_namespace() ->
         "airpool.io/platform-release": "astronomer",
         "airpool.io/pool": "astronomer",
     }
-    assert "team" not in objects[0]["metadata"]["labels"]  # the platform namespace is not a pool member
+    assert objects[0]["metadata"] == {"name": "astronomer"}  # shared with others: airpool claims only its name
     role, binding = objects[4], objects[5]
     assert role["rules"] == [rule.as_dict() for rule in rbac.COMMANDER_NAMESPACE_RULES]
     assert binding["roleRef"] == {

@@ -106,14 +106,18 @@ def _report_namespace(found: Any, needed: Any, *, account: str, strict: bool) ->
     if not found.exists:
         typer.secho(f"namespace {found.namespace}: MISSING (it does not exist in the cluster)", fg=typer.colors.RED)
         return False
-    if not found.roles:
+    # Only roles that grant something commander needs are worth naming (every account also holds
+    # system:basic-user and the like through system:authenticated).
+    useful = [grant.role for grant in found.roles if len(rbac.missing(needed, grant.rules)) < len(needed)]
+    if not useful:
         typer.secho(
-            f"namespace {found.namespace}: NOT USABLE (no Role or ClusterRole is bound to service account {account})",
+            f"namespace {found.namespace}: NOT USABLE (no Role or ClusterRole bound to service account {account} "
+            "grants any of commander's permissions)",
             fg=typer.colors.RED,
         )
         return False
     lacking = rbac.missing(needed, found.rules)
-    roles = ", ".join(found.roles)
+    roles = ", ".join(useful)
     if not lacking:
         typer.secho(f"namespace {found.namespace}: ok ({roles})", fg=typer.colors.GREEN)
         return True

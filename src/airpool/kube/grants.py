@@ -20,12 +20,21 @@ from airpool.manifests.rbac import PolicyRule
 
 
 @dataclass(frozen=True)
+class RoleGrant:
+    #: Human-readable: ``Role x``, ``ClusterRole y (cluster-wide)``, ``ClusterRole z (bound in the namespace)``.
+    role: str
+    rules: tuple[PolicyRule, ...]
+
+
+@dataclass(frozen=True)
 class NamespaceGrants:
     namespace: str
     exists: bool
-    #: Human-readable names of the roles that grant the rules (``Role x``, ``ClusterRole y (cluster-wide)``).
-    roles: tuple[str, ...]
-    rules: tuple[PolicyRule, ...]
+    roles: tuple[RoleGrant, ...]
+
+    @property
+    def rules(self) -> tuple[PolicyRule, ...]:
+        return tuple(rule for grant in self.roles for rule in grant.rules)
 
 
 def _groups(namespace: str) -> set[str]:
@@ -61,20 +70,16 @@ def _cluster_role_rules(client: Client, name: str) -> tuple[PolicyRule, ...] | N
         raise
 
 
-def cluster_wide(
-    client: Client, *, account: str, account_namespace: str
-) -> tuple[tuple[str, ...], tuple[PolicyRule, ...]]:
-    """Roles and rules bound to the account through ClusterRoleBindings (valid in every namespace)."""
-    names: list[str] = []
-    rules: list[PolicyRule] = []
+def cluster_wide(client: Client, *, account: str, account_namespace: str) -> tuple[RoleGrant, ...]:
+    """Roles bound to the account through ClusterRoleBindings (valid in every namespace)."""
+    found: list[RoleGrant] = []
     for binding in client.list(ClusterRoleBinding):
         if not _binds(binding.subjects, account=account, account_namespace=account_namespace):
             continue
-        found = _cluster_role_rules(client, binding.roleRef.name)
-        if found is not None:
-            names.append(f"ClusterRole {binding.roleRef.name} (cluster-wide)")
-            rules.extend(found)
-    return tuple(names), tuple(rules)
+        rules = _cluster_role_rules(client, binding.roleRef.name)
+        if rules is not None:
+            found.append(RoleGrant(role=f"ClusterRole {binding.roleRef.name} (cluster-wide)", rules=rules))
+    return tuple(found)
 
 
 def in_namespace(
@@ -83,17 +88,16 @@ def in_namespace(
     *,
     account: str,
     account_namespace: str,
-    cluster: tuple[tuple[str, ...], tuple[PolicyRule, ...]] = ((), ()),
+    cluster: tuple[RoleGrant, ...] = (),
 ) -> NamespaceGrants:
     """The rules ``account`` holds in ``namespace``; ``cluster`` is ``cluster_wide``'s answer, read once."""
     try:
         client.get(Namespace, namespace)
     except ApiError as exc:
         if exc.status.code == 404:
-            return NamespaceGrants(namespace=namespace, exists=False, roles=(), rules=())
+            return NamespaceGrants(namespace=namespace, exists=False, roles=())
         raise
-    names = list(cluster[0])
-    rules = list(cluster[1])
+    grants = list(cluster)
     for binding in client.list(RoleBinding, namespace=namespace):
         if not _binds(binding.subjects, account=account, account_namespace=account_namespace):
             continue
@@ -110,6 +114,5 @@ def in_namespace(
                 found = None
             label = f"Role {ref.name}"
         if found is not None:
-            names.append(label)
-            rules.extend(found)
-    return NamespaceGrants(namespace=namespace, exists=True, roles=tuple(names), rules=tuple(rules))
+            grants.append(RoleGrant(role=label, rules=found))
+    return NamespaceGrants(namespace=namespace, exists=True, roles=tuple(grants))

@@ -38,9 +38,12 @@ def _meta(config: PlatformConfig, name: str, namespace: str | None = None) -> Ob
 
 
 def namespace(config: PlatformConfig, name: str, *, pool_member: bool) -> Obj:
+    """A pool member carries the admin's labels and airpool's; the platform namespace only its name, because it
+    may be shared with the Astronomer chart or other releases and its labels are theirs."""
+    if not pool_member:
+        return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
     meta = _meta(config, name)
-    if pool_member:
-        meta["labels"] = {**dict(config.namespace_labels), **meta["labels"], POOL_LABEL: config.platform_release}
+    meta["labels"] = {**dict(config.namespace_labels), **meta["labels"], POOL_LABEL: config.platform_release}
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta}
 
 

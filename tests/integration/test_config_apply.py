@@ -1,0 +1,316 @@
+"""``config render | kubectl apply``, ``config apply`` and ``config validate --kubeconfig`` against the real API server.
+
+Commander's rights are proven with its own token: it creates a Secret, a Role and a Deployment in each pool
+namespace and gets the API server's 403 outside. Pool names are unique per test because the cluster is shared by
+the whole session; a test that must not grant the real commander anything uses its own release name.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import lightkube
+import pytest
+import yaml
+from lightkube import ApiError
+from lightkube.models.apps_v1 import DeploymentSpec
+from lightkube.models.core_v1 import Container, PodSpec, PodTemplateSpec
+from lightkube.models.meta_v1 import LabelSelector, ObjectMeta
+from lightkube.models.rbac_v1 import PolicyRule
+from lightkube.resources.apps_v1 import Deployment
+from lightkube.resources.core_v1 import Namespace, Secret
+from lightkube.resources.rbac_authorization_v1 import Role
+
+from airpool import devcluster
+from tests.support import cli
+from tests.support.cluster import unique_name
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "values.yaml"
+
+
+def values_file(
+    tmp_path: Path, names: list[str], *, release: str = "astronomer", create: bool = True, **pools: Any
+) -> Path:
+    path = tmp_path / f"values-{len(list(tmp_path.iterdir()))}.yaml"
+    pool = {"enabled": True, "namespaces": {"create": create, "names": names}, **pools}
+    path.write_text(
+        yaml.safe_dump({"global": {"features": {"namespacePools": pool}}, "airpool": {"releaseName": release}})
+    )
+    return path
+
+
+def airpool(tmp_path: Path, *args: str) -> cli.Result:
+    return cli.run(tmp_path / "cli.yaml", *args, timeout=120)
+
+
+def kubectl(cluster: devcluster.ClusterInfo, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["kubectl", "--kubeconfig", str(cluster.admin_kubeconfig), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def exists(client: lightkube.Client, name: str) -> bool:
+    try:
+        client.get(Namespace, name)
+    except ApiError as exc:
+        assert exc.status.code == 404
+        return False
+    return True
+
+
+def commander_works_in(client: lightkube.Client, namespace: str) -> None:
+    """Commander's own identity creates the kinds a Deployment needs, including a Role it must hold itself."""
+    name = unique_name("probe")
+    client.create(Secret(metadata=ObjectMeta(name=name, namespace=namespace), stringData={"k": "v"}))
+    client.create(
+        Role(
+            metadata=ObjectMeta(name=name, namespace=namespace),
+            rules=[
+                PolicyRule(apiGroups=[""], resources=["pods"], verbs=["create", "get", "list", "watch", "delete"]),
+                PolicyRule(apiGroups=[""], resources=["pods/exec"], verbs=["create", "get"]),
+                PolicyRule(apiGroups=[""], resources=["pods/log"], verbs=["get"]),
+            ],
+        )
+    )
+    labels = {"app": name}
+    client.create(
+        Deployment(
+            metadata=ObjectMeta(name=name, namespace=namespace),
+            spec=DeploymentSpec(
+                replicas=0,
+                selector=LabelSelector(matchLabels=labels),
+                template=PodTemplateSpec(
+                    metadata=ObjectMeta(labels=labels), spec=PodSpec(containers=[Container(name="c", image="busybox")])
+                ),
+            ),
+        )
+    )
+
+
+def test_rendered_example_applies_with_kubectl_server_side(
+    tmp_path: Path, dev_cluster: devcluster.ClusterInfo, admin_client: lightkube.Client
+) -> None:
+    rendered = airpool(tmp_path, "config", "render", "-f", str(EXAMPLE))
+    assert rendered.code == 0, rendered.err
+    applied = kubectl(dev_cluster, "apply", "--server-side", "-f", "-", stdin=rendered.out)
+    assert applied.returncode == 0, applied.stderr
+    assert "role.rbac.authorization.k8s.io/astronomer-commander serverside-applied" in applied.stdout
+    for name in ("airflow-pool-1", "airflow-pool-2", "airflow-pool-3"):
+        labels = admin_client.get(Namespace, name).metadata.labels
+        assert labels["airpool.io/pool"] == "astronomer"
+        assert labels["team"] == "data-platform"
+        assert admin_client.get(Role, "astronomer-commander", namespace=name).rules
+
+
+def test_apply_gives_commander_exactly_the_pool_and_is_idempotent(
+    tmp_path: Path,
+    dev_cluster: devcluster.ClusterInfo,
+    admin_client: lightkube.Client,
+    commander_client: lightkube.Client,
+    namespace: str,
+) -> None:
+    names = [unique_name("pool") for _ in range(3)]
+    values = values_file(tmp_path, names)
+    first = airpool(tmp_path, "config", "apply", "-f", str(values), "--kubeconfig", str(dev_cluster.admin_kubeconfig))
+    assert first.code == 0, first.err
+    assert f"namespace/{names[0]} created" in first.out
+    assert f"role/astronomer-commander -n {names[2]} created" in first.out
+    for name in names:
+        commander_works_in(commander_client, name)
+    with pytest.raises(ApiError) as refused:
+        commander_client.create(Secret(metadata=ObjectMeta(name="nope", namespace=namespace), stringData={"k": "v"}))
+    assert refused.value.status.code == 403
+    assert 'User "system:serviceaccount:astronomer:astronomer-commander" cannot create resource "secrets"' in (
+        refused.value.status.message
+    )
+
+    second = airpool(tmp_path, "config", "apply", "-f", str(values), "--kubeconfig", str(dev_cluster.admin_kubeconfig))
+    assert second.code == 0, second.err
+    total = 1 + 3 + 1 + 3 * 2
+    lines = second.out.strip().splitlines()
+    assert lines[-1] == f"{total} objects: 0 created, 0 changed, {total} unchanged"
+    # other tests of the session share release "astronomer", so only "left the pool" notes may precede it
+    assert all("left the pool" in line for line in lines[:-1])
+
+
+def test_apply_after_kubectl_takes_over_without_recreating(tmp_path: Path, dev_cluster: devcluster.ClusterInfo) -> None:
+    names = [unique_name("pool")]
+    values = values_file(tmp_path, names, release=unique_name("rel"))
+    rendered = airpool(tmp_path, "config", "render", "-f", str(values))
+    assert kubectl(dev_cluster, "apply", "--server-side", "-f", "-", stdin=rendered.out).returncode == 0
+    applied = airpool(tmp_path, "config", "apply", "-f", str(values), "--kubeconfig", str(dev_cluster.admin_kubeconfig))
+    assert applied.code == 0, applied.err
+    assert " 0 created" in applied.out.splitlines()[-1]
+
+
+def test_namespaces_that_leave_the_pool_are_kept_and_reported(
+    tmp_path: Path, dev_cluster: devcluster.ClusterInfo, admin_client: lightkube.Client
+) -> None:
+    release = unique_name("rel")
+    keep, leave = unique_name("pool"), unique_name("pool")
+    admin = str(dev_cluster.admin_kubeconfig)
+    assert (
+        airpool(
+            tmp_path,
+            "config",
+            "apply",
+            "-f",
+            str(values_file(tmp_path, [keep, leave], release=release)),
+            "--kubeconfig",
+            admin,
+        ).code
+        == 0
+    )
+    after = airpool(
+        tmp_path, "config", "apply", "-f", str(values_file(tmp_path, [keep], release=release)), "--kubeconfig", admin
+    )
+    assert after.code == 0, after.err
+    assert f"namespace {leave} left the pool and was NOT deleted" in after.out
+    assert exists(admin_client, leave)
+    assert admin_client.get(Namespace, leave).metadata.deletionTimestamp is None
+
+
+def test_invalid_values_apply_nothing(
+    tmp_path: Path, dev_cluster: devcluster.ClusterInfo, admin_client: lightkube.Client
+) -> None:
+    good = unique_name("pool")
+    values = values_file(tmp_path, [good, "kube-system"], release=unique_name("rel"))
+    result = airpool(tmp_path, "config", "apply", "-f", str(values), "--kubeconfig", str(dev_cluster.admin_kubeconfig))
+    assert result.code == 1
+    assert '"kube-system" is reserved' in result.err
+    assert "Traceback" not in result.err
+    assert not exists(admin_client, good)
+
+
+def test_a_refused_apply_changes_nothing(
+    tmp_path: Path, dev_cluster: devcluster.ClusterInfo, admin_client: lightkube.Client
+) -> None:
+    """Commander's kubeconfig may not create namespaces: the dry run stops the apply before the first write."""
+    names = [unique_name("pool"), unique_name("pool")]
+    values = values_file(tmp_path, names, release=unique_name("rel"))
+    result = airpool(
+        tmp_path, "config", "apply", "-f", str(values), "--kubeconfig", str(dev_cluster.commander_kubeconfig)
+    )
+    assert result.code == 1
+    assert result.err.startswith("Error: the API server refused: ") or "would refuse" in result.err, result.err
+    assert "Traceback" not in result.err
+    assert not any(exists(admin_client, name) for name in names)
+
+
+def test_unreachable_api_server_is_a_clear_error(tmp_path: Path, dev_cluster: devcluster.ClusterInfo) -> None:
+    kubeconfig = yaml.safe_load(dev_cluster.admin_kubeconfig.read_text())
+    for entry in kubeconfig["clusters"]:
+        entry["cluster"]["server"] = "https://127.0.0.1:1"
+    broken = tmp_path / "broken-kubeconfig"
+    broken.write_text(yaml.safe_dump(kubeconfig))
+    result = airpool(tmp_path, "config", "apply", "-f", str(EXAMPLE), "--kubeconfig", str(broken))
+    assert result.code == 1
+    assert result.err.startswith("Error: cannot reach the API server")
+
+
+# -- the seed's Option 2: a Role the admin wrote by hand ------------------------------------------------------
+
+#: The manual Role of shared/reference/airflow-deployment-objects.md, rule by rule: (apiGroups, resources, verbs).
+OPTION_2_RULES = [
+    (["*"], ["*"], "list watch"),
+    ([""], ["configmaps"], "create delete get list patch update watch"),
+    (["keda.k8s.io"], ["scaledobjects"], "get create delete"),
+    ([""], ["secrets"], "create delete deletecollection get list patch update watch"),
+    ([""], ["namespaces"], "get list patch update watch"),
+    ([""], ["serviceaccounts"], "create delete get patch"),
+    (["rbac.authorization.k8s.io"], ["roles"], "*"),
+    ([""], ["persistentvolumeclaims"], "create delete deletecollection get list update watch patch"),
+    ([""], ["pods"], "get list watch"),
+    ([""], ["endpoints"], "create delete get list update watch"),
+    ([""], ["limitranges"], "create delete get list watch patch"),
+    ([""], ["nodes"], "get list watch"),
+    ([""], ["nodes/proxy"], "get"),
+    ([""], ["persistentvolumes"], "create delete get list watch patch"),
+    ([""], ["replicationcontrollers"], "list watch"),
+    ([""], ["resourcequotas"], "create delete get list patch watch"),
+    ([""], ["services"], "create delete get list patch update watch"),
+    (["apps"], ["statefulsets"], "create delete get list patch watch"),
+    (["apps"], ["deployments"], "create delete get patch update"),
+    (["autoscaling"], ["horizontalpodautoscalers"], "list watch"),
+    (["batch"], ["jobs"], "list watch create delete"),
+    (["batch"], ["cronjobs"], "create delete get list patch watch"),
+    (["extensions"], ["daemonsets", "replicasets"], "list watch"),
+    (["extensions"], ["deployments"], "create delete get list patch update watch"),
+    ([""], ["events"], "create delete patch"),
+    (["extensions"], ["ingresses"], "create delete get patch"),
+    (["extensions"], ["ingresses/status"], "update"),
+    (["networking.k8s.io"], ["ingresses"], "get create delete patch"),
+    (["networking.k8s.io"], ["ingresses/status"], "update"),
+    (["networking.k8s.io"], ["networkpolicies"], "create delete get patch"),
+    (["rbac.authorization.k8s.io"], ["rolebindings"], "create delete get patch"),
+    (["authentication.k8s.io"], ["tokenreviews"], "create delete"),
+    (["authorization.k8s.io"], ["subjectaccessreviews"], "create delete"),
+    (["kubed.appscode.com"], ["searchresults"], "get"),
+    (["policy"], ["poddisruptionbudgets"], "create delete get"),
+]
+
+
+def option_2_manifest(namespace: str) -> str:
+    rules = [{"apiGroups": g, "resources": r, "verbs": v.split()} for g, r, v in OPTION_2_RULES]
+    docs = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": "deployment-commander-role", "namespace": namespace},
+            "rules": rules,
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": "deployment-commander-rolebinding", "namespace": namespace},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "deployment-commander-role"},
+            "subjects": [{"kind": "ServiceAccount", "name": "astronomer-commander", "namespace": "astronomer"}],
+        },
+    ]
+    return yaml.safe_dump_all(docs)
+
+
+def test_validate_accepts_option_2_and_lists_what_its_role_lacks(
+    tmp_path: Path, dev_cluster: devcluster.ClusterInfo, admin_client: lightkube.Client
+) -> None:
+    manual, missing, unbound = unique_name("manual"), unique_name("absent"), unique_name("unbound")
+    assert kubectl(dev_cluster, "apply", "-f", "-", stdin=option_2_manifest(manual)).returncode == 0
+    assert kubectl(dev_cluster, "create", "namespace", unbound).returncode == 0
+    admin = str(dev_cluster.admin_kubeconfig)
+
+    only_manual = values_file(tmp_path, [manual], create=False, createRbac=False)
+    result = airpool(tmp_path, "config", "validate", "-f", str(only_manual), "--kubeconfig", admin)
+    assert result.code == 0, result.err
+    assert f"namespace {manual}: usable, but Role deployment-commander-role lack" in result.out
+    lacking = {line.strip()[2:] for line in result.out.splitlines() if line.startswith("  - ")}
+    assert {"create pods/exec (core)", "get pods/log (core)", "create pods (core)", "patch pods (core)"} <= lacking
+    assert "create secrets (core)" not in lacking
+    assert "create roles (rbac.authorization.k8s.io)" not in lacking
+    assert result.out.rstrip().endswith("configuration is valid")
+
+    strict = airpool(tmp_path, "config", "validate", "-f", str(only_manual), "--kubeconfig", admin, "--strict")
+    assert strict.code == 1
+
+    everything = values_file(tmp_path, [manual, missing, unbound], create=False, createRbac=False)
+    result = airpool(tmp_path, "config", "validate", "-f", str(everything), "--kubeconfig", admin)
+    assert result.code == 1
+    assert f"namespace {missing}: MISSING (it does not exist in the cluster)" in result.out
+    assert f"namespace {unbound}: NOT USABLE (no Role or ClusterRole bound to service account " in result.out
+    assert not exists(admin_client, missing)  # validate never creates anything
+
+
+def test_validate_reports_a_fully_applied_pool_as_ok(tmp_path: Path, dev_cluster: devcluster.ClusterInfo) -> None:
+    names = [unique_name("pool")]
+    values = values_file(tmp_path, names)
+    admin = str(dev_cluster.admin_kubeconfig)
+    assert airpool(tmp_path, "config", "apply", "-f", str(values), "--kubeconfig", admin).code == 0
+    result = airpool(tmp_path, "config", "validate", "-f", str(values), "--kubeconfig", admin, "--strict")
+    assert result.code == 0, result.out + result.err
+    assert f"namespace {names[0]}: ok (Role astronomer-commander)" in result.out
