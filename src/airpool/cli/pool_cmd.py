@@ -19,7 +19,9 @@ app = typer.Typer(
 
 def _holder(row: Mapping[str, Any]) -> str | None:
     holder = row.get("holder")
-    return f"{holder['label']} ({holder['releaseName']})" if holder else None
+    if not holder:
+        return None
+    return f"{holder['label']} ({holder['releaseName']})" if holder.get("label") else holder["releaseName"]
 
 
 _COLUMNS = [
