@@ -1,0 +1,164 @@
+"""Install or upgrade one Airflow Deployment: read its secrets, preflight, then server-side apply every object.
+
+Objects are applied in three waves (what pods need at admission: accounts, limits, secrets, Roles; then the
+workloads and bindings; the ResourceQuota last so that its not-yet-computed status never rejects the first pods).
+Inside a wave every object is independent, so a thread pool sends them concurrently; a re-run re-applies the same
+bytes and converges (server-side apply with ``force`` takes back any field someone else changed).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from lightkube import ApiError, Client
+from lightkube.types import CascadeType, PatchType
+
+from airpool.commander import database, errors, kinds, preflight, secretstore
+from airpool.kube.client import COMMANDER_FIELD_MANAGER
+from airpool.manifests.airflow import common, render
+from airpool.manifests.airflow.spec import AirflowSpec
+
+log = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
+
+_FIRST_WAVE = frozenset(
+    {
+        "LimitRange",
+        "PersistentVolume",
+        "PersistentVolumeClaim",
+        "ServiceAccount",
+        "Secret",
+        "ConfigMap",
+        "Role",
+        "Service",
+        "NetworkPolicy",
+    }
+)
+_LAST_WAVE = frozenset({"ResourceQuota"})
+DEFAULT_PARALLELISM = 16
+
+
+@dataclass(frozen=True)
+class InstallResult:
+    applied: int
+    seconds: float
+
+
+def waves(objects: Sequence[Obj]) -> list[list[Obj]]:
+    first = [o for o in objects if o["kind"] in _FIRST_WAVE]
+    last = [o for o in objects if o["kind"] in _LAST_WAVE]
+    middle = [o for o in objects if o["kind"] not in _FIRST_WAVE | _LAST_WAVE]
+    return [wave for wave in (first, middle, last) if wave]
+
+
+def _patch(client: Client, obj: Obj) -> None:
+    kind = kinds.kind_of(obj)
+    meta = obj["metadata"]
+    client.patch(
+        kind.resource,
+        meta["name"],
+        obj,
+        namespace=meta.get("namespace"),
+        patch_type=PatchType.APPLY,
+        field_manager=COMMANDER_FIELD_MANAGER,
+        force=True,
+    )
+
+
+def apply_object(client: Client, obj: Obj) -> None:
+    """Server-side apply one object; a Job whose pod template changed (an upgrade) is replaced, since Kubernetes
+    keeps a Job's template immutable."""
+    try:
+        _patch(client, obj)
+    except ApiError as exc:
+        if not (obj["kind"] == "Job" and exc.status.code == 422):
+            raise
+        kind = kinds.kind_of(obj)
+        meta = obj["metadata"]
+        client.delete(kind.resource, meta["name"], namespace=meta["namespace"], cascade=CascadeType.FOREGROUND)
+        _wait_deleted(client, kind, meta["name"], meta["namespace"])
+        _patch(client, obj)
+
+
+def _wait_deleted(client: Client, kind: kinds.Kind, name: str, namespace: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            client.get(kind.resource, name, namespace=namespace)
+        except ApiError as exc:
+            if exc.status.code == 404:
+                return
+            raise
+        time.sleep(0.2)
+    raise errors.TemporaryFailure(f"{kind.kind} {namespace}/{name} was not deleted within {timeout:.0f} s")
+
+
+def apply_all(client: Client, objects: Sequence[Obj], *, parallelism: int = DEFAULT_PARALLELISM) -> None:
+    """Apply ``objects`` wave by wave; the first failure stops the run (later waves are not started)."""
+    kinds.warm_up_decoders()
+    with ThreadPoolExecutor(max_workers=parallelism) as pool:
+        for wave in waves(objects):
+            futures = [pool.submit(apply_object, client, obj) for obj in wave]
+            failures = [f.exception() for f in futures if f.exception() is not None]
+            if failures:
+                first = failures[0]
+                assert first is not None
+                raise errors.translate(first) from first
+
+
+def namespace_object(spec: AirflowSpec, labels: Sequence[tuple[str, str]]) -> Obj:
+    """Without a pool commander owns the namespace; it carries the platform labels, not the Deployment's (so
+    that deleting the Deployment's objects by label never selects the namespace itself)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": spec.namespace,
+            "labels": {
+                **dict(labels),
+                common.MANAGED_BY: common.MANAGED_BY_VALUE,
+                "airpool.io/platform-release": spec.platform_release,
+                "airpool.io/owner-deployment": spec.deployment_id,
+            },
+        },
+    }
+
+
+def install(
+    client: Client,
+    spec: AirflowSpec,
+    *,
+    manage_namespace: bool = False,
+    namespace_labels: Sequence[tuple[str, str]] = (),
+    pool_enabled: bool = True,
+    cluster_roles: bool = True,
+    database_admin_url: str | None = None,
+    parallelism: int = DEFAULT_PARALLELISM,
+) -> InstallResult:
+    """Install or upgrade; raises ``PermissionsMissing`` / ``ClusterRefused`` (permanent, nothing changed when
+    raised before the first apply) or ``TemporaryFailure`` (retry)."""
+    started = time.monotonic()
+    log.info("install started: deployment=%s namespace=%s", spec.deployment_id, spec.namespace)
+    secrets = secretstore.load_or_generate(client, spec)
+    preflight.check(
+        client, spec, manage_namespace=manage_namespace, pool_enabled=pool_enabled, cluster_roles=cluster_roles
+    )
+    if database_admin_url is not None and spec.external_database is not None:
+        database.ensure(database_admin_url, spec.external_database, password=secrets.db_password)
+    objects = render.render(spec, secrets)
+    try:
+        if manage_namespace:
+            apply_object(client, namespace_object(spec, namespace_labels))
+    except ApiError as exc:
+        raise errors.from_api_error(exc) from exc
+    apply_all(client, objects, parallelism=parallelism)
+    applied = len(objects) + int(manage_namespace)
+    took = time.monotonic() - started
+    log.info("install applied %d objects in %.2f s: deployment=%s", applied, took, spec.deployment_id)
+    return InstallResult(applied=applied, seconds=took)

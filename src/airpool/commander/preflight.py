@@ -1,0 +1,156 @@
+"""Check, before changing anything, that commander holds every permission a job needs.
+
+Namespaced permissions are read with ONE SelfSubjectRulesReview for the namespace (instead of a
+SelfSubjectAccessReview per check: ~100 round trips); cluster-scoped ones (Namespaces without a pool,
+PersistentVolumes for NFS DAGs) need SelfSubjectAccessReviews, because a namespaced rules review also lists
+rules of namespaced Roles that name cluster-scoped kinds and therefore grant nothing. When the API server marks
+the rules review incomplete (an authorizer that cannot enumerate), each apparently missing check is confirmed
+with a SelfSubjectAccessReview before it is reported.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from lightkube import ApiError, Client
+from lightkube.models.authorization_v1 import (
+    ResourceAttributes,
+    SelfSubjectAccessReviewSpec,
+    SelfSubjectRulesReviewSpec,
+)
+from lightkube.resources.authorization_v1 import SelfSubjectAccessReview, SelfSubjectRulesReview
+
+from airpool.commander import errors, kinds
+from airpool.domain.deployments import Executor
+from airpool.manifests import rbac
+from airpool.manifests.airflow import access, render
+from airpool.manifests.airflow.spec import AirflowSecrets, AirflowSpec, DagSource
+
+log = logging.getLogger(__name__)
+
+#: Every applied kind: apply (create + patch), read back (get, list: status, secrets, leftovers), delete
+#: (uninstall, and replacing an immutable Job on upgrade).
+APPLIED_VERBS = ("create", "patch", "get", "list", "delete")
+#: Without a pool commander creates (server-side apply) and finally deletes the Deployment's namespace.
+NAMESPACE_VERBS = ("create", "patch", "get", "delete")
+
+NFS_WITHOUT_CLUSTER_ROLES = (
+    "NFS DAG deploys don't work if you both use namespace pools and set global.clusterRoles to false in your "
+    "values.yaml file: an NFS DAG deploy needs a PersistentVolume, which is cluster-scoped, and commander may "
+    "only work inside the pool's namespaces. Use image-based DAG deploys, or set global.clusterRoles to true."
+)
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What one job needs: checks inside its namespace and cluster-wide checks."""
+
+    namespaced: tuple[rbac.AccessCheck, ...]
+    cluster: tuple[rbac.AccessCheck, ...]
+
+
+def _kind_checks(kind: kinds.Kind, verbs: Iterable[str]) -> list[rbac.AccessCheck]:
+    return [rbac.AccessCheck(verb=v, resource=kind.plural, subresource="", group=kind.group) for v in verbs]
+
+
+def needs(spec: AirflowSpec, *, manage_namespace: bool) -> Needs:
+    """Derived from the objects the spec renders (so a new object kind is checked automatically), plus every rule
+    of the Roles commander grants (Kubernetes refuses a Role granting what its creator lacks)."""
+    applied = {kinds.kind_of(o) for o in render.render(spec, _PLACEHOLDER_SECRETS)}
+    namespaced: set[rbac.AccessCheck] = set()
+    cluster: set[rbac.AccessCheck] = set()
+    for kind in applied:
+        (namespaced if kind.namespaced else cluster).update(_kind_checks(kind, APPLIED_VERBS))
+    for kind, verbs in kinds.CONTROLLER_MADE.items():
+        namespaced.update(_kind_checks(kind, verbs))
+    role_rules = (rbac.PolicyRule.from_dict(rule) for rules in access.ROLE_RULES.values() for rule in rules)
+    namespaced.update(rbac.expand(r for r in role_rules if r is not None))
+    if manage_namespace:
+        cluster.update(_kind_checks(kinds.Kind("v1", "Namespace"), NAMESPACE_VERBS))
+    return Needs(namespaced=tuple(sorted(namespaced)), cluster=tuple(sorted(cluster)))
+
+
+_PLACEHOLDER_SECRETS = AirflowSecrets(
+    fernet_key="-", webserver_secret_key="-", jwt_secret="-", db_password="-", redis_password="-"
+)
+
+
+def pool_namespace_needs() -> Needs:
+    """What a pool namespace must allow for ANY Deployment airpool may put there (every executor), so that a
+    namespace offered to users can take whichever one they choose."""
+    namespaced: set[rbac.AccessCheck] = set()
+    for executor in Executor:
+        spec = AirflowSpec(deployment_id="x", release_name="x", namespace="x", executor=executor)
+        namespaced.update(needs(spec, manage_namespace=False).namespaced)
+    return Needs(namespaced=tuple(sorted(namespaced)), cluster=())
+
+
+def describe(check: rbac.AccessCheck, namespace: str | None) -> str:
+    """``verb resource (apiGroup) in namespace`` — the form the seed's troubleshooting speaks."""
+    return f"{check} in namespace {namespace}" if namespace else f"{check} cluster-wide"
+
+
+def _access_allowed(client: Client, check: rbac.AccessCheck, namespace: str | None) -> bool:
+    attributes = check.resource_attributes(namespace)
+    review = SelfSubjectAccessReview(
+        spec=SelfSubjectAccessReviewSpec(
+            resourceAttributes=ResourceAttributes(
+                verb=attributes["verb"],
+                resource=attributes["resource"],
+                group=attributes["group"],
+                subresource=attributes.get("subresource"),
+                namespace=attributes.get("namespace"),
+            )
+        )
+    )
+    result = client.create(review)
+    return bool(result.status and result.status.allowed)
+
+
+def _granted_rules(client: Client, namespace: str) -> tuple[list[rbac.PolicyRule], bool]:
+    review = client.create(SelfSubjectRulesReview(spec=SelfSubjectRulesReviewSpec(namespace=namespace)))
+    status = review.status
+    rules = []
+    for rule in status.resourceRules if status else []:
+        parsed = rbac.PolicyRule.from_dict(rule.to_dict())
+        if parsed is not None:
+            rules.append(parsed)
+    return rules, bool(status and status.incomplete)
+
+
+def missing(client: Client, namespace: str, wanted: Needs) -> list[str]:
+    """Every needed permission commander lacks, described for a human; empty when all are held."""
+    kinds.warm_up_decoders()
+    try:
+        granted, incomplete = _granted_rules(client, namespace)
+        lacking = list(rbac.missing(wanted.namespaced, granted))
+        to_confirm: list[tuple[rbac.AccessCheck, str | None]] = [(c, namespace) for c in lacking] if incomplete else []
+        cluster: list[tuple[rbac.AccessCheck, str | None]] = [(c, None) for c in wanted.cluster]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            answers = list(pool.map(lambda item: _access_allowed(client, *item), to_confirm + cluster))
+    except ApiError as exc:
+        raise errors.from_api_error(exc) from exc
+    confirmed = dict(zip(to_confirm + cluster, answers, strict=True))
+    out = [describe(c, namespace) for c in lacking if not confirmed.get((c, namespace), False)]
+    out += [describe(c, None) for c in wanted.cluster if not confirmed[(c, None)]]
+    return out
+
+
+def check(
+    client: Client,
+    spec: AirflowSpec,
+    *,
+    manage_namespace: bool,
+    pool_enabled: bool,
+    cluster_roles: bool,
+) -> None:
+    """Raise ``PermissionsMissing`` (or the NFS refusal) before anything is changed; return when all is held."""
+    if spec.dags.source is DagSource.NFS and pool_enabled and not cluster_roles:
+        raise errors.CommanderError(NFS_WITHOUT_CLUSTER_ROLES)
+    lacking = missing(client, spec.namespace, needs(spec, manage_namespace=manage_namespace))
+    if lacking:
+        log.warning("preflight failed: %d permissions missing in %s", len(lacking), spec.namespace)
+        raise errors.PermissionsMissing(spec.namespace, lacking)

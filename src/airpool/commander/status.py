@@ -1,0 +1,117 @@
+"""Where a Deployment stands, from what the cluster reports: deploying, healthy or unhealthy, with a message a
+user can read.
+
+Four label-selected lists (Deployments, StatefulSets, Jobs, Pods) per check, sent concurrently; the expected
+workloads come from the manifests so that a workload not created yet counts as "not ready" rather than being
+overlooked.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from lightkube import ApiError, Client
+from lightkube.resources.apps_v1 import Deployment, StatefulSet
+from lightkube.resources.batch_v1 import Job
+from lightkube.resources.core_v1 import Pod
+
+from airpool.commander import errors, kinds
+from airpool.domain.deployments import DeploymentStatus
+from airpool.manifests.airflow import workloads
+from airpool.manifests.airflow.spec import AirflowSpec
+
+#: Container states that do not heal by waiting.
+FAILING_REASONS = frozenset(
+    {
+        "CrashLoopBackOff",
+        "ImagePullBackOff",
+        "ErrImagePull",
+        "InvalidImageName",
+        "CreateContainerConfigError",
+        "CreateContainerError",
+        "RunContainerError",
+    }
+)
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    status: DeploymentStatus
+    message: str
+    ready: int
+    total: int
+
+
+def _list(client: Client, resource: Any, spec: AirflowSpec) -> list[Any]:
+    return list(client.list(resource, namespace=spec.namespace, labels=kinds.owned_by(spec.deployment_id)))
+
+
+def _pod_problem(pod: Any) -> str | None:
+    status = pod.status
+    if status is None:
+        return None
+    owners = {o.kind for o in (pod.metadata.ownerReferences or [])}
+    if status.phase == "Failed" and "Job" not in owners:  # a failed Job pod is judged through its Job
+        return f"pod {pod.metadata.name} failed: {status.reason or status.message or 'Failed'}"
+    for cs in (status.initContainerStatuses or []) + (status.containerStatuses or []):
+        waiting = cs.state.waiting if cs.state else None
+        if waiting is not None and waiting.reason in FAILING_REASONS:
+            return f"pod {pod.metadata.name} container {cs.name}: {waiting.reason}"
+    return None
+
+
+def _workload_ready(obj: Any) -> bool:
+    want = obj.spec.replicas if obj.spec.replicas is not None else 1
+    st = obj.status
+    if st is None:
+        return False
+    fresh = (st.observedGeneration or 0) >= (obj.metadata.generation or 0)
+    return fresh and (st.readyReplicas or 0) >= want and (st.updatedReplicas or 0) >= want
+
+
+def _job_state(job: Any) -> str:
+    for cond in (job.status.conditions if job.status else None) or []:
+        if cond.status == "True" and cond.type in ("Complete", "Failed"):
+            return str(cond.type)
+    return "Running"
+
+
+def check(client: Client, spec: AirflowSpec) -> StatusReport:
+    """One look at the cluster; raises ``ClusterRefused``/``TemporaryFailure`` when it cannot look."""
+    kinds.warm_up_decoders()
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            futures = [pool.submit(_list, client, res, spec) for res in (Deployment, StatefulSet, Job, Pod)]
+            deployments, stateful_sets, jobs, pods = (f.result() for f in futures)
+    except ApiError as exc:
+        raise errors.from_api_error(exc) from exc
+    expected = {(o["kind"], o["metadata"]["name"]) for o in workloads.all_workloads(spec) if o["kind"] != "CronJob"}
+    found = {("Deployment", d.metadata.name): d for d in deployments}
+    found.update({("StatefulSet", s.metadata.name): s for s in stateful_sets})
+    found.update({("Job", j.metadata.name): j for j in jobs})
+
+    problems = [p for p in (_pod_problem(pod) for pod in pods) if p]
+    waiting: list[str] = []
+    for key in sorted(expected):
+        kind, name = key
+        obj = found.get(key)
+        if obj is None:
+            waiting.append(f"{kind} {name} not created yet")
+        elif kind == "Job":
+            state = _job_state(obj)
+            if state == "Failed":
+                problems.append(f"Job {name} failed")
+            elif state != "Complete":
+                waiting.append(f"Job {name} running")
+        elif not _workload_ready(obj):
+            ready = (obj.status.readyReplicas or 0) if obj.status else 0
+            waiting.append(f"{kind} {name} {ready}/{obj.spec.replicas or 1} ready")
+    total = len(expected)
+    ready_count = total - len(waiting) - sum(1 for p in problems if p.startswith("Job "))
+    if problems:
+        return StatusReport(DeploymentStatus.UNHEALTHY, "; ".join(problems), ready_count, total)
+    if waiting:
+        return StatusReport(DeploymentStatus.DEPLOYING, "waiting for " + "; ".join(waiting), ready_count, total)
+    return StatusReport(DeploymentStatus.HEALTHY, f"all {total} workloads ready", total, total)

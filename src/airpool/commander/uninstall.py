@@ -1,0 +1,121 @@
+"""Remove one Deployment: exactly the objects labelled with its id, then wait until none is left.
+
+Deletion goes kind by kind in ``kinds.MANAGED_KINDS`` order (workloads first so that controllers stop making
+pods), as list + delete by name rather than deletecollection, which the seed's manual Role does not grant for
+most kinds. The pool's own Role/RoleBinding and anything else without the Deployment's label are never selected.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from lightkube import ApiError, Client
+from lightkube.resources.core_v1 import Namespace
+from lightkube.types import CascadeType
+
+from airpool.commander import errors, kinds
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 120.0
+
+
+@dataclass(frozen=True)
+class UninstallResult:
+    deleted: int
+    seconds: float
+
+
+def _owned(client: Client, kind: kinds.Kind, namespace: str, deployment_id: str) -> list[Any]:
+    ns = namespace if kind.namespaced else None
+    return list(client.list(kind.resource, namespace=ns, labels=kinds.owned_by(deployment_id)))
+
+
+def _kinds(cluster_scoped: bool) -> tuple[kinds.Kind, ...]:
+    """Cluster-scoped kinds (the NFS PersistentVolume) only when the Deployment had them: in a pool, commander
+    usually may not even list them."""
+    return kinds.MANAGED_KINDS if cluster_scoped else kinds.NAMESPACED_KINDS
+
+
+def remaining(client: Client, namespace: str, deployment_id: str, *, cluster_scoped: bool = False) -> list[str]:
+    """``Kind name`` of every object of the Deployment still present (terminating ones included)."""
+    kinds.warm_up_decoders()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        found = pool.map(lambda k: (k, _owned(client, k, namespace, deployment_id)), _kinds(cluster_scoped))
+        return [f"{k.kind} {o.metadata.name}" for k, objs in found for o in objs]
+
+
+def _delete(client: Client, kind: kinds.Kind, name: str, namespace: str | None) -> None:
+    try:
+        client.delete(kind.resource, name, namespace=namespace, cascade=CascadeType.BACKGROUND)
+    except ApiError as exc:
+        if exc.status.code != 404:  # already gone: a retried job or the garbage collector was faster
+            raise
+
+
+def delete_objects(client: Client, namespace: str, deployment_id: str, *, cluster_scoped: bool = False) -> int:
+    kinds.warm_up_decoders()
+    deleted = 0
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        for kind in _kinds(cluster_scoped):
+            if "delete" not in kinds.CONTROLLER_MADE.get(kind, ("delete",)):
+                continue
+            objs = [o for o in _owned(client, kind, namespace, deployment_id) if not o.metadata.deletionTimestamp]
+            ns = namespace if kind.namespaced else None
+            list(pool.map(lambda o, k=kind, n=ns: _delete(client, k, o.metadata.name, n), objs))
+            deleted += len(objs)
+    return deleted
+
+
+def _namespace_gone(client: Client, namespace: str) -> bool:
+    try:
+        client.get(Namespace, namespace)
+    except ApiError as exc:
+        if exc.status.code == 404:
+            return True
+        raise
+    return False
+
+
+def uninstall(
+    client: Client,
+    *,
+    namespace: str,
+    deployment_id: str,
+    delete_namespace: bool = False,
+    cluster_scoped: bool = False,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> UninstallResult:
+    """Delete and wait; ``delete_namespace`` (no pool: commander created it) then removes the namespace too;
+    ``cluster_scoped`` (NFS DAG deploys) also removes the Deployment's PersistentVolume."""
+    started = time.monotonic()
+    deadline = started + timeout
+    try:
+        deleted = delete_objects(client, namespace, deployment_id, cluster_scoped=cluster_scoped)
+        left = remaining(client, namespace, deployment_id, cluster_scoped=cluster_scoped)
+        while left:
+            if time.monotonic() > deadline:
+                raise errors.TemporaryFailure(
+                    f"{len(left)} object(s) of Deployment {deployment_id} still present in {namespace} after "
+                    f"{timeout:.0f} s: {', '.join(left[:10])}"
+                )
+            time.sleep(0.25)
+            left = remaining(client, namespace, deployment_id, cluster_scoped=cluster_scoped)
+            if left:  # pods made by a controller after the first sweep (a race with the deletion)
+                deleted += delete_objects(client, namespace, deployment_id, cluster_scoped=cluster_scoped)
+        if delete_namespace:
+            if not _namespace_gone(client, namespace):
+                client.delete(Namespace, namespace)
+            while not _namespace_gone(client, namespace):
+                if time.monotonic() > deadline:
+                    raise errors.TemporaryFailure(f"namespace {namespace} still terminating after {timeout:.0f} s")
+                time.sleep(0.25)
+    except ApiError as exc:
+        raise errors.from_api_error(exc) from exc
+    took = time.monotonic() - started
+    log.info("uninstall deleted %d objects in %.2f s: deployment=%s", deleted, took, deployment_id)
+    return UninstallResult(deleted=deleted, seconds=took)

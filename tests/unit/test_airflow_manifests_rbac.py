@@ -1,0 +1,113 @@
+"""Commander's one set of Role rules covers everything it does for an Airflow Deployment, and every rule of the
+Roles it creates (Kubernetes refuses a Role that grants more than its creator holds)."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from airpool.commander import kinds, preflight
+from airpool.domain.deployments import Executor
+from airpool.manifests import rbac
+from airpool.manifests.airflow import access, render
+from airpool.manifests.airflow.spec import AirflowSecrets, AirflowSpec, DagDeployment
+
+#: The seed's Option 2 ``deployment-commander-role``, rule by rule (reference/airflow-deployment-objects.md).
+OPTION2_ROLE = tuple(
+    rbac.PolicyRule(api_groups=tuple(g), resources=tuple(r), verbs=tuple(v))
+    for g, r, v in [
+        (["*"], ["*"], ["list", "watch"]),
+        ([""], ["configmaps"], ["create", "delete", "get", "list", "patch", "update", "watch"]),
+        (["keda.k8s.io"], ["scaledobjects"], ["get", "create", "delete"]),
+        ([""], ["secrets"], ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]),
+        ([""], ["namespaces"], ["get", "list", "patch", "update", "watch"]),
+        ([""], ["serviceaccounts"], ["create", "delete", "get", "patch"]),
+        (["rbac.authorization.k8s.io"], ["roles"], ["*"]),
+        (
+            [""],
+            ["persistentvolumeclaims"],
+            ["create", "delete", "deletecollection", "get", "list", "update", "watch", "patch"],
+        ),
+        ([""], ["pods"], ["get", "list", "watch"]),
+        ([""], ["endpoints"], ["create", "delete", "get", "list", "update", "watch"]),
+        ([""], ["limitranges"], ["create", "delete", "get", "list", "watch", "patch"]),
+        ([""], ["nodes"], ["get", "list", "watch"]),
+        ([""], ["nodes/proxy"], ["get"]),
+        ([""], ["persistentvolumes"], ["create", "delete", "get", "list", "watch", "patch"]),
+        ([""], ["replicationcontrollers"], ["list", "watch"]),
+        ([""], ["resourcequotas"], ["create", "delete", "get", "list", "patch", "watch"]),
+        ([""], ["services"], ["create", "delete", "get", "list", "patch", "update", "watch"]),
+        (["apps"], ["statefulsets"], ["create", "delete", "get", "list", "patch", "watch"]),
+        (["apps"], ["deployments"], ["create", "delete", "get", "patch", "update"]),
+        (["autoscaling"], ["horizontalpodautoscalers"], ["list", "watch"]),
+        (["batch"], ["jobs"], ["list", "watch", "create", "delete"]),
+        (["batch"], ["cronjobs"], ["create", "delete", "get", "list", "patch", "watch"]),
+        (["extensions"], ["daemonsets", "replicasets"], ["list", "watch"]),
+        (["extensions"], ["deployments"], ["create", "delete", "get", "list", "patch", "update", "watch"]),
+        ([""], ["events"], ["create", "delete", "patch"]),
+        (["extensions"], ["ingresses"], ["create", "delete", "get", "patch"]),
+        (["extensions"], ["ingresses/status"], ["update"]),
+        (["networking.k8s.io"], ["ingresses"], ["get", "create", "delete", "patch"]),
+        (["networking.k8s.io"], ["ingresses/status"], ["update"]),
+        (["networking.k8s.io"], ["networkpolicies"], ["create", "delete", "get", "patch"]),
+        (["rbac.authorization.k8s.io"], ["rolebindings"], ["create", "delete", "get", "patch"]),
+        (["authentication.k8s.io"], ["tokenreviews"], ["create", "delete"]),
+        (["authorization.k8s.io"], ["subjectaccessreviews"], ["create", "delete"]),
+        (["kubed.appscode.com"], ["searchresults"], ["get"]),
+        (["policy"], ["poddisruptionbudgets"], ["create", "delete", "get"]),
+    ]
+)
+
+SPECS = [
+    AirflowSpec(
+        deployment_id="d",
+        release_name="r",
+        namespace="ns",
+        executor=executor,
+        airflow_version=version,
+        dags=dags,
+    )
+    for executor, version, dags in itertools.product(
+        Executor, ("3.1.3", "2.10.5"), (DagDeployment(), DagDeployment.nfs("nfs:/dags"))
+    )
+]
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: f"{s.executor.value}-{s.airflow_version}-{s.dags.source}")
+def test_commander_rules_cover_every_kind_and_verb_it_uses(spec: AirflowSpec) -> None:
+    needs = preflight.needs(spec, manage_namespace=True)
+    assert rbac.missing(needs.namespaced, rbac.COMMANDER_NAMESPACE_RULES) == ()
+    cluster_rules = rbac.NAMESPACE_LIFECYCLE_RULES + rbac.PERSISTENT_VOLUME_RULES
+    assert rbac.missing(needs.cluster, cluster_rules) == ()
+    rendered = {kinds.kind_of(o) for o in render.render(spec, AirflowSecrets.generate())}
+    assert rendered <= set(kinds.MANAGED_KINDS)
+
+
+def test_every_rule_commander_grants_is_held_by_commander() -> None:
+    granted = [rbac.PolicyRule.from_dict(rule) for rules in access.ROLE_RULES.values() for rule in rules]
+    checks = rbac.expand(r for r in granted if r is not None)
+    assert checks
+    assert rbac.missing(checks, rbac.COMMANDER_NAMESPACE_RULES) == ()
+    assert set(checks) <= set(preflight.pool_namespace_needs().namespaced)
+
+
+def test_the_seeds_option2_role_lacks_what_the_pod_launcher_role_grants() -> None:
+    lacking = {str(c) for c in rbac.missing(preflight.pool_namespace_needs().namespaced, OPTION2_ROLE)}
+    assert {"create pods (core)", "create pods/exec (core)", "get pods/log (core)", "patch jobs (batch)"} <= lacking
+    assert "create secrets (core)" not in lacking
+
+
+def test_missing_permissions_read_like_the_seed() -> None:
+    check = rbac.AccessCheck(verb="create", resource="pods", subresource="exec", group="")
+    assert preflight.describe(check, "pool-a") == "create pods/exec (core) in namespace pool-a"
+    pv = rbac.AccessCheck(verb="create", resource="persistentvolumes", subresource="", group="")
+    assert preflight.describe(pv, None) == "create persistentvolumes (core) cluster-wide"
+
+
+def test_cluster_scoped_needs_only_when_the_job_needs_them() -> None:
+    plain = preflight.needs(SPECS[0], manage_namespace=False)
+    assert plain.cluster == ()
+    nfs = next(s for s in SPECS if s.dags.nfs_server)
+    assert {c.resource for c in preflight.needs(nfs, manage_namespace=False).cluster} == {"persistentvolumes"}
+    assert {c.resource for c in preflight.needs(SPECS[0], manage_namespace=True).cluster} == {"namespaces"}
