@@ -94,3 +94,26 @@ def namespace(admin_client: lightkube.Client) -> Iterator[str]:
     """A fresh, uniquely named namespace for one test, deleted afterwards."""
     with cluster_support.fresh_namespace(admin_client) as name:
         yield name
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Debian's Chromium driven by Playwright, once per session (tests/support/browser.py)."""
+    from tests.support.browser import chromium
+
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture
+def browser_page(browser: object) -> Iterator[object]:
+    """A fresh browser context (own cookies) and page for one test, at a laptop-sized viewport."""
+    from playwright.sync_api import Browser
+
+    assert isinstance(browser, Browser)
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    context.set_default_timeout(15_000)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()

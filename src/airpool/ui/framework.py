@@ -1,0 +1,134 @@
+"""The plumbing every page shares: session cookie, CSRF check, log-in requirement, rendering, errors.
+
+Pages are plain synchronous functions ``(ctx: Ctx) -> Response``: the services they call are synchronous
+(SQLAlchemy), so ``page`` runs them in Starlette's thread pool after the async parts (reading the form) are done.
+An ``AirpoolError`` escaping a page becomes a friendly error page with the right status, never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+import airpool
+from airpool.domain import errors
+from airpool.ui import session as sessions
+from airpool.ui import templating
+
+_STATUS = {
+    errors.NotFound: 404,
+    errors.Forbidden: 403,
+    errors.Unauthenticated: 401,
+    errors.Conflict: 409,
+}
+
+
+@dataclass
+class Ctx:
+    """One request as a page sees it."""
+
+    request: Request
+    session: sessions.Session
+    form: Mapping[str, str]
+    #: Whatever ``Backend.current_user`` returned for the session's token (None when logged out).
+    user: Any = None
+    #: Filled in by pages that know the current workspace, for the top bar.
+    base: dict[str, Any] = field(default_factory=dict)
+
+    def field(self, name: str, default: str = "") -> str:
+        return self.form.get(name, default).strip()
+
+    def render(self, template: str, *, status: int = 200, **values: Any) -> HTMLResponse:
+        context: dict[str, Any] = {
+            "csrf": self.session.csrf,
+            "user": self.user,
+            "workspaces": [],
+            "workspace": None,
+            "nav": "",
+            "version": airpool.__version__,
+            "error": None,
+            "notices": self.session.take_notices(),
+        }
+        context.update(self.base)
+        context.update(values)
+        return HTMLResponse(templating.render(template, context), status_code=status, headers=_NO_STORE)
+
+    def redirect(self, url: str) -> RedirectResponse:
+        """303 so a POST is followed by a GET (no resubmission on reload)."""
+        return RedirectResponse(url, status_code=303)
+
+
+#: Pages show one user's data: never let a shared cache keep them.
+_NO_STORE = {"Cache-Control": "no-store"}
+
+PageFn = Callable[[Ctx], Response]
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def error_page(ctx: Ctx, *, status: int, heading: str, message: str) -> HTMLResponse:
+    return ctx.render("error.html", status=status, title=heading, heading=heading, message=message)
+
+
+def page(
+    *, codec: sessions.SessionCodec, current_user: Callable[[str], Any], login: bool = True
+) -> Callable[[PageFn], Endpoint]:
+    """Make a Starlette endpoint from a page function.
+
+    ``current_user`` turns the session's API token into a user or raises ``Unauthenticated`` (expired, revoked);
+    with ``login`` the visitor is sent to the log-in page first.
+    """
+
+    def wrap(fn: PageFn) -> Endpoint:
+        @functools.wraps(fn)
+        async def endpoint(request: Request) -> Response:
+            sess = codec.load(request)
+            form: dict[str, str] = {}
+            if request.method == "POST":
+                raw = await request.form()
+                form = {k: v for k, v in raw.items() if isinstance(v, str)}
+            ctx = Ctx(request=request, session=sess, form=form)
+            response = await run_in_threadpool(_run, fn, ctx, current_user=current_user, login=login)
+            codec.save(sess, request, response)
+            return response
+
+        return endpoint
+
+    return wrap
+
+
+def _run(fn: PageFn, ctx: Ctx, *, current_user: Callable[[str], Any], login: bool) -> Response:
+    request = ctx.request
+    if request.method == "POST" and not (
+        sessions.same_origin(request) and ctx.session.csrf_matches(ctx.form.get(sessions.CSRF_FIELD))
+    ):
+        return error_page(
+            ctx,
+            status=403,
+            heading="Request refused",
+            message="This form did not carry a valid security token (it may have come from another site, or the "
+            "page was open for too long). Go back, reload the page and try again.",
+        )
+    if ctx.session.token:
+        try:
+            ctx.user = current_user(ctx.session.token)
+        except errors.Unauthenticated:
+            ctx.session.log_out()
+            ctx.session.notify("Your session has expired; log in again.")
+    if login and ctx.user is None:
+        target = request.url.path if request.method == "GET" else "/"
+        return ctx.redirect(f"/login?next={quote(target)}")
+    try:
+        return fn(ctx)
+    except errors.AirpoolError as exc:
+        status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 400)
+        heading = {404: "Not found", 403: "Not allowed", 401: "Log in again", 409: "Conflict"}.get(
+            status, "Bad request"
+        )
+        return error_page(ctx, status=status, heading=heading, message=exc.message)

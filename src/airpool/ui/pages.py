@@ -1,0 +1,332 @@
+"""Every page of the web UI: each one reads its input, calls ``airpool.services`` and renders a template.
+
+Rules the pages keep:
+- every workspace-scoped read goes through a services call that checks the user's role in that workspace, so a
+  page can never show another workspace's data (the services answer ``NotFound`` rather than confirm that
+  something exists elsewhere);
+- a failed form is rendered again with what the user typed and the error on top; a successful POST redirects
+  (post/redirect/get) with a one-shot notice saying what happened.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from starlette.responses import JSONResponse, Response
+
+from airpool.domain import errors
+from airpool.domain.deployments import Executor
+from airpool.domain.pool import NamespaceState
+from airpool.services import access, auth, commander_jobs, deployments, pool, views, workspaces
+from airpool.services.platform import Platform
+from airpool.ui import settings_view, templating
+from airpool.ui.framework import Ctx
+
+#: Pool states counted in the empty-pool message, in the words the CLI and API use.
+_UNAVAILABLE = (
+    (NamespaceState.CLAIMED, "claimed"),
+    (NamespaceState.RELEASING, "being released"),
+    (NamespaceState.RETAINED, "retained"),
+    (NamespaceState.MISCONFIGURED, "misconfigured"),
+)
+
+
+def safe_next(target: str | None) -> str:
+    """Only local paths: ``next=//evil.example`` must not turn the log-in page into an open redirect."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def can_write(actor: access.Actor, workspace: views.WorkspaceView) -> bool:
+    """Editors and admins create and delete Deployments (the services check it again; this only hides buttons)."""
+    if actor.is_system_admin:
+        return True
+    return workspace.role is not None and access.role_allows(access.Role(workspace.role), access.Role.EDITOR)
+
+
+class Pages:
+    """The pages, bound to one running platform (database and configuration)."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+
+    def current_user(self, token: str) -> access.Actor:
+        return auth.authenticate(self.platform, token)
+
+    # ---- helpers -------------------------------------------------------------------------------------------
+
+    def _workspace(self, ctx: Ctx, workspace_id: str) -> views.WorkspaceView:
+        """The workspace if the user may read it (NotFound otherwise); fills the top bar and remembers it."""
+        workspace = workspaces.get(self.platform, ctx.user, workspace_id)
+        ctx.session.remember_workspace(workspace.id)
+        ctx.base.update(workspaces=workspaces.list_for(self.platform, ctx.user), workspace=workspace)
+        return workspace
+
+    def _top_bar(self, ctx: Ctx) -> None:
+        visible = workspaces.list_for(self.platform, ctx.user)
+        current = next((w for w in visible if w.id == ctx.session.workspace_id), visible[0] if visible else None)
+        ctx.base.update(workspaces=visible, workspace=current)
+
+    # ---- log in, sign up, log out ---------------------------------------------------------------------------
+
+    def login(self, ctx: Ctx) -> Response:
+        if ctx.user is not None:
+            return ctx.redirect(safe_next(ctx.request.query_params.get("next")))
+        signup_open = auth.auth_config(self.platform).initial_signup
+        if ctx.request.method == "GET":
+            if signup_open:
+                return ctx.redirect("/signup")
+            next_url = safe_next(ctx.request.query_params.get("next"))
+            return ctx.render("login.html", title="Log in", next=next_url, username="", signup_open=False)
+        username = ctx.field("username")
+        try:
+            result = auth.login(self.platform, username=username, password=ctx.form.get("password", ""))
+        except errors.AirpoolError as exc:
+            return ctx.render(
+                "login.html",
+                status=400,
+                title="Log in",
+                next=safe_next(ctx.field("next")),
+                username=username,
+                signup_open=signup_open,
+                error=exc.message,
+                error_title="Could not log in",
+            )
+        ctx.session.log_in(result.token)
+        return ctx.redirect(safe_next(ctx.field("next")))
+
+    def signup(self, ctx: Ctx) -> Response:
+        if not auth.auth_config(self.platform).initial_signup:
+            ctx.session.notify("This installation already has users: log in, or ask an administrator for an account.")
+            return ctx.redirect("/login")
+        if ctx.request.method == "GET":
+            return ctx.render("signup.html", title="Create the first account", username="")
+        username = ctx.field("username")
+        try:
+            result = auth.signup(self.platform, username=username, password=ctx.form.get("password", ""))
+        except errors.AirpoolError as exc:
+            return ctx.render(
+                "signup.html",
+                status=400,
+                title="Create the first account",
+                username=username,
+                error=exc.message,
+                error_title="Could not create the account",
+            )
+        ctx.session.log_in(result.token)
+        ctx.session.notify(f"Welcome, {result.user.username}: you are the system administrator of this installation.")
+        return ctx.redirect("/")
+
+    def logout(self, ctx: Ctx) -> Response:
+        ctx.session.log_out()
+        ctx.session.notify("You are logged out.")
+        return ctx.redirect("/login")
+
+    # ---- workspaces and Deployments -------------------------------------------------------------------------
+
+    def home(self, ctx: Ctx) -> Response:
+        visible = workspaces.list_for(self.platform, ctx.user)
+        if not visible:
+            return ctx.render(
+                "error.html",
+                title="No workspace",
+                heading="No workspace yet",
+                message="You are not a member of any workspace. Ask a workspace administrator to add you.",
+            )
+        chosen = next((w for w in visible if w.id == ctx.session.workspace_id), visible[0])
+        return ctx.redirect(f"/w/{chosen.id}/deployments")
+
+    def switch(self, ctx: Ctx) -> Response:
+        workspace = self._workspace(ctx, ctx.request.query_params.get("workspace", ""))
+        return ctx.redirect(f"/w/{workspace.id}/deployments")
+
+    def deployments(self, ctx: Ctx) -> Response:
+        workspace = self._workspace(ctx, ctx.request.path_params["workspace_id"])
+        rows = deployments.list_for_workspace(self.platform, ctx.user, workspace.id)
+        return ctx.render(
+            "deployments.html",
+            title=f"Deployments · {workspace.label}",
+            nav="deployments",
+            deployments=rows,
+            role=workspace.role or "system admin",
+            can_create=can_write(ctx.user, workspace),
+        )
+
+    def deployments_status(self, ctx: Ctx) -> Response:
+        """What the list and Deployment pages poll: ids, statuses and latest messages only."""
+        rows = deployments.list_for_workspace(self.platform, ctx.user, ctx.request.path_params["workspace_id"])
+        body = {"deployments": [{"id": d.id, "status": d.status.value, "message": d.status_message} for d in rows]}
+        return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+    def new_deployment(self, ctx: Ctx) -> Response:
+        workspace = self._workspace(ctx, ctx.request.path_params["workspace_id"])
+        if not can_write(ctx.user, workspace):
+            raise errors.Forbidden()
+        defaults = self.platform.config.airflow
+        form = {
+            "label": ctx.field("label"),
+            "executor": ctx.field("executor") or defaults.executor,
+            "airflow_version": ctx.field("airflow_version") or defaults.version,
+            "namespace": ctx.field("namespace"),
+        }
+        error: str | None = None
+        if ctx.request.method == "POST":
+            try:
+                created = deployments.create(
+                    self.platform,
+                    ctx.user,
+                    workspace_id=workspace.id,
+                    label=form["label"],
+                    executor=form["executor"],
+                    airflow_version=form["airflow_version"],
+                    namespace=form["namespace"] or None,
+                )
+            except errors.PoolExhausted:
+                pass  # the page shows the pool's current counts instead, with the form kept
+            except errors.AirpoolError as exc:
+                error = exc.message
+            else:
+                ctx.session.notify(
+                    f"Deployment {created.label} is being created in namespace {created.namespace}; "
+                    "its status updates here as commander reports."
+                )
+                return ctx.redirect(f"/deployments/{created.id}")
+        return self._render_new(ctx, form=form, error=error)
+
+    def _render_new(self, ctx: Ctx, *, form: dict[str, str], error: str | None) -> Response:
+        config = self.platform.config
+        mode = "pool" if config.pool_enabled else ("free" if config.deployments.free_form else "none")
+        names: list[str] = []
+        pool_error = None
+        if mode == "pool":
+            names = pool.available_namespaces(self.platform, ctx.user)
+            if not names:
+                counts = pool.counts(self.platform)
+                pool_error = {
+                    "counts": [(label, counts[state]) for state, label in _UNAVAILABLE],
+                    "next_release": counts.next_release_at,
+                }
+            elif form["namespace"] not in names:
+                form = {**form, "namespace": ""}  # taken meanwhile: the user chooses again, the rest stays
+        posted = ctx.request.method == "POST"
+        return ctx.render(
+            "new_deployment.html",
+            status=409 if posted and (pool_error or error) else 200,
+            title="New Deployment",
+            nav="deployments",
+            form=form,
+            executors=[e.value for e in Executor],
+            default_airflow_version=config.airflow.version,
+            namespace_mode=mode,
+            namespaces=names,
+            pool_error=pool_error,
+            error=error,
+            error_title="The Deployment was not created",
+        )
+
+    def deployment(self, ctx: Ctx) -> Response:
+        d = deployments.get(self.platform, ctx.user, ctx.request.path_params["id"])
+        workspace = self._workspace(ctx, d.workspace_id)
+        # Jobs are read only after ``deployments.get`` confirmed the user may see this Deployment.
+        jobs = commander_jobs.for_deployment(self.platform, d.id)
+        return ctx.render(
+            "deployment.html",
+            title=d.label,
+            nav="deployments",
+            deployment=d,
+            urls=[(u.type, u.url) for u in d.urls],
+            events=[_job_event(j) for j in reversed(jobs)],
+            can_delete=can_write(ctx.user, workspace),
+        )
+
+    def delete_deployment(self, ctx: Ctx) -> Response:
+        d = deployments.get(self.platform, ctx.user, ctx.request.path_params["id"])
+        workspace = self._workspace(ctx, d.workspace_id)
+        if not can_write(ctx.user, workspace):
+            raise errors.Forbidden()
+        config = self.platform.config
+        error = None
+        if ctx.request.method == "POST":
+            if ctx.field("confirm") != d.release_name:
+                error = (
+                    f"type the release name {d.release_name} exactly to confirm (you typed {ctx.field('confirm')!r})"
+                )
+            else:
+                gone = deployments.delete(self.platform, ctx.user, d.id, hard=ctx.field("mode", "hard") == "hard")
+                ctx.session.notify(_deleted_notice(gone, pool_enabled=config.pool_enabled))
+                return ctx.redirect(f"/w/{d.workspace_id}/deployments")
+        return ctx.render(
+            "delete_deployment.html",
+            status=400 if error else 200,
+            title=f"Delete {d.label}",
+            nav="deployments",
+            deployment=d,
+            error=error,
+            error_title="Not deleted yet",
+            hard_delete_allowed=config.deployments.hard_delete,
+            pool_enabled=config.pool_enabled,
+            retention_days=config.retention_days,
+            soft_release_at=self.platform.now() + timedelta(days=config.retention_days),
+        )
+
+    # ---- administration -------------------------------------------------------------------------------------
+
+    def pool(self, ctx: Ctx) -> Response:
+        rows = pool.status(self.platform, ctx.user)
+        self._top_bar(ctx)
+        counts: dict[str, int] = {}
+        for ns in rows:
+            counts[ns.state.value] = counts.get(ns.state.value, 0) + 1
+        return ctx.render(
+            "pool.html",
+            title="Namespace pool",
+            nav="pool",
+            namespaces=rows,
+            counts=sorted(counts.items()),
+            pool_enabled=self.platform.config.pool_enabled,
+        )
+
+    def release(self, ctx: Ctx) -> Response:
+        released = pool.release_early(self.platform, ctx.user, ctx.request.path_params["name"])
+        ctx.session.notify(f"Namespace {released.name} is back in the pool and offered to new Deployments.")
+        return ctx.redirect("/admin/pool")
+
+    def settings(self, ctx: Ctx) -> Response:
+        access.require_system_admin(ctx.user)
+        self._top_bar(ctx)
+        config = self.platform.config
+        return ctx.render(
+            "settings.html",
+            title="Settings",
+            nav="settings",
+            sections=settings_view.sections(config),
+            warnings=config.warnings,
+            ignored_keys=config.ignored_keys,
+        )
+
+
+def _job_event(job: views.JobView) -> dict[str, object]:
+    """One line of the Deployment page's commander messages, from the job that commander worked on."""
+    state = job.state
+    level = {"failed": "error", "queued": "info", "running": "info", "done": "ok"}.get(state, "info")
+    if job.last_error and state != "done":
+        level = "error" if state == "failed" else "warning"
+        text = f"{job.kind}: {job.last_error}" + (f" (attempt {job.attempts}, retrying)" if state == "queued" else "")
+    else:
+        text = f"{job.kind} {state}" + (f" (attempt {job.attempts})" if job.attempts > 1 else "")
+    return {"at": job.finished_at or job.created_at, "level": level, "message": text}
+
+
+def _deleted_notice(d: views.DeploymentView, *, pool_enabled: bool) -> str:
+    if not pool_enabled:
+        return f"Deployment {d.label} is being deleted together with its namespace {d.namespace}."
+    if d.hard_delete:
+        return (
+            f"Deployment {d.label} is being deleted for good; namespace {d.namespace} returns to the pool as soon "
+            "as commander has removed its objects."
+        )
+    return (
+        f"Deployment {d.label} is deleted (soft delete): its data is kept and namespace {d.namespace} returns to "
+        f"the pool on {templating.when(d.releases_at)}."
+    )

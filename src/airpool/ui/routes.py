@@ -1,0 +1,44 @@
+"""The UI's URL map, which the API's app factory mounts next to ``/v1`` and the health endpoints.
+
+Workspace-scoped pages carry the workspace in the path (``/w/<id>/...``) so a link names exactly what it shows
+and two tabs can show two workspaces; the session only remembers the last one, for ``/``.
+"""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from airpool.services import auth
+from airpool.services.platform import Platform
+from airpool.ui import framework
+from airpool.ui import session as sessions
+from airpool.ui.pages import Pages
+
+
+def routes(platform: Platform) -> list[BaseRoute]:
+    """Every UI route. The session cookie is signed with the installation's key (shared by all replicas, kept in
+    the database) under the UI's own salt, so a cookie and an API token are never interchangeable."""
+    pages = Pages(platform)
+    codec = sessions.SessionCodec(secret_key=lambda: auth._signing_key(platform))
+
+    def page(fn: framework.PageFn, *, login: bool = True) -> framework.Endpoint:
+        return framework.page(codec=codec, current_user=pages.current_user, login=login)(fn)
+
+    get, both, post = ["GET"], ["GET", "POST"], ["POST"]
+    return [
+        Route("/", page(pages.home), methods=get),
+        Route("/login", page(pages.login, login=False), methods=both),
+        Route("/signup", page(pages.signup, login=False), methods=both),
+        Route("/logout", page(pages.logout, login=False), methods=post),
+        Route("/switch", page(pages.switch), methods=get),
+        Route("/w/{workspace_id}/deployments", page(pages.deployments), methods=get),
+        Route("/w/{workspace_id}/deployments/status", page(pages.deployments_status), methods=get),
+        Route("/w/{workspace_id}/deployments/new", page(pages.new_deployment), methods=both),
+        Route("/deployments/{id}", page(pages.deployment), methods=get),
+        Route("/deployments/{id}/delete", page(pages.delete_deployment), methods=both),
+        Route("/admin/pool", page(pages.pool), methods=get),
+        Route("/admin/pool/{name}/release", page(pages.release), methods=post),
+        Route("/admin/settings", page(pages.settings), methods=get),
+        Mount("/static", StaticFiles(packages=[("airpool.ui", "static")]), name="ui-static"),
+    ]

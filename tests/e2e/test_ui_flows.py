@@ -1,0 +1,313 @@
+"""The web UI in a real browser (Debian's Chromium through Playwright) against ``airpool serve`` on SQLite.
+
+The server runs with ``--no-commander``: nothing touches a cluster, so where a flow needs commander's answer
+(an uninstall finishing, a status report) the test calls the very services function commander calls, in the
+open, on the same database. Every page visited is saved under ``test-artifacts/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+from airpool import config
+from airpool.domain.deployments import DeploymentStatus
+from airpool.services import auth, commander_jobs, deployments, workspaces
+from airpool.services.platform import Platform
+from tests.support.api_server import PASSWORD, make_platform, serve_process
+from tests.support.browser import screenshot
+
+pytestmark = pytest.mark.slow
+
+VALUES = """
+global:
+  features:
+    namespacePools:
+      enabled: true
+      namespaces:
+        create: true
+        names: [pool-a, pool-b]
+astronomer:
+  houston:
+    config:
+      deployments:
+        hardDeleteDeployment: true
+airpool:
+  retentionDays: 3
+"""
+
+
+@dataclass
+class Server:
+    base: str
+    platform: Platform
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+
+@pytest.fixture
+def server(tmp_path: Path, sqlite_url: str) -> Iterator[Server]:
+    """``airpool serve`` on a fresh SQLite file with a pool of pool-a and pool-b (hard delete allowed)."""
+    values = tmp_path / "values.yaml"
+    values.write_text(VALUES)
+    plat = make_platform(sqlite_url, config.load([values]))
+    try:
+        with serve_process(values=values, database_url=sqlite_url) as (base, _proc):
+            yield Server(base=base, platform=plat)
+    finally:
+        plat.close()
+
+
+def nav(page: Page, name: str) -> Locator:
+    return page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True)
+
+
+def namespace_options(page: Page) -> list[str]:
+    return page.get_by_label("Kubernetes Namespace").locator("option").all_inner_texts()
+
+
+def sign_up(page: Page, server: Server, username: str = "ada") -> None:
+    page.goto(server.base)
+    expect(page).to_have_url(re.compile(r"/signup$"))
+    screenshot(page, "signup")
+    page.get_by_label("Username or email").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    expect(page).to_have_url(re.compile(r"/w/[^/]+/deployments$"))
+
+
+def create_deployment(page: Page, label: str, namespace: str) -> str:
+    """Fill the New Deployment form from the list page; returns the new Deployment's id."""
+    page.get_by_role("link", name="New Deployment").click()
+    page.get_by_label("Name", exact=True).fill(label)
+    page.get_by_label("Kubernetes Namespace").select_option(namespace)
+    page.get_by_role("button", name="Create Deployment").click()
+    expect(page).to_have_url(re.compile(r"/deployments/[0-9a-f-]{36}$"))
+    expect(page.get_by_role("heading", level=1)).to_contain_text(label)
+    return page.url.rsplit("/", 1)[1]
+
+
+def finish_uninstalls(plat: Platform) -> int:
+    """What commander does once a namespace is verified clean: lease the ``uninstall`` job and complete it."""
+    done = 0
+    while leased := commander_jobs.lease(
+        plat, worker_id="ui-test-commander", kinds=(commander_jobs.JobKind.UNINSTALL,)
+    ):
+        commander_jobs.complete(plat, leased.job.id, worker_id="ui-test-commander")
+        done += 1
+    return done
+
+
+def test_chosen_namespace_leaves_the_dropdown_and_returns_after_hard_delete(server: Server, browser_page: Page) -> None:
+    page = browser_page
+    sign_up(page, server)
+    screenshot(page, "deployments-empty")
+
+    page.get_by_role("link", name="New Deployment").click()
+    assert namespace_options(page) == ["pool-a", "pool-b"]
+    screenshot(page, "new-deployment")
+    page.get_by_role("link", name="Cancel").click()
+    dep_id = create_deployment(page, "Sales ETL", "pool-b")
+    expect(page.locator(".facts")).to_contain_text("pool-b")
+    screenshot(page, "deployment")
+
+    nav(page, "Deployments").click()
+    expect(page.get_by_role("row", name=re.compile("Sales ETL"))).to_contain_text("pool-b")
+    page.get_by_role("link", name="New Deployment").click()
+    assert namespace_options(page) == ["pool-a"], "a claimed namespace must not be offered"
+
+    page.goto(server.url(f"/deployments/{dep_id}"))
+    page.get_by_role("link", name="Delete…").click()
+    screenshot(page, "delete-deployment")
+    expect(page.get_by_label(re.compile("^Hard delete"))).to_be_checked()
+    release_name = deployments.get(server.platform, _admin(server), dep_id).release_name
+    page.get_by_label(re.compile("Type the release name")).fill(release_name)
+    page.get_by_role("button", name="Delete Deployment").click()
+    expect(page.get_by_role("status")).to_contain_text("namespace pool-b returns to the pool as soon as commander")
+
+    page.get_by_role("link", name="New Deployment").click()
+    assert namespace_options(page) == ["pool-a"], "pool-b is offered only once commander confirmed it clean"
+    nav(page, "Pool").click()
+    expect(page.get_by_role("row", name=re.compile("pool-b"))).to_contain_text("releasing")
+
+    # Commander (not running here) would now verify pool-b is free of the Deployment's objects and say so:
+    assert finish_uninstalls(server.platform) == 1
+
+    page.reload()
+    expect(page.get_by_role("row", name=re.compile("pool-b"))).to_contain_text("available")
+    screenshot(page, "pool")
+    page.goto(server.url("/"))
+    page.get_by_role("link", name="New Deployment").click()
+    assert namespace_options(page) == ["pool-a", "pool-b"]
+
+
+def test_taken_namespace_keeps_the_form_and_an_empty_pool_says_why(server: Server, browser_page: Page) -> None:
+    page = browser_page
+    sign_up(page, server)
+    admin = _admin(server)
+    workspace_id = page.url.split("/")[-2]
+
+    # Someone else claims pool-a while this form is open with pool-a chosen.
+    page.get_by_role("link", name="New Deployment").click()
+    page.get_by_label("Name", exact=True).fill("Marketing")
+    page.get_by_label("Executor").select_option("KubernetesExecutor")
+    page.get_by_label("Kubernetes Namespace").select_option("pool-a")
+    deployments.create(server.platform, admin, workspace_id=workspace_id, label="Quick one", namespace="pool-a")
+    page.get_by_role("button", name="Create Deployment").click()
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("namespace 'pool-a' is not available: it is used by another Deployment")
+    expect(page.get_by_label("Name", exact=True)).to_have_value("Marketing")
+    expect(page.get_by_label("Executor")).to_have_value("KubernetesExecutor")
+    assert namespace_options(page) == ["pool-b"]
+    screenshot(page, "new-deployment-namespace-taken")
+
+    # Keyboard only from here: focus the namespace field, choose, submit with Enter.
+    page.get_by_label("Kubernetes Namespace").focus()
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Shift+Tab")
+    expect(page.get_by_label("Name", exact=True)).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/deployments/[0-9a-f-]{36}$"))
+    expect(page.locator(".facts")).to_contain_text("pool-b")
+
+    # Soft-delete "Quick one": pool-a is retained for 3 days, so the pool is empty with a known return time.
+    quick = deployments.list_for_workspace(server.platform, admin, workspace_id)[0]
+    page.goto(server.url(f"/deployments/{quick.id}/delete"))
+    page.get_by_label(re.compile("^Soft delete")).check()
+    page.get_by_label(re.compile("Type the release name")).fill(quick.release_name)
+    page.get_by_role("button", name="Delete Deployment").click()
+    expect(page.get_by_role("status")).to_contain_text("returns to the pool on")
+    finish_uninstalls(server.platform)
+
+    page.get_by_role("link", name="New Deployment").click()
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("No Kubernetes namespace is available")
+    expect(alert).to_contain_text("1 claimed")
+    expect(alert).to_contain_text("1 retained")
+    expect(alert).to_contain_text("The next retained namespace returns to the pool on")
+    expect(alert).to_contain_text("(in 3 days)")
+    expect(page.get_by_role("button", name="Create Deployment")).to_be_disabled()
+    screenshot(page, "new-deployment-empty-pool")
+
+    # The admin releases the retained namespace early from the Pool page; it is offered again.
+    nav(page, "Pool").click()
+    expect(page.get_by_role("row", name=re.compile("pool-a"))).to_contain_text("retained")
+    page.get_by_role("button", name="Release now pool-a").click()
+    expect(page.get_by_role("status")).to_contain_text("pool-a is back in the pool")
+    page.goto(server.url(f"/w/{workspace_id}/deployments/new"))
+    assert namespace_options(page) == ["pool-a"]
+
+
+def test_status_updates_live_and_settings_show_the_configuration(server: Server, browser_page: Page) -> None:
+    page = browser_page
+    sign_up(page, server)
+    dep_id = create_deployment(page, "Live one", "pool-a")
+    nav(page, "Deployments").click()
+    row = page.get_by_role("row", name=re.compile("Live one"))
+    expect(row).to_contain_text("deploying")
+
+    # Commander reports the Deployment healthy; the open page shows it without a reload.
+    commander_jobs.report_status(
+        server.platform, dep_id, status=DeploymentStatus.HEALTHY, message="all 7 workloads ready"
+    )
+    expect(row.locator(".status")).to_have_text("healthy", timeout=12_000)
+    expect(row).to_contain_text("all 7 workloads ready")
+    screenshot(page, "deployments")
+
+    nav(page, "Settings").click()
+    expect(page.get_by_role("heading", name="Namespace pool")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("pool-a, pool-b")
+    expect(page.locator("main")).to_contain_text("hardDeleteDeployment")
+    screenshot(page, "settings")
+
+    page.get_by_role("button", name="Log out").click()
+    expect(page).to_have_url(re.compile(r"/login$"))
+    expect(page.get_by_role("status")).to_contain_text("You are logged out")
+    screenshot(page, "login")
+    page.goto(server.url(f"/deployments/{dep_id}"))
+    expect(page).to_have_url(re.compile(r"/login\?next=/deployments/"))
+
+
+def test_viewer_sees_no_create_button_and_forged_posts_are_refused(server: Server, browser_page: Page) -> None:
+    plat = server.platform
+    admin = auth.authenticate(plat, auth.signup(plat, username="root", password=PASSWORD).token)
+    team = workspaces.list_for(plat, admin)[0]
+    auth.create_user(plat, admin, username="vera", password=PASSWORD)
+    workspaces.set_member(plat, admin, team.id, username="vera", role="viewer")
+    deployments.create(plat, admin, workspace_id=team.id, label="Team pipeline", namespace="pool-a")
+    secret = workspaces.create(plat, admin, label="Secret team")
+    hidden = deployments.create(plat, admin, workspace_id=secret.id, label="Hidden payroll", namespace="pool-b")
+
+    page = browser_page
+    page.goto(server.base)
+    expect(page).to_have_url(re.compile(r"/login\?next=/$"))
+    page.get_by_label("Username or email").fill("vera")
+    page.get_by_label("Password").fill("wrong password")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("alert")).to_contain_text("invalid username or password")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(rf"/w/{team.id}/deployments$"))
+    expect(page.get_by_role("row", name=re.compile("Team pipeline"))).to_be_visible()
+    expect(page.get_by_role("link", name="New Deployment")).to_have_count(0)
+    expect(nav(page, "Pool")).to_have_count(0)
+    assert "Secret team" not in page.content()
+    screenshot(page, "deployments-viewer")
+
+    # Another workspace's pages do not exist for vera, and say nothing about what is there.
+    for path in (f"/w/{secret.id}/deployments", f"/deployments/{hidden.id}", f"/w/{secret.id}/deployments/status"):
+        response = page.goto(server.url(path))
+        assert response is not None
+        assert response.status == 404, path
+        assert "Hidden payroll" not in page.content()
+        assert "Secret team" not in page.content()
+    response = page.goto(server.url(f"/w/{team.id}/deployments/new"))
+    assert response is not None
+    assert response.status == 403
+    screenshot(page, "forbidden")
+
+    # Forged POSTs with vera's own cookie: no token, a wrong token, and a right token sent from another site.
+    page.goto(server.url(f"/w/{team.id}/deployments"))
+    token = page.locator("input[name=csrf_token]").first.get_attribute("value")
+    assert token
+    target = server.url(f"/w/{team.id}/deployments/new")
+    form = {"label": "Forged", "executor": "CeleryExecutor", "airflow_version": "3.1.3", "namespace": "pool-a"}
+    for extra, headers in (
+        ({}, {}),
+        ({"csrf_token": "not-the-token"}, {}),
+        ({"csrf_token": token}, {"origin": "http://evil.example"}),
+    ):
+        refused = page.request.post(target, form={**form, **extra}, headers=headers, max_redirects=0)
+        assert refused.status == 403, (extra, headers)
+        assert "did not carry a valid security token" in refused.text()
+    # With the right token the request gets through CSRF and is refused by the services: vera is a viewer.
+    allowed_through = page.request.post(target, form={**form, "csrf_token": token}, max_redirects=0)
+    assert allowed_through.status == 403
+    assert "You do not have the appropriate permissions for that" in allowed_through.text()
+    labels = [d.label for d in deployments.list_for_workspace(plat, admin, team.id)]
+    assert labels == ["Team pipeline"], "no forged request may create anything"
+
+    # The session cookie: HttpOnly, SameSite=Lax, and not Secure over plain http ...
+    (cookie,) = [c for c in page.context.cookies() if c["name"] == "airpool_session"]
+    assert cookie["httpOnly"]
+    assert cookie["sameSite"] == "Lax"
+    assert not cookie["secure"]
+    # ... but Secure when the request came over https through a proxy uvicorn trusts (127.0.0.1).
+    over_https = httpx.get(server.url("/login"), headers={"x-forwarded-proto": "https"})
+    set_cookie = over_https.headers["set-cookie"].lower()
+    assert "; secure" in set_cookie
+    assert "; httponly" in set_cookie
+    assert "; samesite=lax" in set_cookie
+
+
+def _admin(server: Server) -> auth.Actor:
+    """The first user of the installation (signed up through the UI), as the services know them."""
+    return auth.authenticate(server.platform, auth.login(server.platform, username="ada", password=PASSWORD).token)

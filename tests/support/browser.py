@@ -1,0 +1,54 @@
+"""A real Chromium (Debian's package) driven by Playwright, and screenshots of what it showed.
+
+Playwright's own browser downloads are not used: the tests drive ``/usr/bin/chromium`` through
+``executable_path`` so that CI needs nothing beyond ``apt-get install chromium`` (scripts/setup.sh does it).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from playwright.sync_api import Browser, Page, sync_playwright
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+
+
+def chromium_path() -> Path:
+    """The browser binary, or a clear failure saying how to install it (never a skip)."""
+    found = CHROMIUM if CHROMIUM.exists() else None
+    if found is None and (which := shutil.which("chromium")):
+        found = Path(which)
+    if found is None:
+        raise RuntimeError("Chromium is missing: run `apt-get install -y chromium` (scripts/setup.sh does it)")
+    return found
+
+
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(chromium_path()), args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def screenshot(page: Page, name: str) -> Path:
+    """Save the whole page as ``test-artifacts/screenshots/<name>.png``; returns the path."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{re.sub(r'[^a-z0-9_-]+', '-', name.lower())}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
