@@ -96,22 +96,44 @@ def fake_nodes(client: Client) -> None:
             client.create(node)
 
 
-def wait_nodes_ready(client: Client, *, deadline: float) -> None:
-    """Return once kwok reports every fake node Ready, so pods created right after ``dev up`` schedule."""
+def _schedulable(node: Node) -> bool:
+    """Ready per kwok, and no taint left from before that (the node lifecycle controller removes it)."""
+    status, spec = node.status, node.spec
+    ready = status is not None and any(c.type == "Ready" and c.status == "True" for c in status.conditions or [])
+    tainted = spec is not None and any(t.effect in {"NoSchedule", "NoExecute"} for t in spec.taints or [])
+    return ready and not tainted
+
+
+def _controllers_running(client: Client) -> bool:
+    """The ``default`` ServiceAccount exists once kube-controller-manager's controllers run; pods need it."""
+    try:
+        client.get(ServiceAccount, "default", namespace="default")
+    except ApiError as exc:
+        if exc.status.code == 404:
+            return False
+        raise
+    return True
+
+
+def wait_ready(client: Client, *, deadline: float) -> None:
+    """Return once a Deployment created now would run at once: controllers running, every fake node schedulable.
+
+    Without this the first Deployment after ``dev up`` waits seconds for the controllers and for the scheduler's
+    back-off on a node that was still tainted not-ready.
+    """
     wanted = set(node_names())
     while True:
-        ready = {
-            node.metadata.name
-            for node in client.list(Node)
-            if node.metadata is not None
-            and node.status is not None
-            and any(c.type == "Ready" and c.status == "True" for c in node.status.conditions or [])
-        }
-        if wanted <= ready:
+        schedulable = {node.metadata.name for node in client.list(Node) if node.metadata and _schedulable(node)}
+        controllers = _controllers_running(client)
+        if wanted <= schedulable and controllers:
             return
         if time.monotonic() > deadline:
-            missing = ", ".join(sorted(wanted - ready))
-            raise errors.DevClusterError(
-                f"kwok did not mark the fake node(s) {missing} Ready in time; see the kwok log in the data directory."
-            )
+            missing = ", ".join(sorted(wanted - schedulable))
+            if missing:
+                problem = f"kwok did not make the fake node(s) {missing} Ready and untainted in time (logs/kwok.log)"
+            else:
+                problem = (
+                    "kube-controller-manager did not start its controllers in time (logs/kube-controller-manager.log)"
+                )
+            raise errors.DevClusterError(f"{problem}; nothing is left running.")
         time.sleep(0.05)
