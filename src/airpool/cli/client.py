@@ -25,6 +25,7 @@ GRAPHQL_PATH = "/v1"
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]", "::1")
 #: Messages Houston uses for a token it no longer accepts (the astro CLI reads them the same way).
 _EXPIRED_MESSAGES = ("AUTH_TOKEN_REFRESH_FAILED",)
+_EXPIRED_CODES = ("UNAUTHENTICATED", "TOKEN_EXPIRED")
 
 
 class Unreachable(Exception):
@@ -87,7 +88,7 @@ def result(*, server: str, status: int, body: bytes, sent_token: bool) -> dict[s
         message = str(first.get("message") or "unknown error")
         extensions = first.get("extensions") or {}
         code = extensions.get("code")
-        if code == "UNAUTHENTICATED" or message in _EXPIRED_MESSAGES:
+        if code in _EXPIRED_CODES or message in _EXPIRED_MESSAGES:
             reason = str(extensions.get("reason") or message)
             if sent_token:
                 raise TokenExpired(

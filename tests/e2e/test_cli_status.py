@@ -1,0 +1,226 @@
+"""The ``airpool`` CLI against the real app served in-process, where the test plays commander's part.
+
+Commander reports through ``services.commander_jobs`` (status and messages, job completion); calling those same
+functions here lets the tests show what the CLI does with each report (``status``, ``wait``'s spinner, soft
+delete and early release) without a cluster. The clock is movable, so an expired token is a real expiry.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from airpool.config.model import PlatformConfig
+from airpool.domain.deployments import DeploymentStatus
+from airpool.services import commander_jobs
+from airpool.services.platform import Platform
+from tests.support import cli
+from tests.support import platform as platforms
+from tests.support.api_server import PASSWORD, GraphQL, MovableClock, make_platform, running_app
+
+pytestmark = pytest.mark.slow
+
+FORBIDDEN = (
+    'serviceaccounts is forbidden: User "system:serviceaccount:astronomer:astronomer-commander" cannot create '
+    'resource "serviceaccounts" in API group "" in the namespace "pool-a"'
+)
+
+
+class Server:
+    def __init__(self, platform: Platform, base: str, clock: MovableClock) -> None:
+        self.platform = platform
+        self.base = base
+        self.clock = clock
+
+
+def _serve(tmp_path: Path, cfg: PlatformConfig) -> Iterator[Server]:
+    clock = MovableClock()
+    plat = make_platform(f"sqlite:///{tmp_path / 'airpool.db'}", cfg, clock=clock)
+    with running_app(plat) as base:
+        GraphQL(base).signup("admin")
+        yield Server(plat, base, clock)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    yield from _serve(tmp_path, platforms.config(pool_names=("pool-a", "pool-b"), hard_delete=False, retention_days=7))
+
+
+@pytest.fixture
+def config(tmp_path: Path, server: Server) -> Path:
+    path = tmp_path / "cli" / "config.yaml"
+    assert cli.run(path, "login", server.base, "-u", "admin", AIRPOOL_PASSWORD=PASSWORD).code == 0
+    return path
+
+
+def _create(config: Path, namespace: str = "pool-a", label: str = "etl") -> dict[str, str]:
+    result = cli.run(config, "deployment", "create", "-l", label, "-n", namespace, "-o", "json")
+    assert result.code == 0, result
+    created: dict[str, str] = json.loads(result.out)
+    return created
+
+
+def test_status_shows_commanders_latest_message(server: Server, config: Path) -> None:
+    created = _create(config)
+    commander_jobs.report_status(server.platform, created["id"], status=DeploymentStatus.FAILED, message=FORBIDDEN)
+    result = cli.run(config, "deployment", "status", "etl")
+    assert result.code == 0
+    lines = result.out.splitlines()
+    assert "Status:        failed" in lines
+    assert f"Message:       {FORBIDDEN}" in lines
+    assert "Namespace:     pool-a" in lines
+    listed = cli.run(config, "deployment", "list").out
+    assert "failed" in listed
+
+
+def _report_later(server: Server, deployment_id: str, *steps: tuple[DeploymentStatus, str]) -> threading.Thread:
+    def run() -> None:
+        for status, message in steps:
+            time.sleep(1.0)
+            commander_jobs.report_status(server.platform, deployment_id, status=status, message=message)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_wait_prints_each_phase_when_piped_and_ends_healthy(server: Server, config: Path) -> None:
+    created = _create(config)
+    thread = _report_later(
+        server,
+        created["id"],
+        (DeploymentStatus.DEPLOYING, "2/5 workloads ready"),
+        (DeploymentStatus.HEALTHY, "every workload is ready"),
+    )
+    result = cli.run(config, "deployment", "wait", "etl", "--interval", "0.2", "--timeout", "30")
+    thread.join()
+    assert result.code == 0, result
+    name = created["releaseName"]
+    phases = result.err.splitlines()
+    assert phases[0].startswith(f"etl ({name}): deploying")
+    assert f"etl ({name}): deploying - 2/5 workloads ready" in phases
+    assert phases[-1] == f"etl ({name}): healthy - every workload is ready"
+    assert result.out.strip() == f"Deployment 'etl' ({name}) is healthy."
+
+
+def test_wait_shows_a_spinner_in_a_terminal_and_fails_with_the_message(server: Server, config: Path) -> None:
+    created = _create(config)
+    thread = _report_later(server, created["id"], (DeploymentStatus.FAILED, FORBIDDEN))
+    child = cli.spawn(config, "deployment", "wait", "etl", "--interval", "0.2")
+    child.expect("[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] etl")  # rich's spinner frames before the phase
+    child.expect(": deploying")
+    child.expect(f"Error: Deployment {created['releaseName']} is failed: serviceaccounts is forbidden")
+    child.expect(pexpect.EOF)
+    child.close()
+    thread.join()
+    assert child.exitstatus == 1
+
+
+def test_wait_gives_up_after_the_timeout(server: Server, config: Path) -> None:
+    created = _create(config)
+    result = cli.run(config, "deployment", "wait", created["releaseName"], "--timeout", "1", "--interval", "0.2")
+    assert result.code == 1
+    assert f"Deployment {created['releaseName']} is still deploying after 1 s" in result.err
+
+
+def test_soft_delete_says_when_the_namespace_returns_and_admin_releases_it_early(server: Server, config: Path) -> None:
+    created = _create(config, namespace="pool-b")
+    result = cli.run(config, "deployment", "delete", "etl", "--yes")
+    assert result.code == 0, result
+    assert "Soft delete: namespace pool-b and the Deployment's data are kept until 20" in result.out
+    assert "`airpool pool release pool-b`" in result.out
+
+    # commander removes the objects: the namespace is retained until the retention period ends
+    job = commander_jobs.lease(server.platform, worker_id="test-commander", kinds=(commander_jobs.JobKind.UNINSTALL,))
+    assert job is not None
+    assert job.deployment is not None
+    assert job.deployment.id == created["id"]
+    commander_jobs.complete(server.platform, job.job.id, worker_id="test-commander")
+    pool = json.loads(cli.run(config, "pool", "status", "-o", "json").out)
+    retained = {ns["name"]: ns for ns in pool["namespaces"]}["pool-b"]
+    assert retained["state"] == "retained"
+    assert pool["nextRelease"] == retained["releasesAt"]
+    text = cli.run(config, "pool", "status").out
+    assert "2 namespaces: 1 available, 1 retained; next retained one returns at" in text
+
+    not_retained = cli.run(config, "pool", "release", "pool-a")
+    assert not_retained.code == 1
+    assert "pool-a" in not_retained.err
+    released = cli.run(config, "pool", "release", "pool-b")
+    assert released.code == 0, released
+    assert released.out.strip() == "Namespace pool-b is now available."
+
+
+def test_expired_token_asks_to_log_in_again(server: Server, config: Path) -> None:
+    assert cli.run(config, "deployment", "list").code == 0
+    server.clock.advance(seconds=server.platform.session_ttl_seconds + 60)
+    result = cli.run(config, "deployment", "list")
+    assert result.code == 1
+    assert f"your token for {server.base} has expired or is no longer valid" in result.err
+    assert f"log in again with `airpool login {server.base}`" in result.err
+    assert cli.run(config, "login", "-u", "admin", AIRPOOL_PASSWORD=PASSWORD).code == 0  # the context's server
+    assert cli.run(config, "deployment", "list").code == 0
+
+
+def test_viewer_is_refused_pool_status(server: Server, config: Path) -> None:
+    admin = GraphQL(server.base).login("admin")
+    admin.data(
+        "mutation($e: String!, $p: String!, $u: String) { createUser(email: $e, password: $p, username: $u) "
+        "{ user { id } } }",
+        {"e": "bob@example.com", "p": PASSWORD, "u": "bob"},
+    )
+    bob = config.parent / "bob.yaml"
+    assert cli.run(bob, "login", server.base, "-u", "bob", AIRPOOL_PASSWORD=PASSWORD).code == 0
+    result = cli.run(bob, "pool", "status")
+    assert result.code == 1
+    assert "You do not have the appropriate permissions for that" in result.err
+
+
+@pytest.fixture
+def free_form_config(tmp_path: Path) -> Iterator[Path]:
+    for server in _serve(tmp_path, platforms.config(pool_names=None, free_form=True)):
+        path = tmp_path / "cli" / "config.yaml"
+        assert cli.run(path, "login", server.base, "-u", "admin", AIRPOOL_PASSWORD=PASSWORD).code == 0
+        yield path
+
+
+def test_free_form_mode_asks_for_a_name_and_checks_it(free_form_config: Path) -> None:
+    child = cli.spawn(free_form_config, "deployment", "create", "-l", "typed")
+    child.expect("Kubernetes namespace: ")
+    child.sendline("Not_Valid")
+    child.expect("namespace 'Not_Valid' must consist of lower case alphanumeric characters")
+    child.expect("Kubernetes namespace: ")
+    child.sendline("team-data")
+    child.expect("namespace team-data")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    piped = cli.run(free_form_config, "deployment", "create", "-l", "x")
+    assert piped.code == 2
+    assert "this server wants a namespace name" in piped.err
+
+
+def test_workspace_switch_in_a_terminal(server: Server, config: Path) -> None:
+    admin = GraphQL(server.base).login("admin")
+    second = admin.data('mutation { createWorkspace(label: "second team") { id } }')["createWorkspace"]["id"]
+    child = cli.spawn(config, "workspace", "switch")
+    child.expect("Choose a workspace")
+    child.send("second")
+    child.expect(f"> second team  \\({second}\\)")
+    child.send("\r")
+    child.expect(f"Switched to workspace second team \\({second}\\)")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    listed = json.loads(cli.run(config, "context", "list", "-o", "json").out)
+    assert listed[0]["workspaceId"] == second
+    assert cli.run(config, "deployment", "list", "-o", "json").out.strip() == "[]"
+    unknown = cli.run(config, "workspace", "switch", "nope")
+    assert unknown.code == 1
+    assert "no workspace with id or label 'nope'" in unknown.err
