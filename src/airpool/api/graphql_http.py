@@ -22,11 +22,9 @@ from starlette.responses import JSONResponse, Response
 from airpool.api import errors
 from airpool.api.context import AppState, RequestContext
 
-#: Ariadne logs every error with a traceback; ``errors.format_error`` already logs what deserves it.
-_quiet = logging.getLogger("airpool.api.graphql.ariadne")
-_quiet.addHandler(logging.NullHandler())
-_quiet.propagate = False
-_quiet.disabled = True
+#: Ariadne logs every error with a traceback; ``errors.format_error`` already logs what deserves it. A logger made
+#: outside the logging manager, so no logging configuration (uvicorn's dictConfig) re-enables it.
+_quiet = logging.Logger("airpool.api.ariadne", level=logging.CRITICAL + 10)
 
 #: A body larger than this is not an operation of ours.
 MAX_BODY_BYTES = 1_000_000
