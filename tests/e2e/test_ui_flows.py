@@ -27,6 +27,7 @@ pytestmark = pytest.mark.slow
 
 VALUES = """
 global:
+  clusterRoles: false  # with nfsMountDagDeployment below: a configuration warning for the Settings page
   features:
     namespacePools:
       enabled: true
@@ -38,6 +39,7 @@ astronomer:
     config:
       deployments:
         hardDeleteDeployment: true
+        nfsMountDagDeployment: true
 airpool:
   retentionDays: 3
 """
@@ -47,6 +49,7 @@ airpool:
 class Server:
     base: str
     platform: Platform
+    database_url: str
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -60,7 +63,7 @@ def server(tmp_path: Path, sqlite_url: str) -> Iterator[Server]:
     plat = make_platform(sqlite_url, config.load([values]))
     try:
         with serve_process(values=values, database_url=sqlite_url) as (base, _proc):
-            yield Server(base=base, platform=plat)
+            yield Server(base=base, platform=plat, database_url=sqlite_url)
     finally:
         plat.close()
 
@@ -163,6 +166,7 @@ def test_taken_namespace_keeps_the_form_and_an_empty_pool_says_why(server: Serve
     page.get_by_role("button", name="Create Deployment").click()
     alert = page.get_by_role("alert")
     expect(alert).to_contain_text("namespace 'pool-a' is not available: it is used by another Deployment")
+    expect(alert).to_contain_text("Choose another namespace below")
     expect(page.get_by_label("Name", exact=True)).to_have_value("Marketing")
     expect(page.get_by_label("Executor")).to_have_value("KubernetesExecutor")
     assert namespace_options(page) == ["pool-b"]
@@ -200,6 +204,8 @@ def test_taken_namespace_keeps_the_form_and_an_empty_pool_says_why(server: Serve
     # The admin releases the retained namespace early from the Pool page; it is offered again.
     nav(page, "Pool").click()
     expect(page.get_by_role("row", name=re.compile("pool-a"))).to_contain_text("retained")
+    expect(page.get_by_role("row", name=re.compile("pool-b"))).to_contain_text("claimed")
+    screenshot(page, "pool-retained")
     page.get_by_role("button", name="Release now pool-a").click()
     expect(page.get_by_role("status")).to_contain_text("pool-a is back in the pool")
     page.goto(server.url(f"/w/{workspace_id}/deployments/new"))
@@ -226,6 +232,8 @@ def test_status_updates_live_and_settings_show_the_configuration(server: Server,
     expect(page.get_by_role("heading", name="Namespace pool")).to_be_visible()
     expect(page.locator("main")).to_contain_text("pool-a, pool-b")
     expect(page.locator("main")).to_contain_text("hardDeleteDeployment")
+    expect(page.get_by_role("region", name="Warnings")).to_contain_text("NFS DAG deploys")
+    expect(page.locator("main")).to_contain_text(f"Database in use: {server.database_url}")
     screenshot(page, "settings")
 
     page.get_by_role("button", name="Log out").click()

@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from starlette.responses import JSONResponse, Response
 
+from airpool.config import describe
 from airpool.domain import errors
 from airpool.domain.deployments import Executor
 from airpool.domain.pool import NamespaceState
@@ -199,6 +200,7 @@ class Pages:
         mode = "pool" if config.pool_enabled else ("free" if config.deployments.free_form else "none")
         names: list[str] = []
         pool_error = None
+        hint = None
         if mode == "pool":
             names = pool.available_namespaces(self.platform, ctx.user)
             if not names:
@@ -208,6 +210,8 @@ class Pages:
                     "next_release": counts.next_release_at,
                 }
             elif form["namespace"] not in names:
+                if error and form["namespace"]:
+                    hint = "Choose another namespace below; everything else you entered is kept."
                 form = {**form, "namespace": ""}  # taken meanwhile: the user chooses again, the rest stays
         posted = ctx.request.method == "POST"
         return ctx.render(
@@ -223,6 +227,7 @@ class Pages:
             pool_error=pool_error,
             error=error,
             error_title="The Deployment was not created",
+            error_hint=hint,
         )
 
     def deployment(self, ctx: Ctx) -> Response:
@@ -301,6 +306,7 @@ class Pages:
             title="Settings",
             nav="settings",
             sections=settings_view.sections(config),
+            database=describe.mask(self.platform.db.url),
             warnings=config.warnings,
             ignored_keys=config.ignored_keys,
         )
