@@ -6,46 +6,25 @@ source of its rules) bound to commander's real ServiceAccount; commander itself 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
-from typing import Any
 
 import lightkube
 import pytest
-from lightkube import codecs
 from lightkube.resources.core_v1 import Pod, Secret
 from lightkube.resources.rbac_authorization_v1 import Role, RoleBinding
 
-from airpool.commander import install, kinds, status, uninstall
-from airpool.config.model import PlatformConfig
-from airpool.domain.deployments import DeploymentStatus, Executor
-from airpool.kube.client import ADMIN_FIELD_MANAGER
-from airpool.manifests import pool, rbac
+from airpool.commander import install, kinds, uninstall
+from airpool.domain.deployments import Executor
+from airpool.manifests import pool
 from airpool.manifests.airflow import common, render, settings
 from airpool.manifests.airflow.spec import AirflowSpec
-from tests.support import cluster as cluster_support
-
-CONFIG = PlatformConfig()
-
-
-def admin_apply(client: lightkube.Client, objs: list[dict[str, Any]]) -> None:
-    for obj in objs:
-        res = codecs.from_dict(obj)
-        client.apply(res, field_manager=ADMIN_FIELD_MANAGER, force=True)
+from tests.support import commander_env
 
 
 @pytest.fixture
 def pool_namespace(admin_client: lightkube.Client) -> Iterator[str]:
     """A namespace prepared like a pool member: commander's Role and RoleBinding applied by an admin."""
-    with cluster_support.fresh_namespace(admin_client, prefix="pool") as ns:
-        name = pool.commander_role_name(CONFIG)
-        admin_apply(
-            admin_client,
-            [
-                pool.role(CONFIG, name, ns, rbac.COMMANDER_NAMESPACE_RULES),
-                pool.role_binding(CONFIG, name, ns),
-            ],
-        )
+    with commander_env.pool_namespace(admin_client) as ns:
         yield ns
 
 
@@ -56,18 +35,6 @@ def make_spec(namespace: str, executor: Executor, deployment_id: str = "dep-1") 
         namespace=namespace,
         executor=executor,
     )
-
-
-def wait_healthy(client: lightkube.Client, spec: AirflowSpec, timeout: float = 90) -> status.StatusReport:
-    deadline = time.monotonic() + timeout
-    report = status.check(client, spec)
-    while report.status is not DeploymentStatus.HEALTHY:
-        assert report.status is DeploymentStatus.DEPLOYING, report.message
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not healthy after {timeout} s: {report.message}")
-        time.sleep(0.3)
-        report = status.check(client, spec)
-    return report
 
 
 @pytest.mark.slow
@@ -84,7 +51,7 @@ def test_install_in_pool_namespace_reaches_healthy_and_uninstall_leaves_pool_rba
         kind = kinds.kind_of(obj)
         got = admin_client.get(kind.resource, obj["metadata"]["name"], namespace=pool_namespace)
         assert got.metadata.labels[common.DEPLOYMENT_LABEL] == "dep-1"
-    report = wait_healthy(commander_client, spec)
+    report = commander_env.wait_healthy(commander_client, spec)
     assert report.ready == report.total > 0
     pods = list(admin_client.list(Pod, namespace=pool_namespace))
     assert pods
@@ -98,6 +65,6 @@ def test_install_in_pool_namespace_reaches_healthy_and_uninstall_leaves_pool_rba
 
     uninstall.uninstall(commander_client, namespace=pool_namespace, deployment_id="dep-1")
     assert uninstall.remaining(admin_client, pool_namespace, "dep-1") == []
-    name = pool.commander_role_name(CONFIG)
+    name = pool.commander_role_name(commander_env.CONFIG)
     admin_client.get(Role, name, namespace=pool_namespace)
     admin_client.get(RoleBinding, name, namespace=pool_namespace)

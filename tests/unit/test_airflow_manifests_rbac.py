@@ -12,52 +12,7 @@ from airpool.domain.deployments import Executor
 from airpool.manifests import rbac
 from airpool.manifests.airflow import access, render
 from airpool.manifests.airflow.spec import AirflowSecrets, AirflowSpec, DagDeployment
-
-#: The seed's Option 2 ``deployment-commander-role``, rule by rule (reference/airflow-deployment-objects.md).
-OPTION2_ROLE = tuple(
-    rbac.PolicyRule(api_groups=tuple(g), resources=tuple(r), verbs=tuple(v))
-    for g, r, v in [
-        (["*"], ["*"], ["list", "watch"]),
-        ([""], ["configmaps"], ["create", "delete", "get", "list", "patch", "update", "watch"]),
-        (["keda.k8s.io"], ["scaledobjects"], ["get", "create", "delete"]),
-        ([""], ["secrets"], ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]),
-        ([""], ["namespaces"], ["get", "list", "patch", "update", "watch"]),
-        ([""], ["serviceaccounts"], ["create", "delete", "get", "patch"]),
-        (["rbac.authorization.k8s.io"], ["roles"], ["*"]),
-        (
-            [""],
-            ["persistentvolumeclaims"],
-            ["create", "delete", "deletecollection", "get", "list", "update", "watch", "patch"],
-        ),
-        ([""], ["pods"], ["get", "list", "watch"]),
-        ([""], ["endpoints"], ["create", "delete", "get", "list", "update", "watch"]),
-        ([""], ["limitranges"], ["create", "delete", "get", "list", "watch", "patch"]),
-        ([""], ["nodes"], ["get", "list", "watch"]),
-        ([""], ["nodes/proxy"], ["get"]),
-        ([""], ["persistentvolumes"], ["create", "delete", "get", "list", "watch", "patch"]),
-        ([""], ["replicationcontrollers"], ["list", "watch"]),
-        ([""], ["resourcequotas"], ["create", "delete", "get", "list", "patch", "watch"]),
-        ([""], ["services"], ["create", "delete", "get", "list", "patch", "update", "watch"]),
-        (["apps"], ["statefulsets"], ["create", "delete", "get", "list", "patch", "watch"]),
-        (["apps"], ["deployments"], ["create", "delete", "get", "patch", "update"]),
-        (["autoscaling"], ["horizontalpodautoscalers"], ["list", "watch"]),
-        (["batch"], ["jobs"], ["list", "watch", "create", "delete"]),
-        (["batch"], ["cronjobs"], ["create", "delete", "get", "list", "patch", "watch"]),
-        (["extensions"], ["daemonsets", "replicasets"], ["list", "watch"]),
-        (["extensions"], ["deployments"], ["create", "delete", "get", "list", "patch", "update", "watch"]),
-        ([""], ["events"], ["create", "delete", "patch"]),
-        (["extensions"], ["ingresses"], ["create", "delete", "get", "patch"]),
-        (["extensions"], ["ingresses/status"], ["update"]),
-        (["networking.k8s.io"], ["ingresses"], ["get", "create", "delete", "patch"]),
-        (["networking.k8s.io"], ["ingresses/status"], ["update"]),
-        (["networking.k8s.io"], ["networkpolicies"], ["create", "delete", "get", "patch"]),
-        (["rbac.authorization.k8s.io"], ["rolebindings"], ["create", "delete", "get", "patch"]),
-        (["authentication.k8s.io"], ["tokenreviews"], ["create", "delete"]),
-        (["authorization.k8s.io"], ["subjectaccessreviews"], ["create", "delete"]),
-        (["kubed.appscode.com"], ["searchresults"], ["get"]),
-        (["policy"], ["poddisruptionbudgets"], ["create", "delete", "get"]),
-    ]
-)
+from tests.support import seed_roles
 
 SPECS = [
     AirflowSpec(
@@ -93,7 +48,7 @@ def test_every_rule_commander_grants_is_held_by_commander() -> None:
 
 
 def test_the_seeds_option2_role_lacks_what_the_pod_launcher_role_grants() -> None:
-    lacking = {str(c) for c in rbac.missing(preflight.pool_namespace_needs().namespaced, OPTION2_ROLE)}
+    lacking = {str(c) for c in rbac.missing(preflight.pool_namespace_needs().namespaced, seed_roles.OPTION_2_POLICY)}
     assert {"create pods (core)", "create pods/exec (core)", "get pods/log (core)", "patch jobs (batch)"} <= lacking
     assert "create secrets (core)" not in lacking
 

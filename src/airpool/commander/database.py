@@ -45,7 +45,7 @@ def ensure(admin_url: str, db: ExternalDatabase, *, password: str) -> None:
             conn.execute(
                 sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(db.database), sql.Identifier(db.user))
             )
-    log.info("database ready: database=%s role=%s", db.database, db.user)
+    log.info("database ready", extra={"kv": {"database": db.database, "role": db.user}})
 
 
 def drop(admin_url: str, db: ExternalDatabase) -> None:
@@ -53,7 +53,7 @@ def drop(admin_url: str, db: ExternalDatabase) -> None:
     with _connect(admin_url) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db.database)))
         conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(db.user)))
-    log.info("database dropped: database=%s role=%s", db.database, db.user)
+    log.info("database dropped", extra={"kv": {"database": db.database, "role": db.user}})
 
 
 def exists(admin_url: str, db: ExternalDatabase) -> bool:

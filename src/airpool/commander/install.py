@@ -144,7 +144,8 @@ def install(
     """Install or upgrade; raises ``PermissionsMissing`` / ``ClusterRefused`` (permanent, nothing changed when
     raised before the first apply) or ``TemporaryFailure`` (retry)."""
     started = time.monotonic()
-    log.info("install started: deployment=%s namespace=%s", spec.deployment_id, spec.namespace)
+    where = {"deployment": spec.deployment_id, "namespace": spec.namespace}
+    log.info("install started", extra={"kv": where})
     secrets = secretstore.load_or_generate(client, spec)
     preflight.check(
         client, spec, manage_namespace=manage_namespace, pool_enabled=pool_enabled, cluster_roles=cluster_roles
@@ -160,5 +161,5 @@ def install(
     apply_all(client, objects, parallelism=parallelism)
     applied = len(objects) + int(manage_namespace)
     took = time.monotonic() - started
-    log.info("install applied %d objects in %.2f s: deployment=%s", applied, took, spec.deployment_id)
+    log.info("install applied", extra={"kv": {**where, "objects": applied, "seconds": round(took, 3)}})
     return InstallResult(applied=applied, seconds=took)

@@ -152,5 +152,5 @@ def check(
         raise errors.CommanderError(NFS_WITHOUT_CLUSTER_ROLES)
     lacking = missing(client, spec.namespace, needs(spec, manage_namespace=manage_namespace))
     if lacking:
-        log.warning("preflight failed: %d permissions missing in %s", len(lacking), spec.namespace)
+        log.warning("preflight failed", extra={"kv": {"namespace": spec.namespace, "missing": len(lacking)}})
         raise errors.PermissionsMissing(spec.namespace, lacking)

@@ -17,7 +17,8 @@ from lightkube import ApiError, Client
 from lightkube.resources.core_v1 import Namespace
 from lightkube.types import CascadeType
 
-from airpool.commander import errors, kinds
+from airpool.commander import database, errors, kinds
+from airpool.manifests.airflow.spec import ExternalDatabase
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +89,13 @@ def uninstall(
     deployment_id: str,
     delete_namespace: bool = False,
     cluster_scoped: bool = False,
+    drop_database: tuple[str, ExternalDatabase] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
 ) -> UninstallResult:
     """Delete and wait; ``delete_namespace`` (no pool: commander created it) then removes the namespace too;
-    ``cluster_scoped`` (NFS DAG deploys) also removes the Deployment's PersistentVolume."""
+    ``cluster_scoped`` (NFS DAG deploys) also removes the Deployment's PersistentVolume; ``drop_database``
+    (admin URL, database) drops the Deployment's own database and role once no pod can use them any more —
+    only on FINAL removal (a soft delete keeps them until its retention ends)."""
     started = time.monotonic()
     deadline = started + timeout
     try:
@@ -116,6 +120,13 @@ def uninstall(
                 time.sleep(0.25)
     except ApiError as exc:
         raise errors.from_api_error(exc) from exc
+    if drop_database is not None:
+        database.drop(*drop_database)
     took = time.monotonic() - started
-    log.info("uninstall deleted %d objects in %.2f s: deployment=%s", deleted, took, deployment_id)
+    log.info(
+        "uninstall done",
+        extra={
+            "kv": {"deployment": deployment_id, "namespace": namespace, "objects": deleted, "seconds": round(took, 3)}
+        },
+    )
     return UninstallResult(deleted=deleted, seconds=took)

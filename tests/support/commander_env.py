@@ -1,0 +1,87 @@
+"""Preparing namespaces the way an admin would (as admin), for commander tests that then act as commander."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import lightkube
+from lightkube import ApiError, codecs
+from lightkube.resources.core_v1 import Namespace
+from lightkube.resources.rbac_authorization_v1 import ClusterRole, ClusterRoleBinding
+
+from airpool.commander import status
+from airpool.config.model import PlatformConfig
+from airpool.domain.deployments import DeploymentStatus
+from airpool.kube.client import ADMIN_FIELD_MANAGER
+from airpool.manifests import pool, rbac
+from tests.support import cluster as cluster_support
+
+CONFIG = PlatformConfig()
+
+
+def admin_apply(client: lightkube.Client, objs: list[dict[str, Any]]) -> None:
+    for obj in objs:
+        client.apply(codecs.from_dict(obj), field_manager=ADMIN_FIELD_MANAGER, force=True)
+
+
+def grant_pool_role(client: lightkube.Client, namespace: str) -> None:
+    """Commander's Role and RoleBinding from the one source of its rules (the seed's Option 1)."""
+    name = pool.commander_role_name(CONFIG)
+    admin_apply(
+        client,
+        [
+            pool.role(CONFIG, name, namespace, rbac.COMMANDER_NAMESPACE_RULES),
+            pool.role_binding(CONFIG, name, namespace),
+        ],
+    )
+
+
+@contextlib.contextmanager
+def pool_namespace(client: lightkube.Client) -> Iterator[str]:
+    with cluster_support.fresh_namespace(client, prefix="pool") as ns:
+        grant_pool_role(client, ns)
+        yield ns
+
+
+@contextlib.contextmanager
+def cluster_grant(client: lightkube.Client, rules: tuple[rbac.PolicyRule, ...]) -> Iterator[str]:
+    """A ClusterRole + ClusterRoleBinding for commander, removed afterwards (the cluster is shared by the whole
+    session, so it must not outlive the test)."""
+    name = cluster_support.unique_name("commander-cluster")
+    admin_apply(client, [pool.cluster_role(CONFIG, name, rules), pool.cluster_role_binding(CONFIG, name)])
+    try:
+        yield name
+    finally:
+        with contextlib.suppress(ApiError):
+            client.delete(ClusterRoleBinding, name)
+        with contextlib.suppress(ApiError):
+            client.delete(ClusterRole, name)
+
+
+def wait_healthy(client: lightkube.Client, spec: Any, timeout: float = 90) -> status.StatusReport:
+    deadline = time.monotonic() + timeout
+    report = status.check(client, spec)
+    while report.status is not DeploymentStatus.HEALTHY:
+        assert report.status is DeploymentStatus.DEPLOYING, report.message
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not healthy after {timeout} s: {report.message}")
+        time.sleep(0.3)
+        report = status.check(client, spec)
+    return report
+
+
+def namespace_exists(client: lightkube.Client, name: str) -> bool:
+    try:
+        client.get(Namespace, name)
+    except ApiError as exc:
+        if exc.status.code == 404:
+            return False
+        raise
+    return True
+
+
+def objects_in(client: lightkube.Client, namespace: str, resource: Any) -> list[str]:
+    return [o.metadata.name for o in client.list(resource, namespace=namespace)]
