@@ -1,0 +1,84 @@
+"""``airpool serve`` as a user runs it: a real process, real signals, real HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.api_server import PASSWORD, GraphQL, airpool_executable, serve_process
+from tests.support.postgres import free_port
+
+VALUES = """\
+global:
+  features:
+    namespacePools:
+      enabled: true
+      namespaces:
+        create: true
+        names: [pool-a, pool-b]
+"""
+
+
+@pytest.fixture
+def values(tmp_path: Path) -> Path:
+    path = tmp_path / "values.yaml"
+    path.write_text(VALUES)
+    return path
+
+
+def _run_serve(values: Path, database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [airpool_executable(), "serve", "-f", str(values), "--port", str(free_port()), "--no-commander", *args],
+        env={**os.environ, "AIRPOOL_DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_refuses_to_start_on_a_database_without_the_current_schema(values: Path, sqlite_url: str) -> None:
+    result = _run_serve(values, sqlite_url)
+    assert result.returncode == 1
+    assert "has no schema yet" in result.stderr
+    assert "run `airpool db upgrade`" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_refuses_a_bad_values_file(tmp_path: Path, sqlite_url: str) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "global:\n  features:\n    namespacePools:\n      enabled: true\n      namespaces:\n        names: [Bad_Name]\n"
+    )
+    result = _run_serve(bad, sqlite_url, "--migrate")
+    assert result.returncode == 1
+    assert "Bad_Name" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_serves_with_migrate_creates_admin_from_env_and_stops_cleanly_on_sigterm(values: Path, sqlite_url: str) -> None:
+    env = {"AIRPOOL_ADMIN_USERNAME": "ops", "AIRPOOL_ADMIN_PASSWORD": PASSWORD}
+    with serve_process(values=values, database_url=sqlite_url, extra_args=["--migrate"], env=env) as (base, proc):
+        admin = GraphQL(base).login("ops")
+        assert admin.data("{ self { username isSystemAdmin } }")["self"] == {"username": "ops", "isSystemAdmin": True}
+        names = admin.data("{ availableNamespaces { name } }")["availableNamespaces"]
+        assert names == [{"name": "pool-a"}, {"name": "pool-b"}]
+        assert httpx.get(f"{base}/readyz").status_code == 200
+        port = int(base.rsplit(":", 1)[1])
+        proc.send_signal(signal.SIGTERM)
+        # uvicorn finishes the shutdown, then re-raises SIGTERM so the exit status tells how the process ended.
+        assert proc.wait(timeout=30) in (0, -signal.SIGTERM)
+        output = proc.stdout.read() if proc.stdout else ""
+    assert f"airpool is serving at {base}" in output
+    assert "GraphQL API" in output
+    assert "created 'ops' from AIRPOOL_ADMIN_USERNAME/PASSWORD" in output
+    assert "stopping scheduled cleanup" in output
+    assert "Application shutdown complete" in output
+    assert "Traceback" not in output
+    with socket.socket() as sock:
+        assert sock.connect_ex(("127.0.0.1", port)) != 0  # nothing listens any more
