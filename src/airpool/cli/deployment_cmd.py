@@ -27,12 +27,15 @@ app = typer.Typer(
 )
 
 _SHORT_EXECUTORS = {e.name.lower(): e.value for e in deployment_rules.Executor}
-#: Phases after which ``wait`` stops, with the exit code each one gives.
-_FINAL_PHASES = {
-    deployment_rules.DeploymentStatus.HEALTHY.value: exits.OK,
-    deployment_rules.DeploymentStatus.FAILED.value: exits.ERROR,
-    deployment_rules.DeploymentStatus.DELETED.value: exits.ERROR,
-}
+#: Phases after which ``wait`` stops: healthy (exit 0), failed or deleted (exit 1).
+_FINAL_PHASES = frozenset(
+    status.value
+    for status in (
+        deployment_rules.DeploymentStatus.HEALTHY,
+        deployment_rules.DeploymentStatus.FAILED,
+        deployment_rules.DeploymentStatus.DELETED,
+    )
+)
 
 
 def _executor(value: str) -> str:
