@@ -1,23 +1,17 @@
 """``airpool dev``: the local Kubernetes control plane for development and tests.
 
 Thin: every command is one call into ``airpool.devcluster``; its ``DevClusterError`` messages are printed as they
-are, never as a traceback.
+are (``exits.handled``), never as a traceback.
 """
 
 from __future__ import annotations
 
-import functools
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import ParamSpec, TypeVar
 
 import typer
 
-from airpool.domain.errors import AirpoolError
-
-P = ParamSpec("P")
-R = TypeVar("R")
+from airpool.cli import exits
 
 app = typer.Typer(
     help="Run a local Kubernetes control plane (etcd, kube-apiserver with RBAC, kwok).", no_args_is_help=True
@@ -30,32 +24,12 @@ DataDir = typer.Option(
 )
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.secho(f"Error: {message}", err=True, fg=typer.colors.RED)
-    return typer.Exit(1)
-
-
-def _handled(fn: Callable[P, R]) -> Callable[P, R]:
-    """A user-fixable failure prints its message and exits 1 (``start`` has already stopped what it started)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return fn(*args, **kwargs)
-        except AirpoolError as exc:
-            raise _fail(exc.message) from None
-        except KeyboardInterrupt:
-            raise _fail("aborted") from None
-
-    return wrapper
-
-
 def _dir_hint(data_dir: Path) -> str:
     return "" if data_dir == DEFAULT_DATA_DIR else f" --data-dir {data_dir}"
 
 
 @app.command()
-@_handled
+@exits.handled
 def build() -> None:
     """Build etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok into the cache (once)."""
     from airpool.devcluster import build as devbuild
@@ -66,7 +40,7 @@ def build() -> None:
 
 
 @app.command()
-@_handled
+@exits.handled
 def up(
     data_dir: Path = DataDir,
     port: int | None = typer.Option(
@@ -89,7 +63,7 @@ def up(
 
 
 @app.command()
-@_handled
+@exits.handled
 def down(data_dir: Path = DataDir) -> None:
     """Stop every process ``dev up`` started; keep the data for the next ``dev up``."""
     from airpool import devcluster
@@ -99,7 +73,7 @@ def down(data_dir: Path = DataDir) -> None:
 
 
 @app.command()
-@_handled
+@exits.handled
 def status(data_dir: Path = DataDir) -> None:
     """Show each component: running or not, healthy or not, its log. Exits 1 unless all are healthy."""
     from airpool import devcluster
@@ -110,12 +84,12 @@ def status(data_dir: Path = DataDir) -> None:
         pid = f"pid {component.pid}" if component.pid else "-"
         typer.echo(f"{component.name:<24} {state:<10} {pid:<11} {component.log}")
     if not all(component.healthy for component in components):
-        raise typer.Exit(1)
+        raise typer.Exit(exits.ERROR)
     typer.echo(f"API server {devcluster.info(data_dir).server}")
 
 
 @app.command()
-@_handled
+@exits.handled
 def kubeconfig(
     data_dir: Path = DataDir,
     commander: bool = typer.Option(False, "--commander", help="Commander's token kubeconfig instead of admin's."),
@@ -126,5 +100,5 @@ def kubeconfig(
     cluster = devcluster.info(data_dir)
     path = cluster.commander_kubeconfig if commander else cluster.admin_kubeconfig
     if not path.exists():
-        raise _fail(f"{path} does not exist yet: start the cluster with `airpool dev up{_dir_hint(data_dir)}`.")
+        raise exits.fail(f"{path} does not exist yet: start the cluster with `airpool dev up{_dir_hint(data_dir)}`.")
     typer.echo(str(path))

@@ -92,11 +92,11 @@ def _choose_ports(data_dir: Path, *, apiserver_port: int | None) -> dict[str, in
             "with --port, or leave --port out to let airpool choose a free one."
         )
     saved = _saved_ports(data_dir)
-    ports: dict[str, int] = {}
+    ports: dict[str, int] = {} if apiserver_port is None else {"apiserver": apiserver_port}
     for key in PORTS:
-        if key == "apiserver" and apiserver_port is not None:
-            ports[key] = apiserver_port
-        elif key in saved and saved[key] not in ports.values() and processes.port_is_free(saved[key]):
+        if key in ports:
+            continue
+        if key in saved and saved[key] not in ports.values() and processes.port_is_free(saved[key]):
             ports[key] = saved[key]
         else:
             port = processes.free_port()
