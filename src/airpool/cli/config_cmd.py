@@ -134,18 +134,11 @@ def _report_namespace(found: Any, needed: Any, *, account: str, strict: bool) ->
 @app.command()
 def render(values: list[Path] = _values_option()) -> None:
     """Print every cluster object the platform needs for this configuration, as multi-document YAML."""
-    from airpool.manifests import pool
+    from airpool.manifests import pool, yaml_text
 
     cfg = _load(values)
     _notes(cfg)
-    typer.echo(dump(pool.render(cfg)), nl=False)
-
-
-def dump(objects: list[dict[str, Any]]) -> str:
-    """Stable multi-document YAML: key order as built, no flow style, one ``---`` before each object."""
-    import yaml
-
-    return "".join("---\n" + yaml.safe_dump(obj, sort_keys=False, default_flow_style=False) for obj in objects)
+    typer.echo(yaml_text.dump_all(pool.render(cfg)), nl=False)
 
 
 @app.command("apply")
