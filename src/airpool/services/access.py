@@ -30,6 +30,11 @@ def role_allows(role: Role, minimum: Role) -> bool:
     return _RANK[role] >= _RANK[minimum]
 
 
+def can_edit(role: Role | str | None, *, system_admin: bool = False) -> bool:
+    """May this role create and delete Deployments? (For showing or hiding buttons; the services check again.)"""
+    return system_admin or (role is not None and role_allows(Role(role), Role.EDITOR))
+
+
 @dataclass(frozen=True)
 class Actor:
     """The authenticated caller, from ``auth.authenticate``. Cheap to pass around; re-checked per transaction."""

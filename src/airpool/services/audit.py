@@ -55,3 +55,27 @@ def list_events(
         elif not actor.is_system_admin:
             raise Forbidden()
         return [views.AuditEventView.of(r) for r in s.scalars(q)]
+
+
+def for_deployment(
+    platform: Platform, actor: access.Actor, deployment_id: str, *, limit: int = 50
+) -> list[views.AuditEventView]:
+    """Newest first: the history of one Deployment, for anyone who may read its workspace."""
+    from airpool.domain.errors import NotFound
+
+    with platform.db.read() as s:
+        q = (
+            sa.select(models.AuditEvent)
+            .where(models.AuditEvent.target_kind == "deployment", models.AuditEvent.target_id == deployment_id)
+            .order_by(models.AuditEvent.id.desc())
+            .limit(max(1, min(limit, 1000)))
+        )
+        rows = list(s.scalars(q))
+        workspace_id = next((r.workspace_id for r in rows if r.workspace_id), None)
+        if workspace_id is None:
+            raise NotFound(f"deployment {deployment_id!r} not found")
+        try:
+            access.require_role(s, actor, workspace_id, access.Role.VIEWER)
+        except NotFound:
+            raise NotFound(f"deployment {deployment_id!r} not found") from None
+        return [views.AuditEventView.of(r) for r in rows]

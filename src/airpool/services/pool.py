@@ -131,6 +131,16 @@ def exhausted_error(s: Session) -> PoolExhausted:
     return PoolExhausted(msg)
 
 
+def exhausted_message(platform: Platform) -> str | None:
+    """The empty-pool message when a pool is configured and nothing is available, else None (UI forms)."""
+    if platform.config.pool is None:
+        return None
+    with platform.db.read() as s:
+        if s.scalar(sa.select(P.name).where(P.state == S.AVAILABLE.value).limit(1)) is not None:
+            return None
+        return exhausted_error(s).message
+
+
 def _unavailable_reason(row: models.PoolNamespace) -> str:
     state = S(row.state)
     if state is S.CLAIMED:
