@@ -7,6 +7,7 @@ open, on the same database. Every page visited is saved under ``test-artifacts/s
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from airpool.domain.deployments import DeploymentStatus
 from airpool.services import auth, commander_jobs, deployments, workspaces
 from airpool.services.platform import Platform
 from tests.support.api_server import PASSWORD, make_platform, serve_process
-from tests.support.browser import screenshot
+from tests.support.browser import check_basics, screenshot
 
 pytestmark = pytest.mark.slow
 
@@ -55,17 +56,30 @@ class Server:
         return self.base + path
 
 
-@pytest.fixture
-def server(tmp_path: Path, sqlite_url: str) -> Iterator[Server]:
-    """``airpool serve`` on a fresh SQLite file with a pool of pool-a and pool-b (hard delete allowed)."""
+@contextlib.contextmanager
+def serving(tmp_path: Path, sqlite_url: str, values_text: str) -> Iterator[Server]:
+    """``airpool serve`` (no commander) on a fresh SQLite file, and the same platform opened in the test."""
     values = tmp_path / "values.yaml"
-    values.write_text(VALUES)
+    values.write_text(values_text)
     plat = make_platform(sqlite_url, config.load([values]))
     try:
         with serve_process(values=values, database_url=sqlite_url) as (base, _proc):
             yield Server(base=base, platform=plat, database_url=sqlite_url)
     finally:
         plat.close()
+
+
+@pytest.fixture
+def server(tmp_path: Path, sqlite_url: str) -> Iterator[Server]:
+    """A pool of pool-a and pool-b, hard delete allowed."""
+    with serving(tmp_path, sqlite_url, VALUES) as running:
+        yield running
+
+
+def capture(page: Page, name: str) -> None:
+    """Every page the tests visit is checked for the accessibility basics and saved as a screenshot."""
+    check_basics(page)
+    screenshot(page, name)
 
 
 def nav(page: Page, name: str) -> Locator:
@@ -79,7 +93,7 @@ def namespace_options(page: Page) -> list[str]:
 def sign_up(page: Page, server: Server, username: str = "ada") -> None:
     page.goto(server.base)
     expect(page).to_have_url(re.compile(r"/signup$"))
-    screenshot(page, "signup")
+    capture(page, "signup")
     page.get_by_label("Username or email").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Create account").click()
@@ -111,15 +125,15 @@ def finish_uninstalls(plat: Platform) -> int:
 def test_chosen_namespace_leaves_the_dropdown_and_returns_after_hard_delete(server: Server, browser_page: Page) -> None:
     page = browser_page
     sign_up(page, server)
-    screenshot(page, "deployments-empty")
+    capture(page, "deployments-empty")
 
     page.get_by_role("link", name="New Deployment").click()
     assert namespace_options(page) == ["pool-a", "pool-b"]
-    screenshot(page, "new-deployment")
+    capture(page, "new-deployment")
     page.get_by_role("link", name="Cancel").click()
     dep_id = create_deployment(page, "Sales ETL", "pool-b")
     expect(page.locator(".facts")).to_contain_text("pool-b")
-    screenshot(page, "deployment")
+    capture(page, "deployment")
 
     nav(page, "Deployments").click()
     expect(page.get_by_role("row", name=re.compile("Sales ETL"))).to_contain_text("pool-b")
@@ -128,7 +142,7 @@ def test_chosen_namespace_leaves_the_dropdown_and_returns_after_hard_delete(serv
 
     page.goto(server.url(f"/deployments/{dep_id}"))
     page.get_by_role("link", name="Delete…").click()
-    screenshot(page, "delete-deployment")
+    capture(page, "delete-deployment")
     expect(page.get_by_label(re.compile("^Hard delete"))).to_be_checked()
     release_name = deployments.get(server.platform, _admin(server), dep_id).release_name
     page.get_by_label(re.compile("Type the release name")).fill(release_name)
@@ -145,7 +159,7 @@ def test_chosen_namespace_leaves_the_dropdown_and_returns_after_hard_delete(serv
 
     page.reload()
     expect(page.get_by_role("row", name=re.compile("pool-b"))).to_contain_text("available")
-    screenshot(page, "pool")
+    capture(page, "pool")
     page.goto(server.url("/"))
     page.get_by_role("link", name="New Deployment").click()
     assert namespace_options(page) == ["pool-a", "pool-b"]
@@ -170,7 +184,7 @@ def test_taken_namespace_keeps_the_form_and_an_empty_pool_says_why(server: Serve
     expect(page.get_by_label("Name", exact=True)).to_have_value("Marketing")
     expect(page.get_by_label("Executor")).to_have_value("KubernetesExecutor")
     assert namespace_options(page) == ["pool-b"]
-    screenshot(page, "new-deployment-namespace-taken")
+    capture(page, "new-deployment-namespace-taken")
 
     # Keyboard only from here: focus the namespace field, choose, submit with Enter.
     page.get_by_label("Kubernetes Namespace").focus()
@@ -199,13 +213,13 @@ def test_taken_namespace_keeps_the_form_and_an_empty_pool_says_why(server: Serve
     expect(alert).to_contain_text("The next retained namespace returns to the pool on")
     expect(alert).to_contain_text("(in 3 days)")
     expect(page.get_by_role("button", name="Create Deployment")).to_be_disabled()
-    screenshot(page, "new-deployment-empty-pool")
+    capture(page, "new-deployment-empty-pool")
 
     # The admin releases the retained namespace early from the Pool page; it is offered again.
     nav(page, "Pool").click()
     expect(page.get_by_role("row", name=re.compile("pool-a"))).to_contain_text("retained")
     expect(page.get_by_role("row", name=re.compile("pool-b"))).to_contain_text("claimed")
-    screenshot(page, "pool-retained")
+    capture(page, "pool-retained")
     page.get_by_role("button", name="Release now pool-a").click()
     expect(page.get_by_role("status")).to_contain_text("pool-a is back in the pool")
     page.goto(server.url(f"/w/{workspace_id}/deployments/new"))
@@ -226,7 +240,7 @@ def test_status_updates_live_and_settings_show_the_configuration(server: Server,
     )
     expect(row.locator(".status")).to_have_text("healthy", timeout=12_000)
     expect(row).to_contain_text("all 7 workloads ready")
-    screenshot(page, "deployments")
+    capture(page, "deployments")
 
     nav(page, "Settings").click()
     expect(page.get_by_role("heading", name="Namespace pool")).to_be_visible()
@@ -234,12 +248,12 @@ def test_status_updates_live_and_settings_show_the_configuration(server: Server,
     expect(page.locator("main")).to_contain_text("hardDeleteDeployment")
     expect(page.get_by_role("region", name="Warnings")).to_contain_text("NFS DAG deploys")
     expect(page.locator("main")).to_contain_text(f"Database in use: {server.database_url}")
-    screenshot(page, "settings")
+    capture(page, "settings")
 
     page.get_by_role("button", name="Log out").click()
     expect(page).to_have_url(re.compile(r"/login$"))
     expect(page.get_by_role("status")).to_contain_text("You are logged out")
-    screenshot(page, "login")
+    capture(page, "login")
     page.goto(server.url(f"/deployments/{dep_id}"))
     expect(page).to_have_url(re.compile(r"/login\?next=/deployments/"))
 
@@ -268,7 +282,7 @@ def test_viewer_sees_no_create_button_and_forged_posts_are_refused(server: Serve
     expect(page.get_by_role("link", name="New Deployment")).to_have_count(0)
     expect(nav(page, "Pool")).to_have_count(0)
     assert "Secret team" not in page.content()
-    screenshot(page, "deployments-viewer")
+    capture(page, "deployments-viewer")
 
     # Another workspace's pages do not exist for vera, and say nothing about what is there.
     for path in (f"/w/{secret.id}/deployments", f"/deployments/{hidden.id}", f"/w/{secret.id}/deployments/status"):
@@ -277,10 +291,12 @@ def test_viewer_sees_no_create_button_and_forged_posts_are_refused(server: Serve
         assert response.status == 404, path
         assert "Hidden payroll" not in page.content()
         assert "Secret team" not in page.content()
+        if path.endswith("/deployments"):
+            capture(page, "not-found")
     response = page.goto(server.url(f"/w/{team.id}/deployments/new"))
     assert response is not None
     assert response.status == 403
-    screenshot(page, "forbidden")
+    capture(page, "forbidden")
 
     # Forged POSTs with vera's own cookie: no token, a wrong token, and a right token sent from another site.
     page.goto(server.url(f"/w/{team.id}/deployments"))
@@ -319,3 +335,36 @@ def test_viewer_sees_no_create_button_and_forged_posts_are_refused(server: Serve
 def _admin(server: Server) -> auth.Actor:
     """The first user of the installation (signed up through the UI), as the services know them."""
     return auth.authenticate(server.platform, auth.login(server.platform, username="ada", password=PASSWORD).token)
+
+
+@pytest.mark.parametrize(
+    ("values_text", "mode"),
+    [
+        ("astronomer: {houston: {config: {deployments: {namespaceFreeFormEntry: true}}}}", "free-form"),
+        ("airpool: {releaseName: astronomer}", "no pool"),
+    ],
+)
+def test_namespace_field_follows_the_configuration(
+    tmp_path: Path, sqlite_url: str, browser_page: Page, values_text: str, mode: str
+) -> None:
+    page = browser_page
+    with serving(tmp_path, sqlite_url, values_text) as running:
+        sign_up(page, running)
+        page.get_by_role("link", name="New Deployment").click()
+        page.get_by_label("Name", exact=True).fill(f"In {mode} mode")
+        field = page.get_by_label("Kubernetes Namespace")
+        if mode == "no pool":
+            expect(field).to_have_count(0)
+            page.get_by_role("button", name="Create Deployment").click()
+            expect(page.locator(".facts")).to_contain_text(re.compile(r"astronomer-[a-z]+-[a-z]+-\d{4}"))
+            return
+        expect(field).to_have_attribute("type", "text")
+        field.fill("Team_X")
+        page.get_by_role("button", name="Create Deployment").click()
+        expect(page.get_by_role("alert")).to_contain_text("namespace 'Team_X' must consist of lower case")
+        expect(page.get_by_label("Name", exact=True)).to_have_value(f"In {mode} mode")
+        expect(field).to_have_value("Team_X")
+        capture(page, "new-deployment-free-form-error")
+        field.fill("team-x")
+        page.get_by_role("button", name="Create Deployment").click()
+        expect(page.locator(".facts")).to_contain_text("team-x")

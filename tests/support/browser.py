@@ -52,3 +52,22 @@ def screenshot(page: Page, name: str) -> Path:
     path = SCREENSHOTS / f"{re.sub(r'[^a-z0-9_-]+', '-', name.lower())}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+_UNLABELLED = """
+() => Array.from(document.querySelectorAll('input, select, textarea, button'))
+  .filter(el => el.type !== 'hidden' && el.offsetParent !== null)
+  .filter(el => el.tagName === 'BUTTON'
+    ? !(el.innerText.trim() || el.getAttribute('aria-label'))
+    : !(el.labels && el.labels.length) && !el.getAttribute('aria-label'))
+  .map(el => el.outerHTML.slice(0, 120))
+"""
+
+
+def check_basics(page: Page) -> None:
+    """What every page must have for keyboard and screen-reader users: one h1, a main landmark reachable by the
+    skip link, and a label (or text) on every visible control."""
+    assert page.locator("h1").count() == 1, f"{page.url}: expected exactly one h1"
+    assert page.locator("main#main").count() == 1, f"{page.url}: no main landmark"
+    unlabelled = page.evaluate(_UNLABELLED)
+    assert not unlabelled, f"{page.url}: controls without a label: {unlabelled}"
