@@ -12,9 +12,10 @@ import lightkube
 import pytest
 from lightkube.resources.core_v1 import Pod, Secret
 from lightkube.resources.rbac_authorization_v1 import Role, RoleBinding
+from lightkube.types import PatchType
 
-from airpool.commander import install, kinds, uninstall
-from airpool.domain.deployments import Executor
+from airpool.commander import install, kinds, status, uninstall
+from airpool.domain.deployments import DeploymentStatus, Executor
 from airpool.manifests import pool
 from airpool.manifests.airflow import common, render, settings
 from airpool.manifests.airflow.spec import AirflowSpec
@@ -68,3 +69,27 @@ def test_install_in_pool_namespace_reaches_healthy_and_uninstall_leaves_pool_rba
     name = pool.commander_role_name(commander_env.CONFIG)
     admin_client.get(Role, name, namespace=pool_namespace)
     admin_client.get(RoleBinding, name, namespace=pool_namespace)
+
+
+@pytest.mark.slow
+def test_a_crashing_pod_turns_the_deployment_unhealthy_with_a_readable_message(
+    pool_namespace: str, commander_client: lightkube.Client, admin_client: lightkube.Client
+) -> None:
+    spec = make_spec(pool_namespace, Executor.LOCAL, deployment_id="dep-crash")
+    install.install(commander_client, spec)
+    commander_env.wait_healthy(commander_client, spec)
+    scheduler = next(p for p in admin_client.list(Pod, namespace=pool_namespace, labels={"component": "scheduler"}))
+    statuses = [c.to_dict() for c in scheduler.status.containerStatuses]
+    for cs in statuses:
+        cs["ready"] = False
+        cs["state"] = {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off restarting failed container"}}
+    admin_client.patch(
+        Pod.Status,
+        scheduler.metadata.name,
+        {"status": {"containerStatuses": statuses}},
+        namespace=pool_namespace,
+        patch_type=PatchType.MERGE,
+    )
+    report = status.check(commander_client, spec)
+    assert report.status is DeploymentStatus.UNHEALTHY
+    assert report.message == f"pod {scheduler.metadata.name} container scheduler: CrashLoopBackOff"

@@ -26,7 +26,7 @@ def external_database(admin_url: str, release_name: str) -> ExternalDatabase:
     return ExternalDatabase(host=parts.hostname or "localhost", port=parts.port or 5432, database=ident, user=ident)
 
 
-def _connect(admin_url: str) -> psycopg.Connection[tuple[object, ...]]:
+def admin_connection(admin_url: str) -> psycopg.Connection[tuple[object, ...]]:
     url = admin_url.replace("postgresql+psycopg://", "postgresql://", 1)
     try:
         return psycopg.connect(url, autocommit=True, connect_timeout=10)
@@ -35,7 +35,7 @@ def _connect(admin_url: str) -> psycopg.Connection[tuple[object, ...]]:
 
 
 def ensure(admin_url: str, db: ExternalDatabase, *, password: str) -> None:
-    with _connect(admin_url) as conn:
+    with admin_connection(admin_url) as conn:
         exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (db.user,)).fetchone()
         verb = sql.SQL("ALTER ROLE" if exists else "CREATE ROLE")
         conn.execute(
@@ -50,13 +50,13 @@ def ensure(admin_url: str, db: ExternalDatabase, *, password: str) -> None:
 
 def drop(admin_url: str, db: ExternalDatabase) -> None:
     """Final removal: the database (closing its sessions) and then its role; absent ones are fine."""
-    with _connect(admin_url) as conn:
+    with admin_connection(admin_url) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db.database)))
         conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(db.user)))
     log.info("database dropped", extra={"kv": {"database": db.database, "role": db.user}})
 
 
 def exists(admin_url: str, db: ExternalDatabase) -> bool:
-    with _connect(admin_url) as conn:
+    with admin_connection(admin_url) as conn:
         row = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db.database,)).fetchone()
     return row is not None

@@ -1,0 +1,104 @@
+"""Pool health as commander sees it through its own identity: exists, not terminating, permissions, leftovers."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+import lightkube
+import pytest
+from lightkube import ApiError
+from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.core_v1 import ConfigMap, Namespace
+
+from airpool.commander import health
+from airpool.manifests.airflow import common
+from tests.support import cluster as cluster_support
+from tests.support import commander_env, seed_roles
+
+pytestmark = pytest.mark.slow
+
+
+def eventually(client: lightkube.Client, namespace: str, ok: bool, timeout: float = 10) -> health.PoolHealth:
+    """RBAC and namespace changes take a moment to show; poll until the verdict is ``ok``."""
+    deadline = time.monotonic() + timeout
+    verdict = health.check(client, namespace)
+    while verdict.ok is not ok and time.monotonic() < deadline:
+        time.sleep(0.2)
+        verdict = health.check(client, namespace)
+    return verdict
+
+
+def test_a_prepared_pool_namespace_is_healthy(
+    admin_client: lightkube.Client, commander_client: lightkube.Client
+) -> None:
+    with commander_env.pool_namespace(admin_client) as ns:
+        verdict = eventually(commander_client, ns, True)
+        assert verdict == health.PoolHealth(ns, True, None)
+
+
+def test_missing_permissions_are_named(admin_client: lightkube.Client, commander_client: lightkube.Client) -> None:
+    with cluster_support.fresh_namespace(admin_client, prefix="opt2") as ns:
+        commander_env.admin_apply(admin_client, [seed_roles.role(ns), seed_roles.role_binding(ns)])
+        verdict = eventually(commander_client, ns, False)
+        assert verdict.reason is not None
+        assert verdict.reason.startswith("commander lacks ")
+        assert f"create pods (core) in namespace {ns}" in verdict.reason
+
+
+def test_leftovers_of_a_former_deployment_are_reported(
+    admin_client: lightkube.Client, commander_client: lightkube.Client
+) -> None:
+    with commander_env.pool_namespace(admin_client) as ns:
+        assert eventually(commander_client, ns, True).ok
+        leftover = ConfigMap(
+            metadata=ObjectMeta(
+                name="old-config",
+                namespace=ns,
+                labels={common.MANAGED_BY: common.MANAGED_BY_VALUE, common.DEPLOYMENT_LABEL: "dep-old"},
+            )
+        )
+        admin_client.create(leftover)
+        verdict = health.check(commander_client, ns)
+        assert verdict.ok is False
+        assert verdict.reason == "1 object(s) of a former Deployment remain: ConfigMap old-config (Deployment dep-old)"
+        admin_client.delete(ConfigMap, "old-config", namespace=ns)
+        assert health.check(commander_client, ns).ok
+
+
+def test_deleted_namespace_is_reported(admin_client: lightkube.Client, commander_client: lightkube.Client) -> None:
+    with commander_env.pool_namespace(admin_client) as ns:
+        assert eventually(commander_client, ns, True).ok
+    # fresh_namespace deleted it on exit; while it terminates commander may still see it, once gone its Role is
+    # gone too.
+    assert health.check(commander_client, ns).ok is False
+    cluster_support.wait_for(
+        lambda: not commander_env.namespace_exists(admin_client, ns), timeout=60, what=f"namespace {ns} gone"
+    )
+    verdict = health.check(commander_client, ns)
+    assert verdict.reason is not None
+    assert f"commander cannot read namespace {ns} (deleted, being deleted" in verdict.reason
+
+
+def test_terminating_namespace_is_reported_when_commander_can_still_see_it(
+    admin_client: lightkube.Client, commander_client: lightkube.Client
+) -> None:
+    """A finalizer keeps the namespace Terminating; commander's read access to namespaces is cluster-wide here
+    (as without a pool), so the verdict can say exactly what is wrong."""
+    from airpool.manifests import rbac
+
+    read_namespaces = (rbac.PolicyRule(api_groups=("",), resources=("namespaces",), verbs=("get",)),)
+    with commander_env.cluster_grant(admin_client, read_namespaces):
+        name = cluster_support.unique_name("term")
+        admin_client.create(Namespace(metadata=ObjectMeta(name=name, finalizers=None)))
+        commander_env.grant_pool_role(admin_client, name)
+        held = ConfigMap(metadata=ObjectMeta(name="held", namespace=name, finalizers=["airpool.io/test-hold"]))
+        admin_client.create(held)
+        try:
+            assert eventually(commander_client, name, True).ok
+            admin_client.delete(Namespace, name)
+            verdict = eventually(commander_client, name, False)
+            assert verdict.reason == f"namespace {name} is being deleted (Terminating)"
+        finally:
+            with contextlib.suppress(ApiError):
+                admin_client.patch(ConfigMap, "held", {"metadata": {"finalizers": None}}, namespace=name)
