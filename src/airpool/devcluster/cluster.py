@@ -125,6 +125,19 @@ def _specs(data_dir: Path, *, ports: dict[str, int], keys: pki.Pki) -> list[proc
     peer_url = f"http://127.0.0.1:{ports['etcd-peer']}"
     kube = binaries.KUBERNETES
     health = _health_urls(ports)
+
+    def served(binary: str, short: str) -> list[str]:
+        """The flags the controller manager and the scheduler share: own identity, own port, one leader."""
+        return [
+            str(kube.binary(binary)),
+            f"--kubeconfig={data_dir / 'components' / f'{short}.kubeconfig'}",
+            "--bind-address=127.0.0.1",
+            f"--secure-port={ports[short]}",
+            f"--cert-dir={run / short}",
+            "--leader-elect=false",
+            "--profiling=false",
+        ]
+
     stage_args = [arg for stage in binaries.stage_files() for arg in ("-c", str(stage))]
     return [
         processes.Spec(
@@ -170,11 +183,7 @@ def _specs(data_dir: Path, *, ports: dict[str, int], keys: pki.Pki) -> list[proc
         processes.Spec(
             name="kube-controller-manager",
             argv=[
-                str(kube.binary("kube-controller-manager")),
-                f"--kubeconfig={data_dir / 'components' / 'controller-manager.kubeconfig'}",
-                "--bind-address=127.0.0.1",
-                f"--secure-port={ports['controller-manager']}",
-                f"--cert-dir={run / 'controller-manager'}",
+                *served("kube-controller-manager", "controller-manager"),
                 f"--root-ca-file={keys.ca_cert}",
                 f"--service-account-private-key-file={keys.sa_key}",
                 f"--cluster-signing-cert-file={keys.ca_cert}",
@@ -182,22 +191,12 @@ def _specs(data_dir: Path, *, ports: dict[str, int], keys: pki.Pki) -> list[proc
                 "--use-service-account-credentials=true",
                 "--kube-api-qps=1000",  # the default 20/s spaces out the start of its ~40 controllers by 150 ms each
                 "--kube-api-burst=1000",
-                "--leader-elect=false",
-                "--profiling=false",
             ],
             health_url=health["kube-controller-manager"],
         ),
         processes.Spec(
             name="kube-scheduler",
-            argv=[
-                str(kube.binary("kube-scheduler")),
-                f"--kubeconfig={data_dir / 'components' / 'scheduler.kubeconfig'}",
-                "--bind-address=127.0.0.1",
-                f"--secure-port={ports['scheduler']}",
-                f"--cert-dir={run / 'scheduler'}",
-                "--leader-elect=false",
-                "--profiling=false",
-            ],
+            argv=served("kube-scheduler", "scheduler"),
             health_url=health["kube-scheduler"],
         ),
         processes.Spec(
@@ -236,23 +235,18 @@ def _probe(url: str) -> bool:
 
 
 def _write_kubeconfigs(data_dir: Path, *, server: str, keys: pki.Pki) -> None:
-    for user, name in (("admin", "admin.kubeconfig"),):
+    """Admin's kubeconfig for people, and one per component so each acts with its own identity."""
+    paths = {"admin": data_dir / "admin.kubeconfig"} | {
+        name: data_dir / "components" / f"{name}.kubeconfig" for name in ("controller-manager", "scheduler", "kwok")
+    }
+    for name, path in paths.items():
         kubeconfig.write(
-            data_dir / name,
+            path,
             server=server,
             ca_cert=keys.ca_cert,
-            user=f"airpool-{user}",
-            client_cert=keys.cert(user),
-            client_key=keys.key(user),
-        )
-    for component in ("controller-manager", "scheduler", "kwok"):
-        kubeconfig.write(
-            data_dir / "components" / f"{component}.kubeconfig",
-            server=server,
-            ca_cert=keys.ca_cert,
-            user=component,
-            client_cert=keys.cert(component),
-            client_key=keys.key(component),
+            user=pki.CLIENTS[name][0],
+            client_cert=keys.cert(name),
+            client_key=keys.key(name),
         )
 
 
