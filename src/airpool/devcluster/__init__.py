@@ -15,6 +15,9 @@ The whole API::
     devcluster.status(cluster.data_dir)   # [ComponentStatus(name, pid, healthy, url, log), ...]
     devcluster.stop(cluster.data_dir)     # stops every process; keeps PKI and etcd data for the next start
 
+``start(..., die_with_caller=True)`` (what the pytest fixture uses) also stops the processes when the calling
+process dies, even by SIGKILL; ``airpool dev up`` leaves it off so the cluster outlives the command.
+
 Every failure a developer can fix (binaries missing, port taken, a component unhealthy) raises
 ``DevClusterError`` with a one-paragraph message, after stopping whatever was started.
 """
