@@ -242,6 +242,15 @@ def test_status_updates_live_and_settings_show_the_configuration(server: Server,
     expect(row).to_contain_text("all 7 workloads ready")
     capture(page, "deployments")
 
+    # The workspace switcher: a select and a button, so choosing with the keyboard never navigates early.
+    other = workspaces.create(server.platform, _admin(server), label="Research")
+    page.reload()
+    page.get_by_label("Workspace").select_option(label="Research")
+    page.get_by_role("button", name="Switch").click()
+    expect(page).to_have_url(re.compile(rf"/w/{other.id}/deployments$"))
+    expect(page.get_by_text("No Deployments in this workspace yet.")).to_be_visible()
+    expect(page.get_by_role("row", name=re.compile("Live one"))).to_have_count(0)
+
     nav(page, "Settings").click()
     expect(page.get_by_role("heading", name="Namespace pool")).to_be_visible()
     expect(page.locator("main")).to_contain_text("pool-a, pool-b")
@@ -296,6 +305,7 @@ def test_viewer_sees_no_create_button_and_forged_posts_are_refused(server: Serve
     response = page.goto(server.url(f"/w/{team.id}/deployments/new"))
     assert response is not None
     assert response.status == 403
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
     capture(page, "forbidden")
 
     # Forged POSTs with vera's own cookie: no token, a wrong token, and a right token sent from another site.

@@ -58,15 +58,21 @@ class Ctx:
         }
         context.update(self.base)
         context.update(values)
-        return HTMLResponse(templating.render(template, context), status_code=status, headers=_NO_STORE)
+        return HTMLResponse(templating.render(template, context), status_code=status, headers=PAGE_HEADERS)
 
     def redirect(self, url: str) -> RedirectResponse:
         """303 so a POST is followed by a GET (no resubmission on reload)."""
         return RedirectResponse(url, status_code=303)
 
 
-#: Pages show one user's data: never let a shared cache keep them.
-_NO_STORE = {"Cache-Control": "no-store"}
+#: Pages show one user's data: never let a shared cache keep them. The pages load only their own CSS and JS
+#: (no inline script or style), so the policy can forbid everything else, including being framed (clickjacking).
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
 
 PageFn = Callable[[Ctx], Response]
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -76,54 +82,59 @@ def error_page(ctx: Ctx, *, status: int, heading: str, message: str) -> HTMLResp
     return ctx.render("error.html", status=status, title=heading, heading=heading, message=message)
 
 
-def page(
-    *, codec: sessions.SessionCodec, current_user: Callable[[str], Any], login: bool = True
-) -> Callable[[PageFn], Endpoint]:
-    """Make a Starlette endpoint from a page function.
+@dataclass(frozen=True)
+class Guard:
+    """What every endpoint checks before its page runs."""
 
-    ``current_user`` turns the session's API token into a user or raises ``Unauthenticated`` (expired, revoked);
-    with ``login`` the visitor is sent to the log-in page first.
-    """
+    codec: sessions.SessionCodec
+    #: Turns the session's API token into a user, or raises ``Unauthenticated`` (expired, revoked).
+    current_user: Callable[[str], Any]
+    #: The configured public URL, accepted as this site's origin beside the request's Host.
+    public_url: str | None = None
 
-    def wrap(fn: PageFn) -> Endpoint:
+    def page(self, fn: PageFn, *, login: bool = True) -> Endpoint:
+        """A Starlette endpoint for a page function; with ``login`` a visitor is sent to the log-in page first."""
+
         @functools.wraps(fn)
         async def endpoint(request: Request) -> Response:
-            sess = codec.load(request)
+            sess = self.codec.load(request)
             form: dict[str, str] = {}
             if request.method == "POST":
                 raw = await request.form()
                 form = {k: v for k, v in raw.items() if isinstance(v, str)}
             ctx = Ctx(request=request, session=sess, form=form)
-            response = await run_in_threadpool(_run, fn, ctx, current_user=current_user, login=login)
-            codec.save(sess, request, response)
+            response = await run_in_threadpool(self._run, fn, ctx, login=login)
+            self.codec.save(sess, request, response)
             return response
 
         return endpoint
 
-    return wrap
+    def _run(self, fn: PageFn, ctx: Ctx, *, login: bool) -> Response:
+        request = ctx.request
+        if request.method == "POST" and not (
+            sessions.same_origin(request, public_url=self.public_url)
+            and ctx.session.csrf_matches(ctx.form.get(sessions.CSRF_FIELD))
+        ):
+            return error_page(
+                ctx,
+                status=403,
+                heading="Request refused",
+                message="This form did not carry a valid security token (it may have come from another site, or "
+                "the page was open for too long). Go back, reload the page and try again.",
+            )
+        if ctx.session.token:
+            try:
+                ctx.user = self.current_user(ctx.session.token)
+            except errors.Unauthenticated:
+                ctx.session.log_out()
+                ctx.session.notify("Your session has expired; log in again.")
+        if login and ctx.user is None:
+            target = request.url.path if request.method == "GET" else "/"
+            return ctx.redirect(f"/login?next={quote(target)}")
+        return _answer(fn, ctx)
 
 
-def _run(fn: PageFn, ctx: Ctx, *, current_user: Callable[[str], Any], login: bool) -> Response:
-    request = ctx.request
-    if request.method == "POST" and not (
-        sessions.same_origin(request) and ctx.session.csrf_matches(ctx.form.get(sessions.CSRF_FIELD))
-    ):
-        return error_page(
-            ctx,
-            status=403,
-            heading="Request refused",
-            message="This form did not carry a valid security token (it may have come from another site, or the "
-            "page was open for too long). Go back, reload the page and try again.",
-        )
-    if ctx.session.token:
-        try:
-            ctx.user = current_user(ctx.session.token)
-        except errors.Unauthenticated:
-            ctx.session.log_out()
-            ctx.session.notify("Your session has expired; log in again.")
-    if login and ctx.user is None:
-        target = request.url.path if request.method == "GET" else "/"
-        return ctx.redirect(f"/login?next={quote(target)}")
+def _answer(fn: PageFn, ctx: Ctx) -> Response:
     try:
         return fn(ctx)
     except errors.AirpoolError as exc:

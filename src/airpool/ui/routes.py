@@ -20,10 +20,12 @@ def routes(platform: Platform) -> list[BaseRoute]:
     """Every UI route. The session cookie is signed with the installation's key (shared by all replicas, kept in
     the database) under the UI's own salt, so a cookie and an API token are never interchangeable."""
     pages = Pages(platform)
-    codec = sessions.SessionCodec(secret_key=lambda: auth._signing_key(platform))
-
-    def page(fn: framework.PageFn, *, login: bool = True) -> framework.Endpoint:
-        return framework.page(codec=codec, current_user=pages.current_user, login=login)(fn)
+    guard = framework.Guard(
+        codec=sessions.SessionCodec(secret_key=lambda: auth._signing_key(platform)),
+        current_user=pages.current_user,
+        public_url=platform.config.server.public_url,
+    )
+    page = guard.page
 
     get, both, post = ["GET"], ["GET", "POST"], ["POST"]
     return [

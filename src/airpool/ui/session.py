@@ -17,6 +17,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import Request
@@ -121,10 +122,18 @@ class SessionCodec:
         )
 
 
-def same_origin(request: Request) -> bool:
-    """False when the browser says the request came from another site; absent headers are left to the token."""
+def same_origin(request: Request, *, public_url: str | None = None) -> bool:
+    """False when the browser says the request came from another site; absent headers are left to the token.
+
+    The request's own Host counts as this site, and so does the configured public URL (a reverse proxy may
+    rewrite Host on its way in)."""
     origin = request.headers.get("origin")
-    if origin is None or origin == "null":
-        return origin is None
-    host = request.headers.get("host", "")
-    return origin.split("://", 1)[-1] == host
+    if origin is None:
+        return True
+    if origin == "null":
+        return False
+    allowed = {f"{request.url.scheme}://{request.headers.get('host', '')}"}
+    if public_url:
+        parts = urlsplit(public_url)
+        allowed.add(f"{parts.scheme}://{parts.netloc}")
+    return origin.rstrip("/") in allowed or origin.split("://", 1)[-1] == request.headers.get("host")

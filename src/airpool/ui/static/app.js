@@ -1,14 +1,10 @@
 // Progressive enhancement only: every page works without this file.
-// 1. The workspace switcher submits itself on change (its button stays for keyboard and no-JS users).
-// 2. The first error summary on a page takes focus, so screen readers announce it.
-// 3. Status cells marked with data-poll refresh every few seconds while the page is visible.
+// (The workspace switcher deliberately has a button instead of submitting on change: with a keyboard, every
+// arrow key press on a select fires "change", which would navigate away while the user is still choosing.)
+// 1. The first error summary on a page takes focus, so screen readers announce it.
+// 2. Status cells under a data-poll element refresh every few seconds while the page is visible.
 (function () {
   "use strict";
-
-  document.querySelectorAll("form[data-autosubmit] select").forEach(function (select) {
-    select.addEventListener("change", function () { select.form.submit(); });
-  });
-  document.querySelectorAll("[data-hide-with-js]").forEach(function (el) { el.classList.add("visually-hidden"); });
 
   var focusTarget = document.querySelector("[data-focus]");
   if (focusTarget) { focusTarget.focus(); }
