@@ -224,3 +224,19 @@ def test_workspace_switch_in_a_terminal(server: Server, config: Path) -> None:
     unknown = cli.run(config, "workspace", "switch", "nope")
     assert unknown.code == 1
     assert "no workspace with id or label 'nope'" in unknown.err
+
+
+def test_tables_on_a_terminal_are_drawn_and_coloured(server: Server, config: Path) -> None:
+    created = _create(config)
+    child = cli.spawn(config, "deployment", "list", color=True)
+    child.expect("\x1b\\[1mLABEL")  # a bold header
+    child.expect("RELEASE NAME")
+    child.expect("─────")  # the rule under the header
+    child.expect(r"etl\s+" + created["releaseName"])
+    child.expect("\x1b\\[33mdeploying")  # the phase in yellow
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    piped = cli.run(config, "deployment", "list", color=True)
+    assert "\x1b[" not in piped.out
+    assert "─" not in piped.out

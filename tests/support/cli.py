@@ -20,10 +20,13 @@ class Result:
     err: str
 
 
-def cli_env(config: Path, **extra: str) -> dict[str, str]:
-    """The environment of one CLI run: its own config file, no colours, no inherited context or password."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRPOOL_")}
-    env.update({"AIRPOOL_CONFIG": str(config), "NO_COLOR": "1", "TERM": "xterm", "COLUMNS": "200", **extra})
+def cli_env(config: Path, *, color: bool = False, **extra: str) -> dict[str, str]:
+    """The environment of one CLI run: its own config file, no inherited context or password, colours only when
+    asked for (``NO_COLOR`` counts by its presence, so it is left out then)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRPOOL_") and k != "NO_COLOR"}
+    env.update({"AIRPOOL_CONFIG": str(config), "TERM": "xterm-256color", "COLUMNS": "200", **extra})
+    if not color:
+        env["NO_COLOR"] = "1"
     return env
 
 
@@ -35,10 +38,10 @@ def run(config: Path, *args: str, stdin: str = "", timeout: float = 60, **env: s
     return Result(code=proc.returncode, out=proc.stdout, err=proc.stderr)
 
 
-def spawn(config: Path, *args: str, **env: str) -> Any:
-    """``airpool ARGS`` in a real pseudo-terminal (pexpect), 120 columns wide."""
+def spawn(config: Path, *args: str, color: bool = False, **env: str) -> Any:
+    """``airpool ARGS`` in a real pseudo-terminal (pexpect), 160 columns wide."""
     import pexpect
 
-    return pexpect.spawn(
-        AIRPOOL[0], [*AIRPOOL[1:], *args], env=cli_env(config, **env), encoding="utf-8", dimensions=(40, 120)
-    )
+    environ = cli_env(config, color=color, **env)
+    environ.pop("COLUMNS")  # the terminal's own size counts
+    return pexpect.spawn(AIRPOOL[0], [*AIRPOOL[1:], *args], env=environ, encoding="utf-8", dimensions=(40, 160))

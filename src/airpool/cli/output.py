@@ -95,7 +95,7 @@ def _rich_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], *,
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left", header_style="bold")
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, title=title, title_justify="left", header_style="bold")
     for column in columns:
         table.add_column(column.header.upper())
     for row in rows:
