@@ -1,11 +1,11 @@
 """Admin-side server-side apply of the platform's objects (``airpool config apply``), with an honest summary.
 
-Three phases keep a failure from leaving half a change: read what exists (one LIST per kind and name, not one GET
-per object), a server-side dry run of every object whose namespace already exists (so a missing admin permission
-or a terminating namespace stops everything before the first write), then the real apply — Namespaces first,
-the rest concurrently, because the API server is the bottleneck and kubectl applies one object at a time.
-Whether an object was created, changed or unchanged comes from comparing resourceVersions: a server-side apply
-that changes nothing does not write, so its resourceVersion stays.
+Three phases keep a failure from leaving half a change: read what exists (one LIST per kind), a server-side dry
+run of every object whose namespace already exists (a missing admin permission or a terminating namespace stops
+everything before the first write), then the real apply of what the dry run showed would change or be created —
+Namespaces first, the rest concurrently, because the API server is the bottleneck and kubectl applies one object
+at a time. An object whose dry run returns exactly what is stored is unchanged; for the others, created or changed
+comes from comparing resourceVersions (a server-side apply that changes nothing does not write).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from lightkube.core import resource as lkr
 from airpool.domain.errors import AirpoolError
 
 Obj = dict[str, Any]
+Key = tuple[str, str, str | None]
 WORKERS = 8
 
 
@@ -59,7 +60,7 @@ class ApplyError(AirpoolError):
     code = "APPLY_FAILED"
 
 
-def _key(obj: Obj) -> tuple[str, str, str | None]:
+def _key(obj: Obj) -> Key:
     meta = obj["metadata"]
     return obj["kind"], meta["name"], meta.get("namespace")
 
@@ -74,31 +75,36 @@ def _resource(obj: Obj) -> Any:
     return type(codecs.from_dict(obj))
 
 
-def existing_versions(client: Client, objects: Iterable[Obj]) -> dict[tuple[str, str, str | None], str]:
-    """resourceVersion of each object that already exists, keyed like the objects, in few requests."""
-    wanted: dict[tuple[Any, str], set[tuple[str, str, str | None]]] = {}
+def existing(client: Client, objects: Iterable[Obj], *, workers: int = WORKERS) -> dict[Key, Obj]:
+    """The current state of each object that already exists, from one LIST per kind (run concurrently)."""
+    wanted: dict[Any, set[Key]] = {}
     for obj in objects:
-        wanted.setdefault((_resource(obj), obj["metadata"]["name"]), set()).add(_key(obj))
-    found: dict[tuple[str, str, str | None], str] = {}
-    for (res, name), keys in wanted.items():
+        wanted.setdefault(_resource(obj), set()).add(_key(obj))
+
+    def read(res: Any) -> list[tuple[Key, Obj]]:
         namespaced = issubclass(res, lkr.NamespacedResource)
-        items: Iterable[Any] = client.list(res, namespace="*" if namespaced else None, fields={"metadata.name": name})
-        for item in items:
-            meta = item.metadata
-            key = (res._api_info.resource.kind, meta.name, meta.namespace if namespaced else None)
-            if key in keys:
-                found[key] = meta.resourceVersion
-    return found
+        items: list[Any] = list(client.list(res, namespace="*" if namespaced else None))
+        kind = res._api_info.resource.kind
+        found = [(kind, item.metadata.name, item.metadata.namespace if namespaced else None) for item in items]
+        return [(key, item.to_dict()) for key, item in zip(found, items, strict=True) if key in wanted[res]]
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return dict(pair for pairs in pool.map(read, list(wanted)) for pair in pairs)
 
 
-def _apply_one(client: Client, obj: Obj, *, field_manager: str, dry_run: bool) -> str:
+def _apply_one(client: Client, obj: Obj, *, field_manager: str, dry_run: bool) -> Obj:
     try:
         result = client.apply(codecs.from_dict(obj), field_manager=field_manager, force=True, dry_run=dry_run)
     except ApiError as exc:
         verb = "would refuse" if dry_run else "refused"
         raise ApplyError(f"the API server {verb} {_describe(obj)}: {exc.status.message}") from None
-    meta: Any = result.metadata
-    return str(meta.resourceVersion)
+    as_dict: Obj = result.to_dict()  # type: ignore[no-untyped-call]
+    return as_dict
+
+
+def _version(obj: Obj) -> str | None:
+    version = obj.get("metadata", {}).get("resourceVersion")
+    return None if version is None else str(version)
 
 
 def apply(
@@ -109,43 +115,56 @@ def apply(
     on_applied: Callable[[Applied], None] | None = None,
     workers: int = WORKERS,
 ) -> Summary:
-    """Apply ``objects`` (in their given order for the summary); raises ``ApplyError`` on the first refusal."""
+    """Apply ``objects`` (in their given order for the summary); raises ``ApplyError`` on the first refusal.
+
+    An object whose dry run returns exactly what is stored is unchanged and is not applied again, so a repeated
+    apply costs one request per object, like kubectl's.
+    """
     try:
-        before = existing_versions(client, objects)
+        before = existing(client, objects, workers=workers)
     except ApiError as exc:
         raise ApplyError(f"cannot read the cluster's current objects: {exc.status.message}") from None
     existing_namespaces = {name for kind, name, _ in before if kind == "Namespace"}
+    outcomes: dict[Key, Outcome] = {}
+
+    def record(key: Key, outcome: Outcome) -> None:
+        outcomes[key] = outcome
+        if on_applied is not None:
+            on_applied(Applied(kind=key[0], name=key[1], namespace=key[2], outcome=outcome))
+
+    def dry(obj: Obj) -> tuple[Key, bool]:
+        key = _key(obj)
+        result = _apply_one(client, obj, field_manager=field_manager, dry_run=True)
+        return key, key in before and result == before[key]
+
+    def real(obj: Obj) -> None:
+        key = _key(obj)
+        version = _version(_apply_one(client, obj, field_manager=field_manager, dry_run=False))
+        if key not in before:
+            record(key, Outcome.CREATED)
+        else:
+            record(key, Outcome.UNCHANGED if _version(before[key]) == version else Outcome.CHANGED)
+
     checkable = [
         obj
         for obj in objects
-        if obj["kind"] == "Namespace"
-        or obj["metadata"].get("namespace") in existing_namespaces
-        or "namespace" not in obj["metadata"]
+        if "namespace" not in obj["metadata"] or obj["metadata"]["namespace"] in existing_namespaces
     ]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        list(pool.map(lambda obj: _apply_one(client, obj, field_manager=field_manager, dry_run=True), checkable))
-
-        outcomes: dict[tuple[str, str, str | None], Outcome] = {}
-
-        def real(obj: Obj) -> None:
-            key = _key(obj)
-            version = _apply_one(client, obj, field_manager=field_manager, dry_run=False)
-            if key not in before:
-                outcome = Outcome.CREATED
-            else:
-                outcome = Outcome.UNCHANGED if before[key] == version else Outcome.CHANGED
-            outcomes[key] = outcome
-            if on_applied is not None:
-                on_applied(Applied(kind=key[0], name=key[1], namespace=key[2], outcome=outcome))
-
-        namespaces = [obj for obj in objects if obj["kind"] == "Namespace"]
-        rest = [obj for obj in objects if obj["kind"] != "Namespace"]
-        for phase in (namespaces, rest):
+        # Every check before the first write: a refusal here leaves the cluster untouched.
+        same = {key for key, unchanged in pool.map(dry, checkable) if unchanged}
+        for key in sorted(same, key=str):
+            record(key, Outcome.UNCHANGED)
+        todo = [obj for obj in objects if _key(obj) not in same]
+        for phase in (
+            [obj for obj in todo if obj["kind"] == "Namespace"],
+            [obj for obj in todo if obj["kind"] != "Namespace"],
+        ):
             list(pool.map(real, phase))
     summary = Summary()
     for obj in objects:
-        kind, name, namespace = _key(obj)
-        summary.results.append(Applied(kind=kind, name=name, namespace=namespace, outcome=outcomes[_key(obj)]))
+        key = _key(obj)
+        summary.results.append(Applied(kind=key[0], name=key[1], namespace=key[2], outcome=outcomes[key]))
     return summary
 
 
