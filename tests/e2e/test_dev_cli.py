@@ -84,6 +84,16 @@ def test_up_serves_kubectl_and_down_leaves_nothing(data_dir: Path) -> None:
     assert kubectl.returncode == 0, kubectl.stderr
     assert "namespace/astronomer" in kubectl.stdout.split()
 
+    commander = _airpool("kubeconfig", "--commander", "--data-dir", str(data_dir)).stdout.strip()
+    assert commander == str(data_dir / "commander.kubeconfig")
+    whoami = subprocess.run(
+        ["kubectl", "--kubeconfig", commander, "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert whoami.stdout == "system:serviceaccount:astronomer:astronomer-commander", whoami.stderr
+
     status = _airpool("status", "--data-dir", str(data_dir))
     assert status.returncode == 0, status.stdout
     assert status.stdout.count("healthy") == 5
@@ -94,6 +104,7 @@ def test_up_serves_kubectl_and_down_leaves_nothing(data_dir: Path) -> None:
     assert down.returncode == 0, down.stderr
     _assert_nothing_left(data_dir, pids, ports)
     assert _airpool("status", "--data-dir", str(data_dir)).returncode == 1
+    assert "no dev cluster was running" in _airpool("down", "--data-dir", str(data_dir)).stdout
 
 
 def test_up_with_an_empty_binaries_directory_explains_how_to_build(data_dir: Path, tmp_path: Path) -> None:

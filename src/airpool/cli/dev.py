@@ -68,8 +68,9 @@ def down(data_dir: Path = DataDir) -> None:
     """Stop every process ``dev up`` started; keep the data for the next ``dev up``."""
     from airpool import devcluster
 
+    was_running = any(component.running for component in devcluster.status(data_dir))
     devcluster.stop(data_dir)
-    typer.echo("dev cluster stopped")
+    typer.echo("dev cluster stopped" if was_running else f"no dev cluster was running in {data_dir}")
 
 
 @app.command()
