@@ -26,7 +26,7 @@ def problems(tmp_path: Path, text: str) -> str:
 
 
 def test_no_files_give_the_documented_defaults() -> None:
-    cfg = config.load([])
+    cfg = config.load([], environ={})
     assert cfg == config.PlatformConfig()
     assert cfg.pool is None
     assert cfg.commander_service_account == "astronomer-commander"
@@ -173,6 +173,8 @@ def test_load_default_reads_airpool_values_and_database_url(tmp_path: Path) -> N
     environ["AIRPOOL_DATABASE_URL"] = "postgresql+psycopg://u:p@db/airpool"
     assert config.load_default(environ).database_url == "postgresql+psycopg://u:p@db/airpool"
     assert config.load_default({}) == config.PlatformConfig()
+    override = {"AIRPOOL_DATABASE_URL": "sqlite:///b.db"}
+    assert config.load([a], environ=override).database_url == "sqlite:///b.db"
 
 
 def test_the_example_values_file_is_valid_and_warning_free() -> None:

@@ -1,7 +1,7 @@
 """values.yaml in, one validated ``PlatformConfig`` out; nothing else in airpool parses configuration.
 
-``load`` is for explicit files (the admin's ``config`` commands); ``load_default`` is what the server and
-commander use: files from ``AIRPOOL_VALUES`` (or the built-in defaults) and ``AIRPOOL_DATABASE_URL``.
+``load`` takes explicit files (``-f``); ``load_default`` takes them from ``AIRPOOL_VALUES`` (or uses the built-in
+defaults). Both apply ``AIRPOOL_DATABASE_URL``.
 """
 
 from __future__ import annotations
@@ -38,8 +38,13 @@ VALUES_ENV = "AIRPOOL_VALUES"
 DATABASE_URL_ENV = "AIRPOOL_DATABASE_URL"
 
 
-def load(paths: Sequence[Path]) -> PlatformConfig:
-    """Merge ``paths`` in order (later files win) and validate; ``ConfigError`` lists every problem found."""
+def load(paths: Sequence[Path], *, environ: Mapping[str, str] | None = None) -> PlatformConfig:
+    """Merge ``paths`` in order (later files win) and validate; ``ConfigError`` lists every problem found.
+
+    ``AIRPOOL_DATABASE_URL`` (from ``environ``, default the process environment) overrides the database URL, so
+    a secret need not sit in a values file.
+    """
+    env = os.environ if environ is None else environ
     tree = files.read_all(paths)
     config, problems = build.build(tree, sources=tuple(str(path) for path in paths))
     if problems:
@@ -47,15 +52,14 @@ def load(paths: Sequence[Path]) -> PlatformConfig:
         lines = "\n".join(f"  - {problem}" for problem in problems)
         count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
         raise ConfigError(f"invalid configuration ({count} in {where}):\n{lines}")
-    return config
-
-
-def load_default(environ: Mapping[str, str] | None = None) -> PlatformConfig:
-    """The server's configuration: ``AIRPOOL_VALUES`` (os.pathsep-separated files) or defaults, then env overrides."""
-    env = os.environ if environ is None else environ
-    paths = [Path(part) for part in env.get(VALUES_ENV, "").split(os.pathsep) if part.strip()]
-    config = load(paths)
     database_url = env.get(DATABASE_URL_ENV, "").strip()
     if database_url:
         config = dataclasses.replace(config, database_url=database_url)
     return config
+
+
+def load_default(environ: Mapping[str, str] | None = None) -> PlatformConfig:
+    """The server's configuration: ``AIRPOOL_VALUES`` (os.pathsep-separated files) or the defaults."""
+    env = os.environ if environ is None else environ
+    paths = [Path(part) for part in env.get(VALUES_ENV, "").split(os.pathsep) if part.strip()]
+    return load(paths, environ=env)
