@@ -47,6 +47,14 @@ def pools(admin_client: lightkube.Client) -> Iterator[list[str]]:
     yield ["pool-a", "pool-b"]
     for name in ("pool-a", "pool-b"):
         admin_client.delete(Namespace, name)
+    # Fixed names: wait until they are really gone, so that any later test of the session may use them again.
+    cluster_support.wait_for(
+        lambda: (
+            not [ns for ns in admin_client.list(Namespace) if ns.metadata and ns.metadata.name in {"pool-a", "pool-b"}]
+        ),
+        timeout=60,
+        what="namespaces pool-a and pool-b to be deleted",
+    )
 
 
 def _secret(name: str) -> Secret:
