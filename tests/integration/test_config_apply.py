@@ -95,7 +95,10 @@ def commander_works_in(client: lightkube.Client, namespace: str) -> None:
 
 
 def test_rendered_example_applies_with_kubectl_server_side(
-    tmp_path: Path, dev_cluster: devcluster.ClusterInfo, admin_client: lightkube.Client
+    tmp_path: Path,
+    dev_cluster: devcluster.ClusterInfo,
+    admin_client: lightkube.Client,
+    commander_client: lightkube.Client,
 ) -> None:
     rendered = airpool(tmp_path, "config", "render", "-f", str(EXAMPLE))
     assert rendered.code == 0, rendered.err
@@ -107,6 +110,7 @@ def test_rendered_example_applies_with_kubectl_server_side(
         assert labels["airpool.io/pool"] == "astronomer"
         assert labels["team"] == "data-platform"
         assert admin_client.get(Role, "astronomer-commander", namespace=name).rules
+        commander_works_in(commander_client, name)
 
 
 def test_apply_gives_commander_exactly_the_pool_and_is_idempotent(
