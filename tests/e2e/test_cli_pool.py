@@ -7,12 +7,12 @@ as scripts run it: the empty pool, an unknown namespace, JSON output, deletion.
 
 from __future__ import annotations
 
+import io
 import json
 import stat
 from collections.abc import Iterator
 from pathlib import Path
 
-import pexpect
 import pytest
 
 from tests.support import cli
@@ -52,10 +52,7 @@ def server(tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def config(tmp_path: Path, server: str) -> Path:
     """A config file logged in to ``server`` as the admin (non-interactive login, as a script does it)."""
-    path = tmp_path / "cli" / "config.yaml"
-    result = cli.run(path, "login", server, "-u", "admin", AIRPOOL_PASSWORD=PASSWORD)
-    assert result.code == 0, result
-    return path
+    return cli.login(tmp_path / "cli" / "config.yaml", server, username="admin", password=PASSWORD)
 
 
 def _deployments(config: Path) -> list[dict[str, str]]:
@@ -68,15 +65,15 @@ def _deployments(config: Path) -> list[dict[str, str]]:
 def test_login_prompts_and_hides_the_password(tmp_path: Path, server: str) -> None:
     path = tmp_path / "interactive" / "config.yaml"
     child = cli.spawn(path, "login", server)
+    child.logfile_read = transcript = io.StringIO()
     child.expect("Username: ")
     child.sendline("admin")
     child.expect("Password: ")
     child.sendline(PASSWORD)
     child.expect(r"Logged in to http://127\.0\.0\.1:\d+ as admin")
-    child.expect(pexpect.EOF)
-    assert PASSWORD not in (child.before or "")
-    child.close()
-    assert child.exitstatus == 0
+    assert cli.finish(child) == 0
+    assert "admin" in transcript.getvalue()  # the username is echoed, the password is not
+    assert PASSWORD not in transcript.getvalue()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert PASSWORD not in path.read_text()
 
@@ -103,9 +100,7 @@ def test_choosing_a_namespace_in_a_terminal(config: Path) -> None:
     child.expect("> pool-c")
     child.send(ENTER)
     child.expect(r"Created Deployment 'first': release name [a-z0-9-]+, namespace pool-c")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0
+    assert cli.finish(child) == 0
     assert {(d["label"], d["namespace"]) for d in _deployments(config)} == {("scripted", "pool-b"), ("first", "pool-c")}
 
     child = cli.spawn(config, "deployment", "create", "--label", "second")
@@ -116,17 +111,13 @@ def test_choosing_a_namespace_in_a_terminal(config: Path) -> None:
     child.expect("> pool-a")
     child.send(ENTER)
     child.expect("namespace pool-a")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0
+    assert cli.finish(child) == 0
 
     # Every namespace is taken: no menu, the server's empty-pool error with its counts.
     child = cli.spawn(config, "deployment", "create", "--label", "third")
     child.expect("no kubernetes namespaces are available")
     child.expect(r"3 claimed")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 1
+    assert cli.finish(child) == 1
 
 
 def test_cancelling_the_menu_creates_nothing(config: Path) -> None:
@@ -134,9 +125,7 @@ def test_cancelling_the_menu_creates_nothing(config: Path) -> None:
     child.expect("> pool-a")
     child.sendcontrol("c")
     child.expect("Error: aborted")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 1
+    assert cli.finish(child) == 1
     assert _deployments(config) == []
 
 
@@ -144,7 +133,7 @@ def test_cancelling_the_menu_creates_nothing(config: Path) -> None:
 def one_namespace_config(tmp_path: Path) -> Iterator[Path]:
     for base in _server(tmp_path, "only-one"):
         path = tmp_path / "cli" / "config.yaml"
-        assert cli.run(path, "login", base, "-u", "admin", AIRPOOL_PASSWORD=PASSWORD).code == 0
+        cli.login(path, base, username="admin", password=PASSWORD)
         yield path
 
 
@@ -208,9 +197,7 @@ def test_delete_confirms_and_says_when_the_namespace_returns(config: Path) -> No
     child.expect(r"Delete Deployment 'etl' \([a-z0-9-]+\) in namespace pool-b\? \[y/N\]")
     child.sendline("n")
     child.expect("Error: nothing deleted")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 1
+    assert cli.finish(child) == 1
     assert len(_deployments(config)) == 1
 
     result = cli.run(config, "deployment", "delete", created["releaseName"], "--hard", "--yes")
@@ -228,7 +215,7 @@ def test_delete_confirms_and_says_when_the_namespace_returns(config: Path) -> No
 def test_server_stopped_after_login_is_exit_3(tmp_path: Path) -> None:
     path = tmp_path / "cli" / "config.yaml"
     for base in _server(tmp_path, "pool-a"):
-        assert cli.run(path, "login", base, "-u", "admin", AIRPOOL_PASSWORD=PASSWORD).code == 0
+        cli.login(path, base, username="admin", password=PASSWORD)
         assert cli.run(path, "deployment", "list").code == 0
     result = cli.run(path, "deployment", "list")
     assert result.code == 3

@@ -13,7 +13,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import pexpect
 import pytest
 
 from airpool.config.model import PlatformConfig
@@ -54,9 +53,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
 
 @pytest.fixture
 def config(tmp_path: Path, server: Server) -> Path:
-    path = tmp_path / "cli" / "config.yaml"
-    assert cli.run(path, "login", server.base, "-u", "admin", AIRPOOL_PASSWORD=PASSWORD).code == 0
-    return path
+    return cli.login(tmp_path / "cli" / "config.yaml", server.base, username="admin", password=PASSWORD)
 
 
 def _create(config: Path, namespace: str = "pool-a", label: str = "etl") -> dict[str, str]:
@@ -116,10 +113,8 @@ def test_wait_shows_a_spinner_in_a_terminal_and_fails_with_the_message(server: S
     child.expect("[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] etl")  # rich's spinner frames before the phase
     child.expect(": deploying")
     child.expect(f"Error: Deployment {created['releaseName']} is failed: serviceaccounts is forbidden")
-    child.expect(pexpect.EOF)
-    child.close()
+    assert cli.finish(child) == 1
     thread.join()
-    assert child.exitstatus == 1
 
 
 def test_wait_gives_up_after_the_timeout(server: Server, config: Path) -> None:
@@ -176,7 +171,7 @@ def test_viewer_is_refused_pool_status(server: Server, config: Path) -> None:
         {"e": "bob@example.com", "p": PASSWORD, "u": "bob"},
     )
     bob = config.parent / "bob.yaml"
-    assert cli.run(bob, "login", server.base, "-u", "bob", AIRPOOL_PASSWORD=PASSWORD).code == 0
+    cli.login(bob, server.base, username="bob", password=PASSWORD)
     result = cli.run(bob, "pool", "status")
     assert result.code == 1
     assert "You do not have the appropriate permissions for that" in result.err
@@ -186,7 +181,7 @@ def test_viewer_is_refused_pool_status(server: Server, config: Path) -> None:
 def free_form_config(tmp_path: Path) -> Iterator[Path]:
     for server in _serve(tmp_path, platforms.config(pool_names=None, free_form=True)):
         path = tmp_path / "cli" / "config.yaml"
-        assert cli.run(path, "login", server.base, "-u", "admin", AIRPOOL_PASSWORD=PASSWORD).code == 0
+        cli.login(path, server.base, username="admin", password=PASSWORD)
         yield path
 
 
@@ -198,9 +193,7 @@ def test_free_form_mode_asks_for_a_name_and_checks_it(free_form_config: Path) ->
     child.expect("Kubernetes namespace: ")
     child.sendline("team-data")
     child.expect("namespace team-data")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0
+    assert cli.finish(child) == 0
     piped = cli.run(free_form_config, "deployment", "create", "-l", "x")
     assert piped.code == 2
     assert "this server wants a namespace name" in piped.err
@@ -215,9 +208,7 @@ def test_workspace_switch_in_a_terminal(server: Server, config: Path) -> None:
     child.expect(f"> second team  \\({second}\\)")
     child.send("\r")
     child.expect(f"Switched to workspace second team \\({second}\\)")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0
+    assert cli.finish(child) == 0
     listed = json.loads(cli.run(config, "context", "list", "-o", "json").out)
     assert listed[0]["workspaceId"] == second
     assert cli.run(config, "deployment", "list", "-o", "json").out.strip() == "[]"
@@ -234,9 +225,7 @@ def test_tables_on_a_terminal_are_drawn_and_coloured(server: Server, config: Pat
     child.expect("─────")  # the rule under the header
     child.expect(r"etl\s+" + created["releaseName"])
     child.expect("\x1b\\[33mdeploying")  # the phase in yellow
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0
+    assert cli.finish(child) == 0
     piped = cli.run(config, "deployment", "list", color=True)
     assert "\x1b[" not in piped.out
     assert "─" not in piped.out

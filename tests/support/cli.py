@@ -45,3 +45,19 @@ def spawn(config: Path, *args: str, color: bool = False, **env: str) -> Any:
     environ = cli_env(config, color=color, **env)
     environ.pop("COLUMNS")  # the terminal's own size counts
     return pexpect.spawn(AIRPOOL[0], [*AIRPOOL[1:], *args], env=environ, encoding="utf-8", dimensions=(40, 160))
+
+
+def login(config: Path, server: str, *, username: str, password: str) -> Path:
+    """Log ``config`` in to ``server`` the way a script does (password from the environment)."""
+    result = run(config, "login", server, "-u", username, AIRPOOL_PASSWORD=password)
+    assert result.code == 0, result
+    return config
+
+
+def finish(child: Any) -> int:
+    """Wait for a spawned command to end; its exit status."""
+    import pexpect
+
+    child.expect(pexpect.EOF)
+    child.close()
+    return int(child.exitstatus)

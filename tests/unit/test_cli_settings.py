@@ -52,24 +52,22 @@ def test_missing_file_is_an_empty_configuration(tmp_path: Path) -> None:
         settings.current(config)
 
 
-def test_invalid_yaml_names_file_and_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("contexts:\n  a: {server: [\n", r"config\.yaml line \d+ is not valid YAML"),
+        (
+            "contexts:\n  a:\n    server: http://x\n    tokn: abc\n",
+            r"contexts\.a has unknown keys tokn; allowed: .*token",
+        ),
+        ("contexts:\n  a:\n    token: abc\n", r"contexts\.a must be a mapping with a 'server' URL"),
+        ("- just\n- a list\n", r"must hold a mapping with 'contexts' and 'current-context'"),
+    ],
+)
+def test_bad_file_is_named_with_what_is_wrong(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "config.yaml"
-    path.write_text("contexts:\n  a: {server: [\n")
-    with pytest.raises(AirpoolError, match=rf"{path} line \d+ is not valid YAML"):
-        settings.load(path)
-
-
-def test_unknown_key_is_named_with_what_is_allowed(tmp_path: Path) -> None:
-    path = tmp_path / "config.yaml"
-    path.write_text("contexts:\n  a:\n    server: http://x\n    tokn: abc\n")
-    with pytest.raises(AirpoolError, match=r"contexts\.a has unknown keys tokn; allowed: .*token"):
-        settings.load(path)
-
-
-def test_context_without_server_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "config.yaml"
-    path.write_text("contexts:\n  a:\n    token: abc\n")
-    with pytest.raises(AirpoolError, match=r"contexts\.a must be a mapping with a 'server' URL"):
+    path.write_text(text)
+    with pytest.raises(AirpoolError, match=message):
         settings.load(path)
 
 
