@@ -24,7 +24,7 @@ from lightkube.resources.core_v1 import Namespace, Secret
 from lightkube.resources.rbac_authorization_v1 import Role
 
 from airpool import devcluster
-from tests.support import cli
+from tests.support import cli, seed_roles
 from tests.support.cluster import unique_name
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "values.yaml"
@@ -221,65 +221,11 @@ def test_unreachable_api_server_is_a_clear_error(tmp_path: Path, dev_cluster: de
 
 # -- the seed's Option 2: a Role the admin wrote by hand ------------------------------------------------------
 
-#: The manual Role of shared/reference/airflow-deployment-objects.md, rule by rule: (apiGroups, resources, verbs).
-OPTION_2_RULES = [
-    (["*"], ["*"], "list watch"),
-    ([""], ["configmaps"], "create delete get list patch update watch"),
-    (["keda.k8s.io"], ["scaledobjects"], "get create delete"),
-    ([""], ["secrets"], "create delete deletecollection get list patch update watch"),
-    ([""], ["namespaces"], "get list patch update watch"),
-    ([""], ["serviceaccounts"], "create delete get patch"),
-    (["rbac.authorization.k8s.io"], ["roles"], "*"),
-    ([""], ["persistentvolumeclaims"], "create delete deletecollection get list update watch patch"),
-    ([""], ["pods"], "get list watch"),
-    ([""], ["endpoints"], "create delete get list update watch"),
-    ([""], ["limitranges"], "create delete get list watch patch"),
-    ([""], ["nodes"], "get list watch"),
-    ([""], ["nodes/proxy"], "get"),
-    ([""], ["persistentvolumes"], "create delete get list watch patch"),
-    ([""], ["replicationcontrollers"], "list watch"),
-    ([""], ["resourcequotas"], "create delete get list patch watch"),
-    ([""], ["services"], "create delete get list patch update watch"),
-    (["apps"], ["statefulsets"], "create delete get list patch watch"),
-    (["apps"], ["deployments"], "create delete get patch update"),
-    (["autoscaling"], ["horizontalpodautoscalers"], "list watch"),
-    (["batch"], ["jobs"], "list watch create delete"),
-    (["batch"], ["cronjobs"], "create delete get list patch watch"),
-    (["extensions"], ["daemonsets", "replicasets"], "list watch"),
-    (["extensions"], ["deployments"], "create delete get list patch update watch"),
-    ([""], ["events"], "create delete patch"),
-    (["extensions"], ["ingresses"], "create delete get patch"),
-    (["extensions"], ["ingresses/status"], "update"),
-    (["networking.k8s.io"], ["ingresses"], "get create delete patch"),
-    (["networking.k8s.io"], ["ingresses/status"], "update"),
-    (["networking.k8s.io"], ["networkpolicies"], "create delete get patch"),
-    (["rbac.authorization.k8s.io"], ["rolebindings"], "create delete get patch"),
-    (["authentication.k8s.io"], ["tokenreviews"], "create delete"),
-    (["authorization.k8s.io"], ["subjectaccessreviews"], "create delete"),
-    (["kubed.appscode.com"], ["searchresults"], "get"),
-    (["policy"], ["poddisruptionbudgets"], "create delete get"),
-]
-
 
 def option_2_manifest(namespace: str) -> str:
-    rules = [{"apiGroups": g, "resources": r, "verbs": v.split()} for g, r, v in OPTION_2_RULES]
-    docs = [
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "Role",
-            "metadata": {"name": "deployment-commander-role", "namespace": namespace},
-            "rules": rules,
-        },
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "RoleBinding",
-            "metadata": {"name": "deployment-commander-rolebinding", "namespace": namespace},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "deployment-commander-role"},
-            "subjects": [{"kind": "ServiceAccount", "name": "astronomer-commander", "namespace": "astronomer"}],
-        },
-    ]
-    return yaml.safe_dump_all(docs)
+    """The seed's commander.yaml for one namespace: Namespace, the manual Role and its RoleBinding."""
+    namespace_doc = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
+    return yaml.safe_dump_all([namespace_doc, seed_roles.role(namespace), seed_roles.role_binding(namespace)])
 
 
 def test_validate_accepts_option_2_and_lists_what_its_role_lacks(
