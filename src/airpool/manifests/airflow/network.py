@@ -120,12 +120,23 @@ def _ingress(spec: AirflowSpec, object_name: str, component: str, path: str, bac
     )
 
 
+def ui_paths(spec: AirflowSpec) -> dict[str, str]:
+    """URL path of each UI behind the ingress host ``deployments.<base domain>``: "airflow" and, for Celery,
+    "flower"."""
+    out = {"airflow": f"/{spec.release_name}/airflow"}
+    if spec.executor is Executor.CELERY:
+        out["flower"] = f"/{spec.release_name}/flower"
+    return out
+
+
+def ui_urls(spec: AirflowSpec) -> dict[str, str]:
+    return {kind: f"https://deployments.{spec.base_domain}{path}" for kind, path in ui_paths(spec).items()}
+
+
 def ingresses(spec: AirflowSpec) -> list[c.Obj]:
     web = workloads.webserver_component(spec)
     out = [
-        _ingress(
-            spec, c.name(spec, "airflow-ingress"), web, f"/{spec.release_name}/airflow", c.name(spec, web), c.API_PORT
-        )
+        _ingress(spec, c.name(spec, "airflow-ingress"), web, ui_paths(spec)["airflow"], c.name(spec, web), c.API_PORT)
     ]
     if spec.executor is Executor.CELERY:
         out.append(
@@ -133,7 +144,7 @@ def ingresses(spec: AirflowSpec) -> list[c.Obj]:
                 spec,
                 c.name(spec, "flower-ingress"),
                 "flower",
-                f"/{spec.release_name}/flower",
+                ui_paths(spec)["flower"],
                 c.name(spec, "flower"),
                 c.FLOWER_PORT,
             )

@@ -17,6 +17,7 @@ import yaml
 
 from airpool.domain.deployments import Executor
 from airpool.manifests.airflow import common as c
+from airpool.manifests.airflow import network
 from airpool.manifests.airflow.spec import AirflowSecrets, AirflowSpec
 
 IN_NAMESPACE_DB_USER = "airflow"
@@ -172,7 +173,7 @@ def config_maps(spec: AirflowSpec, *, worker_pod_template: c.Obj | None) -> list
 
 def airflow_cfg(spec: AirflowSpec) -> str:
     api_url = f"http://{c.name(spec, 'api-server')}.{spec.namespace}:{c.API_PORT}"
-    base_url = f"https://deployments.{spec.base_domain}/{spec.release_name}"
+    base_url = network.ui_urls(spec)["airflow"]
     sections: dict[str, dict[str, str]] = {
         "core": {
             "dags_folder": c.DAGS_FOLDER,

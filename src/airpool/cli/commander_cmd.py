@@ -1,0 +1,59 @@
+"""``airpool commander``: run one commander worker alone (production runs several replicas next to the server)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+HELP = (
+    "Run a commander worker: lease jobs from the database and apply them to the cluster with commander's own "
+    "identity. Stops on SIGTERM or Ctrl-C once its current job is handed back."
+)
+
+
+def commander(
+    values: list[Path] = typer.Option([], "--values", "-f", help="values.yaml files (later files win)."),
+    kubeconfig: Path | None = typer.Option(
+        None, "--kubeconfig", help="Commander's kubeconfig (default: $AIRPOOL_COMMANDER_KUBECONFIG, then the usual)."
+    ),
+    database_url: str | None = typer.Option(None, "--database-url", help="Overrides the configured database."),
+    once: bool = typer.Option(False, "--once", help="Run the jobs queued now, then exit."),
+    lease_seconds: int = typer.Option(
+        60, "--lease-seconds", min=1, help="Lease length; a dead worker's job is taken over after it."
+    ),
+) -> None:
+    import signal
+    import threading
+
+    from airpool import commander as commander_pkg
+    from airpool import config as config_mod
+    from airpool.commander import logfmt, worker
+    from airpool.domain.errors import AirpoolError
+    from airpool.kube import client as kube_client
+    from airpool.services import platform as platform_mod
+
+    logfmt.configure()
+    try:
+        cfg = config_mod.load(values) if values else config_mod.load_default()
+        plat = platform_mod.connect(cfg, url=database_url)
+    except AirpoolError as exc:
+        typer.echo(f"Error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    client = kube_client.connect(
+        kubeconfig or commander_pkg.kubeconfig_from_env(), field_manager=kube_client.COMMANDER_FIELD_MANAGER
+    )
+    w = worker.Worker(plat, client, settings=worker.WorkerSettings(lease_seconds=lease_seconds))
+    try:
+        if once:
+            while w.run_once() is not None:
+                pass
+            return
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        try:
+            w.run(stop)
+        except KeyboardInterrupt:
+            stop.set()
+    finally:
+        plat.close()

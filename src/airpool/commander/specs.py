@@ -1,0 +1,69 @@
+"""From a Deployment record and the platform configuration to what commander renders and how it acts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from airpool.commander import database
+from airpool.config.model import PlatformConfig
+from airpool.manifests.airflow import network
+from airpool.manifests.airflow.spec import AirflowSpec, ExternalDatabase
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a Deployment lives and what commander may do about its namespace."""
+
+    #: The namespace belongs to the configured pool (never created or deleted by commander).
+    in_pool: bool
+    #: NFS DAG deploys are on and commander has cluster rights for PersistentVolumes.
+    cluster_scoped: bool
+
+    @property
+    def manage_namespace(self) -> bool:
+        return not self.in_pool
+
+
+def placement(config: PlatformConfig, namespace: str) -> Placement:
+    in_pool = config.pool is not None and namespace in config.pool.names
+    return Placement(in_pool=in_pool, cluster_scoped=config.deployments.nfs_dag_deploys and config.cluster_roles)
+
+
+def external_database(config: PlatformConfig, release_name: str) -> ExternalDatabase | None:
+    url = config.airflow.database_admin_url
+    return database.external_database(url, release_name) if url else None
+
+
+def airflow_spec(
+    config: PlatformConfig,
+    *,
+    deployment_id: str,
+    release_name: str,
+    namespace: str,
+    executor: str,
+    airflow_version: str,
+    workspace_id: str | None = None,
+) -> AirflowSpec:
+    from airpool.domain.deployments import Executor
+
+    labels: tuple[tuple[str, str], ...] = ()
+    if workspace_id:
+        labels = (("airpool.io/workspace", workspace_id),)
+    return AirflowSpec(
+        deployment_id=deployment_id,
+        release_name=release_name,
+        namespace=namespace,
+        executor=Executor(executor),
+        airflow_version=airflow_version,
+        image=config.airflow.image,
+        platform_release=config.platform_release,
+        platform_namespace=config.platform_namespace,
+        base_domain=config.base_domain,
+        platform_labels=labels,
+        external_database=external_database(config, release_name),
+    )
+
+
+def urls(spec: AirflowSpec) -> list[tuple[str, str]]:
+    """(type, url) of the Deployment's UIs, as its Ingresses route them."""
+    return list(network.ui_urls(spec).items())

@@ -1,0 +1,328 @@
+"""The commander worker: leases jobs from the database and carries them out on the cluster.
+
+Several workers may run at once (in ``airpool serve`` processes and ``airpool commander`` replicas); the job
+queue (``services.commander_jobs``) guarantees one owner per job through its lease, which a heartbeat thread
+renews. When a worker dies, its lease expires and another worker takes the job over; every step is idempotent
+(server-side apply of the same objects, secrets read back before rendering, label-selected deletion), so the
+takeover converges to exactly one Deployment's objects.
+
+Besides jobs, the worker checks every pool namespace that is offered (or was found misconfigured) every
+``health_check_interval`` seconds and records the verdict, so a broken namespace leaves the pool and a fixed
+one comes back.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+
+from lightkube import Client
+
+from airpool.commander import errors, health, install, specs, status, uninstall
+from airpool.domain.deployments import DeploymentStatus
+from airpool.domain.errors import AirpoolError
+from airpool.domain.pool import NamespaceState
+from airpool.manifests.airflow.spec import AirflowSpec
+from airpool.services import access, commander_jobs, pool, views
+from airpool.services.commander_jobs import JobKind
+from airpool.services.platform import Platform
+
+log = logging.getLogger(__name__)
+
+#: Commander reads the pool's state as the system; it never acts for a user.
+SYSTEM_ACTOR = access.Actor(user_id="commander", username="commander", is_system_admin=True)
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    lease_seconds: int = 60
+    #: Sleep between polls of an empty queue.
+    poll_interval: float = 1.0
+    #: How long an install job watches its Deployment towards healthy before handing over to later checks.
+    healthy_timeout: float = 300.0
+    status_interval: float = 1.0
+
+
+class LeaseLost(Exception):
+    """Another worker owns the job now (our lease expired): stop without reporting anything."""
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+class _Heartbeat:
+    """Renews the lease every third of its length while a job runs; flags a lost lease."""
+
+    def __init__(self, platform: Platform, job_id: int, worker_id: str, lease_seconds: int) -> None:
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+        self._args = (platform, job_id, worker_id, lease_seconds)
+        self._thread = threading.Thread(target=self._beat, name=f"lease-{job_id}", daemon=True)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        platform, job_id, worker_id, lease_seconds = self._args
+        while not self._stop.wait(max(lease_seconds / 3, 0.2)):
+            try:
+                alive = commander_jobs.heartbeat(platform, job_id, worker_id=worker_id, lease_seconds=lease_seconds)
+            except Exception:  # a database hiccup: try again at the next beat, the lease still has time
+                log.warning("heartbeat failed", exc_info=True, extra={"kv": {"job": job_id}})
+                continue
+            if not alive:
+                self.lost.set()
+                return
+
+    def check(self) -> None:
+        if self.lost.is_set():
+            raise LeaseLost()
+
+
+class Worker:
+    def __init__(
+        self,
+        platform: Platform,
+        client: Client,
+        *,
+        worker_id: str | None = None,
+        settings: WorkerSettings | None = None,
+    ) -> None:
+        self.platform = platform
+        self.client = client
+        self.worker_id = worker_id or new_worker_id()
+        self.settings = settings or WorkerSettings()
+        self._last_health = 0.0
+        self._stopping = threading.Event()
+
+    # --- the loop ------------------------------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """Until ``stop`` is set: run jobs as they come, and the periodic pool health check."""
+        log.info("worker started", extra={"kv": {"worker": self.worker_id}})
+        self._stopping = stop
+        while not stop.is_set():
+            try:
+                if time.monotonic() - self._last_health >= self.platform.config.health_check_interval:
+                    self.check_pool_health()
+                ran = self.run_once()
+            except Exception:  # never let one bad iteration kill the worker; the job (if any) was failed
+                log.exception("worker iteration failed", extra={"kv": {"worker": self.worker_id}})
+                ran = None
+            if ran is None:
+                stop.wait(self.settings.poll_interval)
+        log.info("worker stopped", extra={"kv": {"worker": self.worker_id}})
+
+    def run_once(self) -> views.JobView | None:
+        """Lease and run one job; None when the queue had nothing runnable."""
+        leased = commander_jobs.lease(
+            self.platform, worker_id=self.worker_id, lease_seconds=self.settings.lease_seconds
+        )
+        if leased is None:
+            return None
+        job = leased.job
+        where = {"job": job.id, "kind": job.kind, "deployment": job.deployment_id, "namespace": job.namespace}
+        log.info("job leased", extra={"kv": {**where, "attempt": job.attempts, "worker": self.worker_id}})
+        with _Heartbeat(self.platform, job.id, self.worker_id, self.settings.lease_seconds) as beat:
+            try:
+                message = self._run(leased, beat)
+                beat.check()
+            except LeaseLost:
+                log.warning("lease lost; another worker owns the job now", extra={"kv": where})
+                return job
+            except errors.TemporaryFailure as exc:
+                log.warning("job failed, will retry", extra={"kv": {**where, "error": str(exc)}})
+                return self._finish(job, error=str(exc), temporary=True)
+            except AirpoolError as exc:
+                log.warning("job failed", extra={"kv": {**where, "error": exc.message}})
+                return self._finish(job, error=exc.message, temporary=False)
+            except Exception as exc:
+                log.exception("job crashed", extra={"kv": where})
+                return self._finish(
+                    job, error=f"internal error ({type(exc).__name__}); see commander logs", temporary=True
+                )
+        log.info("job done", extra={"kv": {**where, "result": message}})
+        return self._finish(job, message=message)
+
+    def _finish(
+        self, job: views.JobView, *, message: str = "", error: str | None = None, temporary: bool = False
+    ) -> views.JobView:
+        try:
+            if error is None:
+                return commander_jobs.complete(self.platform, job.id, worker_id=self.worker_id, message=message)
+            return commander_jobs.fail(
+                self.platform, job.id, worker_id=self.worker_id, error=error, temporary=temporary
+            )
+        except AirpoolError as exc:  # lease expired meanwhile: the new owner reports
+            log.warning("could not record the job's end", extra={"kv": {"job": job.id, "error": exc.message}})
+            return job
+
+    # --- jobs ----------------------------------------------------------------------------------------------------
+
+    def _run(self, leased: views.LeasedJob, beat: _Heartbeat) -> str:
+        job = leased.job
+        kind = JobKind(job.kind)
+        if kind in (JobKind.INSTALL, JobKind.UPGRADE):
+            if leased.deployment is None or leased.deployment.deleted_at is not None:
+                return "nothing to install: the Deployment was deleted"
+            return self._install(leased.deployment, beat)
+        if kind is JobKind.UNINSTALL:
+            return self._uninstall(job)
+        if kind is JobKind.PURGE:
+            return self._purge(job)
+        if kind is JobKind.HEALTH:
+            return self._health(job.namespace or "")
+        raise errors.CommanderError(f"unknown commander job kind {job.kind!r}")
+
+    def _spec(self, dep: views.DeploymentView) -> AirflowSpec:
+        return specs.airflow_spec(
+            self.platform.config,
+            deployment_id=dep.id,
+            release_name=dep.release_name,
+            namespace=dep.namespace,
+            executor=dep.executor.value,
+            airflow_version=dep.airflow_version,
+            workspace_id=dep.workspace_id,
+        )
+
+    def _install(self, dep: views.DeploymentView, beat: _Heartbeat) -> str:
+        config = self.platform.config
+        spec = self._spec(dep)
+        where = specs.placement(config, spec.namespace)
+        self._report(dep.id, DeploymentStatus.DEPLOYING, "applying the Deployment's objects")
+        result = install.install(
+            self.client,
+            spec,
+            manage_namespace=where.manage_namespace,
+            namespace_labels=config.namespace_labels,
+            pool_enabled=config.pool_enabled,
+            cluster_roles=config.cluster_roles,
+            database_admin_url=config.airflow.database_admin_url,
+        )
+        beat.check()
+        applied = f"{result.applied} objects applied in {result.seconds:.1f} s"
+        return self._watch(dep.id, spec, beat, applied)
+
+    def _watch(self, deployment_id: str, spec: AirflowSpec, beat: _Heartbeat, applied: str) -> str:
+        """Report status changes until healthy, a newer job for the Deployment (a delete), or the timeout."""
+        deadline = time.monotonic() + self.settings.healthy_timeout
+        last: tuple[DeploymentStatus, str] | None = None
+        while True:
+            beat.check()
+            report = status.check(self.client, spec)
+            if (report.status, report.message) != last:
+                last = (report.status, report.message)
+                message = (
+                    report.message
+                    if report.status is not DeploymentStatus.DEPLOYING
+                    else f"{applied}; {report.message}"
+                )
+                urls = [views.DeploymentUrl(type=t, url=u) for t, u in specs.urls(spec)]
+                self._report(
+                    deployment_id,
+                    report.status,
+                    message,
+                    urls=urls if report.status is DeploymentStatus.HEALTHY else None,
+                )
+            if report.status is DeploymentStatus.HEALTHY:
+                return f"{applied}; healthy"
+            if time.monotonic() > deadline or self._stopping.is_set() or self._superseded(deployment_id):
+                return f"{applied}; {report.status.value}: {report.message}"
+            time.sleep(self.settings.status_interval)
+
+    def _superseded(self, deployment_id: str) -> bool:
+        return any(
+            j.state == commander_jobs.JobState.QUEUED.value
+            for j in commander_jobs.for_deployment(self.platform, deployment_id)
+        )
+
+    def _report(
+        self,
+        deployment_id: str,
+        state: DeploymentStatus,
+        message: str,
+        *,
+        urls: list[views.DeploymentUrl] | None = None,
+    ) -> None:
+        commander_jobs.report_status(self.platform, deployment_id, status=state, message=message, urls=urls)
+
+    def _uninstall(self, job: views.JobView) -> str:
+        config = self.platform.config
+        namespace = job.namespace or ""
+        if not namespace or not job.deployment_id:
+            raise errors.CommanderError(f"uninstall job {job.id} names no namespace or Deployment")
+        hard = bool(job.payload.get("hard", True))
+        release = str(job.payload.get("release_name", ""))
+        where = specs.placement(config, namespace)
+        db = specs.external_database(config, release) if release else None
+        url = config.airflow.database_admin_url
+        result = uninstall.uninstall(
+            self.client,
+            namespace=namespace,
+            deployment_id=job.deployment_id,
+            delete_namespace=where.manage_namespace,
+            cluster_scoped=where.cluster_scoped,
+            drop_database=(url, db) if hard and url and db else None,
+        )
+        return f"{result.deleted} objects deleted in {result.seconds:.1f} s; namespace {namespace} is clean"
+
+    def _purge(self, job: views.JobView) -> str:
+        from airpool.commander import database
+
+        release = str(job.payload.get("release_name", ""))
+        url = self.platform.config.airflow.database_admin_url
+        db = specs.external_database(self.platform.config, release) if release else None
+        if url and db:
+            database.drop(url, db)
+            return f"database {db.database} dropped"
+        return "no kept data to drop"
+
+    def _health(self, namespace: str) -> str:
+        verdict = health.check(self.client, namespace)
+        pool.record_health(self.platform, namespace, ok=verdict.ok, reason=verdict.reason or "")
+        return "ok" if verdict.ok else (verdict.reason or "failed")
+
+    def check_pool_health(self) -> None:
+        """Every offered or misconfigured pool namespace; held ones belong to their Deployment and are skipped."""
+        self._last_health = time.monotonic()
+        if self.platform.config.pool is None:
+            return
+        for ns in pool.status(self.platform, SYSTEM_ACTOR):
+            if ns.state not in (NamespaceState.AVAILABLE, NamespaceState.MISCONFIGURED) or not ns.in_config:
+                continue
+            try:
+                verdict = health.check(self.client, ns.name)
+            except (errors.TemporaryFailure, errors.CommanderError) as exc:
+                log.warning("health check failed", extra={"kv": {"namespace": ns.name, "error": str(exc)}})
+                continue
+            state = pool.record_health(self.platform, ns.name, ok=verdict.ok, reason=verdict.reason or "")
+            if state is not ns.state:
+                log.info(
+                    "pool namespace moved",
+                    extra={"kv": {"namespace": ns.name, "state": state.value, "reason": verdict.reason or ""}},
+                )
+
+
+class WorkerHandle:
+    """A worker running in a background thread (``airpool serve``); ``stop()`` returns once it has stopped."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=worker.run, args=(self._stop,), name="commander-worker", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float | None = None) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
