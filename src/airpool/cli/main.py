@@ -54,6 +54,10 @@ def _register() -> None:
     app.add_typer(deployment_cmd.app, name="deployment")
     app.add_typer(pool_cmd.app, name="pool")
 
+    from airpool.cli import commander_cmd
+
+    app.command("commander", help=commander_cmd.HELP)(commander_cmd.commander)
+
     from airpool.cli import cleanup_cmd, db_cmd
 
     app.add_typer(db_cmd.app, name="db")
