@@ -47,7 +47,7 @@ def _servers(tmp_path: Path, database_url: str, count: int) -> Iterator[list[str
     env = {"AIRPOOL_ADMIN_USERNAME": "admin", "AIRPOOL_ADMIN_PASSWORD": PASSWORD}
     with contextlib.ExitStack() as stack:
         bases = [
-            stack.enter_context(serve_process(values=values, database_url=database_url, env=env))[0]
+            stack.enter_context(serve_process(values=values, database_url=database_url, env=env)).base
             for _ in range(count)
         ]
         yield bases

@@ -63,7 +63,8 @@ def test_refuses_a_bad_values_file(tmp_path: Path, sqlite_url: str) -> None:
 
 def test_serves_with_migrate_creates_admin_from_env_and_stops_cleanly_on_sigterm(values: Path, sqlite_url: str) -> None:
     env = {"AIRPOOL_ADMIN_USERNAME": "ops", "AIRPOOL_ADMIN_PASSWORD": PASSWORD}
-    with serve_process(values=values, database_url=sqlite_url, extra_args=["--migrate"], env=env) as (base, proc):
+    with serve_process(values=values, database_url=sqlite_url, extra_args=["--migrate"], env=env) as served:
+        base, proc = served.base, served.proc
         admin = GraphQL(base).login("ops")
         assert admin.data("{ self { username isSystemAdmin } }")["self"] == {"username": "ops", "isSystemAdmin": True}
         names = admin.data("{ availableNamespaces { name } }")["availableNamespaces"]
@@ -73,7 +74,7 @@ def test_serves_with_migrate_creates_admin_from_env_and_stops_cleanly_on_sigterm
         proc.send_signal(signal.SIGTERM)
         # uvicorn finishes the shutdown, then re-raises SIGTERM so the exit status tells how the process ended.
         assert proc.wait(timeout=30) in (0, -signal.SIGTERM)
-        output = proc.stdout.read() if proc.stdout else ""
+        output = served.output()
     assert f"airpool is serving at {base}" in output
     assert "GraphQL API" in output
     assert "created 'ops' from AIRPOOL_ADMIN_USERNAME/PASSWORD" in output

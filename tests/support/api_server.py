@@ -11,9 +11,11 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -77,24 +79,38 @@ def airpool_executable() -> str:
     return str(Path(sys.executable).parent / "airpool")
 
 
+@dataclass
+class Served:
+    """A running ``airpool serve``: its URL, process, and everything it printed (in a file: a pipe nobody reads
+    would fill up and block the server)."""
+
+    base: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
 @contextlib.contextmanager
 def serve_process(
     *, values: Path, database_url: str, extra_args: Sequence[str] = (), env: Mapping[str, str] | None = None
-) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """``airpool serve`` in its own process (no commander); yields (base URL, process). SIGTERM on exit."""
+) -> Iterator[Served]:
+    """``airpool serve`` in its own process (no commander). SIGTERM on exit."""
     port = free_port()
     environ = {**os.environ, "AIRPOOL_DATABASE_URL": database_url, **(env or {})}
-    proc = subprocess.Popen(
-        [airpool_executable(), "serve", "-f", str(values), "--port", str(port), "--no-commander", *extra_args],
-        env=environ,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
+    log = Path(tempfile.mkstemp(prefix=f"airpool-serve-{port}-", suffix=".log")[1])
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(
+            [airpool_executable(), "serve", "-f", str(values), "--port", str(port), "--no-commander", *extra_args],
+            env=environ,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    served = Served(base=f"http://127.0.0.1:{port}", proc=proc, log=log)
     try:
-        wait_ready(base, proc)
-        yield base, proc
+        wait_ready(served)
+        yield served
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -103,21 +119,21 @@ def serve_process(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        log.unlink(missing_ok=True)
 
 
-def wait_ready(base: str, proc: subprocess.Popen[str], *, timeout: float = 60) -> None:
+def wait_ready(served: Served, *, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            output = proc.stdout.read() if proc.stdout else ""
-            raise RuntimeError(f"airpool serve exited with {proc.returncode}:\n{output}")
+        if served.proc.poll() is not None:
+            raise RuntimeError(f"airpool serve exited with {served.proc.returncode}:\n{served.output()}")
         try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+            if httpx.get(f"{served.base}/healthz", timeout=1).status_code == 200:
                 return
         except httpx.TransportError:
             pass
         time.sleep(0.1)
-    raise RuntimeError(f"airpool serve at {base} did not answer /healthz within {timeout}s")
+    raise RuntimeError(f"airpool serve at {served.base} did not answer /healthz within {timeout}s:\n{served.output()}")
 
 
 class GraphQL:

@@ -1,0 +1,161 @@
+"""createDeployment over HTTP: latency p50/p99 and throughput at concurrency 1, 16 and 64, on SQLite and PostgreSQL,
+against a trivial ``appConfig { version }`` query measured the same way in the same run (the ratio is the cost of
+the claim transaction beyond HTTP + GraphQL); then ``availableNamespaces`` latency with a 10,000-namespace pool.
+
+Each database gets one real ``airpool serve`` process (no commander). Run from the repository root:
+
+    .venv/bin/python -m bench.api_create_deployment [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+from tests.support.api_server import PASSWORD, GraphQL, serve_process
+from tests.support.postgres import postgres_server
+
+from airpool.services import schema
+
+CREATE = """
+mutation($label: String!, $ws: Uuid!) {
+  createDeployment(label: $label, workspaceUuid: $ws, executor: LocalExecutor) { id }
+}"""
+APP_CONFIG = "query AppConfig { appConfig { version } }"
+AVAILABLE = "query availableNamespaces { availableNamespaces { name } }"
+
+
+@dataclass(frozen=True)
+class Result:
+    p50_ms: float
+    p99_ms: float
+    per_second: float
+    errors: int
+
+
+async def _load(base: str, token: str, *, query: str, variables: Any, count: int, concurrency: int) -> Result:
+    latencies: list[float] = []
+    errors = 0
+    gate = asyncio.Semaphore(concurrency)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=120, headers={"authorization": token}) as client:
+
+        async def one(i: int) -> None:
+            nonlocal errors
+            async with gate:
+                payload = {"query": query, "variables": variables(i) if callable(variables) else variables}
+                started = time.perf_counter()
+                response = await client.post(f"{base}/v1", json=payload)
+                latencies.append(time.perf_counter() - started)
+                if response.json().get("errors"):
+                    errors += 1
+
+        began = time.perf_counter()
+        await asyncio.gather(*(one(i) for i in range(count)))
+        elapsed = time.perf_counter() - began
+    latencies.sort()
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    return Result(statistics.median(latencies) * 1000, p99 * 1000, count / elapsed, errors)
+
+
+def _values(directory: Path, names: int) -> Path:
+    path = directory / f"values-{names}.yaml"
+    listed = "\n".join(f"          - ns-{i:05d}" for i in range(names))
+    path.write_text(
+        "global:\n  features:\n    namespacePools:\n      enabled: true\n      namespaces:\n"
+        f"        create: true\n        names:\n{listed}\n"
+    )
+    return path
+
+
+@contextlib.contextmanager
+def _server(directory: Path, url: str, names: int) -> Iterator[tuple[str, str, str]]:
+    """A migrated database and a serve process with a pool of ``names``; yields (base URL, token, workspace)."""
+    schema.upgrade(url)
+    env = {"AIRPOOL_ADMIN_USERNAME": "bench", "AIRPOOL_ADMIN_PASSWORD": PASSWORD}
+    with serve_process(values=_values(directory, names), database_url=url, env=env) as served:
+        base = served.base
+        admin = GraphQL(base).login("bench")
+        workspace = admin.data("{ workspaces { id } }")["workspaces"][0]["id"]
+        assert admin.token is not None
+        yield base, admin.token, workspace
+
+
+def _row(name: str, c: int, create: Result, base: Result) -> str:
+    return (
+        f"{name:<11}{c:>4}  create p50 {create.p50_ms:7.1f} ms  p99 {create.p99_ms:7.1f} ms  {create.per_second:7.1f}/s"
+        f"   | appConfig p50 {base.p50_ms:6.1f} ms  p99 {base.p99_ms:6.1f} ms  {base.per_second:7.1f}/s"
+        f"   | ratio p50 {create.p50_ms / base.p50_ms:5.1f}x  p99 {create.p99_ms / base.p99_ms:5.1f}x"
+        f"  tput {base.per_second / create.per_second:5.1f}x" + (f"  ({create.errors} errors)" if create.errors else "")
+    )
+
+
+def _create_bench(name: str, url: str, directory: Path, plan: list[tuple[int, int]]) -> None:
+    total = sum(count for _, count in plan)
+    with _server(directory, url, total) as (base, token, workspace):
+        for concurrency, count in plan:
+            base_result = asyncio.run(
+                _load(base, token, query=APP_CONFIG, variables={}, count=count, concurrency=concurrency)
+            )
+            create = asyncio.run(
+                _load(
+                    base,
+                    token,
+                    query=CREATE,
+                    variables=lambda i, c=concurrency: {"label": f"bench {c}-{i}", "ws": workspace},
+                    count=count,
+                    concurrency=concurrency,
+                )
+            )
+            print(_row(name, concurrency, create, base_result), flush=True)
+
+
+def _available_bench(url: str, directory: Path, names: int, count: int) -> None:
+    with _server(directory, url, names) as (base, token, _):
+        listed = httpx.post(f"{base}/v1", json={"query": AVAILABLE}, headers={"authorization": token}, timeout=60)
+        assert len(listed.json()["data"]["availableNamespaces"]) == names
+        base_result = asyncio.run(_load(base, token, query=APP_CONFIG, variables={}, count=count, concurrency=1))
+        result = asyncio.run(_load(base, token, query=AVAILABLE, variables={}, count=count, concurrency=1))
+        print(
+            f"availableNamespaces with {names} namespaces (sqlite, sequential): p50 {result.p50_ms:.1f} ms  "
+            f"p99 {result.p99_ms:.1f} ms   | appConfig p50 {base_result.p50_ms:.1f} ms   "
+            f"| ratio p50 {result.p50_ms / base_result.p50_ms:.1f}x",
+            flush=True,
+        )
+
+
+def _postgres_database(admin_url: str, name: str) -> str:
+    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer requests (a smoke run)")
+    args = parser.parse_args()
+    plan = [(1, 30), (16, 160), (64, 320)] if not args.quick else [(1, 10), (16, 32), (64, 64)]
+    print(f"cpus: {os.cpu_count()}  plan (concurrency, requests): {plan}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="airpool-bench-") as tmp:
+        directory = Path(tmp)
+        _create_bench("sqlite", f"sqlite:///{directory / 'bench.db'}", directory, plan)
+        with postgres_server() as admin_url:
+            _create_bench("postgresql", _postgres_database(admin_url, "bench"), directory, plan)
+        _available_bench(f"sqlite:///{directory / 'ns.db'}", directory, 10_000, 30 if not args.quick else 10)
+
+
+if __name__ == "__main__":
+    main()
