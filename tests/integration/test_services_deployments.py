@@ -138,3 +138,18 @@ def test_config_without_hard_delete_makes_every_delete_soft(database_url: str) -
         assert deployments.delete(p, admin, dep.id, hard=True).hard_delete is False
     finally:
         p.close()
+
+
+def test_update_queues_upgrade_only_for_runtime_changes(plat: Platform) -> None:
+    admin = tp.admin(plat)
+    dep = deployments.create(plat, admin, workspace_id=_ws(plat, admin), label="Sales", executor="CeleryExecutor")
+    renamed = deployments.update(plat, admin, dep.id, label="Sales EU")
+    assert renamed.label == "Sales EU"
+    assert [j.kind for j in commander_jobs.for_deployment(plat, dep.id)] == ["install"]
+    moved = deployments.update(plat, admin, dep.id, executor="KubernetesExecutor", airflow_version="2.10.5")
+    assert moved.executor.value == "KubernetesExecutor"
+    assert [u.type for u in moved.urls] == ["airflow"]
+    assert moved.status is DeploymentStatus.DEPLOYING
+    assert [j.kind for j in commander_jobs.for_deployment(plat, dep.id)] == ["install", "upgrade"]
+    with pytest.raises(InvalidInput, match="executor 'Nope' is not supported"):
+        deployments.update(plat, admin, dep.id, executor="Nope")

@@ -118,3 +118,23 @@ def test_db_cli_upgrade_and_current(database_url: str) -> None:
     assert now.exit_code == 0
     assert schema.head() in now.output
     assert "Traceback" not in behind.output
+
+
+def test_upgrade_from_first_revision_keeps_data(database_url: str) -> None:
+    schema.upgrade(database_url, revision="0001")
+    eng = engine.make_engine(database_url)
+    with eng.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO pool_namespaces (name, state, in_config, state_since, health_reason, version, created_at)"
+                " VALUES ('keep-me', 'available', true, :t, '', 1, :t)"
+            ),
+            {"t": datetime(2026, 1, 1, tzinfo=UTC).replace(tzinfo=None)},
+        )
+    assert schema.check(database_url).status is schema.SchemaStatus.BEHIND
+    assert schema.upgrade(database_url).status is schema.SchemaStatus.CURRENT
+    with eng.connect() as conn:
+        assert conn.execute(sa.text("SELECT name FROM pool_namespaces")).scalars().all() == ["keep-me"]
+        indexes = {ix["name"] for ix in sa.inspect(conn).get_indexes("pool_namespaces")}
+    eng.dispose()
+    assert "ix_pool_namespaces_state_name" in indexes

@@ -17,15 +17,15 @@ def cleanup(
 ) -> None:
     """Return retained namespaces past their release time to the pool and remove their Deployments for good.
 
-    Safe to run while the server (or other replicas) run the same cleanup."""
+    Safe to run while the server (or other replicas) run the same cleanup. It does not sync the pool with the
+    values files: whether a released name is still in the pool is what the server last synced."""
     from airpool import config
     from airpool.services import cleanup as cleanup_service
-    from airpool.services import platform, pool
+    from airpool.services import platform
 
     cfg = config.load(values) if values else config.load_default()
     plat = platform.connect(cfg, url=db_cmd.database_url(values, url))
     try:
-        pool.sync(plat)
         report = cleanup_service.run(plat, dry_run=dry_run)
     finally:
         plat.close()

@@ -269,3 +269,59 @@ def delete(platform: Platform, actor: Actor, deployment_id: str, *, hard: bool |
             at=now,
         )
         return views.DeploymentView.of(dep)
+
+
+def update(
+    platform: Platform,
+    actor: Actor,
+    deployment_id: str,
+    *,
+    label: str | None = None,
+    description: str | None = None,
+    executor: str | None = None,
+    airflow_version: str | None = None,
+) -> views.DeploymentView:
+    """Change a live Deployment; a new executor or Airflow version queues an ``upgrade`` job. Needs editor."""
+    new_label = spec.check_label(label) if label is not None else None
+    new_executor = spec.parse_executor(executor) if executor else None
+    new_version = check_airflow_version(airflow_version) if airflow_version else None
+    if description is not None and len(description) > 10_000:
+        raise InvalidInput(f"description is {len(description)} characters long; at most 10000 are allowed")
+    now = platform.now()
+    with platform.db.write() as s:
+        dep = _visible(s, actor, deployment_id, Role.EDITOR)
+        changed: dict[str, str] = {}
+        if new_label is not None and new_label != dep.label:
+            dep.label = changed["label"] = new_label
+        if description is not None and description != dep.description:
+            dep.description = description
+            changed["description"] = "changed"
+        upgrade = False
+        if new_executor is not None and new_executor.value != dep.executor:
+            dep.executor = changed["executor"] = new_executor.value
+            dep.urls = _urls(platform.config, dep.release_name, new_executor)
+            upgrade = True
+        if new_version is not None and new_version != dep.airflow_version:
+            dep.airflow_version = changed["airflow_version"] = new_version
+            upgrade = True
+        if not changed:
+            return views.DeploymentView.of(dep)
+        dep.updated_at = now
+        if upgrade:
+            dep.status = DeploymentStatus.DEPLOYING.value
+            dep.status_message = "queued for upgrade"
+            commander_jobs.cancel_queued(s, deployment_id=dep.id, kinds=(commander_jobs.JobKind.UPGRADE,), at=now)
+            commander_jobs.enqueue(
+                s, kind=commander_jobs.JobKind.UPGRADE, at=now, deployment_id=dep.id, namespace=dep.namespace
+            )
+        audit.record(
+            s,
+            actor=actor.username,
+            action="deployment.update",
+            target_kind="deployment",
+            target_id=dep.id,
+            workspace_id=dep.workspace_id,
+            detail=changed,
+            at=now,
+        )
+        return views.DeploymentView.of(dep)
