@@ -79,13 +79,14 @@ def validate(
 
 
 def _check_cluster(cfg: Any, kubeconfig: Path, *, strict: bool) -> bool:
+    from airpool.commander import preflight
     from airpool.kube import apply, client, grants
-    from airpool.manifests import rbac
 
     if cfg.pool is None:
         typer.echo("cluster: no namespace pool configured; nothing to check per namespace")
         return True
-    needed = rbac.expand(rbac.COMMANDER_NAMESPACE_RULES)
+    # The very checks commander's preflight makes before it puts any Deployment into a pool namespace.
+    needed = preflight.pool_namespace_needs().namespaced
     account, home = cfg.commander_service_account, cfg.platform_namespace
     ok = True
     try:
