@@ -59,7 +59,8 @@ def _server_config(folder: Path) -> Iterator[Path]:
     env = {"AIRPOOL_ADMIN_USERNAME": "admin", "AIRPOOL_ADMIN_PASSWORD": PASSWORD}
     with serve_process(
         values=values, database_url=f"sqlite:///{folder / 'airpool.db'}", extra_args=["--migrate"], env=env
-    ) as (base, _proc):
+    ) as served:
+        base = served.base
         cli_env = {**os.environ, "AIRPOOL_CONFIG": str(config), "AIRPOOL_PASSWORD": PASSWORD}
         for args in (["login", base, "-u", "admin"], ["deployment", "create", "-l", "bench", "-n", "bench-a"]):
             subprocess.run([AIRPOOL, *args], env=cli_env, check=True, stdout=subprocess.DEVNULL)

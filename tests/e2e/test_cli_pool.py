@@ -40,8 +40,8 @@ def _server(tmp_path: Path, *names: str) -> Iterator[str]:
         database_url=f"sqlite:///{tmp_path / 'airpool.db'}",
         extra_args=["--migrate"],
         env=env,
-    ) as (base, _proc):
-        yield base
+    ) as served:
+        yield served.base
 
 
 @pytest.fixture
