@@ -63,8 +63,8 @@ def serving(tmp_path: Path, sqlite_url: str, values_text: str) -> Iterator[Serve
     values.write_text(values_text)
     plat = make_platform(sqlite_url, config.load([values]))
     try:
-        with serve_process(values=values, database_url=sqlite_url) as (base, _proc):
-            yield Server(base=base, platform=plat, database_url=sqlite_url)
+        with serve_process(values=values, database_url=sqlite_url) as served:
+            yield Server(base=served.base, platform=plat, database_url=sqlite_url)
     finally:
         plat.close()
 
@@ -133,6 +133,8 @@ def test_chosen_namespace_leaves_the_dropdown_and_returns_after_hard_delete(serv
     page.get_by_role("link", name="Cancel").click()
     dep_id = create_deployment(page, "Sales ETL", "pool-b")
     expect(page.locator(".facts")).to_contain_text("pool-b")
+    expect(page.get_by_role("region", name="Commander messages")).to_contain_text("install queued")
+    expect(page.get_by_role("region", name="History")).to_contain_text("ada: deployment.create")
     capture(page, "deployment")
 
     nav(page, "Deployments").click()

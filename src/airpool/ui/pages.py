@@ -18,7 +18,7 @@ from airpool.config import describe
 from airpool.domain import errors
 from airpool.domain.deployments import Executor
 from airpool.domain.pool import NamespaceState
-from airpool.services import access, auth, commander_jobs, deployments, pool, views, workspaces
+from airpool.services import access, audit, auth, commander_jobs, deployments, pool, views, workspaces
 from airpool.services.platform import Platform
 from airpool.ui import settings_view, templating
 from airpool.ui.framework import Ctx
@@ -40,10 +40,7 @@ def safe_next(target: str | None) -> str:
 
 
 def can_write(actor: access.Actor, workspace: views.WorkspaceView) -> bool:
-    """Editors and admins create and delete Deployments (the services check it again; this only hides buttons)."""
-    if actor.is_system_admin:
-        return True
-    return workspace.role is not None and access.role_allows(access.Role(workspace.role), access.Role.EDITOR)
+    return access.can_edit(workspace.role, system_admin=actor.is_system_admin)
 
 
 class Pages:
@@ -242,6 +239,7 @@ class Pages:
             deployment=d,
             urls=[(u.type, u.url) for u in d.urls],
             events=[_job_event(j) for j in reversed(jobs)],
+            history=audit.for_deployment(self.platform, ctx.user, d.id, limit=20),
             can_delete=can_write(ctx.user, workspace),
         )
 
