@@ -6,6 +6,7 @@ import pytest
 
 from airpool.manifests import rbac
 from airpool.manifests.rbac import AccessCheck, PolicyRule
+from tests.support import seed_roles
 
 NEEDED = rbac.expand(rbac.COMMANDER_NAMESPACE_RULES)
 
@@ -99,12 +100,6 @@ def test_rules_with_resource_names_or_urls_grant_nothing_general() -> None:
 
 def test_the_seeds_option_2_role_lacks_what_the_pod_launcher_role_needs() -> None:
     """The reference's manual Role: commander could not create the Deployment's pod-launcher Role with it."""
-    option2 = [
-        PolicyRule(("*",), ("*",), ("list", "watch")),
-        PolicyRule(("",), ("pods",), ("get", "list", "watch")),
-        PolicyRule(("",), ("events",), ("create", "delete", "patch")),
-        PolicyRule(("rbac.authorization.k8s.io",), ("roles",), ("*",)),
-    ]
-    lacking = {str(check) for check in rbac.missing(NEEDED, option2)}
+    lacking = {str(check) for check in rbac.missing(NEEDED, seed_roles.OPTION_2_POLICY)}
     assert {"create pods/exec (core)", "get pods/log (core)", "create pods (core)", "get events (core)"} <= lacking
     assert "create roles (rbac.authorization.k8s.io)" not in lacking
