@@ -32,10 +32,13 @@ def values(tmp_path: Path) -> Path:
     return path
 
 
-def _run_serve(values: Path, database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+def _run_serve(
+    values: Path, database_url: str, *args: str, commander: bool = False, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    flags = [] if commander else ["--no-commander"]
     return subprocess.run(
-        [airpool_executable(), "serve", "-f", str(values), "--port", str(free_port()), "--no-commander", *args],
-        env={**os.environ, "AIRPOOL_DATABASE_URL": database_url},
+        [airpool_executable(), "serve", "-f", str(values), "--port", str(free_port()), *flags, *args],
+        env={**os.environ, "AIRPOOL_DATABASE_URL": database_url, **(env or {})},
         capture_output=True,
         text=True,
         timeout=60,
@@ -58,6 +61,17 @@ def test_refuses_a_bad_values_file(tmp_path: Path, sqlite_url: str) -> None:
     result = _run_serve(bad, sqlite_url, "--migrate")
     assert result.returncode == 1
     assert "Bad_Name" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_refuses_to_start_when_the_commander_worker_has_no_kubeconfig(
+    values: Path, sqlite_url: str, tmp_path: Path
+) -> None:
+    environ = {"HOME": str(tmp_path), "KUBECONFIG": str(tmp_path / "missing"), "AIRPOOL_COMMANDER_KUBECONFIG": ""}
+    result = _run_serve(values, sqlite_url, "--migrate", commander=True, env=environ)
+    assert result.returncode == 1
+    assert "the commander worker could not start" in result.stderr
+    assert "--no-commander" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
 
 

@@ -46,9 +46,11 @@ class CronThread:
         self._thread.start()
 
     def stop(self) -> None:
+        """Idempotent; waits for a run in progress to finish."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
+            self._thread = None
 
     def _loop(self) -> None:
         while not self._stop.is_set():

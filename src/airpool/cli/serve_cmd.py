@@ -54,11 +54,21 @@ class _CommanderWorker:
         return start_worker if callable(start_worker) else None
 
     def start(self) -> None:
-        self._handle = self._start_worker(self._platform)
+        """Idempotent: ``serve`` starts the worker before listening, so a missing kubeconfig is reported cleanly;
+        the app's start-up then finds it running."""
+        if self._handle is None:
+            try:
+                self._handle = self._start_worker(self._platform)
+            except Exception as exc:  # lightkube raises its own errors for a missing or broken kubeconfig
+                raise exits.fail(
+                    f"the commander worker could not start: {exc}. Point AIRPOOL_COMMANDER_KUBECONFIG at "
+                    "commander's kubeconfig, or run `airpool serve --no-commander` and `airpool commander` apart."
+                ) from None
 
     def stop(self) -> None:
-        if self._handle is not None:
-            self._handle.stop()
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            handle.stop()
 
 
 def _load_config(values: list[Path]) -> Any:
@@ -109,16 +119,19 @@ def serve(
         state = schema.upgrade(url)
         typer.echo(state.message)
     platform = platform_service.connect(config, url=url, require_schema=True)
+    background: list[Any] = []
     try:
         report = pool.sync(platform)
         if report.added or report.retired or report.returned:
             log.info("pool synced: added=%s retired=%s returned=%s", report.added, report.retired, report.returned)
         admin = auth.ensure_admin_from_env(platform)
-        background: list[Any] = [_cleanup_task(platform)]
+        background.append(_cleanup_task(platform))
         if no_commander:
             commander_state = "not in this process (--no-commander)"
         elif (start_worker := _CommanderWorker.hook()) is not None:
-            background.append(_CommanderWorker(platform, start_worker=start_worker))
+            worker = _CommanderWorker(platform, start_worker=start_worker)
+            worker.start()
+            background.append(worker)
             commander_state = "running in this process"
         else:
             commander_state = "not available in this build (airpool.commander has no start_worker)"
@@ -146,4 +159,6 @@ def serve(
         if not server.started:
             raise exits.fail(f"could not listen on {bind_host}:{bind_port} (see the message above)")
     finally:
+        for task in reversed(background):
+            task.stop()  # idempotent: normally the app's shutdown already stopped them
         platform.close()
