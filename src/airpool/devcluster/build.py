@@ -16,18 +16,17 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from airpool.devcluster import binaries, errors
+from airpool.devcluster import binaries, errors, toolchain
 
 OUTPUT_TAIL_LINES = 25
 VERSION_PACKAGES = ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version")
 
 
 def _go() -> str:
-    go = shutil.which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists() else None)
+    go = toolchain.find()
     if go is None:
         raise errors.DevClusterError(
-            "`go` is not on PATH, and building the control plane needs it: install Go 1.24 or newer "
-            "(https://go.dev/dl/, or Debian's golang package if it is recent enough) and run `airpool dev build` again."
+            "No Go 1.21+ found (PATH, /usr/local/go): run `airpool dev build`, which fetches one into the cache."
         )
     return go
 
@@ -109,6 +108,8 @@ def build_all(*, report: Callable[[str], None]) -> bool:
             "does not build any: unset it to build into the cache."
         )
     built = False
+    if binaries.missing():
+        toolchain.ensure(report=report)
     for component in binaries.COMPONENTS:
         for name in component.packages:
             target = component.binary(name)
