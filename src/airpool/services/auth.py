@@ -109,8 +109,9 @@ def _check_credentials(username: str, password: str) -> str:
 
 
 def _insert_user(
-    s: Session, platform: Platform, *, username: str, password: str, full_name: str, system_admin: bool
+    s: Session, platform: Platform, *, username: str, password_hash: str, full_name: str, system_admin: bool
 ) -> models.User:
+    """Hash before the transaction (argon2 takes tens of milliseconds; SQLite writers wait meanwhile)."""
     if s.scalar(sa.select(models.User.id).where(models.User.username == username)) is not None:
         raise Conflict(f"username {username!r} is already taken")
     now = platform.now()
@@ -118,7 +119,7 @@ def _insert_user(
         id=str(uuid.uuid4()),
         username=username,
         full_name=full_name.strip(),
-        password_hash=_hasher.hash(password),
+        password_hash=password_hash,
         is_system_admin=system_admin,
         created_at=now,
         updated_at=now,
@@ -138,11 +139,14 @@ def _default_workspace(s: Session, platform: Platform, user: models.User) -> Non
 def signup(platform: Platform, *, username: str, password: str, full_name: str = "") -> LoginResult:
     """First user of an empty installation: becomes system admin with a default workspace, and is logged in."""
     username = _check_credentials(username, password)
+    hashed = _hasher.hash(password)
     with platform.db.write() as s:
         won = sql.insert_ignore(s, models.PlatformSecret, [{"name": _FIRST_ADMIN, "value": username}])
         if not won:
             raise Forbidden("sign-up is closed on this installation: ask a system admin to create your account")
-        user = _insert_user(s, platform, username=username, password=password, full_name=full_name, system_admin=True)
+        user = _insert_user(
+            s, platform, username=username, password_hash=hashed, full_name=full_name, system_admin=True
+        )
         _default_workspace(s, platform, user)
         audit.record(s, actor=username, action="user.signup", target_kind="user", target_id=user.id, at=platform.now())
         view = views.UserView.of(user)
@@ -161,9 +165,10 @@ def create_user(
     """A system admin creates an account (no workspace: add it to one with ``workspaces.add_member``)."""
     access.require_system_admin(actor)
     username = _check_credentials(username, password)
+    hashed = _hasher.hash(password)
     with platform.db.write() as s:
         user = _insert_user(
-            s, platform, username=username, password=password, full_name=full_name, system_admin=system_admin
+            s, platform, username=username, password_hash=hashed, full_name=full_name, system_admin=system_admin
         )
         audit.record(
             s, actor=actor.username, action="user.create", target_kind="user", target_id=user.id, at=platform.now()
@@ -183,11 +188,12 @@ def ensure_admin_from_env(platform: Platform, environ: Mapping[str, str] | None 
     if not username or not password:
         raise InvalidInput(f"set both {ENV_ADMIN_USERNAME} and {ENV_ADMIN_PASSWORD}, or neither")
     username = _check_credentials(username, password)
+    hashed = _hasher.hash(password)
     with platform.db.write() as s:
         if s.scalar(sa.select(models.User.id).where(models.User.username == username)) is not None:
             return None
         sql.insert_ignore(s, models.PlatformSecret, [{"name": _FIRST_ADMIN, "value": username}])
-        user = _insert_user(s, platform, username=username, password=password, full_name="", system_admin=True)
+        user = _insert_user(s, platform, username=username, password_hash=hashed, full_name="", system_admin=True)
         _default_workspace(s, platform, user)
         audit.record(
             s, actor=audit.SYSTEM, action="user.create", target_kind="user", target_id=user.id, at=platform.now()
@@ -236,19 +242,20 @@ def _session_for(platform: Platform, user: views.UserView) -> LoginResult:
 def login(platform: Platform, *, username: str, password: str) -> LoginResult:
     """Houston's ``createToken``. The error never says whether the user exists."""
     bad = Unauthenticated("invalid username or password")
-    with platform.db.write() as s:
+    with platform.db.read() as s:
         user = s.scalar(sa.select(models.User).where(models.User.username == username.strip()))
-        if user is None or not user.password_hash or user.status != "active":
-            _hasher.hash(password)  # same cost either way: no user-enumeration by timing
-            raise bad
-        try:
-            _hasher.verify(user.password_hash, password)
-        except argon2.exceptions.VerificationError:
-            raise bad from None
-        if _hasher.check_needs_rehash(user.password_hash):
-            user.password_hash = _hasher.hash(password)
-        view = views.UserView.of(user)
-    return _session_for(platform, view)
+    if user is None or not user.password_hash or user.status != "active":
+        _hasher.hash(password)  # same cost either way: no user-enumeration by timing
+        raise bad
+    try:
+        _hasher.verify(user.password_hash, password)
+    except argon2.exceptions.VerificationError:
+        raise bad from None
+    if _hasher.check_needs_rehash(user.password_hash):
+        rehashed = _hasher.hash(password)
+        with platform.db.write() as s:
+            s.execute(sa.update(models.User).where(models.User.id == user.id).values(password_hash=rehashed))
+    return _session_for(platform, views.UserView.of(user))
 
 
 def _bare(token: str | None) -> str:
