@@ -1,7 +1,7 @@
 """The plumbing every page shares: session cookie, CSRF check, log-in requirement, rendering, errors.
 
 Pages are plain synchronous functions ``(ctx: Ctx) -> Response``: the services they call are synchronous
-(SQLAlchemy), so ``page`` runs them in Starlette's thread pool after the async parts (reading the form) are done.
+(SQLAlchemy), so ``Guard.page`` runs them in Starlette's thread pool after the async parts (reading the form) are done.
 An ``AirpoolError`` escaping a page becomes a friendly error page with the right status, never a traceback.
 """
 
@@ -37,7 +37,8 @@ class Ctx:
     request: Request
     session: sessions.Session
     form: Mapping[str, str]
-    #: Whatever ``Backend.current_user`` returned for the session's token (None when logged out).
+    #: The ``services.access.Actor`` behind the session's token (None when logged out). Typed loosely because
+    #: pages that require log-in may rely on it being set without narrowing it each time.
     user: Any = None
     #: Filled in by pages that know the current workspace, for the top bar.
     base: dict[str, Any] = field(default_factory=dict)
