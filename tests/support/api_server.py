@@ -94,15 +94,25 @@ class Served:
 
 @contextlib.contextmanager
 def serve_process(
-    *, values: Path, database_url: str, extra_args: Sequence[str] = (), env: Mapping[str, str] | None = None
+    *,
+    values: Path,
+    database_url: str,
+    extra_args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    commander: bool = False,
 ) -> Iterator[Served]:
-    """``airpool serve`` in its own process (no commander). SIGTERM on exit."""
+    """``airpool serve`` in its own process (no commander unless asked for). SIGTERM on exit."""
     port = free_port()
     environ = {**os.environ, "AIRPOOL_DATABASE_URL": database_url, **(env or {})}
     log = Path(tempfile.mkstemp(prefix=f"airpool-serve-{port}-", suffix=".log")[1])
     with log.open("wb") as sink:
         proc = subprocess.Popen(
-            [airpool_executable(), "serve", "-f", str(values), "--port", str(port), "--no-commander", *extra_args],
+            [
+                airpool_executable(),
+                *("serve", "-f", str(values), "--port", str(port)),
+                *(() if commander else ("--no-commander",)),
+                *extra_args,
+            ],
             env=environ,
             stdout=sink,
             stderr=subprocess.STDOUT,
