@@ -174,8 +174,12 @@ def create(
         raise Conflict("release name or namespace was just taken by another Deployment; try again") from exc
 
 
-def _visible(s: Session, actor: Actor, deployment_id: str, minimum: Role) -> models.Deployment:
-    dep = s.get(D, deployment_id)
+def _visible(
+    s: Session, actor: Actor, deployment_id: str, minimum: Role, *, lock: bool = False
+) -> models.Deployment:
+    """The live Deployment if the caller holds ``minimum`` in its workspace; ``lock`` serialises concurrent
+    changes of the same Deployment (two deletes: the second sees it gone)."""
+    dep = s.get(D, deployment_id, with_for_update=lock)
     missing = NotFound(f"deployment {deployment_id!r} not found")
     if dep is None or dep.deleted_at is not None:
         raise missing
@@ -238,7 +242,7 @@ def delete(platform: Platform, actor: Actor, deployment_id: str, *, hard: bool |
     config = platform.config
     now = platform.now()
     with platform.db.write() as s:
-        dep = _visible(s, actor, deployment_id, Role.EDITOR)
+        dep = _visible(s, actor, deployment_id, Role.EDITOR, lock=True)
         is_hard = effective_hard_delete(config, hard)
         dep.deleted_at = now
         dep.hard_delete = is_hard
@@ -289,7 +293,7 @@ def update(
         raise InvalidInput(f"description is {len(description)} characters long; at most 10000 are allowed")
     now = platform.now()
     with platform.db.write() as s:
-        dep = _visible(s, actor, deployment_id, Role.EDITOR)
+        dep = _visible(s, actor, deployment_id, Role.EDITOR, lock=True)
         changed: dict[str, str] = {}
         if new_label is not None and new_label != dep.label:
             dep.label = changed["label"] = new_label
