@@ -1,0 +1,262 @@
+"""The commander worker end to end: Deployments created through the services (real SQLite database), jobs
+leased and carried out on the real API server with commander's own token, results visible on the Deployment
+and the pool."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import lightkube
+import pytest
+import yaml
+from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.rbac_authorization_v1 import Role, RoleBinding
+
+from airpool.commander import specs, uninstall, worker
+from airpool.devcluster import ClusterInfo
+from airpool.domain.deployments import DeploymentStatus
+from airpool.domain.pool import NamespaceState
+from airpool.manifests import pool as pool_manifests
+from airpool.manifests.airflow import render
+from airpool.manifests.airflow import settings as settings_mod
+from airpool.services import commander_jobs, deployments, pool, workspaces
+from airpool.services.platform import Platform
+from tests.support import cluster as cluster_support
+from tests.support import commander_env, seed_roles
+from tests.support import platform as platform_support
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass
+class Env:
+    plat: Platform
+    actor: object
+    workspace_id: str
+    names: tuple[str, ...]
+    worker: worker.Worker
+
+    def create(self, label: str, executor: str, namespace: str) -> str:
+        dep = deployments.create(
+            self.plat,
+            self.actor,  # type: ignore[arg-type]
+            workspace_id=self.workspace_id,
+            label=label,
+            executor=executor,
+            namespace=namespace,
+        )
+        return dep.id
+
+    def get(self, dep_id: str) -> deployments.views.DeploymentView:
+        return deployments.get(self.plat, self.actor, dep_id)  # type: ignore[arg-type]
+
+    def state(self, name: str) -> NamespaceState:
+        return next(ns.state for ns in pool.status(self.plat, self.actor) if ns.name == name)  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def env(
+    sqlite_url: str,
+    admin: lightkube.Client,
+    commander: lightkube.Client,
+    *,
+    count: int = 1,
+    hard_delete: bool = True,
+    prepared: bool = True,
+) -> Iterator[Env]:
+    with contextlib.ExitStack() as stack:
+        names = tuple(
+            stack.enter_context(commander_env.pool_namespace(admin))
+            if prepared
+            else stack.enter_context(cluster_support.fresh_namespace(admin, prefix="pool"))
+            for _ in range(count)
+        )
+        plat = platform_support.make(sqlite_url, platform_support.config(pool_names=names, hard_delete=hard_delete))
+        stack.callback(plat.close)
+        actor = platform_support.admin(plat)
+        ws = workspaces.create(plat, actor, label="data")
+        settings = worker.WorkerSettings(lease_seconds=30, status_interval=0.3, healthy_timeout=90)
+        yield Env(plat, actor, ws.id, names, worker.Worker(plat, commander, settings=settings))
+
+
+def test_create_runs_to_healthy_and_hard_delete_returns_the_namespace(
+    sqlite_url: str, admin_client: lightkube.Client, commander_client: lightkube.Client
+) -> None:
+    with env(sqlite_url, admin_client, commander_client) as e:
+        ns = e.names[0]
+        dep_id = e.create("etl", "CeleryExecutor", ns)
+        assert e.state(ns) is NamespaceState.CLAIMED
+        job = e.worker.run_once()
+        assert job is not None
+        assert job.state == "done", job.last_error
+        dep = e.get(dep_id)
+        assert dep.status is DeploymentStatus.HEALTHY, dep.status_message
+        assert {u.type for u in dep.urls} == {"airflow", "flower"}
+
+        deployments.delete(e.plat, e.actor, dep_id)  # type: ignore[arg-type]
+        assert e.state(ns) is NamespaceState.RELEASING
+        job = e.worker.run_once()
+        assert job is not None
+        assert job.state == "done", job.last_error
+        assert uninstall.remaining(admin_client, ns, dep_id) == []
+        assert e.state(ns) is NamespaceState.AVAILABLE
+        assert ns in pool.available_namespaces(e.plat)
+        name = pool_manifests.commander_role_name(commander_env.CONFIG)
+        admin_client.get(Role, name, namespace=ns)
+        admin_client.get(RoleBinding, name, namespace=ns)
+
+
+def test_soft_delete_removes_the_workloads_and_retains_the_namespace(
+    sqlite_url: str, admin_client: lightkube.Client, commander_client: lightkube.Client
+) -> None:
+    with env(sqlite_url, admin_client, commander_client, hard_delete=False) as e:
+        ns = e.names[0]
+        dep_id = e.create("etl", "LocalExecutor", ns)
+        assert e.worker.run_once() is not None
+        deployments.delete(e.plat, e.actor, dep_id)  # type: ignore[arg-type]
+        job = e.worker.run_once()
+        assert job is not None
+        assert job.state == "done", job.last_error
+        assert uninstall.remaining(admin_client, ns, dep_id) == []
+        assert e.state(ns) is NamespaceState.RETAINED
+        assert ns not in pool.available_namespaces(e.plat)
+
+
+def test_option2_role_fails_with_the_missing_permissions_then_a_retry_succeeds(
+    sqlite_url: str, admin_client: lightkube.Client, commander_client: lightkube.Client
+) -> None:
+    with env(sqlite_url, admin_client, commander_client, prepared=False) as e:
+        ns = e.names[0]
+        commander_env.admin_apply(admin_client, [seed_roles.role(ns), seed_roles.role_binding(ns)])
+        dep_id = e.create("etl", "KubernetesExecutor", ns)
+        job = e.worker.run_once()
+        assert job is not None
+        assert job.state == "failed"
+        dep = e.get(dep_id)
+        assert dep.status is DeploymentStatus.FAILED
+        assert f"create pods/exec (core) in namespace {ns}" in dep.status_message
+        assert uninstall.remaining(admin_client, ns, dep_id) == []
+
+        commander_env.grant_pool_role(admin_client, ns)  # the admin fixes commander's access
+        commander_jobs.request(e.plat, kind=commander_jobs.JobKind.INSTALL, deployment_id=dep_id, namespace=ns)
+        job = e.worker.run_once()
+        assert job is not None
+        assert job.state == "done", job.last_error
+        assert e.get(dep_id).status is DeploymentStatus.HEALTHY
+
+
+def test_a_namespace_deleted_outside_airpool_turns_misconfigured_and_is_not_offered(
+    sqlite_url: str, admin_client: lightkube.Client, commander_client: lightkube.Client
+) -> None:
+    with env(sqlite_url, admin_client, commander_client, count=2) as e:
+        broken, fine = e.names
+        e.worker.check_pool_health()
+        assert e.state(broken) is NamespaceState.AVAILABLE
+        admin_client.delete(lightkube.resources.core_v1.Namespace, broken)
+        e.worker.check_pool_health()
+        assert e.state(broken) is NamespaceState.MISCONFIGURED
+        assert e.state(fine) is NamespaceState.AVAILABLE
+        assert pool.available_namespaces(e.plat) == [fine]
+        reason = next(ns.health_reason for ns in pool.status(e.plat, e.actor) if ns.name == broken)  # type: ignore[arg-type]
+        assert broken in reason
+
+        # The admin recreates it with commander's Role: the next check offers it again.
+        cluster_support.wait_for(
+            lambda: not commander_env.namespace_exists(admin_client, broken), timeout=60, what="namespace gone"
+        )
+        admin_client.create(lightkube.resources.core_v1.Namespace(metadata=ObjectMeta(name=broken)))
+        commander_env.grant_pool_role(admin_client, broken)
+        cluster_support.wait_for(
+            lambda: (e.worker.check_pool_health(), e.state(broken))[1] is NamespaceState.AVAILABLE,
+            timeout=10,
+            what="the fixed namespace to become available",
+        )
+        assert pool.available_namespaces(e.plat) == sorted([broken, fine])
+
+
+def test_a_worker_killed_mid_install_is_taken_over_without_duplicates_or_orphans(
+    tmp_path: Path, admin_client: lightkube.Client, commander_client: lightkube.Client, dev_cluster: ClusterInfo
+) -> None:
+    url = f"sqlite:///{tmp_path / 'airpool.db'}"
+    clock = platform_support.Clock()
+    with commander_env.pool_namespace(admin_client) as ns:
+        cfg = platform_support.config(pool_names=(ns,), hard_delete=True)
+        plat = platform_support.make(url, cfg, clock=clock)
+        try:
+            actor = platform_support.admin(plat)
+            ws = workspaces.create(plat, actor, label="data")
+            dep = deployments.create(
+                plat, actor, workspace_id=ws.id, label="etl", executor="CeleryExecutor", namespace=ns
+            )
+            values = tmp_path / "values.yaml"
+            pools = {"enabled": True, "namespaces": {"create": False, "names": [ns]}}
+            values.write_text(yaml.safe_dump({"global": {"features": {"namespacePools": pools}}}))
+            proc = subprocess.Popen(
+                [
+                    str(Path(sys.executable).parent / "airpool"),
+                    "commander",
+                    "-f",
+                    str(values),
+                    "--database-url",
+                    url,
+                    "--kubeconfig",
+                    str(dev_cluster.commander_kubeconfig),
+                    "--lease-seconds",
+                    "2",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            try:
+                cluster_support.wait_for(
+                    lambda: bool(uninstall.remaining(admin_client, ns, dep.id)),
+                    timeout=60,
+                    interval=0.02,
+                    what="the first object of the install",
+                )
+            finally:
+                proc.send_signal(signal.SIGKILL)
+                _, err = proc.communicate(timeout=30)
+            assert b"job leased" in err
+            partial = set(uninstall.remaining(admin_client, ns, dep.id))
+            (job,) = commander_jobs.for_deployment(plat, dep.id)
+            assert job.state == "running"  # the dead worker's lease is still on it
+
+            clock.value = datetime.now(UTC) + timedelta(seconds=5)  # past the dead worker's lease
+            settings = worker.WorkerSettings(lease_seconds=30, status_interval=0.3, healthy_timeout=90)
+            taken = worker.Worker(plat, commander_client, settings=settings).run_once()
+            assert taken is not None
+            assert taken.id == job.id
+            assert taken.state == "done", taken.last_error
+            assert taken.attempts == 2
+            assert deployments.get(plat, actor, dep.id).status is DeploymentStatus.HEALTHY
+
+            spec = specs.airflow_spec(
+                cfg,
+                deployment_id=dep.id,
+                release_name=dep.release_name,
+                namespace=ns,
+                executor=dep.executor.value,
+                airflow_version=dep.airflow_version,
+                workspace_id=ws.id,
+            )
+            expected = {
+                f"{o['kind']} {o['metadata']['name']}"
+                for o in render.render(spec, settings_mod.secrets_from_existing(spec, {}))
+            }
+            applied = {
+                item
+                for item in uninstall.remaining(admin_client, ns, dep.id)
+                if item.split()[0] not in ("Pod", "ReplicaSet")
+            }
+            assert applied == expected  # nothing missing, nothing extra (no orphan, no second set)
+            assert partial - {i for i in partial if i.split()[0] in ("Pod", "ReplicaSet")} <= expected
+        finally:
+            plat.close()
