@@ -17,8 +17,5 @@ def connect(kubeconfig: Path | None = None, *, field_manager: str, timeout: floa
 
     ``trust_env`` is off so that a proxy variable in the environment never redirects cluster traffic.
     """
-    if kubeconfig is not None:
-        config = KubeConfig.from_file(str(kubeconfig))
-    else:
-        config = KubeConfig.from_env()
+    config = KubeConfig.from_file(str(kubeconfig)) if kubeconfig is not None else KubeConfig.from_env()
     return Client(config=config, field_manager=field_manager, timeout=httpx2.Timeout(timeout), trust_env=False)
