@@ -38,11 +38,12 @@ class Server:
         self.clock = clock
 
 
-def _serve(tmp_path: Path, cfg: PlatformConfig) -> Iterator[Server]:
+def _serve(tmp_path: Path, cfg: PlatformConfig, *, signup: bool = True) -> Iterator[Server]:
     clock = MovableClock()
     plat = make_platform(f"sqlite:///{tmp_path / 'airpool.db'}", cfg, clock=clock)
     with running_app(plat) as base:
-        GraphQL(base).signup("admin")
+        if signup:
+            GraphQL(base).signup("admin")
         yield Server(plat, base, clock)
 
 
@@ -229,3 +230,11 @@ def test_tables_on_a_terminal_are_drawn_and_coloured(server: Server, config: Pat
     piped = cli.run(config, "deployment", "list", color=True)
     assert "\x1b[" not in piped.out
     assert "─" not in piped.out
+
+
+def test_login_on_an_installation_without_users_says_to_sign_up(tmp_path: Path) -> None:
+    for server in _serve(tmp_path, platforms.config(pool_names=("pool-a",)), signup=False):
+        result = cli.run(tmp_path / "c.yaml", "login", server.base, "-u", "admin", AIRPOOL_PASSWORD=PASSWORD)
+        assert result.code == 1
+        assert f"{server.base} has no users yet: sign up at {server.base}/ first" in result.err
+        assert not (tmp_path / "c.yaml").exists()

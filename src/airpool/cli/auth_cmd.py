@@ -34,6 +34,8 @@ def login(
     auth = anonymous.execute(queries.AUTH_CONFIG)["authConfig"]
     if not auth.get("localEnabled", True):
         raise AirpoolError(f"{server} does not accept username and password logins")
+    if auth.get("initialSignup"):
+        raise AirpoolError(f"{server} has no users yet: sign up at {server}/ first (the first user becomes admin)")
     same_server = next((c for c in config.contexts.values() if c.server == server), None)
     context_name = name or (same_server.name if same_server else settings.context_name(server))
     previous = config.contexts.get(context_name)
