@@ -73,3 +73,39 @@ def test_concurrent_creates_claim_each_namespace_once(database_url: str, choose:
             assert Counter(v.state for v in pool.status(p, admin)) == {NamespaceState.CLAIMED: POOL_SIZE}
     finally:
         p.close()
+
+
+@pytest.mark.slow
+def test_concurrent_deletes_of_one_deployment_queue_one_uninstall(database_url: str) -> None:
+    from airpool.domain.errors import NotFound
+    from airpool.services import commander_jobs
+
+    p = tp.make(database_url, tp.config(pool_names=("pool-a",), hard_delete=True))
+    try:
+        admin = tp.admin(p)
+        ws = workspaces.list_for(p, admin)[0].id
+        dep = deployments.create(p, admin, workspace_id=ws, label="once")
+        barrier = threading.Barrier(8)
+        outcomes: list[str] = []
+        lock = threading.Lock()
+
+        def one() -> None:
+            barrier.wait()
+            try:
+                deployments.delete(p, admin, dep.id)
+                result = "deleted"
+            except NotFound:
+                result = "not found"
+            with lock:
+                outcomes.append(result)
+
+        threads = [threading.Thread(target=one) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(outcomes) == ["deleted"] + ["not found"] * 7
+        kinds = [(j.kind, j.state) for j in commander_jobs.for_deployment(p, dep.id)]
+        assert kinds == [("install", "cancelled"), ("uninstall", "queued")]
+    finally:
+        p.close()
