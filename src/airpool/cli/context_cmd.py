@@ -9,8 +9,11 @@ from airpool.cli import exits, output, settings
 app = typer.Typer(
     help="List and switch contexts: one per server you logged in to.",
     no_args_is_help=True,
-    epilog="Examples:\n\n  airpool context list\n\n  airpool context use prod.example.com\n\n"
-    "  AIRPOOL_CONTEXT=staging airpool deployment list   # one command against another context",
+    epilog=output.examples(
+        "airpool context list",
+        "airpool context use prod.example.com",
+        "AIRPOOL_CONTEXT=staging airpool deployment list   # one command against another context",
+    ),
 )
 
 

@@ -20,10 +20,12 @@ from airpool.domain.errors import AirpoolError, InvalidInput, NotFound
 app = typer.Typer(
     help="Create, list, inspect, wait for and delete Airflow Deployments.",
     no_args_is_help=True,
-    epilog="Examples:\n\n  airpool deployment create --label etl    # pick a pool namespace with the arrow keys\n\n"
-    "  airpool deployment create -l etl -e kubernetes --namespace pool-a --wait\n\n"
-    "  airpool deployment list -o json | jq '.[].namespace'\n\n"
-    "  airpool deployment delete etl --hard --yes",
+    epilog=output.examples(
+        "airpool deployment create --label etl    # pick a pool namespace with the arrow keys",
+        "airpool deployment create -l etl -e kubernetes --namespace pool-a --wait",
+        "airpool deployment list -o json | jq '.[].namespace'",
+        "airpool deployment delete etl --hard --yes",
+    ),
 )
 
 _SHORT_EXECUTORS = {e.name.lower(): e.value for e in deployment_rules.Executor}

@@ -12,8 +12,11 @@ from airpool.cli import exits, output, queries, session
 app = typer.Typer(
     help="See every pool namespace's state and holder, release retained ones early (system admins).",
     no_args_is_help=True,
-    epilog="Examples:\n\n  airpool pool status\n\n  airpool pool status -o json | jq '.namespaces[] | "
-    'select(.state == "available") | .name\'\n\n  airpool pool release pool-c',
+    epilog=output.examples(
+        "airpool pool status",
+        "airpool pool status -o json | jq -r '.namespaces[] | select(.state == \"retained\") | .name'",
+        "airpool pool release pool-c",
+    ),
 )
 
 

@@ -12,8 +12,11 @@ from airpool.domain.errors import NotFound
 app = typer.Typer(
     help="List your workspaces and switch the one commands act in.",
     no_args_is_help=True,
-    epilog="Examples:\n\n  airpool workspace list\n\n  airpool workspace switch   # choose with the arrow keys\n\n"
-    "  airpool workspace switch data-eng   # by label or id",
+    epilog=output.examples(
+        "airpool workspace list",
+        "airpool workspace switch   # choose with the arrow keys",
+        "airpool workspace switch data",
+    ),
 )
 
 
