@@ -41,9 +41,7 @@ def _run_as() -> list[str]:
     try:
         pwd.getpwnam(PG_USER)
     except KeyError:
-        subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", PG_USER], check=True
-        )
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", PG_USER], check=True)
     return ["runuser", "-u", PG_USER, "--"]
 
 
