@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs the product on this machine: sets up what is missing, starts a local Kubernetes control plane, applies the
+# example pool (examples/values.yaml) as an admin, and serves airpool (API, UI, commander) on the embedded SQLite.
+# Ctrl-C stops the server; `.venv/bin/airpool dev down` stops the control plane.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+airpool=.venv/bin/airpool
+values=${AIRPOOL_VALUES:-examples/values.yaml}
+
+"$airpool" dev up
+"$airpool" config apply -f "$values" --kubeconfig "$("$airpool" dev kubeconfig)"
+
+# The first run makes an admin account; its password stays in .airpool/admin-password (mode 0600).
+mkdir -p .airpool
+if [ -z "${AIRPOOL_ADMIN_PASSWORD:-}" ]; then
+  [ -s .airpool/admin-password ] || (umask 077; python3 -c 'import secrets; print(secrets.token_urlsafe(12))' \
+    > .airpool/admin-password)
+  AIRPOOL_ADMIN_PASSWORD=$(cat .airpool/admin-password)
+fi
+export AIRPOOL_ADMIN_USERNAME=${AIRPOOL_ADMIN_USERNAME:-admin} AIRPOOL_ADMIN_PASSWORD
+export AIRPOOL_VALUES=$values
+export AIRPOOL_COMMANDER_KUBECONFIG=$("$airpool" dev kubeconfig --commander)
+echo "log in as ${AIRPOOL_ADMIN_USERNAME} with the password in .airpool/admin-password"
+exec "$airpool" serve --migrate
