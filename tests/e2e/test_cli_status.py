@@ -238,3 +238,28 @@ def test_login_on_an_installation_without_users_says_to_sign_up(tmp_path: Path) 
         assert result.code == 1
         assert f"{server.base} has no users yet: sign up at {server.base}/ first" in result.err
         assert not (tmp_path / "c.yaml").exists()
+
+
+def test_create_with_wait_prints_json_then_waits_for_commander(server: Server, config: Path) -> None:
+    def commander() -> None:
+        deadline = time.monotonic() + 30
+        job = None
+        while job is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+            job = commander_jobs.lease(server.platform, worker_id="test", kinds=(commander_jobs.JobKind.INSTALL,))
+        assert job is not None
+        assert job.deployment is not None
+        time.sleep(0.5)
+        commander_jobs.report_status(
+            server.platform, job.deployment.id, status=DeploymentStatus.HEALTHY, message="every workload is ready"
+        )
+        commander_jobs.complete(server.platform, job.job.id, worker_id="test")
+
+    thread = threading.Thread(target=commander, daemon=True)
+    thread.start()
+    result = cli.run(config, "deployment", "create", "-l", "etl", "-n", "pool-a", "--wait", "-o", "json")
+    thread.join()
+    assert result.code == 0, result
+    created = json.loads(result.out)  # stdout holds only the JSON
+    assert created["namespace"] == "pool-a"
+    assert result.err.strip() == f"Deployment 'etl' ({created['releaseName']}) is healthy."
