@@ -9,7 +9,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from airpool.domain.deployments import DeploymentStatus
-from airpool.domain.errors import Conflict, NotFound
+from airpool.domain.errors import Conflict, Forbidden, NotFound
 from airpool.domain.pool import NamespaceState
 from airpool.services import commander_jobs, deployments, metrics, pool, workspaces
 from airpool.services.access import Actor
@@ -191,3 +191,44 @@ def test_pool_collector_counts_states(plat: Platform, admin: Actor) -> None:
     assert samples["claimed"] == 1
     assert samples["available"] == 11
     assert samples["retired"] == 0
+
+
+def test_failed_uninstall_shows_on_the_namespace_and_admin_retries(plat: Platform, admin: Actor) -> None:
+    (dep,) = _create(plat, admin)
+    deployments.delete(plat, admin, dep)
+    job = commander_jobs.lease(plat, worker_id="w")
+    assert job is not None
+    assert job.job.kind == JobKind.UNINSTALL
+    msg = "missing permission: delete secrets () in pool-0"
+    commander_jobs.fail(plat, job.job.id, worker_id="w", error=msg, temporary=False)
+    row = next(v for v in pool.status(plat, admin) if v.name == "pool-0")
+    assert row.state is NamespaceState.RELEASING
+    assert row.health_reason == f"uninstall failed: {msg}"
+    assert [j.id for j in commander_jobs.failed(plat, admin)] == [job.job.id]
+    user = _other_user(plat, admin)
+    with pytest.raises(Forbidden):
+        commander_jobs.retry(plat, user, job.job.id)
+    assert commander_jobs.retry(plat, admin, job.job.id).state == JobState.QUEUED
+    with pytest.raises(Conflict, match="only a failed job can be retried"):
+        commander_jobs.retry(plat, admin, job.job.id)
+    again = commander_jobs.lease(plat, worker_id="w")
+    assert again is not None
+    assert again.job.attempts == 1
+    commander_jobs.complete(plat, again.job.id, worker_id="w")
+    row = next(v for v in pool.status(plat, admin) if v.name == "pool-0")
+    assert row.state is NamespaceState.AVAILABLE
+    assert row.health_reason == ""
+
+
+def test_health_targets_are_configured_available_or_misconfigured(plat: Platform, admin: Actor) -> None:
+    _create(plat, admin)  # pool-0 claimed
+    pool.record_health(plat, "pool-5", ok=False, reason="namespace not found")
+    tp.with_pool(plat, tuple(f"pool-{i}" for i in range(6)))  # pool-6.. retire
+    assert pool.health_targets(plat) == ["pool-1", "pool-2", "pool-3", "pool-4", "pool-5"]
+
+
+def _other_user(p: Platform, admin: Actor) -> Actor:
+    from airpool.services import auth
+
+    auth.create_user(p, admin, username="someone", password="correct horse battery")
+    return auth.authenticate(p, auth.login(p, username="someone", password="correct horse battery").token)

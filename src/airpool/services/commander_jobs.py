@@ -27,7 +27,8 @@ from sqlalchemy.orm import Session, aliased
 
 from airpool.domain.deployments import DeploymentStatus
 from airpool.domain.errors import Conflict, InvalidInput, NotFound
-from airpool.services import audit, metrics, pool, views
+from airpool.services import access, audit, metrics, pool, views
+from airpool.services.access import Actor
 from airpool.services.platform import Platform
 from airpool.store import models, sql
 
@@ -258,12 +259,16 @@ def fail(platform: Platform, job_id: int, *, worker_id: str, error: str, tempora
         job.state = JobState.FAILED.value
         job.finished_at = now
         dep = s.get(models.Deployment, job.deployment_id) if job.deployment_id else None
+        tries = f" after {job.attempts} attempts" if job.attempts > 1 else ""
+        final = f"{job.kind} failed{tries}: {error}"
         if dep is not None:
-            tries = f" after {job.attempts} attempts" if job.attempts > 1 else ""
-            dep.status_message = f"{job.kind} failed{tries}: {error}"
+            dep.status_message = final
             if job.kind in (JobKind.INSTALL, JobKind.UPGRADE):
                 dep.status = DeploymentStatus.FAILED.value
             dep.updated_at = now
+        if job.kind == JobKind.UNINSTALL and job.namespace:
+            # the Deployment is out of users' sight now: show why its namespace is stuck in the admin's pool view
+            pool.note(s, job.namespace, reason=final)
         audit.record(
             s,
             actor=audit.SYSTEM,
@@ -301,6 +306,41 @@ def report_status(
             dep.healthy_at = now
             metrics.CLAIM_TO_HEALTHY.observe(max((now - dep.created_at).total_seconds(), 0.0))
         dep.updated_at = now
+
+
+def retry(platform: Platform, actor: Actor, job_id: int) -> views.JobView:
+    """A system admin re-queues a failed job (e.g. after fixing commander's RBAC), with fresh attempts."""
+    access.require_system_admin(actor)
+    now = platform.now()
+    with platform.db.write() as s:
+        job = s.get(J, job_id, with_for_update=True)
+        if job is None:
+            raise NotFound(f"commander job {job_id} not found")
+        if job.state != JobState.FAILED.value:
+            raise Conflict(f"commander job {job_id} is {job.state}; only a failed job can be retried")
+        job.state = JobState.QUEUED.value
+        job.attempts = 0
+        job.run_after = now
+        job.finished_at = None
+        job.updated_at = now
+        audit.record(
+            s,
+            actor=actor.username,
+            action=f"job.{job.kind}.retry",
+            target_kind="job",
+            target_id=str(job.id),
+            detail={"deployment_id": job.deployment_id},
+            at=now,
+        )
+        return views.JobView.of(job)
+
+
+def failed(platform: Platform, actor: Actor, *, limit: int = 100) -> list[views.JobView]:
+    """Failed jobs, newest first (system admins: what needs attention)."""
+    access.require_system_admin(actor)
+    with platform.db.read() as s:
+        q = sa.select(J).where(J.state == JobState.FAILED.value).order_by(J.id.desc()).limit(max(1, min(limit, 1000)))
+        return [views.JobView.of(j) for j in s.scalars(q)]
 
 
 def get(platform: Platform, job_id: int) -> views.JobView:

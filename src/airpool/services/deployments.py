@@ -174,9 +174,7 @@ def create(
         raise Conflict("release name or namespace was just taken by another Deployment; try again") from exc
 
 
-def _visible(
-    s: Session, actor: Actor, deployment_id: str, minimum: Role, *, lock: bool = False
-) -> models.Deployment:
+def _visible(s: Session, actor: Actor, deployment_id: str, minimum: Role, *, lock: bool = False) -> models.Deployment:
     """The live Deployment if the caller holds ``minimum`` in its workspace; ``lock`` serialises concurrent
     changes of the same Deployment (two deletes: the second sees it gone)."""
     dep = s.get(D, deployment_id, with_for_update=lock)

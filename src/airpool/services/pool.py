@@ -205,10 +205,10 @@ def after_uninstall(s: Session, platform: Platform, *, dep: models.Deployment, h
     if row is None or row.holder_id != dep.id or row.state != S.RELEASING.value:
         return
     if not hard:
-        move(s, row.name, S.RELEASING, S.RETAINED, at=now, releases_at=dep.releases_at)
+        move(s, row.name, S.RELEASING, S.RETAINED, at=now, releases_at=dep.releases_at, health_reason="")
         return
     dst = S.AVAILABLE if row.in_config else S.RETIRED
-    move(s, row.name, S.RELEASING, dst, at=now, holder_id=None, releases_at=None)
+    move(s, row.name, S.RELEASING, dst, at=now, holder_id=None, releases_at=None, health_reason="")
     dep.active_namespace = None
 
 
@@ -292,6 +292,22 @@ def sync(platform: Platform) -> SyncReport:
                 at=now,
             )
         return report
+
+
+def note(s: Session, name: str, *, reason: str) -> None:
+    """Record why a namespace is stuck (e.g. its uninstall failed) without changing its state."""
+    s.execute(sa.update(P).where(P.name == name).values(health_reason=reason))
+
+
+def health_targets(platform: Platform) -> list[str]:
+    """Configured namespaces commander should health-check now: the available and the misconfigured ones."""
+    with platform.db.read() as s:
+        stmt = (
+            sa.select(P.name)
+            .where(P.in_config.is_(True), P.state.in_([S.AVAILABLE.value, S.MISCONFIGURED.value]))
+            .order_by(P.name)
+        )
+        return list(s.execute(stmt).scalars().all())
 
 
 def record_health(platform: Platform, name: str, *, ok: bool, reason: str = "") -> NamespaceState:
