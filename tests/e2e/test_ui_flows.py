@@ -275,7 +275,7 @@ def test_viewer_sees_no_create_button_and_forged_posts_are_refused(server: Serve
     team = workspaces.list_for(plat, admin)[0]
     auth.create_user(plat, admin, username="vera", password=PASSWORD)
     workspaces.set_member(plat, admin, team.id, username="vera", role="viewer")
-    deployments.create(plat, admin, workspace_id=team.id, label="Team pipeline", namespace="pool-a")
+    shared = deployments.create(plat, admin, workspace_id=team.id, label="Team pipeline", namespace="pool-a")
     secret = workspaces.create(plat, admin, label="Secret team")
     hidden = deployments.create(plat, admin, workspace_id=secret.id, label="Hidden payroll", namespace="pool-b")
 
@@ -309,6 +309,15 @@ def test_viewer_sees_no_create_button_and_forged_posts_are_refused(server: Serve
     assert response.status == 403
     assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
     capture(page, "forbidden")
+    # Reading is allowed, changing is not; admin pages are for system admins only.
+    response = page.goto(server.url(f"/deployments/{shared.id}"))
+    assert response is not None
+    assert response.status == 200
+    expect(page.get_by_role("link", name="Delete…")).to_have_count(0)
+    for path in (f"/deployments/{shared.id}/delete", "/admin/pool", "/admin/settings"):
+        response = page.goto(server.url(path))
+        assert response is not None
+        assert response.status == 403, path
 
     # Forged POSTs with vera's own cookie: no token, a wrong token, and a right token sent from another site.
     page.goto(server.url(f"/w/{team.id}/deployments"))
@@ -328,6 +337,11 @@ def test_viewer_sees_no_create_button_and_forged_posts_are_refused(server: Serve
     allowed_through = page.request.post(target, form={**form, "csrf_token": token}, max_redirects=0)
     assert allowed_through.status == 403
     assert "You do not have the appropriate permissions for that" in allowed_through.text()
+    for path in ("/admin/pool/pool-a/release", f"/deployments/{shared.id}/delete"):
+        refused = page.request.post(
+            server.url(path), form={"csrf_token": token, "confirm": shared.release_name}, max_redirects=0
+        )
+        assert refused.status == 403, path
     labels = [d.label for d in deployments.list_for_workspace(plat, admin, team.id)]
     assert labels == ["Team pipeline"], "no forged request may create anything"
 
