@@ -22,11 +22,12 @@ from pathlib import Path
 import lightkube
 import yaml
 from lightkube import codecs
+from lightkube.models.core_v1 import NodeSpec
 from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources.core_v1 import Namespace
+from lightkube.resources.core_v1 import Namespace, Node
 
 from airpool import devcluster
-from airpool.commander import errors, install, preflight, status
+from airpool.commander import errors, install, preflight, status, uninstall
 from airpool.config.model import PlatformConfig
 from airpool.domain.deployments import DeploymentStatus, Executor
 from airpool.kube import client as kube_client
@@ -43,6 +44,29 @@ def prepare(admin: lightkube.Client, name: str) -> None:
     role = pool.commander_role_name(CONFIG)
     for obj in (pool.role(CONFIG, role, name, rbac.COMMANDER_NAMESPACE_RULES), pool.role_binding(CONFIG, role, name)):
         admin.apply(codecs.from_dict(obj), field_manager=kube_client.ADMIN_FIELD_MANAGER, force=True)
+
+
+def add_fake_nodes(admin: lightkube.Client, count: int) -> None:
+    """More kwok nodes (copies of the dev cluster's first one): the bench runs more pods than two nodes hold."""
+    template = admin.get(Node, "kwok-node-0")
+    for i in range(count):
+        name = f"kwok-bench-{i}"
+        node = Node(
+            metadata=ObjectMeta(
+                name=name,
+                annotations=template.metadata.annotations,
+                labels={**(template.metadata.labels or {}), "kubernetes.io/hostname": name},
+            ),
+            spec=NodeSpec(),
+            status=template.status,
+        )
+        admin.create(node)
+
+
+def uninstall_timed(commander: lightkube.Client, s: AirflowSpec) -> float:
+    start = time.perf_counter()
+    uninstall.uninstall(commander, namespace=s.namespace, deployment_id=s.deployment_id)
+    return time.perf_counter() - start
 
 
 def spec(namespace: str, executor: Executor, n: int) -> AirflowSpec:
@@ -124,16 +148,19 @@ def main() -> None:
             commander = kube_client.connect(
                 cluster.commander_kubeconfig, field_manager=kube_client.COMMANDER_FIELD_MANAGER
             )
+            add_fake_nodes(admin, 4)
             n = 0
 
             # 1. create -> applied and create -> healthy, one Deployment at a time.
-            applied_times, healthy_times = [], []
+            applied_times, healthy_times, removed_times = [], [], []
             for _ in range(args.runs):
                 n += 1
                 prepare(admin, f"single-{n}")
-                a, h = create_to_healthy(commander, spec(f"single-{n}", executor, n))
+                one = spec(f"single-{n}", executor, n)
+                a, h = create_to_healthy(commander, one)
                 applied_times.append(a)
                 healthy_times.append(h)
+                removed_times.append(uninstall_timed(commander, one))
 
             # 2. the apply phase alone: commander's waved parallel apply vs kubectl, same objects, fresh namespaces.
             ours_first, ours_again, kc_first, kc_again = [], [], [], []
@@ -159,6 +186,8 @@ def main() -> None:
                 ours_again.append(time.perf_counter() - start)
                 kc_first.append(kubectl_apply(cluster.commander_kubeconfig, path))
                 kc_again.append(kubectl_apply(cluster.commander_kubeconfig, path))
+                uninstall.uninstall(commander, namespace=ns_ours, deployment_id=s_ours.deployment_id)
+                uninstall.uninstall(commander, namespace=ns_kc, deployment_id=s_kc.deployment_id)
 
             # 3. N Deployments created at once.
             batch = []
@@ -177,6 +206,7 @@ def main() -> None:
     print(f"executor {executor.value}: {objects_count} objects per Deployment, {args.runs} runs (medians)")
     print(f"  create -> all objects applied : {med(applied_times):6.3f} s")
     print(f"  create -> healthy             : {med(healthy_times):6.3f} s")
+    print(f"  delete -> namespace clean     : {med(removed_times):6.3f} s")
     print(
         f"  apply phase, first (created)  : commander {med(ours_first):6.3f} s  kubectl {med(kc_first):6.3f} s"
         f"  ratio {med(ours_first) / med(kc_first):.2f}"

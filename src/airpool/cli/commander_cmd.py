@@ -30,19 +30,16 @@ def commander(
     from airpool import config as config_mod
     from airpool.commander import logfmt, worker
     from airpool.domain.errors import AirpoolError
-    from airpool.kube import client as kube_client
     from airpool.services import platform as platform_mod
 
     logfmt.configure()
     try:
         cfg = config_mod.load(values) if values else config_mod.load_default()
+        client = commander_pkg.connect(kubeconfig)
         plat = platform_mod.connect(cfg, url=database_url)
     except AirpoolError as exc:
         typer.echo(f"Error: {exc.message}", err=True)
         raise typer.Exit(1) from None
-    client = kube_client.connect(
-        kubeconfig or commander_pkg.kubeconfig_from_env(), field_manager=kube_client.COMMANDER_FIELD_MANAGER
-    )
     w = worker.Worker(plat, client, settings=worker.WorkerSettings(lease_seconds=lease_seconds))
     try:
         if once:

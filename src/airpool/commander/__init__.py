@@ -24,9 +24,25 @@ def kubeconfig_from_env(environ: dict[str, str] | None = None) -> Path | None:
 def start_worker(platform: Any, *, kubeconfig: Path | None = None) -> Any:
     """Start a worker thread; returns a handle whose ``stop()`` returns once the worker stopped."""
     from airpool.commander import logfmt, worker
-    from airpool.kube import client as kube_client
 
     if not logging.getLogger("airpool.commander").handlers:
         logfmt.configure()
-    client = kube_client.connect(kubeconfig or kubeconfig_from_env(), field_manager=kube_client.COMMANDER_FIELD_MANAGER)
-    return worker.WorkerHandle(worker.Worker(platform, client))
+    return worker.WorkerHandle(worker.Worker(platform, connect(kubeconfig)))
+
+
+def connect(kubeconfig: Path | None = None) -> Any:
+    """Commander's own client; a missing or broken kubeconfig is a ``CommanderError`` saying where to point."""
+    from lightkube.core.exceptions import ConfigError
+
+    from airpool.commander import errors
+    from airpool.kube import client as kube_client
+
+    path = kubeconfig or kubeconfig_from_env()
+    try:
+        return kube_client.connect(path, field_manager=kube_client.COMMANDER_FIELD_MANAGER)
+    except (ConfigError, OSError) as exc:
+        where = str(path) if path else "the default kubeconfig (KUBECONFIG, ~/.kube/config) or a pod's account"
+        raise errors.CommanderError(
+            f"cannot load commander's Kubernetes identity from {where}: {exc}. Set {KUBECONFIG_ENV} (or "
+            "--kubeconfig) to a kubeconfig holding commander's token."
+        ) from None
