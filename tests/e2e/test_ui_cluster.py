@@ -57,6 +57,8 @@ def env(tmp_path: Path, dev_cluster: devcluster.ClusterInfo, admin_client: light
 
 
 def options(page: Page) -> list[str]:
+    """The dropdown's choices, once the New Deployment page has loaded (reading does not wait by itself)."""
+    expect(page.get_by_role("heading", level=1)).to_have_text("New Deployment")
     return page.get_by_label("Kubernetes Namespace").locator("option").all_inner_texts()
 
 
