@@ -319,3 +319,49 @@ def test_delete_deployment_shape_and_namespace_leaves_the_list(admin: GraphQL) -
     by_name = {n["name"]: n for n in status["poolStatus"]["namespaces"]}
     assert by_name["pool-a"]["state"] == "releasing"
     assert by_name["pool-a"]["holder"]["id"] == created["id"]
+
+
+CREATE_USER = """
+mutation CreateUser($email: String!, $password: String!, $username: String, $inviteToken: String) {
+  createUser(email: $email, password: $password, username: $username, inviteToken: $inviteToken) {
+    user { id username status createdAt updatedAt }
+    token { value }
+  }
+}"""
+
+
+def test_create_user_signs_up_the_first_user_then_only_admins_add_accounts(anonymous: GraphQL) -> None:
+    first = anonymous.as_("stale-token-from-an-old-install").data(
+        CREATE_USER, {"email": "first@example.com", "password": "correct horse battery"}
+    )["createUser"]
+    assert first["user"]["username"] == "first@example.com"
+    _assert_times(first["user"])
+    admin = anonymous.as_(first["token"]["value"])
+    assert admin.data("{ self { isSystemAdmin } }") == {"self": {"isSystemAdmin": True}}
+
+    closed = anonymous.error(CREATE_USER, {"email": "second@example.com", "password": "correct horse battery"})
+    assert closed["message"].startswith("sign-up is closed")
+    added = admin.data(CREATE_USER, {"email": "second@example.com", "password": "correct horse battery"})
+    second = anonymous.as_(added["createUser"]["token"]["value"])
+    assert second.data("{ self { username isSystemAdmin } }") == {
+        "self": {"username": "second@example.com", "isSystemAdmin": False}
+    }
+    refused = second.error(CREATE_USER, {"email": "third@example.com", "password": "correct horse battery"})
+    assert refused["message"] == "You do not have the appropriate permissions for that"
+
+
+def test_available_namespaces_shortcut_answers_like_the_executor(anonymous: GraphQL, admin: GraphQL) -> None:
+    """``{ availableNamespaces { name } }`` skips graphql-core's per-field completion (api.fastpath); adding
+    ``__typename`` forces the normal path. Both must answer the same, errors included."""
+    fast = "{ availableNamespaces { name } }"
+    slow = "{ availableNamespaces { name __typename } }"
+    _create(admin, "pool-b")
+    assert admin.data(fast)["availableNamespaces"] == [
+        {"name": n["name"]} for n in admin.data(slow)["availableNamespaces"]
+    ]
+    assert admin.data("{ availableNamespaces { name name } }") == admin.data(fast)
+    refused_fast, refused_slow = anonymous.post(fast), anonymous.post(slow)
+    assert refused_fast == refused_slow
+    assert refused_fast["data"] is None
+    assert refused_fast["errors"][0]["message"] == "AUTH_TOKEN_REFRESH_FAILED"
+    assert refused_fast["errors"][0]["path"] == ["availableNamespaces"]

@@ -59,7 +59,7 @@ def create_app(
 ) -> Starlette:
     state = AppState(platform=platform)
     metrics = Metrics(platform=platform)
-    graphql = GraphQLEndpoint(schema=schema.executable_schema(), state=state, debug=debug)
+    graphql = GraphQLEndpoint(schema=schema.executable_schema(), state=state, shortcuts=schema.SHORTCUTS, debug=debug)
     routes: list[BaseRoute] = [
         Route(GRAPHQL_PATH, graphql.handle, methods=["GET", "POST"]),
         *health.routes(state=state, metrics=metrics),

@@ -5,21 +5,27 @@ a query that does not parse -- because the CLI prints ``errors[0].message`` and 
 
 The services are synchronous (SQLAlchemy), so a whole operation runs in a worker thread with ``graphql_sync``:
 one thread hop per request, plain functions as resolvers, and the event loop stays free for other requests.
+
+Clients send the same few query texts again and again (the CLI's are constants), so parsing and validation are
+done once per distinct text and remembered (bounded LRU; only texts up to ``CACHED_QUERY_CHARS``). A validated
+document that is one long list of flat objects goes through ``fastpath`` instead of graphql-core's executor.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import anyio.to_thread
 from ariadne import graphql_sync
-from graphql import GraphQLSchema
+from graphql import DocumentNode, GraphQLError, GraphQLSchema, parse, validate
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from airpool.api import errors
+from airpool.api import errors, fastpath
 from airpool.api.context import AppState, RequestContext
 
 #: Ariadne logs every error with a traceback; ``errors.format_error`` already logs what deserves it. A logger made
@@ -28,6 +34,17 @@ _quiet = logging.Logger("airpool.api.ariadne", level=logging.CRITICAL + 10)
 
 #: A body larger than this is not an operation of ours.
 MAX_BODY_BYTES = 1_000_000
+#: Longer query texts are parsed every time rather than kept in the cache.
+CACHED_QUERY_CHARS = 20_000
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A query text, parsed and validated once: the document, or the formatted errors that refuse it."""
+
+    document: DocumentNode | None
+    refusal: tuple[dict[str, Any], ...] = ()
+    shortcut: fastpath.Plan | None = None
 
 
 def _error_response(message: str, rid: str, *, code: str = errors.VALIDATION_CODE) -> JSONResponse:
@@ -37,10 +54,19 @@ def _error_response(message: str, rid: str, *, code: str = errors.VALIDATION_COD
 class GraphQLEndpoint:
     """The ASGI endpoint for ``/v1``; holds the executable schema and what resolvers need."""
 
-    def __init__(self, *, schema: GraphQLSchema, state: AppState, debug: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        schema: GraphQLSchema,
+        state: AppState,
+        shortcuts: dict[str, fastpath.LeafList] | None = None,
+        debug: bool = False,
+    ) -> None:
         self.schema = schema
         self.state = state
+        self.shortcuts = shortcuts or {}
         self.debug = debug
+        self._prepared = functools.lru_cache(maxsize=512)(self._prepare)
 
     async def handle(self, request: Request) -> Response:
         rid = errors.new_request_id()
@@ -57,17 +83,49 @@ class GraphQLEndpoint:
         result = await anyio.to_thread.run_sync(self._execute, data, context)
         return JSONResponse(result, headers={"x-request-id": rid})
 
+    def _prepare(self, query: str) -> Prepared:
+        try:
+            document = parse(query)
+        except GraphQLError as error:
+            return Prepared(document=None, refusal=(errors.format_error(error),))
+        problems = validate(self.schema, document)
+        if problems:
+            return Prepared(document=None, refusal=tuple(errors.format_error(p) for p in problems))
+        return Prepared(document=document, shortcut=fastpath.plan(document, self.shortcuts))
+
     def _execute(self, data: Any, context: RequestContext) -> dict[str, Any]:
         token = errors.request_id.set(context.request_id)
         try:
-            _, result = graphql_sync(
-                self.schema,
-                data,
-                context_value=context,
-                error_formatter=errors.format_error,
-                logger=_quiet,
-                debug=self.debug,
-            )
+            query = data.get("query") if isinstance(data, dict) else None
+            if not isinstance(query, str) or not query or len(query) > CACHED_QUERY_CHARS:
+                return self._run(data, context, None)  # graphql_sync reports what is wrong with it
+            prepared = self._prepared(query)
+            if prepared.document is None:
+                return {"errors": list(prepared.refusal)}
+            if (
+                prepared.shortcut is not None
+                and not data.get("operationName")
+                and isinstance(data.get("variables") or {}, dict)
+            ):
+                return prepared.shortcut.run(context)
+            return self._run(data, context, prepared.document)
         finally:
             errors.request_id.reset(token)
+
+    def _run(self, data: Any, context: RequestContext, document: DocumentNode | None) -> dict[str, Any]:
+        _, result = graphql_sync(
+            self.schema,
+            data,
+            context_value=context,
+            query_document=document,
+            # A cached document was validated when it was prepared.
+            query_validator=_already_validated if document is not None else None,
+            error_formatter=errors.format_error,
+            logger=_quiet,
+            debug=self.debug,
+        )
         return dict(result)
+
+
+def _already_validated(*_: Any, **__: Any) -> list[GraphQLError]:
+    return []

@@ -8,7 +8,7 @@ from importlib import resources
 from ariadne import make_executable_schema
 from graphql import GraphQLSchema
 
-from airpool.api import scalars
+from airpool.api import fastpath, scalars
 from airpool.api.resolvers import app_config, audit, auth, deployments, pool, workspaces
 
 SDL_FILE = "schema.graphql"
@@ -31,3 +31,7 @@ def executable_schema() -> GraphQLSchema:
         *audit.BINDABLES,
         convert_names_case=True,
     )
+
+
+#: Root fields ``api.fastpath`` may answer without graphql-core's per-field completion (long lists of flat objects).
+SHORTCUTS = {"availableNamespaces": fastpath.LeafList(fields=frozenset({"name"}), load=pool.available)}

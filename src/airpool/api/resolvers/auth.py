@@ -69,14 +69,16 @@ def resolve_create_user(
     invite_token: str | None = None,
     profile: Any = None,
 ) -> dict[str, Any]:
-    """Houston's sign-up: the first user of an empty installation signs up alone (and becomes system admin);
-    after that a system admin creates accounts, and gets the new user's first token back as Houston does."""
+    """Houston's sign-up. On an empty installation anybody signs up (and becomes system admin), whatever token
+    the client still carries; afterwards only a system admin creates accounts, and gets the new user's first
+    token back as Houston does. Without a token, the services answer "sign-up is closed"."""
+    plat = platform(info)
     name = (username or email).strip()
     full_name = str(profile.get("fullName", "")) if isinstance(profile, dict) else ""
-    if auth_header.token_from_headers(ctx(info).headers) is None:
-        return _auth_user(info, auth.signup(platform(info), username=name, password=password, full_name=full_name))
-    auth.create_user(platform(info), caller(info), username=name, password=password, full_name=full_name)
-    return _auth_user(info, auth.login(platform(info), username=name, password=password))
+    if auth.auth_config(plat).initial_signup or auth_header.token_from_headers(ctx(info).headers) is None:
+        return _auth_user(info, auth.signup(plat, username=name, password=password, full_name=full_name))
+    auth.create_user(plat, caller(info), username=name, password=password, full_name=full_name)
+    return _auth_user(info, auth.login(plat, username=name, password=password))
 
 
 @mutation.field("createApiToken")

@@ -6,6 +6,7 @@ from typing import Any
 
 from ariadne import MutationType, ObjectType, QueryType
 
+from airpool.api.context import RequestContext
 from airpool.api.resolvers.common import Info, caller, platform
 from airpool.services import pool
 from airpool.services.views import NamespaceView
@@ -15,9 +16,14 @@ mutation = MutationType()
 namespace_type = ObjectType("PoolNamespace")
 
 
+def available(context: RequestContext) -> list[dict[str, Any]]:
+    """Also ``api.fastpath``'s loader for ``availableNamespaces { name }``."""
+    return [{"name": name} for name in pool.available_namespaces(context.platform, context.caller())]
+
+
 @query.field("availableNamespaces")
-def resolve_available_namespaces(_: Any, info: Info, *, cluster_id: str | None = None) -> list[dict[str, str]]:
-    return [{"name": name} for name in pool.available_namespaces(platform(info), caller(info))]
+def resolve_available_namespaces(_: Any, info: Info, *, cluster_id: str | None = None) -> list[dict[str, Any]]:
+    return available(info.context)
 
 
 @query.field("poolStatus")
