@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import sys
 
 import pexpect
+import pyte
 import pytest
 
 from airpool.cli import prompt
@@ -15,6 +17,8 @@ OPTIONS = ["pool-a", "pool-b", "team-c", "pool-d"]
 CHOOSER = """
 import sys, termios
 from airpool.cli import prompt
+print("earlier output 1")
+print("earlier output 2")
 options = sys.argv[1:]
 try:
     index = prompt.choose(options, title="Choose a namespace")
@@ -127,3 +131,49 @@ def test_ctrl_c_and_ctrl_d_leave_the_terminal_as_it_was() -> None:
     child.sendcontrol("d")
     child.expect("CANCELLED echo=True icanon=True")
     child.expect(pexpect.EOF)
+
+
+def _screen(transcript: str) -> list[str]:
+    """What a VT100 terminal shows after ``transcript``: the menu's cursor moves must land where intended."""
+    screen = pyte.Screen(100, 24)
+    pyte.Stream(screen).feed(transcript)
+    return [line.rstrip() for line in screen.display if line.strip()]
+
+
+def test_frames_replace_each_other_and_leave_earlier_output_alone() -> None:
+    options = [f"ns-{i:02d}" for i in range(14)]
+    child = _spawn(*options)
+    child.logfile_read = transcript = io.StringIO()
+    child.expect(r"\(4 more\)")
+    child.send(DOWN)
+    child.expect("> ns-01")
+    child.expect(r"\(4 more\)")
+    assert _screen(transcript.getvalue()) == [
+        "earlier output 1",
+        "earlier output 2",
+        "? Choose a namespace:",
+        "  (type to filter, arrows to move, Enter to choose, Ctrl-C to cancel)",
+        "  ns-00",
+        "> ns-01",
+        *(f"  ns-{i:02d}" for i in range(2, 10)),
+        "  (4 more)",
+    ]
+    child.send("1")
+    child.expect("ns-13")
+    assert _screen(transcript.getvalue())[2:] == [
+        "? Choose a namespace: 1",
+        "  (type to filter, arrows to move, Enter to choose, Ctrl-C to cancel)",
+        "> ns-01",
+        "  ns-10",
+        "  ns-11",
+        "  ns-12",
+        "  ns-13",
+    ]
+    child.send(DOWN + ENTER)
+    child.expect(pexpect.EOF)
+    assert _screen(transcript.getvalue()) == [
+        "earlier output 1",
+        "earlier output 2",
+        "? Choose a namespace: ns-10",
+        "CHOSEN ns-10 echo=True icanon=True",
+    ]

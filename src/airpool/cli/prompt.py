@@ -156,22 +156,20 @@ def choose(options: Sequence[str], *, title: str, out: TextIO | None = None) -> 
     fd = sys.stdin.fileno()
     saved = termios.tcgetattr(fd)
     menu = Menu(options)
-    drawn = 0
     tty.setcbreak(fd)
     try:
         out.write("\x1b[?25l")
         while True:
             size = os.get_terminal_size(out.fileno())
             lines = render(menu, title=title, width=size.columns, rows=max(min(MAX_ROWS, size.lines - 4), 1))
-            _redraw(out, lines, previous=drawn)
-            drawn = len(lines)
+            _redraw(out, lines)
             data = os.read(fd, 64).decode("utf-8", errors="ignore")
             if not data:
                 raise Cancelled("no choice made: the terminal closed")
             for key in keys(data):
                 chosen = menu.press(key)
                 if chosen is not None:
-                    _redraw(out, [f"? {title}: {options[chosen]}"], previous=drawn)
+                    _redraw(out, [f"? {title}: {options[chosen]}"])
                     out.write("\n")
                     return chosen
                 if key == "enter":
@@ -182,10 +180,8 @@ def choose(options: Sequence[str], *, title: str, out: TextIO | None = None) -> 
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
-def _redraw(out: TextIO, lines: list[str], *, previous: int) -> None:
-    """Go back to the first line of the previous frame, clear below, draw, and park the cursor on line one."""
-    if previous > 1:
-        out.write(f"\x1b[{previous - 1}A")
+def _redraw(out: TextIO, lines: list[str]) -> None:
+    """Replace the frame that starts on the cursor's line, then park the cursor back on that first line."""
     out.write("\r\x1b[J")
     out.write("\n".join(lines))
     if len(lines) > 1:
