@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
+from prometheus_client import REGISTRY
 
 from airpool.domain.deployments import DeploymentStatus
 from airpool.domain.errors import Conflict, InvalidInput, PoolExhausted
@@ -80,8 +81,10 @@ def test_empty_pool_error_counts_states_and_next_return(plat: Platform) -> None:
         assert job is not None
         commander_jobs.complete(plat, job.job.id, worker_id="w")
     deployments.delete(plat, admin, deps[1].id)  # hard, uninstall not yet done: releasing
+    refused = REGISTRY.get_sample_value("airpool_pool_claims_refused_total") or 0.0
     with pytest.raises(PoolExhausted) as err:
         deployments.create(plat, admin, workspace_id=ws, label="late")
+    assert REGISTRY.get_sample_value("airpool_pool_claims_refused_total") == refused + 1
     msg = err.value.message
     assert msg.startswith("no kubernetes namespaces are available")
     assert "1 claimed, 1 being released, 1 retained, 0 misconfigured" in msg
@@ -93,11 +96,13 @@ def test_hard_delete_returns_namespace_after_uninstall(plat: Platform) -> None:
     dep = deployments.create(plat, admin, workspace_id=_ws(plat, admin), label="Sales", namespace="pool-c")
     deleted = deployments.delete(plat, admin, dep.id, hard=True)
     assert deleted.hard_delete is True
+    releases = REGISTRY.get_sample_value("airpool_namespace_release_seconds_count") or 0.0
     assert "pool-c" not in pool.available_namespaces(plat)
     assert deployments.list_for_workspace(plat, admin, dep.workspace_id) == []
     # the queued install was cancelled; commander only sees the uninstall
     assert _run_job(plat, commander_jobs.JobKind.UNINSTALL) == dep.id
     assert "pool-c" in pool.available_namespaces(plat)
+    assert REGISTRY.get_sample_value("airpool_namespace_release_seconds_count") == releases + 1
     with plat.db.read() as s:
         assert s.get(models.Deployment, dep.id) is None
 
