@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 
 import anyio.to_thread
@@ -42,11 +42,10 @@ class BackgroundTask(Protocol):
 
 
 def ui_routes(platform: Platform) -> list[BaseRoute]:
-    """The web UI's pages (``airpool.ui.routes``), mounted into this same app when the UI package provides them."""
+    """The web UI's pages, mounted into this same app (after the API's routes, so ``/v1`` and health stay ours)."""
     from airpool import ui
 
-    make: Callable[[Platform], list[BaseRoute]] | None = getattr(ui, "routes", None)
-    return list(make(platform)) if make is not None else []
+    return list(ui.routes(platform))
 
 
 def create_app(
