@@ -204,3 +204,37 @@ def test_last_workspace_admin_cannot_leave(plat: Platform) -> None:
         workspaces.remove_member(plat, alice, ws, username="alice")
     with pytest.raises(InvalidInput, match="role 'owner' is not known; allowed: admin, editor, viewer"):
         workspaces.set_member(plat, alice, ws, username="alice", role="owner")
+
+
+def test_replicas_creating_the_env_admin_at_once(plat: Platform) -> None:
+    import threading
+
+    from airpool.services import platform as platform_service
+
+    env = {auth.ENV_ADMIN_USERNAME: "root", auth.ENV_ADMIN_PASSWORD: PASSWORD}
+    replicas = [
+        platform_service.connect(plat.config, url=plat.db.url, clock=plat.clock, require_schema=False) for _ in range(4)
+    ]
+    results: list[object] = []
+    barrier = threading.Barrier(len(replicas))
+
+    def start(replica: Platform) -> None:
+        barrier.wait()
+        results.append(auth.ensure_admin_from_env(replica, env))
+
+    threads = [threading.Thread(target=start, args=(r,)) for r in replicas]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for r in replicas:
+        r.close()
+    assert len(results) == 4
+    assert sum(r is not None for r in results) == 1
+    assert auth.login(plat, username="root", password=PASSWORD).user.is_system_admin
+
+
+def test_signing_key_is_stable(plat: Platform) -> None:
+    key = auth.signing_key(plat)
+    assert len(key) >= 48
+    assert auth.signing_key(Platform(config=plat.config, db=plat.db)) == key

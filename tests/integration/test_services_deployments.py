@@ -57,6 +57,10 @@ def test_create_claims_first_available_and_queues_install(plat: Platform) -> Non
     status = {v.name: v for v in pool.status(plat, admin)}
     assert status["pool-a"].state is NamespaceState.CLAIMED
     assert status["pool-a"].holder_release_name == dep.release_name
+    assert status["pool-a"].holder_label == "Sales"
+    assert status["pool-a"].holder_workspace_id == dep.workspace_id
+    assert status["pool-a"].holder_workspace_label == "admin's Workspace"
+    assert status["pool-b"].holder_label is None
 
 
 def test_chosen_namespace_taken_or_unknown_names_itself(plat: Platform) -> None:
@@ -86,6 +90,9 @@ def test_empty_pool_error_counts_states_and_next_return(plat: Platform) -> None:
         deployments.create(plat, admin, workspace_id=ws, label="late")
     assert REGISTRY.get_sample_value("airpool_pool_claims_refused_total") == refused + 1
     msg = err.value.message
+    assert isinstance(err.value, pool.PoolEmpty)
+    assert err.value.counts[NamespaceState.RETAINED] == 1
+    assert err.value.next_release_at is not None
     assert msg.startswith("no kubernetes namespaces are available")
     assert "1 claimed, 1 being released, 1 retained, 0 misconfigured" in msg
     assert "the next retained namespace returns at " in msg

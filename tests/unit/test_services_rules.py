@@ -53,3 +53,14 @@ def test_schema_messages_say_what_to_do() -> None:
     ahead = schema.SchemaState(url="sqlite:///x", current="ffff", head="0002", status=schema.SchemaStatus.AHEAD)
     assert "newer airpool" in ahead.message
     assert "ffff" in ahead.message
+
+
+def test_session_ttl_from_environment() -> None:
+    from airpool.domain.errors import ConfigError
+    from airpool.services import platform
+
+    assert platform.session_ttl({}) == platform.SESSION_TTL_SECONDS
+    assert platform.session_ttl({platform.ENV_SESSION_TTL: "5"}) == 5
+    for bad in ("0", "-3", "1h", "1.5"):
+        with pytest.raises(ConfigError, match="AIRPOOL_SESSION_TTL_SECONDS"):
+            platform.session_ttl({platform.ENV_SESSION_TTL: bad})

@@ -25,6 +25,7 @@ from typing import Any
 import argon2
 import itsdangerous
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from airpool.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
@@ -166,14 +167,17 @@ def create_user(
     access.require_system_admin(actor)
     username = _check_credentials(username, password)
     hashed = _hasher.hash(password)
-    with platform.db.write() as s:
-        user = _insert_user(
-            s, platform, username=username, password_hash=hashed, full_name=full_name, system_admin=system_admin
-        )
-        audit.record(
-            s, actor=actor.username, action="user.create", target_kind="user", target_id=user.id, at=platform.now()
-        )
-        return views.UserView.of(user)
+    try:
+        with platform.db.write() as s:
+            user = _insert_user(
+                s, platform, username=username, password_hash=hashed, full_name=full_name, system_admin=system_admin
+            )
+            audit.record(
+                s, actor=actor.username, action="user.create", target_kind="user", target_id=user.id, at=platform.now()
+            )
+            return views.UserView.of(user)
+    except IntegrityError:
+        raise Conflict(f"username {username!r} is already taken") from None
 
 
 def ensure_admin_from_env(platform: Platform, environ: Mapping[str, str] | None = None) -> views.UserView | None:
@@ -189,19 +193,28 @@ def ensure_admin_from_env(platform: Platform, environ: Mapping[str, str] | None 
         raise InvalidInput(f"set both {ENV_ADMIN_USERNAME} and {ENV_ADMIN_PASSWORD}, or neither")
     username = _check_credentials(username, password)
     hashed = _hasher.hash(password)
-    with platform.db.write() as s:
-        if s.scalar(sa.select(models.User.id).where(models.User.username == username)) is not None:
-            return None
-        sql.insert_ignore(s, models.PlatformSecret, [{"name": _FIRST_ADMIN, "value": username}])
-        user = _insert_user(s, platform, username=username, password_hash=hashed, full_name="", system_admin=True)
-        _default_workspace(s, platform, user)
-        audit.record(
-            s, actor=audit.SYSTEM, action="user.create", target_kind="user", target_id=user.id, at=platform.now()
-        )
-        return views.UserView.of(user)
+    try:
+        with platform.db.write() as s:
+            if s.scalar(sa.select(models.User.id).where(models.User.username == username)) is not None:
+                return None
+            sql.insert_ignore(s, models.PlatformSecret, [{"name": _FIRST_ADMIN, "value": username}])
+            user = _insert_user(s, platform, username=username, password_hash=hashed, full_name="", system_admin=True)
+            _default_workspace(s, platform, user)
+            audit.record(
+                s, actor=audit.SYSTEM, action="user.create", target_kind="user", target_id=user.id, at=platform.now()
+            )
+            return views.UserView.of(user)
+    except IntegrityError:
+        return None  # another replica created the same admin at the same moment
 
 
 # --- sessions ----------------------------------------------------------------------------------------------------
+
+
+def signing_key(platform: Platform) -> str:
+    """The installation's secret, shared by every replica. Other signers (the UI's cookie) must use their own
+    itsdangerous salt so their tokens never pass for session tokens."""
+    return _signing_key(platform)
 
 
 def _signing_key(platform: Platform) -> str:

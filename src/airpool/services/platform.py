@@ -7,18 +7,31 @@ token expiry) against the real database instead of sleeping.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from airpool.config.model import PlatformConfig
+from airpool.domain.errors import ConfigError
 from airpool.services import schema
 from airpool.store import engine
 from airpool.store.types import utcnow
 
-#: Lifetime of a signed session token from ``auth.login`` / ``auth.signup``.
+#: Lifetime of a signed session token from ``auth.login`` / ``auth.signup``; ``AIRPOOL_SESSION_TTL_SECONDS``
+#: overrides it (short values let end-to-end tests see a real expiry).
 SESSION_TTL_SECONDS = 24 * 3600
+ENV_SESSION_TTL = "AIRPOOL_SESSION_TTL_SECONDS"
+
+
+def session_ttl(environ: Mapping[str, str] | None = None) -> int:
+    raw = (os.environ if environ is None else environ).get(ENV_SESSION_TTL, "").strip()
+    if not raw:
+        return SESSION_TTL_SECONDS
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"{ENV_SESSION_TTL}={raw!r} must be a whole number of seconds, at least 1")
+    return int(raw)
 
 
 @dataclass
@@ -50,4 +63,10 @@ def connect(
     url = url or schema.database_url(config.database_url, config.data_dir)
     if require_schema:
         schema.require_current(url)
-    return Platform(config=config, db=engine.Database(url, pool_size=pool_size), clock=clock or utcnow)
+    ttl = session_ttl()
+    return Platform(
+        config=config,
+        db=engine.Database(url, pool_size=pool_size),
+        clock=clock or utcnow,
+        session_ttl_seconds=ttl,
+    )

@@ -96,8 +96,15 @@ def status(platform: Platform, actor: Actor) -> list[views.NamespaceView]:
     access.require_system_admin(actor)
     with platform.db.read() as s:
         rows = s.execute(
-            sa.select(P, models.Deployment.release_name)
+            sa.select(
+                P,
+                models.Deployment.release_name,
+                models.Deployment.label,
+                models.Deployment.workspace_id,
+                models.Workspace.label,
+            )
             .outerjoin(models.Deployment, models.Deployment.id == P.holder_id)
+            .outerjoin(models.Workspace, models.Workspace.id == models.Deployment.workspace_id)
             .order_by(P.name)
         )
         return [
@@ -110,15 +117,27 @@ def status(platform: Platform, actor: Actor) -> list[views.NamespaceView]:
                 state_since=ns.state_since,
                 releases_at=ns.releases_at,
                 health_reason=ns.health_reason,
+                holder_label=label,
+                holder_workspace_id=ws_id,
+                holder_workspace_label=ws_label,
             )
-            for ns, release in rows
+            for ns, release, label, ws_id, ws_label in rows
         ]
 
 
 # --- claim (called by services.deployments.create inside its transaction) ----------------------------------------
 
 
-def exhausted_error(s: Session) -> PoolExhausted:
+class PoolEmpty(PoolExhausted):
+    """The empty-pool error, with its figures as attributes (the UI shows them apart from the message)."""
+
+    def __init__(self, message: str, *, counts: views.PoolCounts) -> None:
+        super().__init__(message)
+        self.counts = counts
+        self.next_release_at = counts.next_release_at
+
+
+def exhausted_error(s: Session) -> PoolEmpty:
     c = _counts(s)
     parts = (
         f"{c[S.CLAIMED]} claimed, {c[S.RELEASING]} being released, {c[S.RETAINED]} retained, "
@@ -129,7 +148,7 @@ def exhausted_error(s: Session) -> PoolExhausted:
         msg += f"; the next retained namespace returns at {c.next_release_at.isoformat()}"
     else:
         msg += "; delete a Deployment to return its namespace to the pool"
-    return PoolExhausted(msg)
+    return PoolEmpty(msg, counts=c)
 
 
 def exhausted_message(platform: Platform) -> str | None:

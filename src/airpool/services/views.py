@@ -129,6 +129,9 @@ class NamespaceView:
     state_since: datetime
     releases_at: datetime | None
     health_reason: str
+    holder_label: str | None = None
+    holder_workspace_id: str | None = None
+    holder_workspace_label: str | None = None
 
 
 @dataclass(frozen=True)
