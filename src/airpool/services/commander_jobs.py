@@ -136,11 +136,13 @@ def lease(
         raise InvalidInput(f"lease_seconds must be at least 1 (got {lease_seconds})")
     now = platform.now()
     until = now + timedelta(seconds=lease_seconds)
+    kind_filter = J.kind.in_([k.value for k in kinds]) if kinds else sa.true()
+    with platform.db.read() as s:  # idle polling stays a read: no write lock taken while the queue is empty
+        if s.scalar(sa.select(J.id).where(_runnable(now), kind_filter).limit(1)) is None:
+            return None
     for _ in range(10):
         with platform.db.write() as s:
-            q = sa.select(J.id).where(_runnable(now)).order_by(J.id).limit(1)
-            if kinds:
-                q = q.where(J.kind.in_([k.value for k in kinds]))
+            q = sa.select(J.id).where(_runnable(now), kind_filter).order_by(J.id).limit(1)
             if platform.db.is_postgres:
                 q = q.with_for_update(skip_locked=True, of=J)
             job_id = s.scalar(q)
