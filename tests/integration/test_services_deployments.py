@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -93,6 +94,7 @@ def test_empty_pool_error_counts_states_and_next_return(plat: Platform) -> None:
     assert isinstance(err.value, pool.PoolEmpty)
     assert err.value.counts[NamespaceState.RETAINED] == 1
     assert err.value.next_release_at is not None
+    assert err.value.next_release_at.utcoffset() == timedelta(0)
     assert msg.startswith("no kubernetes namespaces are available")
     assert "1 claimed, 1 being released, 1 retained, 0 misconfigured" in msg
     assert "the next retained namespace returns at " in msg

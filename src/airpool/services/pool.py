@@ -72,17 +72,7 @@ def _counts(s: Session) -> views.PoolCounts:
     for state, n in s.execute(sa.select(P.state, sa.func.count()).group_by(P.state)):
         by_state[S(state)] = int(n)
     next_at = s.scalar(sa.select(sa.func.min(P.releases_at)).where(P.state == S.RETAINED.value))
-    if next_at is not None and next_at.tzinfo is None:  # aggregate results skip the column type on SQLite
-        next_at = _as_utc(next_at)
     return views.PoolCounts(by_state=by_state, next_release_at=next_at)
-
-
-def _as_utc(value: Any) -> datetime:
-    from airpool.store.types import UTCDateTime
-
-    out = UTCDateTime().process_result_value(value, sa.dialects.sqlite.dialect())
-    assert out is not None
-    return out
 
 
 def counts(platform: Platform) -> views.PoolCounts:
