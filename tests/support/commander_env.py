@@ -9,10 +9,9 @@ from typing import Any
 
 import lightkube
 from lightkube import ApiError, codecs
-from lightkube.resources.core_v1 import Namespace
 from lightkube.resources.rbac_authorization_v1 import ClusterRole, ClusterRoleBinding
 
-from airpool.commander import status
+from airpool.commander import status, uninstall
 from airpool.config.model import PlatformConfig
 from airpool.domain.deployments import DeploymentStatus
 from airpool.kube.client import ADMIN_FIELD_MANAGER
@@ -74,13 +73,7 @@ def wait_healthy(client: lightkube.Client, spec: Any, timeout: float = 90) -> st
 
 
 def namespace_exists(client: lightkube.Client, name: str) -> bool:
-    try:
-        client.get(Namespace, name)
-    except ApiError as exc:
-        if exc.status.code == 404:
-            return False
-        raise
-    return True
+    return not uninstall.namespace_gone(client, name)
 
 
 def objects_in(client: lightkube.Client, namespace: str, resource: Any) -> list[str]:

@@ -20,6 +20,7 @@ from lightkube.types import CascadeType, PatchType
 
 from airpool.commander import database, errors, kinds, preflight, secretstore
 from airpool.kube.client import COMMANDER_FIELD_MANAGER
+from airpool.manifests import pool
 from airpool.manifests.airflow import common, render
 from airpool.manifests.airflow.spec import AirflowSpec
 
@@ -123,7 +124,7 @@ def namespace_object(spec: AirflowSpec, labels: Sequence[tuple[str, str]]) -> Ob
             "labels": {
                 **dict(labels),
                 common.MANAGED_BY: common.MANAGED_BY_VALUE,
-                "airpool.io/platform-release": spec.platform_release,
+                pool.PLATFORM_RELEASE_LABEL: spec.platform_release,
                 "airpool.io/owner-deployment": spec.deployment_id,
             },
         },

@@ -72,7 +72,8 @@ def delete_objects(client: Client, namespace: str, deployment_id: str, *, cluste
     return deleted
 
 
-def _namespace_gone(client: Client, namespace: str) -> bool:
+def namespace_gone(client: Client, namespace: str) -> bool:
+    """True once the Namespace object no longer exists (404); a Terminating namespace still exists."""
     try:
         client.get(Namespace, namespace)
     except ApiError as exc:
@@ -112,9 +113,9 @@ def uninstall(
             if left:  # pods made by a controller after the first sweep (a race with the deletion)
                 deleted += delete_objects(client, namespace, deployment_id, cluster_scoped=cluster_scoped)
         if delete_namespace:
-            if not _namespace_gone(client, namespace):
+            if not namespace_gone(client, namespace):
                 client.delete(Namespace, namespace)
-            while not _namespace_gone(client, namespace):
+            while not namespace_gone(client, namespace):
                 if time.monotonic() > deadline:
                     raise errors.TemporaryFailure(f"namespace {namespace} still terminating after {timeout:.0f} s")
                 time.sleep(0.25)

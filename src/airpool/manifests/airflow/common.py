@@ -9,12 +9,13 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from airpool.manifests import pool
 from airpool.manifests.airflow.spec import AirflowSpec
 
 Obj = dict[str, Any]
 
-MANAGED_BY = "app.kubernetes.io/managed-by"
-MANAGED_BY_VALUE = "airpool"
+MANAGED_BY = pool.MANAGED_BY
+MANAGED_BY_VALUE = pool.MANAGED_BY_VALUE
 DEPLOYMENT_LABEL = "airpool.io/deployment"
 RELEASE_LABEL = "airpool.io/release"
 COMPONENT_LABEL = "component"
