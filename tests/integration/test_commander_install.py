@@ -12,7 +12,6 @@ import lightkube
 import pytest
 from lightkube.resources.core_v1 import Pod, Secret
 from lightkube.resources.rbac_authorization_v1 import Role, RoleBinding
-from lightkube.types import PatchType
 
 from airpool.commander import install, kinds, status, uninstall
 from airpool.domain.deployments import DeploymentStatus, Executor
@@ -78,18 +77,7 @@ def test_a_crashing_pod_turns_the_deployment_unhealthy_with_a_readable_message(
     spec = make_spec(pool_namespace, Executor.LOCAL, deployment_id="dep-crash")
     install.install(commander_client, spec)
     commander_env.wait_healthy(commander_client, spec)
-    scheduler = next(p for p in admin_client.list(Pod, namespace=pool_namespace, labels={"component": "scheduler"}))
-    statuses = [c.to_dict() for c in scheduler.status.containerStatuses]
-    for cs in statuses:
-        cs["ready"] = False
-        cs["state"] = {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off restarting failed container"}}
-    admin_client.patch(
-        Pod.Status,
-        scheduler.metadata.name,
-        {"status": {"containerStatuses": statuses}},
-        namespace=pool_namespace,
-        patch_type=PatchType.MERGE,
-    )
+    crashed = commander_env.crash_pod(admin_client, pool_namespace, "scheduler")
     report = status.check(commander_client, spec)
     assert report.status is DeploymentStatus.UNHEALTHY
-    assert report.message == f"pod {scheduler.metadata.name} container scheduler: CrashLoopBackOff"
+    assert report.message == f"pod {crashed} container scheduler: CrashLoopBackOff"

@@ -260,3 +260,37 @@ def test_a_worker_killed_mid_install_is_taken_over_without_duplicates_or_orphans
             assert partial - {i for i in partial if i.split()[0] in ("Pod", "ReplicaSet")} <= expected
         finally:
             plat.close()
+
+
+def test_a_pod_crashing_after_the_install_turns_the_deployment_unhealthy(
+    sqlite_url: str, admin_client: lightkube.Client, commander_client: lightkube.Client
+) -> None:
+    with env(sqlite_url, admin_client, commander_client) as e:
+        ns = e.names[0]
+        dep_id = e.create("etl", "LocalExecutor", ns)
+        job = e.worker.run_once()
+        assert job is not None
+        assert e.get(dep_id).status is DeploymentStatus.HEALTHY
+        assert e.worker.refresh_statuses() == 0
+        crashed = commander_env.crash_pod(admin_client, ns, "scheduler")
+        assert e.worker.refresh_statuses() == 1
+        dep = e.get(dep_id)
+        assert dep.status is DeploymentStatus.UNHEALTHY
+        assert dep.status_message == f"pod {crashed} container scheduler: CrashLoopBackOff"
+
+
+def test_the_in_process_worker_of_serve_runs_jobs_until_stopped(
+    sqlite_url: str, admin_client: lightkube.Client, dev_cluster: ClusterInfo, commander_client: lightkube.Client
+) -> None:
+    import airpool.commander
+
+    with env(sqlite_url, admin_client, commander_client) as e:
+        dep_id = e.create("etl", "KubernetesExecutor", e.names[0])
+        handle = airpool.commander.start_worker(e.plat, kubeconfig=dev_cluster.commander_kubeconfig)
+        try:
+            cluster_support.wait_for(
+                lambda: e.get(dep_id).status is DeploymentStatus.HEALTHY, timeout=60, what="healthy via the worker"
+            )
+        finally:
+            handle.stop(timeout=60)
+        assert not handle._thread.is_alive()

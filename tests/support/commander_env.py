@@ -9,7 +9,9 @@ from typing import Any
 
 import lightkube
 from lightkube import ApiError, codecs
+from lightkube.resources.core_v1 import Pod
 from lightkube.resources.rbac_authorization_v1 import ClusterRole, ClusterRoleBinding
+from lightkube.types import PatchType
 
 from airpool.commander import status, uninstall
 from airpool.config.model import PlatformConfig
@@ -78,3 +80,21 @@ def namespace_exists(client: lightkube.Client, name: str) -> bool:
 
 def objects_in(client: lightkube.Client, namespace: str, resource: Any) -> list[str]:
     return [o.metadata.name for o in client.list(resource, namespace=namespace)]
+
+
+def crash_pod(client: lightkube.Client, namespace: str, component: str) -> str:
+    """Make one pod of ``component`` look like a crashing container (kwok runs none): its containers wait in
+    CrashLoopBackOff and are not ready. Returns the pod's name."""
+    pod = next(iter(client.list(Pod, namespace=namespace, labels={"component": component})))
+    statuses = [c.to_dict() for c in pod.status.containerStatuses]
+    for cs in statuses:
+        cs["ready"] = False
+        cs["state"] = {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off restarting failed container"}}
+    client.patch(
+        Pod.Status,
+        pod.metadata.name,
+        {"status": {"containerStatuses": statuses}},
+        namespace=namespace,
+        patch_type=PatchType.MERGE,
+    )
+    return str(pod.metadata.name)

@@ -13,6 +13,7 @@ one comes back.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import socket
@@ -27,8 +28,8 @@ from airpool.commander import errors, health, install, specs, status, uninstall
 from airpool.domain.deployments import DeploymentStatus
 from airpool.domain.errors import AirpoolError
 from airpool.domain.pool import NamespaceState
-from airpool.manifests.airflow.spec import AirflowSpec
-from airpool.services import access, commander_jobs, pool, views
+from airpool.manifests.airflow.spec import AirflowSpec, DagDeployment
+from airpool.services import access, commander_jobs, deployments, pool, views
 from airpool.services.commander_jobs import JobKind
 from airpool.services.platform import Platform
 
@@ -46,10 +47,24 @@ class WorkerSettings:
     #: How long an install job watches its Deployment towards healthy before handing over to later checks.
     healthy_timeout: float = 300.0
     status_interval: float = 1.0
+    #: Between looks at every live Deployment no job is working on (a pod that crashes an hour after the
+    #: install turns its Deployment unhealthy, and back).
+    status_refresh_interval: float = 15.0
 
 
 class LeaseLost(Exception):
     """Another worker owns the job now (our lease expired): stop without reporting anything."""
+
+
+def dag_deployment(payload: dict[str, object]) -> DagDeployment | None:
+    """An install/upgrade job's ``dag_deployment``: ``{"type": "nfs", "nfs_location": "server:/path"}`` or
+    ``{"type": "image"}`` (the default when absent)."""
+    raw = payload.get("dag_deployment")
+    if not isinstance(raw, dict) or raw.get("type", "image") == "image":
+        return None
+    if raw.get("type") != "nfs":
+        raise errors.CommanderError(f"dag deployment type {raw.get('type')!r} is not supported; allowed: image, nfs")
+    return DagDeployment.nfs(str(raw.get("nfs_location", "")))
 
 
 def new_worker_id() -> str:
@@ -104,6 +119,7 @@ class Worker:
         self.worker_id = worker_id or new_worker_id()
         self.settings = settings or WorkerSettings()
         self._last_health = 0.0
+        self._last_refresh = 0.0
         self._stopping = threading.Event()
 
     # --- the loop ------------------------------------------------------------------------------------------------
@@ -116,6 +132,8 @@ class Worker:
             try:
                 if time.monotonic() - self._last_health >= self.platform.config.health_check_interval:
                     self.check_pool_health()
+                if time.monotonic() - self._last_refresh >= self.settings.status_refresh_interval:
+                    self.refresh_statuses()
                 ran = self.run_once()
             except Exception:  # never let one bad iteration kill the worker; the job (if any) was failed
                 log.exception("worker iteration failed", extra={"kv": {"worker": self.worker_id}})
@@ -176,7 +194,7 @@ class Worker:
         if kind in (JobKind.INSTALL, JobKind.UPGRADE):
             if leased.deployment is None or leased.deployment.deleted_at is not None:
                 return "nothing to install: the Deployment was deleted"
-            return self._install(leased.deployment, beat)
+            return self._install(leased.deployment, beat, dags=dag_deployment(job.payload))
         if kind is JobKind.UNINSTALL:
             return self._uninstall(job)
         if kind is JobKind.PURGE:
@@ -185,8 +203,8 @@ class Worker:
             return self._health(job.namespace or "")
         raise errors.CommanderError(f"unknown commander job kind {job.kind!r}")
 
-    def _spec(self, dep: views.DeploymentView) -> AirflowSpec:
-        return specs.airflow_spec(
+    def _spec(self, dep: views.DeploymentView, *, dags: DagDeployment | None = None) -> AirflowSpec:
+        spec = specs.airflow_spec(
             self.platform.config,
             deployment_id=dep.id,
             release_name=dep.release_name,
@@ -195,10 +213,11 @@ class Worker:
             airflow_version=dep.airflow_version,
             workspace_id=dep.workspace_id,
         )
+        return dataclasses.replace(spec, dags=dags) if dags is not None else spec
 
-    def _install(self, dep: views.DeploymentView, beat: _Heartbeat) -> str:
+    def _install(self, dep: views.DeploymentView, beat: _Heartbeat, *, dags: DagDeployment | None) -> str:
         config = self.platform.config
-        spec = self._spec(dep)
+        spec = self._spec(dep, dags=dags)
         where = specs.placement(config, spec.namespace)
         self._report(dep.id, DeploymentStatus.DEPLOYING, "applying the Deployment's objects")
         result = install.install(
@@ -218,6 +237,7 @@ class Worker:
         """Report status changes until healthy, a newer job for the Deployment (a delete), or the timeout."""
         deadline = time.monotonic() + self.settings.healthy_timeout
         last: tuple[DeploymentStatus, str] | None = None
+        message = applied
         while True:
             beat.check()
             report = status.check(self.client, spec)
@@ -235,10 +255,11 @@ class Worker:
                     message,
                     urls=urls if report.status is DeploymentStatus.HEALTHY else None,
                 )
+            # The job's result becomes the Deployment's message: keep it the status message itself.
             if report.status is DeploymentStatus.HEALTHY:
-                return f"{applied}; healthy"
+                return report.message
             if time.monotonic() > deadline or self._stopping.is_set() or self._superseded(deployment_id):
-                return f"{applied}; {report.status.value}: {report.message}"
+                return message
             time.sleep(self.settings.status_interval)
 
     def _superseded(self, deployment_id: str) -> bool:
@@ -293,6 +314,24 @@ class Worker:
         pool.record_health(self.platform, namespace, ok=verdict.ok, reason=verdict.reason or "")
         return "ok" if verdict.ok else (verdict.reason or "failed")
 
+    def refresh_statuses(self) -> int:
+        """Report the current status of every live Deployment no job is busy with; returns how many changed."""
+        self._last_refresh = time.monotonic()
+        changed = 0
+        watched = (DeploymentStatus.DEPLOYING, DeploymentStatus.HEALTHY, DeploymentStatus.UNHEALTHY)
+        for dep in deployments.list_visible(self.platform, SYSTEM_ACTOR, take=-1):
+            if dep.status not in watched or _busy(self.platform, dep.id):
+                continue
+            try:
+                report = status.check(self.client, self._spec(dep))
+            except (errors.TemporaryFailure, errors.CommanderError) as exc:
+                log.warning("status check failed", extra={"kv": {"deployment": dep.id, "error": str(exc)}})
+                continue
+            if (report.status, report.message) != (dep.status, dep.status_message):
+                self._report(dep.id, report.status, report.message)
+                changed += 1
+        return changed
+
     def check_pool_health(self) -> None:
         """Every offered or misconfigured pool namespace; held ones belong to their Deployment and are skipped."""
         self._last_health = time.monotonic()
@@ -312,6 +351,11 @@ class Worker:
                     "pool namespace moved",
                     extra={"kv": {"namespace": ns.name, "state": state.value, "reason": verdict.reason or ""}},
                 )
+
+
+def _busy(platform: Platform, deployment_id: str) -> bool:
+    active = (commander_jobs.JobState.QUEUED.value, commander_jobs.JobState.RUNNING.value)
+    return any(j.state in active for j in commander_jobs.for_deployment(platform, deployment_id))
 
 
 class WorkerHandle:
