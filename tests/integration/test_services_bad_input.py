@@ -34,6 +34,7 @@ def plat(database_url: str) -> Iterator[Platform]:
 
 CASES = [
     ({"workspace_id": "no-such-workspace"}, NotFound, "workspace 'no-such-workspace' not found"),
+    ({"workspace_id": "w" * 10_000}, NotFound, "workspace 'wwww"),
     ({"executor": "SequentialExecutor"}, InvalidInput, "executor 'SequentialExecutor' is not supported; allowed: "),
     ({"label": "x" * 10_000}, InvalidInput, "label is 10000 characters long; at most 64 are allowed"),
     ({"label": "   "}, InvalidInput, "label must not be empty"),
@@ -56,6 +57,7 @@ def test_bad_create_writes_nothing(
     with pytest.raises(error) as err:
         deployments.create(plat, admin, **args)
     assert message in err.value.message
+    assert len(err.value.message) < 300
     assert _snapshot(plat) == before
 
 

@@ -44,8 +44,17 @@ class Actor:
     is_system_admin: bool = False
 
 
+def shown(value: str, limit: int = 80) -> str:
+    """A user-supplied value quoted for an error message, cut short so a 10,000-character input stays readable."""
+    return repr(value) if len(value) <= limit else repr(value[:limit]) + f"... ({len(value)} characters)"
+
+
 def workspace_not_found(workspace_id: str) -> NotFound:
-    return NotFound(f"workspace {workspace_id!r} not found")
+    return NotFound(f"workspace {shown(workspace_id)} not found")
+
+
+def deployment_not_found(deployment_id: str) -> NotFound:
+    return NotFound(f"deployment {shown(deployment_id)} not found")
 
 
 def role_in(session: Session, actor: Actor, workspace_id: str) -> Role | None:

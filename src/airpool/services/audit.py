@@ -73,9 +73,9 @@ def for_deployment(
         rows = list(s.scalars(q))
         workspace_id = next((r.workspace_id for r in rows if r.workspace_id), None)
         if workspace_id is None:
-            raise NotFound(f"deployment {deployment_id!r} not found")
+            raise access.deployment_not_found(deployment_id)
         try:
             access.require_role(s, actor, workspace_id, access.Role.VIEWER)
         except NotFound:
-            raise NotFound(f"deployment {deployment_id!r} not found") from None
+            raise access.deployment_not_found(deployment_id) from None
         return [views.AuditEventView.of(r) for r in rows]

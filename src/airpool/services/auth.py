@@ -204,7 +204,7 @@ def ensure_admin_from_env(platform: Platform, environ: Mapping[str, str] | None 
                 s, actor=audit.SYSTEM, action="user.create", target_kind="user", target_id=user.id, at=platform.now()
             )
             return views.UserView.of(user)
-    except IntegrityError:
+    except (IntegrityError, Conflict):
         return None  # another replica created the same admin at the same moment
 
 
@@ -384,7 +384,7 @@ def revoke_api_token(platform: Platform, actor: Actor, token_id: str) -> ApiToke
     with platform.db.write() as s:
         row = s.get(models.ApiToken, token_id)
         if row is None or (row.user_id != actor.user_id and not actor.is_system_admin):
-            raise NotFound(f"API token {token_id!r} not found")
+            raise NotFound(f"API token {access.shown(token_id)} not found")
         if row.revoked_at is None:
             row.revoked_at = now
             audit.record(

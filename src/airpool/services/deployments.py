@@ -43,14 +43,16 @@ _NAME_ATTEMPTS = 20
 def check_airflow_version(version: str) -> str:
     version = version.strip()
     if not _AIRFLOW_VERSION.match(version):
-        raise InvalidInput(f"airflow version {version[:40]!r} is not supported; use a 2.x.y or 3.x.y release")
+        raise InvalidInput(
+            f"airflow version {access.shown(version, 40)} is not supported; use a 2.x.y or 3.x.y release"
+        )
     return version
 
 
 def check_namespace(namespace: str) -> str:
     problem = dns1123_label_problem(namespace)
     if problem:
-        raise InvalidInput(f"namespace {namespace[:80]!r} {problem}")
+        raise InvalidInput(f"namespace {access.shown(namespace)} {problem}")
     return namespace
 
 
@@ -178,7 +180,7 @@ def _visible(s: Session, actor: Actor, deployment_id: str, minimum: Role, *, loc
     """The live Deployment if the caller holds ``minimum`` in its workspace; ``lock`` serialises concurrent
     changes of the same Deployment (two deletes: the second sees it gone)."""
     dep = s.get(D, deployment_id, with_for_update=lock)
-    missing = NotFound(f"deployment {deployment_id!r} not found")
+    missing = access.deployment_not_found(deployment_id)
     if dep is None or dep.deleted_at is not None:
         raise missing
     try:

@@ -119,7 +119,7 @@ def set_member(
         access.require_role(s, actor, workspace_id, Role.ADMIN)
         user = s.scalar(sa.select(models.User).where(models.User.username == username))
         if user is None:
-            raise NotFound(f"user {username!r} not found")
+            raise NotFound(f"user {access.shown(username)} not found")
         binding = s.scalar(
             sa.select(models.RoleBinding).where(
                 models.RoleBinding.workspace_id == workspace_id, models.RoleBinding.user_id == user.id
