@@ -109,9 +109,10 @@ def test_choose_a_namespace_wait_until_healthy_and_get_it_back(env: Env) -> None
     child.sendcontrol("c")
     assert cli.finish(child) == 1
 
-    deleted = cli.run(env.config, "deployment", "delete", release_name, "--hard", "--yes")
+    deleted = cli.run(env.config, "deployment", "delete", release_name, "--hard", "--yes", "--wait", timeout=300)
     assert deleted.code == 0, deleted
     assert f"Namespace {second} is freed as soon as commander has removed the Deployment's objects" in deleted.out
-    _until_state(env.config, second, "available")
+    assert deleted.out.splitlines()[-1] == f"Namespace {second} is back in the pool."
+    assert _pool(env.config)[second]["state"] == "available"
     again = cli.run(env.config, "deployment", "create", "-l", "again", "--namespace", second)
     assert again.code == 0, again

@@ -263,3 +263,47 @@ def test_create_with_wait_prints_json_then_waits_for_commander(server: Server, c
     created = json.loads(result.out)  # stdout holds only the JSON
     assert created["namespace"] == "pool-a"
     assert result.err.strip() == f"Deployment 'etl' ({created['releaseName']}) is healthy."
+
+
+def test_hard_delete_is_refused_where_the_configuration_forbids_it(server: Server, config: Path) -> None:
+    _create(config, namespace="pool-b")
+    result = cli.run(config, "deployment", "delete", "etl", "--hard", "--yes")
+    assert result.code == 1
+    assert "this server does not allow hard deletes" in result.err
+    assert "hardDeleteDeployment is false" in result.err
+    assert _pool_states(config)["pool-b"] == "claimed"
+
+
+def _pool_states(config: Path) -> dict[str, str]:
+    pool = json.loads(cli.run(config, "pool", "status", "-o", "json").out)
+    return {ns["name"]: ns["state"] for ns in pool["namespaces"]}
+
+
+@pytest.fixture
+def hard_config(tmp_path: Path) -> Iterator[tuple[Server, Path]]:
+    for server in _serve(tmp_path, platforms.config(pool_names=("pool-a", "pool-b"), hard_delete=True)):
+        yield server, cli.login(tmp_path / "cli" / "config.yaml", server.base, username="admin", password=PASSWORD)
+
+
+def test_hard_delete_with_wait_ends_when_the_namespace_is_back(hard_config: tuple[Server, Path]) -> None:
+    server, config = hard_config
+    created = _create(config, namespace="pool-b")
+
+    def commander() -> None:
+        deadline = time.monotonic() + 30
+        job = None
+        while job is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+            job = commander_jobs.lease(server.platform, worker_id="test", kinds=(commander_jobs.JobKind.UNINSTALL,))
+        assert job is not None
+        time.sleep(1.5)  # the objects take a moment to go
+        commander_jobs.complete(server.platform, job.job.id, worker_id="test")
+
+    thread = threading.Thread(target=commander, daemon=True)
+    thread.start()
+    result = cli.run(config, "deployment", "delete", "etl", "--hard", "--yes", "--wait", "--timeout", "30")
+    thread.join()
+    assert result.code == 0, result
+    assert result.out.splitlines()[-1] == "Namespace pool-b is back in the pool."
+    assert f"namespace pool-b: commander is removing the objects of {created['releaseName']}" in result.err
+    assert _pool_states(config)["pool-b"] == "available"

@@ -115,19 +115,36 @@ def create(
         _wait(current, deployment=created, timeout=600.0, interval=2.0, quiet=fmt is output.Format.JSON)
 
 
+def _flags(current: session.Session) -> dict[str, Any]:
+    """The server's ``appConfig`` flags: its ``featureFlags`` overlaid with the top-level fields of the same name."""
+    config = dict(current.api.execute(queries.APP_CONFIG)["appConfig"])
+    return {**(config.pop("featureFlags", None) or {}), **{k: v for k, v in config.items() if v}}
+
+
+def _mode(current: session.Session) -> str:
+    """``free-form``, ``pool`` or ``derived``: how the server picks namespaces."""
+    flags = _flags(current)
+    if flags.get("namespaceFreeFormEntry"):
+        return "free-form"
+    if flags.get("manualNamespaceNames"):
+        return "pool"
+    return "derived"
+
+
+def _available(current: session.Session) -> list[str]:
+    return [ns["name"] for ns in current.api.execute(queries.AVAILABLE_NAMESPACES)["availableNamespaces"]]
+
+
 def _ask_namespace(current: session.Session) -> str | None:
     """What the server's mode asks for: a pool namespace, a typed name, or nothing (the server derives it)."""
-    config = current.api.execute(queries.APP_CONFIG)["appConfig"]
-    flags = config.get("featureFlags") or {}
-    if config.get("namespaceFreeFormEntry") or flags.get("namespaceFreeFormEntry"):
+    mode = _mode(current)
+    if mode == "free-form":
         if not prompt.interactive():
             raise typer.BadParameter("this server wants a namespace name", param_hint="--namespace")
         return str(typer.prompt("Kubernetes namespace", value_proc=_namespace_name))
-    if not (config.get("manualNamespaceNames") or flags.get("manualNamespaceNames")):
+    if mode == "derived":
         return None
-    available: list[str] = [
-        ns["name"] for ns in current.api.execute(queries.AVAILABLE_NAMESPACES)["availableNamespaces"]
-    ]
+    available = _available(current)
     if not available:
         return None  # the server answers with the empty-pool error and its counts
     if not prompt.interactive():
@@ -219,7 +236,11 @@ def status(
 
 
 @app.command(
-    "delete", epilog=output.examples("airpool deployment delete etl", "airpool deployment delete etl --hard --yes")
+    "delete",
+    epilog=output.examples(
+        "airpool deployment delete etl",
+        "airpool deployment delete etl --hard --yes --wait   # until the namespace is back in the pool",
+    ),
 )
 @exits.handled
 def delete(
@@ -228,6 +249,10 @@ def delete(
         False, "--hard", help="Remove everything now; the namespace returns to the pool without a retention period."
     ),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    wait_: bool = typer.Option(
+        False, "--wait", help="After a hard delete, wait until commander has cleaned the namespace and it is free."
+    ),
+    timeout: float = typer.Option(600.0, "--timeout", min=1, help="With --wait: give up after this many seconds."),
     workspace: str | None = _WORKSPACE_OPTION,
     fmt: output.Format = output.output_option(),
 ) -> None:
@@ -236,17 +261,45 @@ def delete(
         raise typer.BadParameter("no terminal to confirm on; pass --yes to delete", param_hint="--yes")
     current = session.open_session()
     found = _resolve(current, deployment, workspace=workspace)
+    if hard and not _flags(current).get("hardDeleteDeployment"):
+        raise AirpoolError(
+            "this server does not allow hard deletes (values.yaml: astronomer.houston.config.deployments."
+            "hardDeleteDeployment is false); delete without --hard: the namespace returns after the retention period"
+        )
     what = f"Deployment {found['label']!r} ({found['releaseName']}) in namespace {found['namespace']}"
     question = f"Delete {what}{' for good (hard delete)' if hard else ''}?"
     if not yes and not typer.confirm(question, default=False):
         raise AirpoolError("nothing deleted")
     variables = {"deploymentUuid": found["id"], "deploymentHardDelete": True if hard else None}
     deleted = current.api.execute(queries.DELETE_DEPLOYMENT, variables)["deleteDeployment"]
-    if fmt is output.Format.JSON:
+    quiet = fmt is output.Format.JSON
+    if quiet:
         output.print_json(deleted)
+    else:
+        typer.echo(f"Deleted {what}.")
+        typer.echo(_return_note(deleted))
+    if wait_ and not deleted.get("releasesAt"):
+        _wait_freed(current, deleted=deleted, timeout=timeout, quiet=quiet)
+
+
+def _wait_freed(current: session.Session, *, deleted: dict[str, Any], timeout: float, quiet: bool) -> None:
+    """Poll until the pool offers the namespace again, i.e. commander has removed every object of the Deployment
+    (a deleted Deployment is no longer listed, so the pool is the only thing to watch)."""
+    namespace = deleted["namespace"]
+    if _mode(current) != "pool":
+        typer.echo(f"No namespace pool here: commander deletes namespace {namespace} with the Deployment.", err=True)
         return
-    typer.echo(f"Deleted {what}.")
-    typer.echo(_return_note(deleted))
+    deadline = time.monotonic() + timeout
+    with output.progress(quiet=quiet) as show:
+        show(f"namespace {namespace}: commander is removing the objects of {deleted['releaseName']}")
+        while namespace not in _available(current):
+            if time.monotonic() >= deadline:
+                raise AirpoolError(
+                    f"namespace {namespace} is not back in the pool after {timeout:g} s; "
+                    "an admin sees its state and reason with `airpool pool status`"
+                )
+            time.sleep(1.0)
+    typer.echo(f"Namespace {namespace} is back in the pool.", err=quiet)
 
 
 def _return_note(deleted: dict[str, Any]) -> str:
@@ -284,22 +337,10 @@ def _wait(
     name = deployment["releaseName"]
     workspace_id = deployment["workspace"]["id"]
     deadline = time.monotonic() + timeout
-    spinner = None
-    if output.is_terminal() and not quiet:
-        from rich.console import Console
-
-        spinner = Console(stderr=True).status("")
-        spinner.start()
-    last = None
-    try:
+    with output.progress(quiet=quiet) as show:
         while True:
             phase, message = deployment["status"], deployment["statusMessage"]
-            line = f"{deployment['label']} ({name}): {phase}" + (f" - {message}" if message else "")
-            if spinner is not None:
-                spinner.update(line)
-            elif line != last and not quiet:
-                typer.echo(line, err=True)
-            last = line
+            show(f"{deployment['label']} ({name}): {phase}" + (f" - {message}" if message else ""))
             if phase in _FINAL_PHASES or time.monotonic() >= deadline:
                 break
             time.sleep(interval)
@@ -307,9 +348,6 @@ def _wait(
             if not rows:
                 raise NotFound(f"Deployment {name} no longer exists")
             deployment = rows[0]
-    finally:
-        if spinner is not None:
-            spinner.stop()
     phase = deployment["status"]
     if phase == deployment_rules.DeploymentStatus.HEALTHY.value:
         typer.echo(f"Deployment {deployment['label']!r} ({name}) is healthy.", err=quiet)

@@ -6,10 +6,11 @@ prints the server's objects unchanged for scripts. rich is imported only when a 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -143,3 +144,25 @@ def details(pairs: Sequence[tuple[str, Any]]) -> None:
             STATE_STYLES.get(text, "")
         )
         typer.echo(f"{key + ':':<{width}} " + (typer.style(text, fg=colour) if colour else text))
+
+
+@contextlib.contextmanager
+def progress(*, quiet: bool = False) -> Iterator[Callable[[str], None]]:
+    """Show a changing state while waiting: a spinner on a terminal, one stderr line per change when piped."""
+    if quiet:
+        yield lambda line: None
+        return
+    if not is_terminal():
+        last: list[str] = []
+
+        def echo(line: str) -> None:
+            if last != [line]:
+                typer.echo(line, err=True)
+                last[:] = [line]
+
+        yield echo
+        return
+    from rich.console import Console
+
+    with Console(stderr=True).status("") as status:
+        yield lambda line: status.update(line)
