@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import socket
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -132,3 +134,12 @@ def test_broken_config_file_is_named(config: Path) -> None:
     result = cli.run(config, "context", "list")
     assert result.code == 1
     assert f"the config file {config} line" in result.err
+
+
+def test_start_up_imports_no_heavy_library() -> None:
+    """Every ``airpool`` run imports the command tree; libraries that cost tens of milliseconds must wait until a
+    command needs them (bench/cli_startup.py has the figures)."""
+    heavy = ["yaml", "httpx", "urllib.request", "rich", "pydantic", "sqlalchemy", "lightkube", "uvicorn", "ariadne"]
+    code = f"import sys, airpool.cli.main; print(' '.join(m for m in {heavy!r} if m in sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert loaded == []
