@@ -223,6 +223,8 @@ def test_taken_namespace_keeps_the_form_and_an_empty_pool_says_why(server: Serve
     nav(page, "Pool").click()
     expect(page.get_by_role("row", name=re.compile("pool-a"))).to_contain_text("retained")
     expect(page.get_by_role("row", name=re.compile("pool-b"))).to_contain_text("claimed")
+    expect(page.get_by_role("row", name=re.compile("pool-b"))).to_contain_text("Marketing")
+    expect(page.get_by_role("row", name=re.compile("pool-b"))).to_contain_text("ada's Workspace")
     capture(page, "pool-retained")
     page.get_by_role("button", name="Release now pool-a").click()
     expect(page.get_by_role("status")).to_contain_text("pool-a is back in the pool")

@@ -21,7 +21,7 @@ def routes(platform: Platform) -> list[BaseRoute]:
     the database) under the UI's own salt, so a cookie and an API token are never interchangeable."""
     pages = Pages(platform)
     guard = framework.Guard(
-        codec=sessions.SessionCodec(secret_key=lambda: auth._signing_key(platform)),
+        codec=sessions.SessionCodec(secret_key=lambda: auth.signing_key(platform)),
         current_user=pages.current_user,
         public_url=platform.config.server.public_url,
     )
