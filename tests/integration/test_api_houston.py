@@ -273,6 +273,9 @@ def test_create_deployment_on_an_empty_pool_gives_the_cli_message(admin: GraphQL
     assert error["message"].startswith("no kubernetes namespaces are available")
     assert "3 claimed" in error["message"]
     assert error["extensions"]["code"] == "NO_NAMESPACE_AVAILABLE"
+    assert error["extensions"]["pool"]["claimed"] == 3
+    assert error["extensions"]["pool"]["available"] == 0
+    assert error["extensions"]["pool"]["nextReleaseAt"] is None
 
 
 def test_workspace_deployments_by_workspace_and_release_name(admin: GraphQL) -> None:
@@ -315,10 +318,19 @@ def test_delete_deployment_shape_and_namespace_leaves_the_list(admin: GraphQL) -
     assert deleted["workspace"] == {"id": _workspace_id(admin)}
     _assert_times(deleted)
     assert admin.data(WORKSPACE_DEPLOYMENTS, {"workspaceId": _workspace_id(admin)}) == {"workspaceDeployments": []}
-    status = admin.data("{ poolStatus { namespaces { name state holder { id releaseName } } } }")
+    status = admin.data(
+        "{ poolStatus { namespaces { name state since holder { id label releaseName workspace { id label } } } } }"
+    )
     by_name = {n["name"]: n for n in status["poolStatus"]["namespaces"]}
     assert by_name["pool-a"]["state"] == "releasing"
-    assert by_name["pool-a"]["holder"]["id"] == created["id"]
+    assert RFC3339_Z.match(by_name["pool-a"]["since"])
+    assert by_name["pool-a"]["holder"] == {
+        "id": created["id"],
+        "label": "Sales analytics",
+        "releaseName": created["releaseName"],
+        "workspace": {"id": _workspace_id(admin), "label": "admin's Workspace"},
+    }
+    assert by_name["pool-b"]["holder"] is None
 
 
 CREATE_USER = """

@@ -25,7 +25,10 @@ from typing import Any
 from graphql import GraphQLError
 
 from airpool.api.auth import TokenRejected
+from airpool.api.scalars import rfc3339
 from airpool.domain import errors as domain_errors
+from airpool.domain.pool import NamespaceState
+from airpool.services import pool
 
 log = logging.getLogger("airpool.api")
 
@@ -46,7 +49,14 @@ def airpool_error_payload(error: domain_errors.AirpoolError) -> dict[str, Any]:
     """Message and extensions for an error a user can fix (also used for errors outside GraphQL execution)."""
     if isinstance(error, TokenRejected):
         return {"message": TOKEN_REFRESH_FAILED, "extensions": {"code": error.code, "reason": error.message}}
-    return {"message": error.message, "extensions": {"code": error.code}}
+    extensions: dict[str, Any] = {"code": error.code}
+    if isinstance(error, pool.PoolEmpty):
+        # The figures of the message, for front ends that show them apart (the CLI prints the message).
+        extensions["pool"] = {
+            **{state.value: error.counts[state] for state in NamespaceState},
+            "nextReleaseAt": rfc3339(error.next_release_at) if error.next_release_at else None,
+        }
+    return {"message": error.message, "extensions": extensions}
 
 
 def internal_error_payload(rid: str) -> dict[str, Any]:

@@ -56,9 +56,13 @@ def resolve_holder(namespace: NamespaceView, _: Info) -> dict[str, Any] | None:
         return None
     return {
         "id": namespace.holder_id,
-        "label": "",
+        "label": namespace.holder_label or "",
         "release_name": namespace.holder_release_name or "",
-        "workspace": None,
+        "workspace": (
+            {"id": namespace.holder_workspace_id, "label": namespace.holder_workspace_label or ""}
+            if namespace.holder_workspace_id
+            else None
+        ),
     }
 
 
