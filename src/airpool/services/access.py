@@ -68,15 +68,24 @@ def role_in(session: Session, actor: Actor, workspace_id: str) -> Role | None:
 
 def require_role(session: Session, actor: Actor, workspace_id: str, minimum: Role) -> models.Workspace:
     """The workspace if ``actor`` holds at least ``minimum`` there; NotFound if they hold nothing, else Forbidden."""
-    ws = session.get(models.Workspace, workspace_id)
-    if ws is None:
+    row = session.execute(
+        sa.select(models.Workspace, models.RoleBinding.role)
+        .outerjoin(
+            models.RoleBinding,
+            sa.and_(
+                models.RoleBinding.workspace_id == models.Workspace.id, models.RoleBinding.user_id == actor.user_id
+            ),
+        )
+        .where(models.Workspace.id == workspace_id)
+    ).first()
+    if row is None:
         raise workspace_not_found(workspace_id)
+    ws, role = row
     if actor.is_system_admin:
         return ws
-    role = role_in(session, actor, workspace_id)
     if role is None:
         raise workspace_not_found(workspace_id)
-    if not role_allows(role, minimum):
+    if not role_allows(Role(role), minimum):
         raise Forbidden()
     return ws
 

@@ -173,15 +173,20 @@ def claim(s: Session, *, deployment_id: str, namespace: str | None, at: datetime
     Raises ``PoolExhausted`` (with counts) or ``Conflict``/``InvalidInput`` naming the namespace and why."""
     values = {"holder_id": deployment_id, "releases_at": None}
     if namespace is None:
-        q = sa.select(P.name).where(P.state == S.AVAILABLE.value).order_by(P.name).limit(1)
+        # One statement: pick the first available name and claim it. On PostgreSQL concurrent pickers skip each
+        # other's locked rows (SKIP LOCKED) instead of queueing on the same one; SQLite writers are serialised.
+        first = sa.select(P.name).where(P.state == S.AVAILABLE.value).order_by(P.name).limit(1)
         if s.get_bind().dialect.name == "postgresql":
-            q = q.with_for_update(skip_locked=True)
-        for _ in range(5):
-            name = s.scalar(q)
-            if name is None:
-                break
-            if move(s, name, S.AVAILABLE, S.CLAIMED, at=at, **values):
-                return name
+            first = first.with_for_update(skip_locked=True)
+        claimed = s.scalar(
+            sa.update(P)
+            .where(P.name == first.scalar_subquery(), P.state == S.AVAILABLE.value)
+            .values(state=S.CLAIMED.value, state_since=at, version=P.version + 1, **values)
+            .returning(P.name)
+            .execution_options(synchronize_session=False)
+        )
+        if claimed is not None:
+            return str(claimed)
         metrics.CLAIMS_REFUSED.inc()
         raise exhausted_error(s)
     if move(s, namespace, S.AVAILABLE, S.CLAIMED, at=at, **values):
