@@ -6,10 +6,13 @@ source of its rules) bound to commander's real ServiceAccount; commander itself 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 import lightkube
 import pytest
+from lightkube.resources.apps_v1 import Deployment
+from lightkube.resources.batch_v1 import Job
 from lightkube.resources.core_v1 import Pod, Secret
 from lightkube.resources.rbac_authorization_v1 import Role, RoleBinding
 
@@ -18,6 +21,7 @@ from airpool.domain.deployments import DeploymentStatus, Executor
 from airpool.manifests import pool
 from airpool.manifests.airflow import common, render, settings
 from airpool.manifests.airflow.spec import AirflowSpec
+from tests.support import cluster as cluster_support
 from tests.support import commander_env
 
 
@@ -81,3 +85,41 @@ def test_a_crashing_pod_turns_the_deployment_unhealthy_with_a_readable_message(
     report = status.check(commander_client, spec)
     assert report.status is DeploymentStatus.UNHEALTHY
     assert report.message == f"pod {crashed} container scheduler: CrashLoopBackOff"
+
+
+@pytest.mark.slow
+def test_upgrade_replaces_the_migration_job_and_keeps_every_secret(
+    pool_namespace: str, commander_client: lightkube.Client, admin_client: lightkube.Client
+) -> None:
+    old = dataclasses.replace(make_spec(pool_namespace, Executor.CELERY, "dep-up"), airflow_version="2.10.5")
+    install.install(commander_client, old)
+    commander_env.wait_healthy(commander_client, old)
+    secrets_before = {s.metadata.name: s.data for s in admin_client.list(Secret, namespace=pool_namespace)}
+
+    new = dataclasses.replace(old, airflow_version="3.1.3")
+    install.install(commander_client, new)
+    commander_env.wait_healthy(commander_client, new)
+    job = admin_client.get(Job, "lunar-rocket-1234-run-airflow-migrations", namespace=pool_namespace)
+    assert job.spec.template.spec.containers[0].image == "apache/airflow:3.1.3"
+    secrets_after = {s.metadata.name: s.data for s in admin_client.list(Secret, namespace=pool_namespace)}
+    for name, data in secrets_before.items():
+        assert secrets_after[name] == data, name  # nothing rotated by the upgrade
+    deployments_now = {d.metadata.name for d in admin_client.list(Deployment, namespace=pool_namespace)}
+    assert "lunar-rocket-1234-api-server" in deployments_now
+    # What 3.x no longer has (the 2.x webserver, its account, service and policy) is pruned by the upgrade.
+    rendered = render.render(new, settings.secrets_from_existing(new, {}))
+    expected = {f"{o['kind']} {o['metadata']['name']}" for o in rendered}
+    cluster_support.wait_for(
+        lambda: (
+            {
+                i
+                for i in uninstall.remaining(admin_client, pool_namespace, "dep-up")
+                if i.split()[0] not in ("Pod", "ReplicaSet")
+            }
+            == expected
+        ),
+        timeout=30,
+        what="exactly the 3.x objects",
+    )
+    uninstall.uninstall(commander_client, namespace=pool_namespace, deployment_id="dep-up")
+    assert uninstall.remaining(admin_client, pool_namespace, "dep-up") == []

@@ -98,3 +98,15 @@ def crash_pod(client: lightkube.Client, namespace: str, component: str) -> str:
         patch_type=PatchType.MERGE,
     )
     return str(pod.metadata.name)
+
+
+def applied_objects(client: lightkube.Client, namespace: str, deployment_id: str) -> set[str]:
+    """``Kind name`` of the Deployment's objects commander applied: without what controllers made from them
+    (pods, ReplicaSets, and the Jobs the cleanup CronJob starts every 15 minutes)."""
+    out = set()
+    for item in uninstall.remaining(client, namespace, deployment_id):
+        kind, name = item.split(" ", 1)
+        if kind in ("Pod", "ReplicaSet") or (kind == "Job" and "-cleanup-" in name):
+            continue
+        out.add(item)
+    return out

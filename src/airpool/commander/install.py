@@ -113,6 +113,47 @@ def apply_all(client: Client, objects: Sequence[Obj], *, parallelism: int = DEFA
                 raise errors.translate(first) from first
 
 
+def _prunable(cluster_scoped: bool) -> list[kinds.Kind]:
+    return [k for k in kinds.MANAGED_KINDS if k not in kinds.CONTROLLER_MADE and (k.namespaced or cluster_scoped)]
+
+
+def prune(client: Client, spec: AirflowSpec, objects: Sequence[Obj], *, cluster_scoped: bool = False) -> list[str]:
+    """Delete what carries the Deployment's label but is no longer rendered (an upgrade from Airflow 2 leaves a
+    webserver behind otherwise). Objects owned by another object (the CronJob's Jobs) are their owner's
+    business. Returns ``Kind name`` of what was deleted."""
+    wanted = {(o["kind"], o["metadata"]["name"]) for o in objects}
+
+    def stale(kind: kinds.Kind) -> list[tuple[kinds.Kind, str]]:
+        ns = spec.namespace if kind.namespaced else None
+        found = client.list(kind.resource, namespace=ns, labels=kinds.owned_by(spec.deployment_id))
+        return [
+            (kind, o.metadata.name)
+            for o in found
+            if (kind.kind, o.metadata.name) not in wanted and not o.metadata.ownerReferences
+        ]
+
+    def delete(item: tuple[kinds.Kind, str]) -> None:
+        kind, name = item
+        try:
+            client.delete(
+                kind.resource,
+                name,
+                namespace=spec.namespace if kind.namespaced else None,
+                cascade=CascadeType.BACKGROUND,
+            )
+        except ApiError as exc:
+            if exc.status.code != 404:
+                raise
+
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool_:
+            found = [item for items in pool_.map(stale, _prunable(cluster_scoped)) for item in items]
+            list(pool_.map(delete, found))
+    except ApiError as exc:
+        raise errors.from_api_error(exc) from exc
+    return [f"{kind.kind} {name}" for kind, name in found]
+
+
 def namespace_object(spec: AirflowSpec, labels: Sequence[tuple[str, str]]) -> Obj:
     """Without a pool commander owns the namespace; it carries the platform labels, not the Deployment's (so
     that deleting the Deployment's objects by label never selects the namespace itself)."""
@@ -140,10 +181,12 @@ def install(
     pool_enabled: bool = True,
     cluster_roles: bool = True,
     database_admin_url: str | None = None,
+    cluster_scoped: bool = False,
     parallelism: int = DEFAULT_PARALLELISM,
 ) -> InstallResult:
     """Install or upgrade; raises ``PermissionsMissing`` / ``ClusterRefused`` (permanent, nothing changed when
-    raised before the first apply) or ``TemporaryFailure`` (retry)."""
+    raised before the first apply) or ``TemporaryFailure`` (retry). ``cluster_scoped``: also prune the
+    Deployment's cluster-scoped objects (commander holds cluster rights for PersistentVolumes)."""
     started = time.monotonic()
     where = {"deployment": spec.deployment_id, "namespace": spec.namespace}
     log.info("install started", extra={"kv": where})
@@ -160,6 +203,9 @@ def install(
     except ApiError as exc:
         raise errors.from_api_error(exc) from exc
     apply_all(client, objects, parallelism=parallelism)
+    pruned = prune(client, spec, objects, cluster_scoped=cluster_scoped)
+    if pruned:
+        log.info("pruned objects no longer rendered", extra={"kv": {**where, "objects": ", ".join(pruned)}})
     applied = len(objects) + int(manage_namespace)
     took = time.monotonic() - started
     log.info("install applied", extra={"kv": {**where, "objects": applied, "seconds": round(took, 3)}})

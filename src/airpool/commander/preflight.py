@@ -66,6 +66,9 @@ def needs(spec: AirflowSpec, *, manage_namespace: bool) -> Needs:
         (namespaced if kind.namespaced else cluster).update(_kind_checks(kind, APPLIED_VERBS))
     for kind, verbs in kinds.CONTROLLER_MADE.items():
         namespaced.update(_kind_checks(kind, verbs))
+    for kind in kinds.NAMESPACED_KINDS:  # install prunes, and uninstall deletes, what is no longer rendered
+        if kind not in kinds.CONTROLLER_MADE:
+            namespaced.update(_kind_checks(kind, ("list", "delete")))
     role_rules = (rbac.PolicyRule.from_dict(rule) for rules in access.ROLE_RULES.values() for rule in rules)
     namespaced.update(rbac.expand(r for r in role_rules if r is not None))
     if manage_namespace:

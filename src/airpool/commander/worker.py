@@ -228,6 +228,7 @@ class Worker:
             pool_enabled=config.pool_enabled,
             cluster_roles=config.cluster_roles,
             database_admin_url=config.airflow.database_admin_url,
+            cluster_scoped=where.cluster_scoped,
         )
         beat.check()
         applied = f"{result.applied} objects applied in {result.seconds:.1f} s"
