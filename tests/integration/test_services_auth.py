@@ -242,3 +242,18 @@ def test_signing_key_is_stable(plat: Platform) -> None:
     key = auth.signing_key(plat)
     assert len(key) >= 48
     assert auth.signing_key(Platform(config=plat.config, db=plat.db)) == key
+
+
+def test_audit_trail_pages_back_and_workspace_admins_see_their_own(plat: Platform) -> None:
+    admin = tp.admin(plat)
+    alice = _user(plat, admin, "alice")
+    ws = workspaces.create(plat, alice, label="A").id
+    for i in range(3):
+        deployments.create(plat, alice, workspace_id=ws, label=f"d{i}")
+    mine = audit.list_events(plat, alice, workspace_id=ws)
+    assert [e.action for e in mine] == ["deployment.create"] * 3 + ["workspace.create"]
+    assert all(e.actor == "alice" for e in mine)
+    page1 = audit.list_events(plat, admin, limit=2)
+    page2 = audit.list_events(plat, admin, limit=2, before=page1[-1].id)
+    assert page1[-1].id > page2[0].id
+    assert all(e.at.tzinfo is not None for e in page1 + page2)

@@ -138,3 +138,10 @@ def test_upgrade_from_first_revision_keeps_data(database_url: str) -> None:
         indexes = {ix["name"] for ix in sa.inspect(conn).get_indexes("pool_namespaces")}
     eng.dispose()
     assert "ix_pool_namespaces_state_name" in indexes
+
+
+def test_check_can_reuse_the_running_database(database_url: str) -> None:
+    schema.upgrade(database_url)
+    db = engine.Database(database_url)
+    assert schema.check(database_url, database=db).status is schema.SchemaStatus.CURRENT
+    db.dispose()

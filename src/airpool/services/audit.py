@@ -43,12 +43,20 @@ def record(
 
 
 def list_events(
-    platform: Platform, actor: access.Actor, *, limit: int = 100, workspace_id: str | None = None
+    platform: Platform,
+    actor: access.Actor,
+    *,
+    limit: int = 100,
+    workspace_id: str | None = None,
+    before: int | None = None,
 ) -> list[views.AuditEventView]:
-    """Newest first. System admins see everything; a workspace admin sees that workspace's events."""
+    """Newest first; ``before`` (an event id) pages back. System admins see everything; a workspace admin sees
+    that workspace's events."""
     limit = max(1, min(limit, 1000))
     with platform.db.read() as s:
         q = sa.select(models.AuditEvent).order_by(models.AuditEvent.id.desc()).limit(limit)
+        if before is not None:
+            q = q.where(models.AuditEvent.id < before)
         if workspace_id is not None:
             access.require_role(s, actor, workspace_id, access.Role.ADMIN)
             q = q.where(models.AuditEvent.workspace_id == workspace_id)

@@ -70,14 +70,20 @@ def _current(conn: sa.Connection) -> str | None:
     return MigrationContext.configure(conn).get_current_revision()
 
 
-def check(url: str) -> SchemaState:
+def check(url: str, *, database: store_engine.Database | None = None) -> SchemaState:
+    """Where the schema of ``url`` stands. Pass the running ``database`` (``platform.db``) to reuse its pool,
+    e.g. from a readiness probe; otherwise a short-lived engine is opened."""
     scripts = ScriptDirectory.from_config(_config())
-    eng = store_engine.make_engine(url, pool_size=1)
-    try:
-        with eng.connect() as conn:
+    if database is not None:
+        with database.engine.connect() as conn:
             current = _current(conn)
-    finally:
-        eng.dispose()
+    else:
+        eng = store_engine.make_engine(url, pool_size=1)
+        try:
+            with eng.connect() as conn:
+                current = _current(conn)
+        finally:
+            eng.dispose()
     want = head()
     if current == want:
         status = SchemaStatus.CURRENT
