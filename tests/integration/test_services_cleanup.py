@@ -112,3 +112,10 @@ def test_cleanup_command(database_url: str, plat: Platform) -> None:
     assert "released 2 namespace(s): pool-00, pool-01" in result.output
     assert "removed 2 soft-deleted Deployment(s)" in result.output
     assert pool.available_namespaces(plat) == list(NAMES)  # not retired: the command does not sync the pool
+
+
+def test_cleanup_command_on_an_unmigrated_database_says_what_to_run(sqlite_url: str) -> None:
+    result = CliRunner().invoke(app, ["cleanup", "--database-url", sqlite_url])
+    assert result.exit_code == 1
+    assert "run `airpool db upgrade`" in result.output
+    assert "Traceback" not in result.output
