@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -145,3 +146,23 @@ def test_check_can_reuse_the_running_database(database_url: str) -> None:
     db = engine.Database(database_url)
     assert schema.check(database_url, database=db).status is schema.SchemaStatus.CURRENT
     db.dispose()
+
+
+def test_dead_database_is_a_clear_error_without_the_password() -> None:
+    from tests.support.postgres import free_port
+
+    url = f"postgresql+psycopg://airpool:hunter2@127.0.0.1:{free_port()}/airpool"
+    with pytest.raises(schema.DatabaseUnavailable) as err:
+        schema.check(url)
+    assert err.value.message.startswith("cannot reach the database postgresql+psycopg://airpool:***@127.0.0.1:")
+    assert "hunter2" not in err.value.message
+    result = CliRunner().invoke(app, ["db", "upgrade", "--database-url", url])
+    assert result.exit_code == 1
+    assert "cannot reach the database" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_checking_a_missing_sqlite_file_creates_nothing(tmp_path: Path) -> None:
+    target = tmp_path / "not" / "there.db"
+    assert schema.check(f"sqlite:///{target}").status is schema.SchemaStatus.BEHIND
+    assert not (tmp_path / "not").exists()

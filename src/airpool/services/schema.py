@@ -27,6 +27,17 @@ class SchemaMismatch(AirpoolError):
     code = "SCHEMA_MISMATCH"
 
 
+class DatabaseUnavailable(AirpoolError):
+    code = "DATABASE_UNAVAILABLE"
+
+
+def unavailable(url: str, exc: BaseException) -> DatabaseUnavailable:
+    """A short, password-free message for a database that cannot be reached (no driver traceback)."""
+    orig = getattr(exc, "orig", None) or exc
+    reason = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+    return DatabaseUnavailable(f"cannot reach the database {store_engine.redact(url)}: {reason}")
+
+
 class SchemaStatus(StrEnum):
     CURRENT = "current"
     BEHIND = "behind"  # older revision, or an empty database
@@ -74,16 +85,22 @@ def check(url: str, *, database: store_engine.Database | None = None) -> SchemaS
     """Where the schema of ``url`` stands. Pass the running ``database`` (``platform.db``) to reuse its pool,
     e.g. from a readiness probe; otherwise a short-lived engine is opened."""
     scripts = ScriptDirectory.from_config(_config())
-    if database is not None:
-        with database.engine.connect() as conn:
-            current = _current(conn)
-    else:
-        eng = store_engine.make_engine(url, pool_size=1)
-        try:
-            with eng.connect() as conn:
+    missing = store_engine.sqlite_file(url)
+    try:
+        if database is None and missing is not None and not missing.exists():
+            current = None  # looking must not create the file (or its directory)
+        elif database is not None:
+            with database.engine.connect() as conn:
                 current = _current(conn)
-        finally:
-            eng.dispose()
+        else:
+            eng = store_engine.make_engine(url, pool_size=1)
+            try:
+                with eng.connect() as conn:
+                    current = _current(conn)
+            finally:
+                eng.dispose()
+    except sa.exc.DBAPIError as exc:
+        raise unavailable(url, exc) from None
     want = head()
     if current == want:
         status = SchemaStatus.CURRENT
