@@ -166,3 +166,38 @@ def test_checking_a_missing_sqlite_file_creates_nothing(tmp_path: Path) -> None:
     target = tmp_path / "not" / "there.db"
     assert schema.check(f"sqlite:///{target}").status is schema.SchemaStatus.BEHIND
     assert not (tmp_path / "not").exists()
+
+
+def test_dead_database_during_a_request_is_a_clear_error() -> None:
+    from airpool.services import platform, pool
+    from tests.support import platform as tp
+    from tests.support.postgres import free_port
+
+    url = f"postgresql+psycopg://airpool:hunter2@127.0.0.1:{free_port()}/airpool"
+    p = platform.Platform(config=tp.config(), db=engine.Database(url))
+    with pytest.raises(schema.DatabaseUnavailable, match="cannot reach the database") as err:
+        pool.available_namespaces(p)
+    assert "hunter2" not in err.value.message
+    p.close()
+
+
+@pytest.mark.postgres
+def test_connections_killed_by_the_server_fail_one_request_then_recover(postgres_url: str) -> None:
+    from airpool.services import pool
+    from tests.support import platform as tp
+
+    p = tp.make(postgres_url, tp.config(pool_names=("pool-a",)))
+    assert pool.available_namespaces(p) == ["pool-a"]
+    killer = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with killer.connect() as conn:
+        conn.execute(
+            sa.text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+    killer.dispose()
+    with pytest.raises(schema.DatabaseUnavailable):
+        pool.available_namespaces(p)
+    assert pool.available_namespaces(p) == ["pool-a"]  # the pool dropped the dead connections
+    p.close()

@@ -27,15 +27,8 @@ class SchemaMismatch(AirpoolError):
     code = "SCHEMA_MISMATCH"
 
 
-class DatabaseUnavailable(AirpoolError):
-    code = "DATABASE_UNAVAILABLE"
-
-
-def unavailable(url: str, exc: BaseException) -> DatabaseUnavailable:
-    """A short, password-free message for a database that cannot be reached (no driver traceback)."""
-    orig = getattr(exc, "orig", None) or exc
-    reason = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
-    return DatabaseUnavailable(f"cannot reach the database {store_engine.redact(url)}: {reason}")
+DatabaseUnavailable = store_engine.DatabaseUnavailable
+unavailable = store_engine.unavailable
 
 
 class SchemaStatus(StrEnum):

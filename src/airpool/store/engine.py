@@ -27,10 +27,23 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
+from airpool.domain.errors import AirpoolError
+
 ENV_URL = "AIRPOOL_DATABASE_URL"
 SQLITE_FILE = "airpool.db"
 BUSY_TIMEOUT_MS = 30_000
 _WRITE = "airpool_write"
+
+
+class DatabaseUnavailable(AirpoolError):
+    code = "DATABASE_UNAVAILABLE"
+
+
+def unavailable(url: str, exc: BaseException) -> DatabaseUnavailable:
+    """A short, password-free message for a database that cannot be reached (no driver traceback)."""
+    orig = getattr(exc, "orig", None) or exc
+    reason = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+    return DatabaseUnavailable(f"cannot reach the database {redact(url)}: {reason}")
 
 
 def resolve_url(configured: str | None, data_dir: str | os.PathLike[str]) -> str:
@@ -110,13 +123,30 @@ class Database:
     @contextlib.contextmanager
     def write(self) -> Iterator[Session]:
         """One write transaction: committed when the block ends normally, rolled back on any exception."""
-        with self._writer_lock, self._write() as session, session.begin():
+        with self._writer_lock, self._transaction(self._write) as session:
             yield session
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:
-        with self._read() as session, session.begin():
+        with self._transaction(self._read) as session:
             yield session
+
+    @contextlib.contextmanager
+    def _transaction(self, maker: sessionmaker[Session]) -> Iterator[Session]:
+        """A dead database (no connection, or the connection dropped) becomes ``DatabaseUnavailable``; every other
+        database error propagates unchanged. Leaving the block without commit rolls back (``Session.close``)."""
+        with maker() as session:
+            try:
+                session.connection()  # begins: the checkout (and SQLite's BEGIN IMMEDIATE wait) happens here
+            except sa.exc.DBAPIError as exc:
+                raise unavailable(self.url, exc) from None
+            try:
+                yield session
+                session.commit()
+            except sa.exc.DBAPIError as exc:
+                if exc.connection_invalidated:
+                    raise unavailable(self.url, exc) from None
+                raise
 
     def dispose(self) -> None:
         self.engine.dispose()
