@@ -5,6 +5,7 @@ and the pool."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import signal
 import subprocess
 import sys
@@ -290,3 +291,43 @@ def test_the_in_process_worker_of_serve_runs_jobs_until_stopped(
         finally:
             handle.stop(timeout=60)
         assert not handle._thread.is_alive()
+
+
+@pytest.mark.postgres
+def test_soft_delete_keeps_the_database_until_the_retention_ends_then_purge_drops_it(
+    sqlite_url: str, postgres_admin_url: str, admin_client: lightkube.Client, commander_client: lightkube.Client
+) -> None:
+    from airpool.commander import database
+    from airpool.services import cleanup
+
+    clock = platform_support.Clock()
+    with commander_env.pool_namespace(admin_client) as ns:
+        cfg = platform_support.config(pool_names=(ns,), hard_delete=False, retention_days=14)
+        cfg = dataclasses.replace(cfg, airflow=dataclasses.replace(cfg.airflow, database_admin_url=postgres_admin_url))
+        plat = platform_support.make(sqlite_url, cfg, clock=clock)
+        try:
+            actor = platform_support.admin(plat)
+            ws = workspaces.create(plat, actor, label="data")
+            dep = deployments.create(
+                plat, actor, workspace_id=ws.id, label="etl", executor="LocalExecutor", namespace=ns
+            )
+            w = worker.Worker(plat, commander_client, settings=worker.WorkerSettings(status_interval=0.3))
+            assert w.run_once() is not None
+            db = database.external_database(postgres_admin_url, dep.release_name)
+            assert database.exists(postgres_admin_url, db)
+
+            deployments.delete(plat, actor, dep.id)
+            job = w.run_once()
+            assert job is not None
+            assert job.state == "done", job.last_error
+            assert uninstall.remaining(admin_client, ns, dep.id) == []
+            assert database.exists(postgres_admin_url, db)  # soft delete: the data is kept
+
+            clock.advance(days=15)
+            cleanup.run(plat)
+            job = w.run_once()
+            assert job is not None
+            assert (job.kind, job.state) == ("purge", "done"), job.last_error
+            assert not database.exists(postgres_admin_url, db)
+        finally:
+            plat.close()
