@@ -23,5 +23,10 @@ Modules:
 - ``views``: the frozen read types every function returns (never ORM rows).
 
 Every function runs its own transaction(s); nothing is half-written on error. User mistakes raise
-``airpool.domain.errors.AirpoolError`` subclasses with a message fit to show as is; anything else is a bug.
+``airpool.domain.errors.AirpoolError`` subclasses with a message fit to show as is (a database that is down too:
+``schema.DatabaseUnavailable``); anything else is a bug. The empty pool is ``pool.PoolEmpty`` (a
+``PoolExhausted``) whose message starts "no kubernetes namespaces are available" and which carries its counts.
+
+Commander's side: ``commander_jobs.lease`` -> work (``heartbeat`` meanwhile) -> ``complete`` or
+``fail(temporary=...)``; ``report_status`` for Deployment health, ``pool.record_health`` for namespace access.
 """
