@@ -54,7 +54,7 @@ def test_seed_option2_role_fails_before_any_change_then_succeeds_once_extended(
     admin_client: lightkube.Client, commander_client: lightkube.Client
 ) -> None:
     with cluster_support.fresh_namespace(admin_client, prefix="opt2") as ns:
-        commander_env.admin_apply(admin_client, [seed_roles.role(ns), seed_roles.role_binding(ns)])
+        commander_env.grant_seed_option2(admin_client, ns)
         spec = spec_for(ns, Executor.KUBERNETES)
         with pytest.raises(errors.PermissionsMissing) as caught:
             retry_until(lambda: install.install(commander_client, spec), refused=errors.ClusterRefused)
@@ -80,7 +80,7 @@ def test_seed_option2_role_fails_before_any_change_then_succeeds_once_extended(
             )
             for c in lacking
         )
-        commander_env.admin_apply(admin_client, [seed_roles.role(ns, extra)])
+        commander_env.grant_seed_option2(admin_client, ns, extra)
         result = retry_until(lambda: install.install(commander_client, spec))
         assert isinstance(result, install.InstallResult)
         assert result.applied > 40

@@ -17,7 +17,7 @@ from airpool.commander import uninstall
 from airpool.devcluster import ClusterInfo
 from airpool.manifests import pool as pool_manifests
 from tests.support import cluster as cluster_support
-from tests.support import commander_env, seed_roles
+from tests.support import commander_env
 from tests.support.api_server import GraphQL, serve_process
 
 pytestmark = pytest.mark.slow
@@ -43,7 +43,7 @@ def prepared(admin_client: lightkube.Client) -> Iterator[tuple[str, ...]]:
         commander_env.pool_namespace(admin_client) as c,
         cluster_support.fresh_namespace(admin_client, prefix="opt2") as d,
     ):
-        commander_env.admin_apply(admin_client, [seed_roles.role(d), seed_roles.role_binding(d)])
+        commander_env.grant_seed_option2(admin_client, d)
         yield a, b, c, d
 
 

@@ -14,7 +14,7 @@ from lightkube.resources.core_v1 import ConfigMap, Namespace
 from airpool.commander import health
 from airpool.manifests.airflow import common
 from tests.support import cluster as cluster_support
-from tests.support import commander_env, seed_roles
+from tests.support import commander_env
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +39,7 @@ def test_a_prepared_pool_namespace_is_healthy(
 
 def test_missing_permissions_are_named(admin_client: lightkube.Client, commander_client: lightkube.Client) -> None:
     with cluster_support.fresh_namespace(admin_client, prefix="opt2") as ns:
-        commander_env.admin_apply(admin_client, [seed_roles.role(ns), seed_roles.role_binding(ns)])
+        commander_env.grant_seed_option2(admin_client, ns)
         verdict = eventually(commander_client, ns, False)
         assert verdict.reason is not None
         assert verdict.reason.startswith("commander lacks ")

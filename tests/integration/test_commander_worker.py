@@ -30,7 +30,7 @@ from airpool.manifests.airflow import settings as settings_mod
 from airpool.services import commander_jobs, deployments, pool, workspaces
 from airpool.services.platform import Platform
 from tests.support import cluster as cluster_support
-from tests.support import commander_env, seed_roles
+from tests.support import commander_env
 from tests.support import platform as platform_support
 
 pytestmark = pytest.mark.slow
@@ -135,7 +135,7 @@ def test_option2_role_fails_with_the_missing_permissions_then_a_retry_succeeds(
 ) -> None:
     with env(sqlite_url, admin_client, commander_client, prepared=False) as e:
         ns = e.names[0]
-        commander_env.admin_apply(admin_client, [seed_roles.role(ns), seed_roles.role_binding(ns)])
+        commander_env.grant_seed_option2(admin_client, ns)
         dep_id = e.create("etl", "KubernetesExecutor", ns)
         job = e.worker.run_once()
         assert job is not None

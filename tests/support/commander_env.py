@@ -9,6 +9,8 @@ from typing import Any
 
 import lightkube
 from lightkube import ApiError, codecs
+from lightkube.models.authorization_v1 import ResourceAttributes, SubjectAccessReviewSpec
+from lightkube.resources.authorization_v1 import SubjectAccessReview
 from lightkube.resources.core_v1 import Pod
 from lightkube.resources.rbac_authorization_v1 import ClusterRole, ClusterRoleBinding
 from lightkube.types import PatchType
@@ -19,6 +21,7 @@ from airpool.domain.deployments import DeploymentStatus
 from airpool.kube.client import ADMIN_FIELD_MANAGER
 from airpool.manifests import pool, rbac
 from tests.support import cluster as cluster_support
+from tests.support import seed_roles
 
 CONFIG = PlatformConfig()
 
@@ -28,8 +31,41 @@ def admin_apply(client: lightkube.Client, objs: list[dict[str, Any]]) -> None:
         client.apply(codecs.from_dict(obj), field_manager=ADMIN_FIELD_MANAGER, force=True)
 
 
+COMMANDER_USER = "system:serviceaccount:astronomer:astronomer-commander"
+COMMANDER_GROUPS = ["system:serviceaccounts", "system:serviceaccounts:astronomer", "system:authenticated"]
+
+
+def await_access(
+    admin: lightkube.Client,
+    namespace: str | None,
+    *,
+    verb: str,
+    resource: str,
+    group: str = "",
+    subresource: str | None = None,
+    timeout: float = 10,
+) -> None:
+    """Wait until the API server's authorizer lets commander do this (RBAC objects reach its cache a moment
+    after they are written). Asked by the admin with a SubjectAccessReview, answered by the same authorizer."""
+
+    def allowed() -> bool:
+        review = SubjectAccessReview(
+            spec=SubjectAccessReviewSpec(
+                user=COMMANDER_USER,
+                groups=COMMANDER_GROUPS,
+                resourceAttributes=ResourceAttributes(
+                    verb=verb, resource=resource, group=group, subresource=subresource, namespace=namespace
+                ),
+            )
+        )
+        status = admin.create(review).status
+        return bool(status and status.allowed)
+
+    cluster_support.wait_for(allowed, timeout=timeout, interval=0.05, what=f"commander may {verb} {resource}")
+
+
 def grant_pool_role(client: lightkube.Client, namespace: str) -> None:
-    """Commander's Role and RoleBinding from the one source of its rules (the seed's Option 1)."""
+    """Commander's Role and RoleBinding from the one source of its rules (the seed's Option 1), in effect."""
     name = pool.commander_role_name(CONFIG)
     admin_apply(
         client,
@@ -38,6 +74,18 @@ def grant_pool_role(client: lightkube.Client, namespace: str) -> None:
             pool.role_binding(CONFIG, name, namespace),
         ],
     )
+    await_access(client, namespace, verb="create", resource="pods", subresource="exec")
+
+
+def grant_seed_option2(client: lightkube.Client, namespace: str, extra: tuple[rbac.PolicyRule, ...] = ()) -> None:
+    """The seed's manual Option 2 Role (plus ``extra`` rules an admin added), in effect."""
+    admin_apply(client, [seed_roles.role(namespace, extra), seed_roles.role_binding(namespace)])
+    await_access(client, namespace, verb="list", resource="secrets")
+    for rule in extra:
+        kind, _, sub = rule.resources[0].partition("/")
+        await_access(
+            client, namespace, verb=rule.verbs[0], resource=kind, group=rule.api_groups[0], subresource=sub or None
+        )
 
 
 @contextlib.contextmanager
@@ -53,6 +101,8 @@ def cluster_grant(client: lightkube.Client, rules: tuple[rbac.PolicyRule, ...]) 
     session, so it must not outlive the test)."""
     name = cluster_support.unique_name("commander-cluster")
     admin_apply(client, [pool.cluster_role(CONFIG, name, rules), pool.cluster_role_binding(CONFIG, name)])
+    first = rules[0]
+    await_access(client, None, verb=first.verbs[0], resource=first.resources[0], group=first.api_groups[0])
     try:
         yield name
     finally:
