@@ -27,13 +27,15 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace, Node
 
 from airpool import devcluster
-from airpool.commander import errors, install, preflight, status, uninstall
-from airpool.config.model import PlatformConfig
+from airpool.commander import errors, install, preflight, status, uninstall, worker
+from airpool.config.model import DeploymentSettings, PlatformConfig, PoolSettings, PoolSource
 from airpool.domain.deployments import DeploymentStatus, Executor
 from airpool.kube import client as kube_client
 from airpool.manifests import pool, rbac
 from airpool.manifests.airflow import render, settings
 from airpool.manifests.airflow.spec import AirflowSpec
+from airpool.services import auth, deployments, platform, schema, workspaces
+from airpool.services import pool as pool_service
 
 CONFIG = PlatformConfig()
 
@@ -111,6 +113,42 @@ def create_to_healthy(commander: lightkube.Client, s: AirflowSpec) -> tuple[floa
     applied = time.perf_counter() - start
     wait_healthy(commander, s)
     return applied, time.perf_counter() - start
+
+
+def through_the_queue(
+    work: Path, admin: lightkube.Client, commander: lightkube.Client, executor: Executor, *, runs: int
+) -> list[float]:
+    names = tuple(f"queue-{i}" for i in range(runs))
+    for name in names:
+        prepare(admin, name)
+    pools = PoolSettings(names=names, create_namespaces=False, create_rbac=False, source=PoolSource.STANDARD)
+    cfg = PlatformConfig(pool=pools, deployments=DeploymentSettings(hard_delete=True), health_check_interval=3600)
+    url = f"sqlite:///{work / 'queue.db'}"
+    schema.upgrade(url)
+    plat = platform.connect(cfg, url=url)
+    pool_service.sync(plat)
+    actor = auth.authenticate(plat, auth.signup(plat, username="bench", password="bench-password-1").token)
+    ws = workspaces.create(plat, actor, label="bench")
+    for name in names:
+        wait_rbac(commander, spec(name, executor, 0))
+    handle = worker.WorkerHandle(worker.Worker(plat, commander))
+    times = []
+    try:
+        for name in names:
+            start = time.perf_counter()
+            dep = deployments.create(
+                plat, actor, workspace_id=ws.id, label=name, executor=executor.value, namespace=name
+            )
+            while deployments.get(plat, actor, dep.id).status is not DeploymentStatus.HEALTHY:
+                if time.perf_counter() - start > 120:
+                    raise SystemExit(f"{name} not healthy through the queue after 120 s")
+                time.sleep(0.05)
+            times.append(time.perf_counter() - start)
+            deployments.delete(plat, actor, dep.id)
+    finally:
+        handle.stop(timeout=120)
+        plat.close()
+    return times
 
 
 def kubectl_apply(kubeconfig: Path, path: Path) -> float:
@@ -191,6 +229,10 @@ def main() -> None:
                 uninstall.uninstall(commander, namespace=ns_ours, deployment_id=s_ours.deployment_id)
                 uninstall.uninstall(commander, namespace=ns_kc, deployment_id=s_kc.deployment_id)
 
+            # 2b. the product path: services create (claim + job) -> worker leases -> healthy, with the worker in a
+            # background thread as `airpool serve` runs it. Removed (hard delete) after each run.
+            queue_times = through_the_queue(work, admin, commander, executor, runs=args.runs)
+
             # 3. N Deployments created at once.
             batch = []
             for _ in range(args.concurrent):
@@ -209,6 +251,7 @@ def main() -> None:
     print(f"  create -> all objects applied : {med(applied_times):6.3f} s")
     print(f"  create -> healthy             : {med(healthy_times):6.3f} s")
     print(f"  delete -> namespace clean     : {med(removed_times):6.3f} s")
+    print(f"  through the job queue (services create -> worker -> healthy): {med(queue_times):6.3f} s")
     print(
         f"  apply phase, first (created)  : commander {med(ours_first):6.3f} s  kubectl {med(kc_first):6.3f} s"
         f"  ratio {med(ours_first) / med(kc_first):.2f}"

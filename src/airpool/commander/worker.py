@@ -43,10 +43,10 @@ SYSTEM_ACTOR = access.Actor(user_id="commander", username="commander", is_system
 class WorkerSettings:
     lease_seconds: int = 60
     #: Sleep between polls of an empty queue.
-    poll_interval: float = 1.0
+    poll_interval: float = 0.25
     #: How long an install job watches its Deployment towards healthy before handing over to later checks.
     healthy_timeout: float = 300.0
-    status_interval: float = 1.0
+    status_interval: float = 0.5
     #: Between looks at every live Deployment no job is working on (a pod that crashes an hour after the
     #: install turns its Deployment unhealthy, and back).
     status_refresh_interval: float = 15.0
