@@ -109,3 +109,43 @@ def test_concurrent_deletes_of_one_deployment_queue_one_uninstall(database_url: 
         assert kinds == [("install", "cancelled"), ("uninstall", "queued")]
     finally:
         p.close()
+
+
+@pytest.mark.slow
+def test_two_replicas_race_for_the_pool(database_url: str) -> None:
+    """Two Platforms (own engines, own writer locks: like two server processes) on one database."""
+    from airpool.services import platform
+
+    names = tuple(f"pool-{i:02d}" for i in range(10))
+    first = tp.make(database_url, tp.config(pool_names=names))
+    second = platform.connect(first.config, url=first.db.url, clock=first.clock, require_schema=False)
+    try:
+        admin = tp.admin(first)
+        ws = workspaces.list_for(first, admin)[0].id
+        barrier = threading.Barrier(30)
+        created: list[str] = []
+        refused: list[str] = []
+        lock = threading.Lock()
+
+        def one(i: int) -> None:
+            replica = first if i % 2 else second
+            barrier.wait()
+            try:
+                dep = deployments.create(replica, admin, workspace_id=ws, label=f"r{i}")
+            except PoolExhausted as exc:
+                with lock:
+                    refused.append(exc.message)
+            else:
+                with lock:
+                    created.append(dep.namespace)
+
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(30)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(created) == list(names)
+        assert len(refused) == 20
+    finally:
+        second.close()
+        first.close()
