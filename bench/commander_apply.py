@@ -131,7 +131,7 @@ def through_the_queue(
     ws = workspaces.create(plat, actor, label="bench")
     for name in names:
         wait_rbac(commander, spec(name, executor, 0))
-    handle = worker.WorkerHandle(worker.Worker(plat, commander))
+    handle = worker.start(plat, commander, concurrency=1)
     times = []
     try:
         for name in names:

@@ -290,7 +290,7 @@ def test_the_in_process_worker_of_serve_runs_jobs_until_stopped(
             )
         finally:
             handle.stop(timeout=60)
-        assert not handle._thread.is_alive()
+        assert not handle.alive
 
 
 @pytest.mark.postgres

@@ -19,6 +19,7 @@ def commander(
     ),
     database_url: str | None = typer.Option(None, "--database-url", help="Overrides the configured database."),
     once: bool = typer.Option(False, "--once", help="Run the jobs queued now, then exit."),
+    concurrency: int = typer.Option(4, "--concurrency", min=1, help="Jobs run at once (worker threads)."),
     lease_seconds: int = typer.Option(
         60, "--lease-seconds", min=1, help="Lease length; a dead worker's job is taken over after it."
     ),
@@ -40,17 +41,21 @@ def commander(
     except AirpoolError as exc:
         typer.echo(f"Error: {exc.message}", err=True)
         raise typer.Exit(1) from None
-    w = worker.Worker(plat, client, settings=worker.WorkerSettings(lease_seconds=lease_seconds))
+    settings = worker.WorkerSettings(lease_seconds=lease_seconds)
     try:
         if once:
-            while w.run_once() is not None:
+            single = worker.Worker(plat, client, settings=settings)
+            while single.run_once() is not None:
                 pass
             return
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        stopped = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+        handle = worker.start(plat, client, concurrency=concurrency, settings=settings)
         try:
-            w.run(stop)
+            while not stopped.wait(0.5) and handle.alive:
+                pass
         except KeyboardInterrupt:
-            stop.set()
+            pass
+        handle.stop()
     finally:
         plat.close()

@@ -21,13 +21,13 @@ def kubeconfig_from_env(environ: dict[str, str] | None = None) -> Path | None:
     return Path(value) if value else None
 
 
-def start_worker(platform: Any, *, kubeconfig: Path | None = None) -> Any:
-    """Start a worker thread; returns a handle whose ``stop()`` returns once the worker stopped."""
+def start_worker(platform: Any, *, kubeconfig: Path | None = None, concurrency: int = 4) -> Any:
+    """Start ``concurrency`` worker threads; returns a handle whose ``stop()`` returns once they stopped."""
     from airpool.commander import logfmt, worker
 
     if not logging.getLogger("airpool.commander").handlers:
         logfmt.configure()
-    return worker.WorkerHandle(worker.Worker(platform, connect(kubeconfig)))
+    return worker.start(platform, connect(kubeconfig), concurrency=concurrency)
 
 
 def connect(kubeconfig: Path | None = None) -> Any:

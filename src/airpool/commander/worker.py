@@ -50,6 +50,9 @@ class WorkerSettings:
     #: Between looks at every live Deployment no job is working on (a pod that crashes an hour after the
     #: install turns its Deployment unhealthy, and back).
     status_refresh_interval: float = 15.0
+    #: Whether this worker also runs the periodic pool health check and status refresh (one per process is
+    #: enough; the others only run jobs).
+    periodic: bool = True
 
 
 class LeaseLost(Exception):
@@ -130,10 +133,8 @@ class Worker:
         self._stopping = stop
         while not stop.is_set():
             try:
-                if time.monotonic() - self._last_health >= self.platform.config.health_check_interval:
-                    self.check_pool_health()
-                if time.monotonic() - self._last_refresh >= self.settings.status_refresh_interval:
-                    self.refresh_statuses()
+                if self.settings.periodic:
+                    self._periodic()
                 ran = self.run_once()
             except Exception:  # never let one bad iteration kill the worker; the job (if any) was failed
                 log.exception("worker iteration failed", extra={"kv": {"worker": self.worker_id}})
@@ -141,6 +142,12 @@ class Worker:
             if ran is None:
                 stop.wait(self.settings.poll_interval)
         log.info("worker stopped", extra={"kv": {"worker": self.worker_id}})
+
+    def _periodic(self) -> None:
+        if time.monotonic() - self._last_health >= self.platform.config.health_check_interval:
+            self.check_pool_health()
+        if time.monotonic() - self._last_refresh >= self.settings.status_refresh_interval:
+            self.refresh_statuses()
 
     def run_once(self) -> views.JobView | None:
         """Lease and run one job; None when the queue had nothing runnable."""
@@ -360,14 +367,36 @@ def _busy(platform: Platform, deployment_id: str) -> bool:
 
 
 class WorkerHandle:
-    """A worker running in a background thread (``airpool serve``); ``stop()`` returns once it has stopped."""
+    """Workers running in background threads (``airpool serve``), each leasing its own jobs, so that one slow
+    Deployment does not hold up the others; ``stop()`` returns once all have stopped."""
 
-    def __init__(self, worker: Worker) -> None:
-        self.worker = worker
+    def __init__(self, workers: list[Worker]) -> None:
+        self.workers = workers
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=worker.run, args=(self._stop,), name="commander-worker", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=w.run, args=(self._stop,), name=f"commander-worker-{i}", daemon=True)
+            for i, w in enumerate(workers)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    @property
+    def alive(self) -> bool:
+        return any(t.is_alive() for t in self._threads)
 
     def stop(self, timeout: float | None = None) -> None:
         self._stop.set()
-        self._thread.join(timeout)
+        for thread in self._threads:
+            thread.join(timeout)
+
+
+def start(
+    platform: Platform, client: Client, *, concurrency: int = 4, settings: WorkerSettings | None = None
+) -> WorkerHandle:
+    """``concurrency`` workers sharing one client; only the first runs the periodic checks."""
+    base = settings or WorkerSettings()
+    workers = [
+        Worker(platform, client, settings=base if i == 0 else dataclasses.replace(base, periodic=False))
+        for i in range(max(concurrency, 1))
+    ]
+    return WorkerHandle(workers)
