@@ -116,12 +116,23 @@ def create_to_healthy(commander: lightkube.Client, s: AirflowSpec) -> tuple[floa
 
 
 def through_the_queue(
-    work: Path, admin: lightkube.Client, commander: lightkube.Client, executor: Executor, *, runs: int
-) -> list[float]:
-    names = tuple(f"queue-{i}" for i in range(runs))
-    for name in names:
+    work: Path,
+    admin: lightkube.Client,
+    commander: lightkube.Client,
+    executor: Executor,
+    *,
+    runs: int,
+    batch: int,
+    concurrency: int,
+) -> tuple[list[float], float]:
+    """The product path: services create (claim + job) -> workers lease -> healthy, with the workers in
+    background threads as ``airpool serve`` runs them. ``runs`` one after the other (each hard-deleted after),
+    then ``batch`` created at once."""
+    singles = tuple(f"queue-{i}" for i in range(runs))
+    many = tuple(f"queue-batch-{i}" for i in range(batch))
+    for name in singles + many:
         prepare(admin, name)
-    pools = PoolSettings(names=names, create_namespaces=False, create_rbac=False, source=PoolSource.STANDARD)
+    pools = PoolSettings(names=singles + many, create_namespaces=False, create_rbac=False, source=PoolSource.STANDARD)
     cfg = PlatformConfig(pool=pools, deployments=DeploymentSettings(hard_delete=True), health_check_interval=3600)
     url = f"sqlite:///{work / 'queue.db'}"
     schema.upgrade(url)
@@ -129,26 +140,35 @@ def through_the_queue(
     pool_service.sync(plat)
     actor = auth.authenticate(plat, auth.signup(plat, username="bench", password="bench-password-1").token)
     ws = workspaces.create(plat, actor, label="bench")
-    for name in names:
+    for name in singles + many:
         wait_rbac(commander, spec(name, executor, 0))
-    handle = worker.start(plat, commander, concurrency=1)
+
+    def create(name: str) -> str:
+        made = deployments.create(plat, actor, workspace_id=ws.id, label=name, executor=executor.value, namespace=name)
+        return made.id
+
+    def healthy(ids: list[str], start: float) -> None:
+        while any(deployments.get(plat, actor, i).status is not DeploymentStatus.HEALTHY for i in ids):
+            if time.perf_counter() - start > 300:
+                raise SystemExit("Deployments not healthy through the queue after 300 s")
+            time.sleep(0.05)
+
+    handle = worker.start(plat, commander, concurrency=concurrency)
     times = []
     try:
-        for name in names:
+        for name in singles:
             start = time.perf_counter()
-            dep = deployments.create(
-                plat, actor, workspace_id=ws.id, label=name, executor=executor.value, namespace=name
-            )
-            while deployments.get(plat, actor, dep.id).status is not DeploymentStatus.HEALTHY:
-                if time.perf_counter() - start > 120:
-                    raise SystemExit(f"{name} not healthy through the queue after 120 s")
-                time.sleep(0.05)
+            dep_id = create(name)
+            healthy([dep_id], start)
             times.append(time.perf_counter() - start)
-            deployments.delete(plat, actor, dep.id)
+            deployments.delete(plat, actor, dep_id)
+        start = time.perf_counter()
+        healthy([create(name) for name in many], start)
+        batch_wall = time.perf_counter() - start
     finally:
         handle.stop(timeout=120)
         plat.close()
-    return times
+    return times, batch_wall
 
 
 def kubectl_apply(kubeconfig: Path, path: Path) -> float:
@@ -176,6 +196,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--concurrent", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=4, help="worker threads for the job-queue measurements")
     parser.add_argument("--executor", default=Executor.CELERY.value, choices=[e.value for e in Executor])
     args = parser.parse_args()
     executor = Executor(args.executor)
@@ -231,7 +252,9 @@ def main() -> None:
 
             # 2b. the product path: services create (claim + job) -> worker leases -> healthy, with the worker in a
             # background thread as `airpool serve` runs it. Removed (hard delete) after each run.
-            queue_times = through_the_queue(work, admin, commander, executor, runs=args.runs)
+            queue_times, queue_batch = through_the_queue(
+                work, admin, commander, executor, runs=args.runs, batch=args.concurrent, concurrency=args.workers
+            )
 
             # 3. N Deployments created at once.
             batch = []
@@ -252,6 +275,10 @@ def main() -> None:
     print(f"  create -> healthy             : {med(healthy_times):6.3f} s")
     print(f"  delete -> namespace clean     : {med(removed_times):6.3f} s")
     print(f"  through the job queue (services create -> worker -> healthy): {med(queue_times):6.3f} s")
+    print(
+        f"  through the job queue, {args.concurrent} created at once, {args.workers} workers: all healthy in "
+        f"{queue_batch:6.3f} s"
+    )
     print(
         f"  apply phase, first (created)  : commander {med(ours_first):6.3f} s  kubectl {med(kc_first):6.3f} s"
         f"  ratio {med(ours_first) / med(kc_first):.2f}"
