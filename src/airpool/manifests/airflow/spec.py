@@ -12,7 +12,10 @@ import secrets
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from airpool.config.model import AirflowDefaults
 from airpool.domain.deployments import Executor
+
+_DEFAULTS = AirflowDefaults()
 
 
 class DagSource(StrEnum):
@@ -55,9 +58,10 @@ class AirflowSpec:
     release_name: str
     namespace: str
     executor: Executor = Executor.CELERY
-    airflow_version: str = "3.1.3"
+    #: Defaults are the platform's (``PlatformConfig.airflow``); commander passes the Deployment's own.
+    airflow_version: str = _DEFAULTS.version
     #: Image repository; the tag is the Airflow version (``apache/airflow:3.1.3``).
-    image: str = "apache/airflow"
+    image: str = _DEFAULTS.image
     platform_release: str = "astronomer"
     platform_namespace: str = "astronomer"
     base_domain: str = "localhost"
