@@ -11,9 +11,11 @@ from collections.abc import Iterator
 
 import lightkube
 import pytest
+from lightkube.models.core_v1 import ResourceQuotaSpec
+from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.batch_v1 import Job
-from lightkube.resources.core_v1 import Pod, Secret
+from lightkube.resources.core_v1 import Pod, ResourceQuota, Secret
 from lightkube.resources.rbac_authorization_v1 import Role, RoleBinding
 
 from airpool.commander import install, kinds, status, uninstall
@@ -67,8 +69,16 @@ def test_install_in_pool_namespace_reaches_healthy_and_uninstall_leaves_pool_rba
     fernet_after = admin_client.get(Secret, "lunar-rocket-1234-fernet-key", namespace=pool_namespace).data
     assert fernet_before == fernet_after
 
+    # The pool's own objects (an admin's quota here, commander's Role below) carry no Deployment label.
+    admin_client.create(
+        ResourceQuota(
+            metadata=ObjectMeta(name="pool-quota", namespace=pool_namespace),
+            spec=ResourceQuotaSpec(hard={"pods": "500"}),
+        )
+    )
     uninstall.uninstall(commander_client, namespace=pool_namespace, deployment_id="dep-1")
     assert uninstall.remaining(admin_client, pool_namespace, "dep-1") == []
+    admin_client.get(ResourceQuota, "pool-quota", namespace=pool_namespace)
     name = pool.commander_role_name(commander_env.CONFIG)
     admin_client.get(Role, name, namespace=pool_namespace)
     admin_client.get(RoleBinding, name, namespace=pool_namespace)
