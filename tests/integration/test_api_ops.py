@@ -62,7 +62,7 @@ def test_readyz_reports_an_unreachable_database(database_url: str) -> None:
         plat.close()
     assert ready.status_code == 503
     assert ready.json()["status"] == "unavailable"
-    assert ready.json()["reason"].startswith("database unreachable: OperationalError")
+    assert ready.json()["reason"].startswith("database unreachable: DatabaseUnavailable: cannot reach the database")
 
 
 def _destroy(url: str) -> None:
