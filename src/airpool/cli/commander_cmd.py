@@ -29,7 +29,8 @@ def commander(
 
     from airpool import commander as commander_pkg
     from airpool import config as config_mod
-    from airpool.commander import logfmt, worker
+    from airpool import logfmt
+    from airpool.commander import worker
     from airpool.domain.errors import AirpoolError
     from airpool.services import platform as platform_mod
 

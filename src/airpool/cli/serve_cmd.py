@@ -107,12 +107,12 @@ def serve(
     """Serve the GraphQL API at /v1, the web UI, /healthz, /readyz and /metrics."""
     import uvicorn
 
+    from airpool import logfmt
     from airpool.api.app import create_app
     from airpool.services import auth, pool, schema
     from airpool.services import platform as platform_service
 
-    logging.basicConfig(level=log_level.upper(), format="time=%(asctime)s level=%(levelname)s msg=%(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # /readyz checks the schema revision every poll
+    logfmt.configure(level=log_level.upper())
     config = _load_config(values)
     url = schema.database_url(config.database_url, config.data_dir)
     if migrate:
@@ -145,6 +145,7 @@ def serve(
                 host=bind_host,
                 port=bind_port,
                 log_level=log_level.lower(),
+                log_config=None,  # uvicorn's lines go through the root logger, in logfmt like the rest
                 timeout_graceful_shutdown=30,
                 lifespan="on",
             )

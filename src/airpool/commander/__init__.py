@@ -23,10 +23,11 @@ def kubeconfig_from_env(environ: dict[str, str] | None = None) -> Path | None:
 
 def start_worker(platform: Any, *, kubeconfig: Path | None = None, concurrency: int = 4) -> Any:
     """Start ``concurrency`` worker threads; returns a handle whose ``stop()`` returns once they stopped."""
-    from airpool.commander import logfmt, worker
+    from airpool import logfmt
+    from airpool.commander import worker
 
-    if not logging.getLogger("airpool.commander").handlers:
-        logfmt.configure()
+    if not logging.getLogger().handlers and not logging.getLogger("airpool.commander").handlers:
+        logfmt.configure(logger="airpool.commander")
     return worker.start(platform, connect(kubeconfig), concurrency=concurrency)
 
 

@@ -1,4 +1,4 @@
-"""Commander's log lines in logfmt, as the seed's Commander examples show them:
+"""airpool's log lines in logfmt, as the seed's Commander examples show them:
 ``time=2026-11-24T09:00:00Z level=info msg="applied 63 objects" function=install package=airpool.commander.install``.
 
 Key/value pairs passed as ``extra={"kv": {...}}`` are appended; values are quoted when they contain spaces,
@@ -42,11 +42,21 @@ class LogfmtFormatter(logging.Formatter):
         return " ".join(f"{k}={quote(v)}" for k, v in pairs)
 
 
-def configure(*, level: int = logging.INFO, stream: TextIO | None = None) -> logging.Handler:
-    """Send ``airpool.commander`` logs to ``stream`` (stderr) in logfmt; returns the handler (tests remove it)."""
+#: Libraries that log every request at INFO; their lines drown commander's own at the default level.
+_CHATTY = ("httpx", "httpx2", "httpcore", "alembic")
+
+
+def configure(*, level: int | str = logging.INFO, stream: TextIO | None = None, logger: str = "") -> logging.Handler:
+    """Send the process's logs (the root logger unless ``logger`` is named) to ``stream`` (stderr) in logfmt.
+
+    One format for the server, uvicorn and commander, so a log pipeline parses every line the same way. Returns
+    the handler so tests can remove it.
+    """
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(LogfmtFormatter())
-    logger = logging.getLogger("airpool.commander")
-    logger.addHandler(handler)
-    logger.setLevel(level)
+    target = logging.getLogger(logger)
+    target.addHandler(handler)
+    target.setLevel(level)
+    for name in _CHATTY:
+        logging.getLogger(name).setLevel(logging.WARNING)
     return handler

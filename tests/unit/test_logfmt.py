@@ -1,4 +1,4 @@
-"""Commander's log lines read like the seed's: logfmt with time, level, msg, function and package."""
+"""airpool's log lines read like the seed's: logfmt with time, level, msg, function and package."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ import io
 import logging
 import re
 
-from airpool.commander import logfmt
+from airpool import logfmt
 from airpool.manifests.airflow.spec import AirflowSecrets
 
 
 def emit(message: str, *args: object, **kv: object) -> str:
     stream = io.StringIO()
-    handler = logfmt.configure(stream=stream)
+    handler = logfmt.configure(stream=stream, logger="airpool.commander")
     try:
         logging.getLogger("airpool.commander.install").info(message, *args, extra={"kv": kv} if kv else None)
     finally:
