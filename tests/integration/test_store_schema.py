@@ -201,3 +201,37 @@ def test_connections_killed_by_the_server_fail_one_request_then_recover(postgres
         pool.available_namespaces(p)
     assert pool.available_namespaces(p) == ["pool-a"]  # the pool dropped the dead connections
     p.close()
+
+
+def test_upgrade_to_0003_keeps_deployments_and_reads_them_as_image_based(database_url: str) -> None:
+    """0003 adds ``deployments.dag_deployment``: rows from before have NULL there, which means image-based."""
+    from airpool.domain import dags
+    from airpool.services import views
+
+    schema.upgrade(database_url, revision="0002")
+    eng = engine.make_engine(database_url)
+    t = datetime(2026, 1, 1, tzinfo=UTC).replace(tzinfo=None)
+    with eng.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO workspaces (id, label, description, created_at, updated_at) VALUES ('w', 'W', '', :t, :t)"
+            ),
+            {"t": t},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO deployments (id, label, description, release_name, executor, airflow_version, namespace,"
+                " workspace_id, status, status_message, urls, created_at, updated_at) VALUES ('d', 'D', '', 'r',"
+                " 'CeleryExecutor', '3.1.3', 'ns', 'w', 'healthy', '', '[]', :t, :t)"
+            ),
+            {"t": t},
+        )
+    eng.dispose()
+    assert schema.upgrade(database_url).status is schema.SchemaStatus.CURRENT
+    db = engine.Database(database_url)
+    with db.read() as s:
+        row = s.get(models.Deployment, "d")
+        assert row is not None
+        assert row.dag_deployment is None
+        assert views.DeploymentView.of(row).dag_deployment == dags.IMAGE
+    db.dispose()

@@ -24,6 +24,7 @@ from lightkube.models.authorization_v1 import (
 from lightkube.resources.authorization_v1 import SelfSubjectAccessReview, SelfSubjectRulesReview
 
 from airpool.commander import errors, kinds
+from airpool.domain import dags
 from airpool.domain.deployments import Executor
 from airpool.manifests import rbac
 from airpool.manifests.airflow import access, render
@@ -37,11 +38,7 @@ APPLIED_VERBS = ("create", "patch", "get", "list", "delete")
 #: Without a pool commander creates (server-side apply) and finally deletes the Deployment's namespace.
 NAMESPACE_VERBS = ("create", "patch", "get", "delete")
 
-NFS_WITHOUT_CLUSTER_ROLES = (
-    "NFS DAG deploys don't work if you both use namespace pools and set global.clusterRoles to false in your "
-    "values.yaml file: an NFS DAG deploy needs a PersistentVolume, which is cluster-scoped, and commander may "
-    "only work inside the pool's namespaces. Use image-based DAG deploys, or set global.clusterRoles to true."
-)
+NFS_WITHOUT_CLUSTER_ROLES = dags.NFS_WITHOUT_CLUSTER_ROLES
 
 
 @dataclass(frozen=True)

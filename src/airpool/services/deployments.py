@@ -19,13 +19,16 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
 from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from airpool.config.build import ADVANCED
 from airpool.config.model import PlatformConfig
+from airpool.domain import dags
 from airpool.domain import deployments as spec
 from airpool.domain.deployments import DeploymentStatus, Executor
 from airpool.domain.errors import Conflict, InvalidInput, NotFound
@@ -62,6 +65,35 @@ def _urls(config: PlatformConfig, release_name: str, executor: Executor) -> list
     if executor is Executor.CELERY:
         urls.append({"type": "flower", "url": f"{base}/flower"})
     return urls
+
+
+def check_dag_deployment(
+    config: PlatformConfig, requested: dags.DagDeploy | Mapping[str, str | None] | None
+) -> dags.DagDeploy:
+    """Validate the request and refuse NFS where this installation cannot carry it, before anything is written.
+
+    ``requested``: a ``DagDeploy`` or ``{"type": "image" | "nfs", "nfs_location": "server:/path"}``."""
+    if requested is None:
+        return dags.IMAGE
+    if isinstance(requested, dags.DagDeploy):
+        chosen = dags.parse(requested.type.value, requested.nfs_location)
+    else:
+        chosen = dags.parse(requested.get("type"), requested.get("nfs_location"))
+    if not chosen.is_nfs:
+        return chosen
+    if not config.deployments.nfs_dag_deploys:
+        raise InvalidInput(
+            "NFS DAG deploys are not enabled on this installation; use image-based deploys, or ask an "
+            f"administrator to set {ADVANCED}.nfsMountDagDeployment: true in values.yaml"
+        )
+    if config.pool is not None and not config.cluster_roles:
+        raise InvalidInput(dags.NFS_WITHOUT_CLUSTER_ROLES)
+    return chosen
+
+
+def _dag_payload(dag_deployment: dict[str, str] | None) -> dict[str, object]:
+    """What install/upgrade jobs carry so commander renders the DAG volume (nothing for image deploys)."""
+    return {"dag_deployment": dag_deployment} if dag_deployment else {}
 
 
 def _release_name(s: Session, wanted: str | None) -> str:
@@ -104,11 +136,13 @@ def create(
     airflow_version: str | None = None,
     namespace: str | None = None,
     description: str = "",
+    dag_deployment: dags.DagDeploy | Mapping[str, str | None] | None = None,
 ) -> views.DeploymentView:
     """Create a Deployment and queue its install. Needs editor (or admin) in the workspace.
 
     ``executor`` / ``airflow_version`` default to the configuration's Airflow defaults; an empty ``namespace`` or
-    ``release_name`` counts as not given. Raises InvalidInput, NotFound (workspace), Forbidden (viewer),
+    ``release_name`` counts as not given; ``dag_deployment`` see ``check_dag_deployment`` (image by default).
+    Raises InvalidInput, NotFound (workspace), Forbidden (viewer),
     Conflict (taken name/namespace) or PoolExhausted (message starts with "no kubernetes namespaces are
     available")."""
     config = platform.config
@@ -116,6 +150,8 @@ def create(
     if len(description) > 10_000:
         raise InvalidInput(f"description is {len(description)} characters long; at most 10000 are allowed")
     chosen_executor = spec.parse_executor(executor or config.airflow.executor)
+    dag_source = check_dag_deployment(config, dag_deployment)
+    stored_dags = dag_source.payload() if dag_source.is_nfs else None
     version = check_airflow_version(airflow_version or config.airflow.version)
     wanted_release = (release_name or "").strip() or None
     if wanted_release is not None:
@@ -153,13 +189,21 @@ def create(
                 status=DeploymentStatus.DEPLOYING.value,
                 status_message="queued for install",
                 urls=_urls(config, rname, chosen_executor),
+                dag_deployment=stored_dags,
                 created_by=actor.user_id,
                 created_at=now,
                 updated_at=now,
             )
             s.add(dep)
             s.flush()
-            commander_jobs.enqueue(s, kind=commander_jobs.JobKind.INSTALL, at=now, deployment_id=dep_id, namespace=ns)
+            commander_jobs.enqueue(
+                s,
+                kind=commander_jobs.JobKind.INSTALL,
+                at=now,
+                deployment_id=dep_id,
+                namespace=ns,
+                payload=_dag_payload(stored_dags),
+            )
             audit.record(
                 s,
                 actor=actor.username,
@@ -167,7 +211,7 @@ def create(
                 target_kind="deployment",
                 target_id=dep_id,
                 workspace_id=workspace_id,
-                detail={"release_name": rname, "namespace": ns},
+                detail={"release_name": rname, "namespace": ns, "dag_deployment": dag_source.type.value},
                 at=now,
             )
             return views.DeploymentView.of(dep)
@@ -316,7 +360,12 @@ def update(
             dep.status_message = "queued for upgrade"
             commander_jobs.cancel_queued(s, deployment_id=dep.id, kinds=(commander_jobs.JobKind.UPGRADE,), at=now)
             commander_jobs.enqueue(
-                s, kind=commander_jobs.JobKind.UPGRADE, at=now, deployment_id=dep.id, namespace=dep.namespace
+                s,
+                kind=commander_jobs.JobKind.UPGRADE,
+                at=now,
+                deployment_id=dep.id,
+                namespace=dep.namespace,
+                payload=_dag_payload(dep.dag_deployment),
             )
         audit.record(
             s,

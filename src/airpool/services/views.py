@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from airpool.domain import dags
 from airpool.domain.deployments import DeploymentStatus, Executor
 from airpool.domain.pool import NamespaceState
 from airpool.store import models
@@ -94,6 +95,8 @@ class DeploymentView:
     hard_delete: bool | None = None
     #: Soft delete: when the namespace and data are finally released.
     releases_at: datetime | None = None
+    #: How DAGs arrive: image-based (the default) or an NFS export.
+    dag_deployment: dags.DagDeploy = dags.IMAGE
 
     @classmethod
     def of(cls, row: models.Deployment) -> DeploymentView:
@@ -114,6 +117,7 @@ class DeploymentView:
             deleted_at=row.deleted_at,
             hard_delete=row.hard_delete,
             releases_at=row.releases_at,
+            dag_deployment=dags.from_payload(row.dag_deployment),
         )
 
 

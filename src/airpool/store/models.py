@@ -111,6 +111,9 @@ class Deployment(Base):
     status: Mapped[str] = mapped_column(sa.String(32), nullable=False)
     status_message: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
     urls: Mapped[list[dict[str, str]]] = mapped_column(sa.JSON, nullable=False, default=list)
+    #: How DAGs arrive (``domain.dags`` payload shape, e.g. ``{"type": "nfs", "nfs_location": "h:/p"}``);
+    #: NULL = image-based, the default and what every row before migration 0003 had.
+    dag_deployment: Mapped[dict[str, str] | None] = mapped_column(sa.JSON)
     #: Set when a delete was requested; the row disappears from users' lists from then on.
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     hard_delete: Mapped[bool | None] = mapped_column(sa.Boolean)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from airpool.config.model import AirflowDefaults
+from airpool.domain import dags
 from airpool.domain.deployments import Executor
 
 _DEFAULTS = AirflowDefaults()
@@ -33,13 +34,9 @@ class DagDeployment:
 
     @classmethod
     def nfs(cls, location: str) -> DagDeployment:
-        """From the seed's ``nfsLocation`` (``server:/path``)."""
-        server, sep, path = location.partition(":")
-        if not sep or not server or not path.startswith("/"):
-            from airpool.domain.errors import InvalidInput
-
-            raise InvalidInput(f"nfsLocation {location!r} must look like server:/path (for example nfs.local:/dags)")
-        return cls(source=DagSource.NFS, nfs_server=server, nfs_path=path)
+        """From the seed's ``nfsLocation`` (``server:/path``), checked by ``domain.dags``."""
+        server, path = dags.split_nfs_location(location)
+        return cls(source=DagSource.NFS, nfs_server=server.removeprefix("[").removesuffix("]"), nfs_path=path)
 
 
 @dataclass(frozen=True)
