@@ -118,7 +118,10 @@ def test_unsupported_dag_deployment_type(env: Env) -> None:
                        dagDeployment: $dag) { id }
     }"""
     error = _refused(env, query, {"ws": env.workspace, "dag": {"type": "git_sync", "repositoryUrl": "x"}})
-    assert error["message"] == "dagDeployment type 'git_sync' is not supported; allowed: image (the default)"
+    assert error["message"] == (
+        "dagDeployment type 'git_sync' is not supported; allowed: image (the default), volume (NFS, with "
+        "nfsLocation; also accepted as nfs)"
+    )
 
 
 @pytest.mark.parametrize(

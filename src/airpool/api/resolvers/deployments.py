@@ -14,6 +14,7 @@ from ariadne import MutationType, ObjectType, QueryType
 import airpool
 from airpool.api.resolvers.common import Info, caller, platform
 from airpool.api.resolvers.workspaces import WorkspaceRef
+from airpool.domain import dags
 from airpool.domain.errors import InvalidInput
 from airpool.services import deployments
 from airpool.services.views import DeploymentView
@@ -22,14 +23,35 @@ query = QueryType()
 mutation = MutationType()
 deployment_type = ObjectType("Deployment")
 
-#: DAG deploy types Houston knows; image-based deploys (the default, also sent as ``{}``) are what airpool runs.
-_IMAGE_DAG_DEPLOYS = (None, "", "image")
+#: Houston calls an NFS DAG deploy ``volume`` (``astro deployment create --dag-deployment-type volume
+#: --nfs-location server:/path``); ``nfs`` is accepted as airpool's own name.
+_HOUSTON_TYPES = {"volume": dags.DagDeployType.NFS.value}
+_HOUSTON_NAMES = {dags.DagDeployType.NFS: "volume", dags.DagDeployType.IMAGE: "image"}
+#: Houston's git-sync settings, which airpool has no DAG deploy type for (input keys arrive snake_cased).
+_GIT_SYNC_FIELDS = {
+    "repository_url": "repositoryUrl",
+    "branch_name": "branchName",
+    "rev": "rev",
+    "dag_directory_location": "dagDirectoryLocation",
+    "ssh_key": "sshKey",
+    "known_hosts": "knownHosts",
+}
 
 
-def _check_dag_deployment(dag_deployment: dict[str, Any] | None) -> None:
-    kind = (dag_deployment or {}).get("type")
-    if kind not in _IMAGE_DAG_DEPLOYS:
-        raise InvalidInput(f"dagDeployment type {kind!r} is not supported; allowed: image (the default)")
+def _dag_deployment(given: dict[str, Any] | None) -> dict[str, str | None] | None:
+    """Houston's ``DagDeployment`` input -> the services' shape (``{}`` = the default, image-based)."""
+    if not given:
+        return None
+    kind = str(given.get("type") or "").strip().lower()
+    if kind not in ("", "image", "volume", "nfs"):
+        raise InvalidInput(
+            f"dagDeployment type {kind!r} is not supported; allowed: image (the default), volume (NFS, with "
+            "nfsLocation; also accepted as nfs)"
+        )
+    extra = [name for key, name in _GIT_SYNC_FIELDS.items() if given.get(key)]
+    if extra:
+        raise InvalidInput(f"dagDeployment.{extra[0]} is a git-sync setting; airpool supports image and NFS only")
+    return {"type": _HOUSTON_TYPES.get(kind, kind), "nfs_location": given.get("nfs_location")}
 
 
 @mutation.field("createDeployment")
@@ -47,7 +69,6 @@ def resolve_create_deployment(
     dag_deployment: dict[str, Any] | None = None,
     **_houston_only: Any,  # type, runtimeVersion, config, cloudRole, triggerer: accepted and ignored
 ) -> DeploymentView:
-    _check_dag_deployment(dag_deployment)
     return deployments.create(
         platform(info),
         caller(info),
@@ -58,6 +79,7 @@ def resolve_create_deployment(
         airflow_version=airflow_version,
         namespace=namespace,
         description=description or "",
+        dag_deployment=_dag_deployment(dag_deployment),
     )
 
 
@@ -115,6 +137,13 @@ def resolve_desired_airflow_version(deployment: DeploymentView, _: Info) -> str:
 @deployment_type.field("runtimeVersion")
 def resolve_runtime_version(*_: Any) -> str:
     return ""
+
+
+@deployment_type.field("dagDeployment")
+def resolve_dag_deployment(deployment: DeploymentView, _: Info) -> dict[str, str | None]:
+    """Houston's names: ``volume`` for NFS (``astro deploy`` refuses image pushes to such a Deployment)."""
+    chosen = deployment.dag_deployment
+    return {"type": _HOUSTON_NAMES[chosen.type], "nfs_location": chosen.nfs_location}
 
 
 @deployment_type.field("workspace")
