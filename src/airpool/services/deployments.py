@@ -67,6 +67,18 @@ def _urls(config: PlatformConfig, release_name: str, executor: Executor) -> list
     return urls
 
 
+def nfs_unavailable(config: PlatformConfig) -> str | None:
+    """Why this installation cannot take NFS DAG deploys (for forms to say before a user tries), or None."""
+    if not config.deployments.nfs_dag_deploys:
+        return (
+            "NFS DAG deploys are not enabled on this installation; use image-based deploys, or ask an "
+            f"administrator to set {ADVANCED}.nfsMountDagDeployment: true in values.yaml"
+        )
+    if config.pool is not None and not config.cluster_roles:
+        return dags.NFS_WITHOUT_CLUSTER_ROLES
+    return None
+
+
 def check_dag_deployment(
     config: PlatformConfig, requested: dags.DagDeploy | Mapping[str, str | None] | None
 ) -> dags.DagDeploy:
@@ -79,15 +91,9 @@ def check_dag_deployment(
         chosen = dags.parse(requested.type.value, requested.nfs_location)
     else:
         chosen = dags.parse(requested.get("type"), requested.get("nfs_location"))
-    if not chosen.is_nfs:
-        return chosen
-    if not config.deployments.nfs_dag_deploys:
-        raise InvalidInput(
-            "NFS DAG deploys are not enabled on this installation; use image-based deploys, or ask an "
-            f"administrator to set {ADVANCED}.nfsMountDagDeployment: true in values.yaml"
-        )
-    if config.pool is not None and not config.cluster_roles:
-        raise InvalidInput(dags.NFS_WITHOUT_CLUSTER_ROLES)
+    reason = nfs_unavailable(config) if chosen.is_nfs else None
+    if reason:
+        raise InvalidInput(reason)
     return chosen
 
 

@@ -167,6 +167,8 @@ class Pages:
             "executor": ctx.field("executor") or defaults.executor,
             "airflow_version": ctx.field("airflow_version") or defaults.version,
             "namespace": ctx.field("namespace"),
+            "dag_deployment": ctx.field("dag_deployment") or "image",
+            "nfs_location": ctx.field("nfs_location"),
         }
         error: str | None = None
         if ctx.request.method == "POST":
@@ -179,6 +181,10 @@ class Pages:
                     executor=form["executor"],
                     airflow_version=form["airflow_version"],
                     namespace=form["namespace"] or None,
+                    dag_deployment={
+                        "type": form["dag_deployment"],
+                        "nfs_location": form["nfs_location"] if form["dag_deployment"] == "nfs" else None,
+                    },
                 )
             except errors.PoolExhausted:
                 pass  # the page shows the pool's current counts instead, with the form kept
@@ -221,6 +227,9 @@ class Pages:
             default_airflow_version=config.airflow.version,
             namespace_mode=mode,
             namespaces=names,
+            # The DAG deploy choice appears once NFS is enabled; where it cannot work, disabled with the reason.
+            nfs_enabled=config.deployments.nfs_dag_deploys,
+            nfs_blocked=deployments.nfs_unavailable(config),
             pool_error=pool_error,
             error=error,
             error_title="The Deployment was not created",
