@@ -13,8 +13,8 @@ from typing import Any
 import typer
 
 from airpool.cli import exits, output, prompt, queries, session
+from airpool.domain import dags, names
 from airpool.domain import deployments as deployment_rules
-from airpool.domain import names
 from airpool.domain.errors import AirpoolError, InvalidInput, NotFound
 
 app = typer.Typer(
@@ -47,6 +47,17 @@ def _executor(value: str) -> str:
         raise typer.BadParameter(f"{exc.message} (or local, celery, kubernetes)") from None
 
 
+def _nfs_location(value: str | None) -> str | None:
+    """Checked before anything is sent, with the same rule as the server's."""
+    if value is None:
+        return None
+    try:
+        dags.split_nfs_location(value.strip())
+    except InvalidInput as exc:
+        raise typer.BadParameter(exc.message) from None
+    return value.strip()
+
+
 _WORKSPACE_OPTION = typer.Option(None, "--workspace", "-w", help="Workspace id (default: the context's).")
 _DEPLOYMENT_ARGUMENT = typer.Argument(..., metavar="DEPLOYMENT", help="Release name, label or id of the Deployment.")
 
@@ -56,6 +67,7 @@ _DEPLOYMENT_ARGUMENT = typer.Argument(..., metavar="DEPLOYMENT", help="Release n
     epilog=output.examples(
         "airpool deployment create -l etl   # then pick a pool namespace with the arrow keys",
         "airpool deployment create -l etl -e kubernetes -a 2.10.5 --namespace pool-a --wait",
+        "airpool deployment create -l etl --nfs-location nfs.example.com:/exports/dags   # DAGs from NFS",
     ),
 )
 @exits.handled
@@ -76,6 +88,12 @@ def create(
     ),
     release_name: str | None = typer.Option(None, "--release-name", help="DNS-safe release name (default: generated)."),
     description: str | None = typer.Option(None, "--description", help="Free text shown with the Deployment."),
+    nfs_location: str | None = typer.Option(
+        None,
+        "--nfs-location",
+        callback=_nfs_location,
+        help="Read DAGs from this NFS export (server:/path), mounted read-only; only where the server enables NFS.",
+    ),
     workspace: str | None = _WORKSPACE_OPTION,
     wait_: bool = typer.Option(False, "--wait", help="Then wait until the Deployment is healthy or failed."),
     fmt: output.Format = output.output_option(),
@@ -83,6 +101,11 @@ def create(
     """Create a Deployment; with a namespace pool, choose one of the available namespaces."""
     current = session.open_session()
     workspace_id = current.workspace_id(workspace)
+    if nfs_location and not _flags(current).get("nfsMountDagDeployment"):
+        raise AirpoolError(
+            "this server does not allow NFS DAG deploys (values.yaml: astronomer.houston.config.deployments."
+            "nfsMountDagDeployment is false); create the Deployment without --nfs-location (image-based DAG deploys)"
+        )
     if label is None:
         if not prompt.interactive():
             raise typer.BadParameter("a label is required", param_hint="--label")
@@ -97,6 +120,8 @@ def create(
         "releaseName": release_name,
         "namespace": namespace,
         "description": description,
+        # Houston's name for an NFS DAG deploy is "volume", as the astro CLI sends it.
+        "dagDeployment": {"type": "volume", "nfsLocation": nfs_location} if nfs_location else None,
     }
     created = current.api.execute(queries.CREATE_DEPLOYMENT, variables)["createDeployment"]
     if fmt is output.Format.JSON:
@@ -107,12 +132,20 @@ def create(
             f"{created['namespace']}, {created['executor']}, Airflow {created['airflowVersion']}, "
             f"status {created['status']}."
         )
+        if nfs_location:
+            typer.echo(f"  DAGs: read-only from NFS {nfs_location}")
         for url in created.get("urls") or []:
             typer.echo(f"  {url['type']}: {url['url']}")
         if not wait_:
             typer.echo(f"Follow it with `airpool deployment wait {created['releaseName']}`.")
     if wait_:
         _wait(current, deployment=created, timeout=600.0, interval=2.0, quiet=fmt is output.Format.JSON)
+
+
+def _dag_text(dag: dict[str, Any] | None) -> str:
+    if dag and dag.get("nfsLocation"):
+        return f"NFS (read-only) {dag['nfsLocation']}"
+    return "image"
 
 
 def _flags(current: session.Session) -> dict[str, Any]:
@@ -222,6 +255,7 @@ def status(
         ("Namespace", found["namespace"]),
         ("Executor", found["executor"]),
         ("Airflow", found["airflowVersion"]),
+        ("DAG deploy", _dag_text(found.get("dagDeployment"))),
         ("Status", found["status"]),
         ("Message", found["statusMessage"]),
         ("Created", found["createdAt"]),

@@ -30,6 +30,7 @@ _DEPLOYMENT_FIELDS = """
   createdAt updatedAt deletedAt releasesAt
   workspace { id label }
   urls { type url }
+  dagDeployment { type nfsLocation }
 """
 
 WORKSPACE_DEPLOYMENTS = f"""
@@ -43,11 +44,11 @@ AVAILABLE_NAMESPACES = "query AvailableNamespaces { availableNamespaces { name }
 CREATE_DEPLOYMENT = f"""
 mutation CreateDeployment(
   $label: String!, $workspaceUuid: Uuid!, $executor: ExecutorType!, $airflowVersion: String,
-  $releaseName: String, $namespace: String, $description: String
+  $releaseName: String, $namespace: String, $description: String, $dagDeployment: DagDeployment
 ) {{
   createDeployment(
     label: $label, workspaceUuid: $workspaceUuid, executor: $executor, airflowVersion: $airflowVersion,
-    releaseName: $releaseName, namespace: $namespace, description: $description
+    releaseName: $releaseName, namespace: $namespace, description: $description, dagDeployment: $dagDeployment
   ) {{ {_DEPLOYMENT_FIELDS} }}
 }}
 """
