@@ -65,6 +65,16 @@ def test_nfs_is_kept_on_the_deployment_and_carried_by_install_and_upgrade_jobs(p
     upgrade = commander_jobs.lease(plat, worker_id="w")
     assert upgrade is not None
     assert (upgrade.job.kind, upgrade.job.payload) == ("upgrade", {"dag_deployment": NFS})
+    commander_jobs.complete(plat, upgrade.job.id, worker_id="w")
+
+    # The uninstall carries the Deployment's own choice: commander removes its PV even if NFS is off by then.
+    deployments.delete(plat, admin, dep.id, hard=True)
+    uninstall = commander_jobs.lease(plat, worker_id="w")
+    assert uninstall is not None
+    assert (uninstall.job.kind, uninstall.job.payload) == (
+        "uninstall",
+        {"hard": True, "release_name": dep.release_name, "dag_deployment": NFS},
+    )
 
 
 def test_image_is_the_default_and_leaves_the_payload_as_before(plat: Platform) -> None:

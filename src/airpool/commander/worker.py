@@ -301,7 +301,7 @@ class Worker:
             namespace=namespace,
             deployment_id=job.deployment_id,
             delete_namespace=where.manage_namespace,
-            cluster_scoped=where.cluster_scoped,
+            cluster_scoped=where.cluster_scoped or dag_deployment(job.payload) is not None,
             drop_database=(url, db) if hard and url and db else None,
         )
         return f"{result.deleted} objects deleted in {result.seconds:.1f} s; namespace {namespace} is clean"

@@ -310,7 +310,8 @@ def delete(platform: Platform, actor: Actor, deployment_id: str, *, hard: bool |
             at=now,
             deployment_id=dep.id,
             namespace=dep.namespace,
-            payload={"hard": is_hard, "release_name": dep.release_name},
+            # The Deployment's own DAG settings, not today's config, tell commander whether a PV must go too.
+            payload={"hard": is_hard, "release_name": dep.release_name, **_dag_payload(dep.dag_deployment)},
         )
         audit.record(
             s,
