@@ -27,6 +27,7 @@ from airpool.api.app import create_app
 from airpool.config.model import PlatformConfig
 from airpool.services import platform, pool, schema
 from airpool.services.platform import Platform
+from tests.support import platform as tp
 from tests.support.postgres import free_port
 
 PASSWORD = "correct horse battery"
@@ -51,6 +52,7 @@ def make_platform(url: str, cfg: PlatformConfig, *, clock: MovableClock | None =
     schema.upgrade(url)
     plat = platform.connect(cfg, url=url, clock=clock or MovableClock())
     pool.sync(plat)
+    tp.pass_first_check(plat)
     return plat
 
 
@@ -120,6 +122,8 @@ def serve_process(
     served = Served(base=f"http://127.0.0.1:{port}", proc=proc, log=log)
     try:
         wait_ready(served)
+        if not commander:
+            _pass_first_check(values, database_url)
         yield served
     finally:
         if proc.poll() is None:
@@ -130,6 +134,17 @@ def serve_process(
                 proc.kill()
                 proc.wait()
         log.unlink(missing_ok=True)
+
+
+def _pass_first_check(values: Path, database_url: str) -> None:
+    """With no commander in the server, the test plays its first health check on the pool (see tp.pass_first_check)."""
+    from airpool import config
+
+    plat = platform.connect(config.load([values]), url=database_url)
+    try:
+        tp.pass_first_check(plat)
+    finally:
+        plat.close()
 
 
 def wait_ready(served: Served, *, timeout: float = 120) -> None:

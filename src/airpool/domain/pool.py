@@ -17,21 +17,25 @@ class NamespaceState(StrEnum):
 S = NamespaceState
 
 #: Every allowed move. A namespace removed from the configuration retires at once when nobody holds it; a held one
-#: keeps serving its Deployment and retires when released. A retired name that comes back into the configuration
-#: becomes available again (and misconfigured if the health check then fails).
+#: keeps serving its Deployment and retires when released. A name that enters (or comes back into) the
+#: configuration starts as misconfigured with ``PENDING_CHECK`` and is offered only once commander's health check
+#: has verified its access there.
 TRANSITIONS: dict[NamespaceState, frozenset[NamespaceState]] = {
     S.AVAILABLE: frozenset({S.CLAIMED, S.MISCONFIGURED, S.RETIRED}),
     S.CLAIMED: frozenset({S.RELEASING}),
     S.RELEASING: frozenset({S.AVAILABLE, S.RETAINED, S.RETIRED}),
     S.RETAINED: frozenset({S.AVAILABLE, S.RETIRED}),
     S.MISCONFIGURED: frozenset({S.AVAILABLE, S.RETIRED}),
-    S.RETIRED: frozenset({S.AVAILABLE}),
+    S.RETIRED: frozenset({S.MISCONFIGURED}),
 }
 
 
 def can_move(src: NamespaceState, dst: NamespaceState) -> bool:
     return dst in TRANSITIONS[src]
 
+
+#: Health reason of a namespace commander has not checked yet: never offered before its access is verified.
+PENDING_CHECK = "not checked yet: commander verifies its access here before the namespace is offered"
 
 #: States in which a namespace belongs to a Deployment (its holder is set).
 HELD_STATES = frozenset({S.CLAIMED, S.RELEASING, S.RETAINED})

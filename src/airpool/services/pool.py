@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from airpool.domain.errors import Conflict, InvalidInput, NotFound, PoolExhausted
-from airpool.domain.pool import HELD_STATES, NamespaceState, can_move
+from airpool.domain.pool import HELD_STATES, PENDING_CHECK, NamespaceState, can_move
 from airpool.services import access, audit, metrics, views
 from airpool.services.access import Actor
 from airpool.services.platform import Platform
@@ -250,7 +250,10 @@ def finish_retention(s: Session, *, name: str, at: datetime, due_before: datetim
 
 
 def sync(platform: Platform) -> SyncReport:
-    """Make the pool table follow the configured names (start-up and reload). Safe to run on every replica."""
+    """Make the pool table follow the configured names (start-up and reload). Safe to run on every replica.
+
+    New and returning names wait in ``misconfigured`` (``PENDING_CHECK``) until commander's health check has verified
+    its access there: a namespace is never offered on the configuration's word alone."""
     configured = set(platform.config.pool.names) if platform.config.pool else set()
     now = platform.now()
     with platform.db.write() as s:
@@ -262,11 +265,11 @@ def sync(platform: Platform) -> SyncReport:
             [
                 {
                     "name": n,
-                    "state": S.AVAILABLE.value,
+                    "state": S.MISCONFIGURED.value,
                     "in_config": True,
                     "state_since": now,
                     "version": 1,
-                    "health_reason": "",
+                    "health_reason": PENDING_CHECK,
                     "created_at": now,
                 }
                 for n in new
@@ -279,7 +282,7 @@ def sync(platform: Platform) -> SyncReport:
             state = S(row.state)
             if name in configured:
                 if state is S.RETIRED and move(
-                    s, name, S.RETIRED, S.AVAILABLE, at=now, in_config=True, health_reason=""
+                    s, name, S.RETIRED, S.MISCONFIGURED, at=now, in_config=True, health_reason=PENDING_CHECK
                 ):
                     returned.append(name)
                 elif not row.in_config:
@@ -319,6 +322,17 @@ def health_targets(platform: Platform) -> list[str]:
         stmt = (
             sa.select(P.name)
             .where(P.in_config.is_(True), P.state.in_([S.AVAILABLE.value, S.MISCONFIGURED.value]))
+            .order_by(P.name)
+        )
+        return list(s.execute(stmt).scalars().all())
+
+
+def awaiting_first_check(platform: Platform) -> list[str]:
+    """Configured namespaces commander has not verified yet (new or returning names), sorted."""
+    with platform.db.read() as s:
+        stmt = (
+            sa.select(P.name)
+            .where(P.in_config.is_(True), P.state == S.MISCONFIGURED.value, P.health_reason == PENDING_CHECK)
             .order_by(P.name)
         )
         return list(s.execute(stmt).scalars().all())
