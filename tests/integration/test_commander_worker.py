@@ -114,6 +114,25 @@ def test_create_runs_to_healthy_and_hard_delete_returns_the_namespace(
         admin_client.get(RoleBinding, name, namespace=ns)
 
 
+def test_a_held_namespace_removed_from_the_pool_is_cleaned_kept_and_retired_on_release(
+    sqlite_url: str, admin_client: lightkube.Client, commander_client: lightkube.Client
+) -> None:
+    """The admin shrinks the pool while a Deployment holds a namespace: its release still removes only the
+    Deployment's objects (the namespace is the admin's, never commander's to delete) and then retires it."""
+    with env(sqlite_url, admin_client, commander_client, count=2) as e:
+        ns, other = e.names
+        dep_id = e.create("etl", "LocalExecutor", ns)
+        assert e.worker.run_once() is not None
+        platform_support.with_pool(e.plat, (other,))
+        deployments.delete(e.plat, e.actor, dep_id)  # type: ignore[arg-type]
+        job = e.worker.run_once()
+        assert job is not None
+        assert job.state == "done", job.last_error
+        assert uninstall.remaining(admin_client, ns, dep_id) == []
+        assert e.state(ns) is NamespaceState.RETIRED
+        assert admin_client.get(lightkube.resources.core_v1.Namespace, ns).status.phase == "Active"  # type: ignore[union-attr]
+
+
 def test_soft_delete_removes_the_workloads_and_retains_the_namespace(
     sqlite_url: str, admin_client: lightkube.Client, commander_client: lightkube.Client
 ) -> None:

@@ -14,7 +14,7 @@ from airpool.manifests.airflow.spec import AirflowSpec, ExternalDatabase
 class Placement:
     """Where a Deployment lives and what commander may do about its namespace."""
 
-    #: The namespace belongs to the configured pool (never created or deleted by commander).
+    #: The namespace belongs to the pool, now or formerly (never created or deleted by commander).
     in_pool: bool
     #: NFS DAG deploys are on and commander has cluster rights for PersistentVolumes.
     cluster_scoped: bool
@@ -24,8 +24,9 @@ class Placement:
         return not self.in_pool
 
 
-def placement(config: PlatformConfig, namespace: str) -> Placement:
-    in_pool = config.pool is not None and namespace in config.pool.names
+def placement(config: PlatformConfig, namespace: str, *, pool_row: bool = False) -> Placement:
+    """``pool_row``: the pool table knows the namespace, which outlives its removal from the configuration."""
+    in_pool = pool_row or (config.pool is not None and namespace in config.pool.names)
     return Placement(in_pool=in_pool, cluster_scoped=config.deployments.nfs_dag_deploys and config.cluster_roles)
 
 

@@ -225,7 +225,7 @@ class Worker:
     def _install(self, dep: views.DeploymentView, beat: _Heartbeat, *, dags: DagDeployment | None) -> str:
         config = self.platform.config
         spec = self._spec(dep, dags=dags)
-        where = specs.placement(config, spec.namespace)
+        where = specs.placement(config, spec.namespace, pool_row=pool.is_known(self.platform, spec.namespace))
         self._report(dep.id, DeploymentStatus.DEPLOYING, "applying the Deployment's objects")
         result = install.install(
             self.client,
@@ -293,7 +293,7 @@ class Worker:
             raise errors.CommanderError(f"uninstall job {job.id} names no namespace or Deployment")
         hard = bool(job.payload.get("hard", True))
         release = str(job.payload.get("release_name", ""))
-        where = specs.placement(config, namespace)
+        where = specs.placement(config, namespace, pool_row=pool.is_known(self.platform, namespace))
         db = specs.external_database(config, release) if release else None
         url = config.airflow.database_admin_url
         result = uninstall.uninstall(

@@ -59,6 +59,13 @@ def is_pool_namespace(s: Session, name: str) -> bool:
 # --- reads -------------------------------------------------------------------------------------------------------
 
 
+def is_known(platform: Platform, name: str) -> bool:
+    """Whether ``name`` is (or was) a pool namespace: the admin's namespace, never created or deleted by commander,
+    even after it left the configuration."""
+    with platform.db.read() as s:
+        return is_pool_namespace(s, name)
+
+
 def available_namespaces(platform: Platform, actor: Actor | None = None) -> list[str]:
     """The names offered to users right now, sorted (empty without a pool). Any signed-in user may ask."""
     del actor  # every signed-in user may see them; kept for symmetry with the other reads
