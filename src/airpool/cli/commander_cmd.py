@@ -15,7 +15,9 @@ HELP = (
 def commander(
     values: list[Path] = typer.Option([], "--values", "-f", help="values.yaml files (later files win)."),
     kubeconfig: Path | None = typer.Option(
-        None, "--kubeconfig", help="Commander's kubeconfig (default: $AIRPOOL_COMMANDER_KUBECONFIG, then the usual)."
+        None,
+        "--kubeconfig",
+        help="Commander's kubeconfig (default: $AIRPOOL_COMMANDER_KUBECONFIG, else the pod's service account).",
     ),
     database_url: str | None = typer.Option(None, "--database-url", help="Overrides the configured database."),
     once: bool = typer.Option(False, "--once", help="Run the jobs queued now, then exit."),

@@ -88,7 +88,7 @@ def _banner(*, url: str, admin_created: Any, initial_signup: bool, commander: st
     if initial_signup:
         typer.echo(f"  log in         no user yet: sign up at {url}/ (the first user becomes system admin)")
     else:
-        typer.echo("  log in         airpool login --server " + url + "   or   astro login localhost")
+        typer.echo("  log in         airpool login " + url + "   or   astro login localhost")
 
 
 @exits.handled

@@ -2,7 +2,7 @@
 
 ``start_worker(platform)`` runs a job worker in a background thread (``airpool serve`` does this by default);
 ``airpool commander`` runs one alone. Commander's Kubernetes identity comes from ``AIRPOOL_COMMANDER_KUBECONFIG``
-(a kubeconfig with commander's token), else the usual kubeconfig lookup, else the pod's service account.
+(a kubeconfig with commander's token), else the pod's own service account -- never an admin's kubeconfig.
 Submodules are imported lazily so that importing this package stays cheap for the CLI.
 """
 
@@ -40,10 +40,10 @@ def connect(kubeconfig: Path | None = None) -> Any:
 
     path = kubeconfig or kubeconfig_from_env()
     try:
-        return kube_client.connect(path, field_manager=kube_client.COMMANDER_FIELD_MANAGER)
+        return kube_client.connect(path, field_manager=kube_client.COMMANDER_FIELD_MANAGER, service_account_only=True)
     except (ConfigError, OSError) as exc:
-        where = str(path) if path else "the default kubeconfig (KUBECONFIG, ~/.kube/config) or a pod's account"
+        where = str(path) if path else "the pod's service account (commander never uses KUBECONFIG or ~/.kube/config)"
         raise errors.CommanderError(
-            f"cannot load commander's Kubernetes identity from {where}: {exc}. Set {KUBECONFIG_ENV} (or "
-            "--kubeconfig) to a kubeconfig holding commander's token."
+            f"cannot load commander's Kubernetes identity from {where}: {str(exc).rstrip('.')}. Set {KUBECONFIG_ENV} "
+            "(or --kubeconfig) to a kubeconfig holding commander's token."
         ) from None
