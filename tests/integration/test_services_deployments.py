@@ -97,7 +97,19 @@ def test_empty_pool_error_counts_states_and_next_return(plat: Platform) -> None:
     assert err.value.next_release_at.utcoffset() == timedelta(0)
     assert msg.startswith("no kubernetes namespaces are available")
     assert "1 claimed, 1 being released, 1 retained, 0 misconfigured" in msg
-    assert "the next retained namespace returns at " in msg
+    assert f"the next retained namespace returns at {err.value.next_release_at:%Y-%m-%dT%H:%M:%S}Z" in msg
+
+
+def test_empty_pool_of_unusable_namespaces_points_the_admin_to_pool_status(plat: Platform) -> None:
+    admin = tp.admin(plat)
+    for name in pool.available_namespaces(plat):
+        pool.record_health(plat, name, ok=False, reason="rolebinding missing")
+    with pytest.raises(PoolExhausted) as err:
+        deployments.create(plat, admin, workspace_id=_ws(plat, admin), label="late")
+    assert "0 claimed, 0 being released, 0 retained, 3 misconfigured" in err.value.message
+    assert err.value.message.endswith(
+        "a platform admin can see why each namespace is unusable with `airpool pool status`"
+    )
 
 
 def test_hard_delete_returns_namespace_after_uninstall(plat: Platform) -> None:

@@ -13,7 +13,7 @@ misconfigured or retired.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -134,6 +134,11 @@ class PoolEmpty(PoolExhausted):
         self.next_release_at = counts.next_release_at
 
 
+def _utc(moment: datetime) -> str:
+    """The RFC 3339 form the API shows everywhere (``2026-11-24T05:00:00Z``), so messages and fields agree."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def exhausted_error(s: Session) -> PoolEmpty:
     c = _counts(s)
     parts = (
@@ -142,9 +147,13 @@ def exhausted_error(s: Session) -> PoolEmpty:
     )
     msg = f"{NO_NAMESPACE} in the namespace pool ({parts})"
     if c.next_release_at is not None:
-        msg += f"; the next retained namespace returns at {c.next_release_at.isoformat()}"
-    else:
+        msg += f"; the next retained namespace returns at {_utc(c.next_release_at)}"
+    elif c[S.RELEASING]:
+        msg += "; the ones being released return as soon as commander has removed their Deployments' objects"
+    elif c[S.CLAIMED]:
         msg += "; delete a Deployment to return its namespace to the pool"
+    else:
+        msg += "; a platform admin can see why each namespace is unusable with `airpool pool status`"
     return PoolEmpty(msg, counts=c)
 
 
@@ -165,7 +174,7 @@ def _unavailable_reason(row: models.PoolNamespace) -> str:
     if state is S.RELEASING:
         return "it is being released after its Deployment was deleted"
     if state is S.RETAINED:
-        when = row.releases_at.isoformat() if row.releases_at else "the next cleanup"
+        when = _utc(row.releases_at) if row.releases_at else "the next cleanup"
         return f"it is retained after a soft delete until {when}"
     if state is S.MISCONFIGURED:
         return f"it is misconfigured: {row.health_reason or 'commander cannot use it'}"
