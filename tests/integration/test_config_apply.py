@@ -239,7 +239,7 @@ def test_validate_accepts_option_2_and_lists_what_its_role_lacks(
     only_manual = values_file(tmp_path, [manual], create=False, createRbac=False)
     result = airpool(tmp_path, "config", "validate", "-f", str(only_manual), "--kubeconfig", admin)
     assert result.code == 0, result.err
-    assert f"namespace {manual}: usable, but Role deployment-commander-role lack" in result.out
+    assert f"namespace {manual}: accepted, but Role deployment-commander-role grants" in result.out
     lacking = {line.strip()[2:] for line in result.out.splitlines() if line.startswith("  - ")}
     assert {"create pods/exec (core)", "get pods/log (core)", "create pods (core)", "patch pods (core)"} <= lacking
     assert "create secrets (core)" not in lacking

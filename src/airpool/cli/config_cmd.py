@@ -123,8 +123,8 @@ def _report_namespace(found: Any, needed: Any, *, account: str, strict: bool) ->
         typer.secho(f"namespace {found.namespace}: ok ({roles})", fg=typer.colors.GREEN)
         return True
     typer.secho(
-        f"namespace {found.namespace}: usable, but {roles} lack {len(lacking)} of commander's "
-        f"{len(needed)} permissions (Deployments may fail):",
+        f"namespace {found.namespace}: accepted, but {roles} grants {len(needed) - len(lacking)} of commander's "
+        f"{len(needed)} permissions; commander's health check keeps it out of the offer until these are granted:",
         fg=typer.colors.YELLOW,
     )
     for check in lacking:
