@@ -25,7 +25,7 @@ import uvicorn
 
 from airpool.api.app import create_app
 from airpool.config.model import PlatformConfig
-from airpool.services import platform, pool, schema
+from airpool.services import platform
 from airpool.services.platform import Platform
 from tests.support import platform as tp
 from tests.support.postgres import free_port
@@ -49,11 +49,7 @@ class MovableClock:
 
 def make_platform(url: str, cfg: PlatformConfig, *, clock: MovableClock | None = None) -> Platform:
     """A migrated database with the pool synced, as ``airpool serve`` prepares it."""
-    schema.upgrade(url)
-    plat = platform.connect(cfg, url=url, clock=clock or MovableClock())
-    pool.sync(plat)
-    tp.pass_first_check(plat)
-    return plat
+    return tp.make(url, cfg, clock=clock or MovableClock())
 
 
 @contextlib.contextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from airpool.config.model import DeploymentSettings, PlatformConfig, PoolSettings, PoolSource
@@ -42,7 +43,10 @@ def config(
     )
 
 
-def make(url: str, cfg: PlatformConfig | None = None, *, clock: Clock | None = None) -> platform.Platform:
+def make(
+    url: str, cfg: PlatformConfig | None = None, *, clock: Callable[[], datetime] | None = None
+) -> platform.Platform:
+    """A migrated database with the pool synced and verified, as ``airpool serve`` and commander prepare it."""
     schema.upgrade(url)
     p = platform.connect(cfg or config(), url=url, clock=clock or Clock())
     pool.sync(p)
