@@ -9,11 +9,12 @@ import contextlib
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+from airpool.devcluster.processes import free_port
 
 PG_BIN_CANDIDATES = ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/17/bin")
 PG_USER = "airpool-pg"
@@ -27,12 +28,6 @@ def pg_bin_dir() -> Path:
         "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin; "
         "install them with: apt-get install -y postgresql"
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _run_as() -> list[str]:
