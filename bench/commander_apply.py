@@ -156,6 +156,14 @@ def through_the_queue(
     handle = worker.start(plat, commander, concurrency=concurrency)
     times = []
     try:
+        # Today's rule: a pool name is offered only once commander's health check verified it, and the worker
+        # runs its first check as it starts. Wait for that (not timed), then measure.
+        deadline = time.perf_counter() + 300
+        while set(pool_service.available_namespaces(plat)) != set(singles + many):
+            if time.perf_counter() > deadline:
+                waiting = sorted(set(singles + many) - set(pool_service.available_namespaces(plat)))
+                raise SystemExit(f"pool namespaces not offered after 300 s: {waiting}")
+            time.sleep(0.1)
         for name in singles:
             start = time.perf_counter()
             dep_id = create(name)

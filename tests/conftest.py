@@ -108,11 +108,14 @@ def browser() -> Iterator[object]:
 @pytest.fixture
 def browser_page(browser: object) -> Iterator[object]:
     """A fresh browser context (own cookies) and page for one test, at a laptop-sized viewport."""
-    from playwright.sync_api import Browser
+    from playwright.sync_api import Browser, expect
 
     assert isinstance(browser, Browser)
+    # Generous limits for a loaded 2-core machine: actions and ``expect`` assertions wait for their condition
+    # (they return as soon as it holds), so a long limit costs nothing when the machine is fast.
+    expect.set_options(timeout=60_000)
     context = browser.new_context(viewport={"width": 1280, "height": 860})
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(60_000)
     try:
         yield context.new_page()
     finally:

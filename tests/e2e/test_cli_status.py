@@ -8,8 +8,6 @@ delete and early release) without a cluster. The clock is movable, so an expired
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,9 +15,10 @@ import pytest
 
 from airpool.config.model import PlatformConfig
 from airpool.domain.deployments import DeploymentStatus
-from airpool.services import commander_jobs
+from airpool.services import commander_jobs, views
 from airpool.services.platform import Platform
 from tests.support import cli
+from tests.support import cluster as cluster_support
 from tests.support import platform as platforms
 from tests.support.api_server import PASSWORD, GraphQL, MovableClock, make_platform, running_app
 
@@ -77,45 +76,39 @@ def test_status_shows_commanders_latest_message(server: Server, config: Path) ->
     assert "failed" in listed
 
 
-def _report_later(server: Server, deployment_id: str, *steps: tuple[DeploymentStatus, str]) -> threading.Thread:
-    def run() -> None:
-        for status, message in steps:
-            time.sleep(1.0)
-            commander_jobs.report_status(server.platform, deployment_id, status=status, message=message)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread
-
-
 def test_wait_prints_each_phase_when_piped_and_ends_healthy(server: Server, config: Path) -> None:
+    """The test reports each phase once the CLI has shown the previous one: what it checks is that every phase
+    the CLI sees is printed, whatever the machine's speed."""
     created = _create(config)
-    thread = _report_later(
-        server,
-        created["id"],
-        (DeploymentStatus.DEPLOYING, "2/5 workloads ready"),
-        (DeploymentStatus.HEALTHY, "every workload is ready"),
-    )
-    result = cli.run(config, "deployment", "wait", "etl", "--interval", "0.2", "--timeout", "30")
-    thread.join()
-    assert result.code == 0, result
     name = created["releaseName"]
+    waiting = cli.Piped(config, "deployment", "wait", "etl", "--interval", "0.2", "--timeout", "600")
+    waiting.wait_for_line(f"etl ({name}): deploying - queued for install")
+    commander_jobs.report_status(
+        server.platform, created["id"], status=DeploymentStatus.DEPLOYING, message="2/5 workloads ready"
+    )
+    waiting.wait_for_line(f"etl ({name}): deploying - 2/5 workloads ready")
+    commander_jobs.report_status(
+        server.platform, created["id"], status=DeploymentStatus.HEALTHY, message="every workload is ready"
+    )
+    result = waiting.finish()
+    assert result.code == 0, result
     phases = result.err.splitlines()
-    assert phases[0].startswith(f"etl ({name}): deploying")
-    assert f"etl ({name}): deploying - 2/5 workloads ready" in phases
-    assert phases[-1] == f"etl ({name}): healthy - every workload is ready"
+    assert phases == [
+        f"etl ({name}): deploying - queued for install",
+        f"etl ({name}): deploying - 2/5 workloads ready",
+        f"etl ({name}): healthy - every workload is ready",
+    ]
     assert result.out.strip() == f"Deployment 'etl' ({name}) is healthy."
 
 
 def test_wait_shows_a_spinner_in_a_terminal_and_fails_with_the_message(server: Server, config: Path) -> None:
     created = _create(config)
-    thread = _report_later(server, created["id"], (DeploymentStatus.FAILED, FORBIDDEN))
     child = cli.spawn(config, "deployment", "wait", "etl", "--interval", "0.2")
     child.expect("[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] etl")  # rich's spinner frames before the phase
     child.expect(": deploying")
+    commander_jobs.report_status(server.platform, created["id"], status=DeploymentStatus.FAILED, message=FORBIDDEN)
     child.expect(f"Error: Deployment {created['releaseName']} is failed: serviceaccounts is forbidden")
     assert cli.finish(child) == 1
-    thread.join()
 
 
 def test_wait_gives_up_after_the_timeout(server: Server, config: Path) -> None:
@@ -241,24 +234,14 @@ def test_login_on_an_installation_without_users_says_to_sign_up(tmp_path: Path) 
 
 
 def test_create_with_wait_prints_json_then_waits_for_commander(server: Server, config: Path) -> None:
-    def commander() -> None:
-        deadline = time.monotonic() + 30
-        job = None
-        while job is None and time.monotonic() < deadline:
-            time.sleep(0.2)
-            job = commander_jobs.lease(server.platform, worker_id="test", kinds=(commander_jobs.JobKind.INSTALL,))
-        assert job is not None
-        assert job.deployment is not None
-        time.sleep(0.5)
-        commander_jobs.report_status(
-            server.platform, job.deployment.id, status=DeploymentStatus.HEALTHY, message="every workload is ready"
-        )
-        commander_jobs.complete(server.platform, job.job.id, worker_id="test")
-
-    thread = threading.Thread(target=commander, daemon=True)
-    thread.start()
-    result = cli.run(config, "deployment", "create", "-l", "etl", "-n", "pool-a", "--wait", "-o", "json")
-    thread.join()
+    creating = cli.Piped(config, "deployment", "create", "-l", "etl", "-n", "pool-a", "--wait", "-o", "json")
+    job = _leased(server, commander_jobs.JobKind.INSTALL)
+    assert job.deployment is not None
+    commander_jobs.report_status(
+        server.platform, job.deployment.id, status=DeploymentStatus.HEALTHY, message="every workload is ready"
+    )
+    commander_jobs.complete(server.platform, job.job.id, worker_id="test")
+    result = creating.finish()
     assert result.code == 0, result
     created = json.loads(result.out)  # stdout holds only the JSON
     assert created["namespace"] == "pool-a"
@@ -272,6 +255,20 @@ def test_hard_delete_is_refused_where_the_configuration_forbids_it(server: Serve
     assert "this server does not allow hard deletes" in result.err
     assert "hardDeleteDeployment is false" in result.err
     assert _pool_states(config)["pool-b"] == "claimed"
+
+
+def _leased(server: Server, kind: commander_jobs.JobKind) -> views.LeasedJob:
+    """Play commander: lease the job the CLI's request queued, once it is there."""
+    leased: list[views.LeasedJob] = []
+
+    def queued() -> bool:
+        job = commander_jobs.lease(server.platform, worker_id="test", kinds=(kind,))
+        if job is not None:
+            leased.append(job)
+        return bool(leased)
+
+    cluster_support.wait_for(queued, timeout=120, interval=0.1, what=f"the {kind} job")
+    return leased[0]
 
 
 def _pool_states(config: Path) -> dict[str, str]:
@@ -289,20 +286,11 @@ def test_hard_delete_with_wait_ends_when_the_namespace_is_back(hard_config: tupl
     server, config = hard_config
     created = _create(config, namespace="pool-b")
 
-    def commander() -> None:
-        deadline = time.monotonic() + 30
-        job = None
-        while job is None and time.monotonic() < deadline:
-            time.sleep(0.2)
-            job = commander_jobs.lease(server.platform, worker_id="test", kinds=(commander_jobs.JobKind.UNINSTALL,))
-        assert job is not None
-        time.sleep(1.5)  # the objects take a moment to go
-        commander_jobs.complete(server.platform, job.job.id, worker_id="test")
-
-    thread = threading.Thread(target=commander, daemon=True)
-    thread.start()
-    result = cli.run(config, "deployment", "delete", "etl", "--hard", "--yes", "--wait", "--timeout", "30")
-    thread.join()
+    deleting = cli.Piped(config, "deployment", "delete", "etl", "--hard", "--yes", "--wait", "--timeout", "600")
+    job = _leased(server, commander_jobs.JobKind.UNINSTALL)
+    deleting.wait_for_line("commander is removing the objects")  # the CLI waits while the objects go
+    commander_jobs.complete(server.platform, job.job.id, worker_id="test")
+    result = deleting.finish()
     assert result.code == 0, result
     assert result.out.splitlines()[-1] == "Namespace pool-b is back in the pool."
     assert f"namespace pool-b: commander is removing the objects of {created['releaseName']}" in result.err

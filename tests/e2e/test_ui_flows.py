@@ -244,7 +244,7 @@ def test_status_updates_live_and_settings_show_the_configuration(server: Server,
     commander_jobs.report_status(
         server.platform, dep_id, status=DeploymentStatus.HEALTHY, message="all 7 workloads ready"
     )
-    expect(row.locator(".status")).to_have_text("healthy", timeout=12_000)
+    expect(row.locator(".status")).to_have_text("healthy", timeout=120_000)
     expect(row).to_contain_text("all 7 workloads ready")
     capture(page, "deployments")
 

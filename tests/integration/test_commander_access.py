@@ -37,7 +37,7 @@ def retry_until(
     action: Callable[[], object],
     *,
     refused: type[Exception] = errors.PermissionsMissing,
-    timeout: float = 10,
+    timeout: float = 120,
 ) -> object:
     """RBAC changes reach the authorizer's cache within moments; retry a refused action briefly."""
     deadline = time.monotonic() + timeout

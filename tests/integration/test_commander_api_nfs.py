@@ -94,7 +94,7 @@ def test_nfs_deployment_through_the_api_gets_a_bound_read_only_volume_and_hard_d
         assert pvc.spec.volumeName == pv_name
         cluster_support.wait_for(
             lambda: admin_client.get(PersistentVolume, pv_name).status.phase == "Bound",
-            timeout=30,
+            timeout=120,
             interval=0.3,
             what="the PersistentVolume bound",
         )
@@ -115,6 +115,6 @@ def test_nfs_deployment_through_the_api_gets_a_bound_read_only_volume_and_hard_d
         )
         assert _gone(admin_client, PersistentVolumeClaim, f"{release}-dags", ns)
         cluster_support.wait_for(
-            lambda: _gone(admin_client, PersistentVolume, pv_name), timeout=30, interval=0.3, what="PV deleted"
+            lambda: _gone(admin_client, PersistentVolume, pv_name), timeout=120, interval=0.3, what="PV deleted"
         )
         assert uninstall.remaining(admin_client, ns, dep_id, cluster_scoped=True) == []

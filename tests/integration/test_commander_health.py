@@ -19,7 +19,7 @@ from tests.support import commander_env
 pytestmark = pytest.mark.slow
 
 
-def eventually(client: lightkube.Client, namespace: str, ok: bool, timeout: float = 10) -> health.PoolHealth:
+def eventually(client: lightkube.Client, namespace: str, ok: bool, timeout: float = 120) -> health.PoolHealth:
     """RBAC and namespace changes take a moment to show; poll until the verdict is ``ok``."""
     deadline = time.monotonic() + timeout
     verdict = health.check(client, namespace)

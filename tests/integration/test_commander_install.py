@@ -128,7 +128,7 @@ def test_upgrade_replaces_the_migration_job_and_keeps_every_secret(
             }
             == expected
         ),
-        timeout=30,
+        timeout=120,
         what="exactly the 3.x objects",
     )
     uninstall.uninstall(commander_client, namespace=pool_namespace, deployment_id="dep-up")

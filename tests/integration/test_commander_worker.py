@@ -195,7 +195,7 @@ def test_a_namespace_deleted_outside_airpool_turns_misconfigured_and_is_not_offe
         commander_env.grant_pool_role(admin_client, broken)
         cluster_support.wait_for(
             lambda: (e.worker.check_pool_health(), e.state(broken))[1] is NamespaceState.AVAILABLE,
-            timeout=10,
+            timeout=120,
             what="the fixed namespace to become available",
         )
         assert pool.available_namespaces(e.plat) == sorted([broken, fine])
@@ -348,5 +348,39 @@ def test_soft_delete_keeps_the_database_until_the_retention_ends_then_purge_drop
             assert job is not None
             assert (job.kind, job.state) == ("purge", "done"), job.last_error
             assert not database.exists(postgres_admin_url, db)
+        finally:
+            plat.close()
+
+
+def test_the_first_pool_health_check_runs_when_the_worker_starts_whatever_the_uptime(
+    sqlite_url: str, admin_client: lightkube.Client, commander_client: lightkube.Client
+) -> None:
+    """A freshly booted machine has a small ``time.monotonic()``: the first check must not wait for the interval
+    to pass since boot. An interval longer than this machine's uptime shows it on any machine."""
+    import threading
+    import time
+
+    from airpool.services import platform as platform_mod
+    from airpool.services import schema
+
+    with commander_env.pool_namespace(admin_client) as ns:
+        interval = int(time.monotonic()) + 3600
+        cfg = dataclasses.replace(platform_support.config(pool_names=(ns,)), health_check_interval=interval)
+        schema.upgrade(sqlite_url)
+        plat = platform_mod.connect(cfg, url=sqlite_url, clock=platform_support.Clock())
+        try:
+            pool.sync(plat)  # as serve and commander start: the new name waits for commander's first check
+            assert pool.awaiting_first_check(plat) == [ns]
+            stop = threading.Event()
+            w = worker.Worker(plat, commander_client, settings=worker.WorkerSettings(poll_interval=0.1))
+            thread = threading.Thread(target=w.run, args=(stop,), daemon=True)
+            thread.start()
+            try:
+                cluster_support.wait_for(
+                    lambda: pool.available_namespaces(plat) == [ns], timeout=120, what=f"{ns} checked and offered"
+                )
+            finally:
+                stop.set()
+                thread.join(60)
         finally:
             plat.close()

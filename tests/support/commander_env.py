@@ -43,7 +43,7 @@ def await_access(
     resource: str,
     group: str = "",
     subresource: str | None = None,
-    timeout: float = 10,
+    timeout: float = 120,
 ) -> None:
     """Wait until the API server's authorizer lets commander do this (RBAC objects reach its cache a moment
     after they are written). Asked by the admin with a SubjectAccessReview, answered by the same authorizer."""

@@ -121,8 +121,10 @@ class Worker:
         self.client = client
         self.worker_id = worker_id or new_worker_id()
         self.settings = settings or WorkerSettings()
-        self._last_health = 0.0
-        self._last_refresh = 0.0
+        # None = never ran: the first pool health check and status refresh run as soon as the worker starts, not
+        # once ``time.monotonic()`` (seconds since boot on Linux) exceeds the interval.
+        self._last_health: float | None = None
+        self._last_refresh: float | None = None
         self._stopping = threading.Event()
 
     # --- the loop ------------------------------------------------------------------------------------------------
@@ -144,9 +146,9 @@ class Worker:
         log.info("worker stopped", extra={"kv": {"worker": self.worker_id}})
 
     def _periodic(self) -> None:
-        if time.monotonic() - self._last_health >= self.platform.config.health_check_interval:
+        if _due(self._last_health, self.platform.config.health_check_interval):
             self.check_pool_health()
-        if time.monotonic() - self._last_refresh >= self.settings.status_refresh_interval:
+        if _due(self._last_refresh, self.settings.status_refresh_interval):
             self.refresh_statuses()
 
     def run_once(self) -> views.JobView | None:
@@ -359,6 +361,11 @@ class Worker:
                     "pool namespace moved",
                     extra={"kv": {"namespace": ns.name, "state": state.value, "reason": verdict.reason or ""}},
                 )
+
+
+def _due(last: float | None, interval: float) -> bool:
+    """Whether a periodic task that last ran at ``last`` (monotonic seconds; None = never) is due again."""
+    return last is None or time.monotonic() - last >= interval
 
 
 def _busy(platform: Platform, deployment_id: str) -> bool:
