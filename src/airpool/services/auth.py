@@ -42,6 +42,7 @@ ENV_ADMIN_PASSWORD = "AIRPOOL_ADMIN_PASSWORD"
 _SIGNING_KEY = "token-signing-key"
 _FIRST_ADMIN = "first-admin"
 _SALT = "airpool-session"
+_SERIALIZER = "token-serializer"
 _hasher = argon2.PasswordHasher()
 
 
@@ -228,8 +229,14 @@ def _signing_key(platform: Platform) -> str:
     return key
 
 
+#: Derived signing keys by (secret, salt, derivation): itsdangerous derives the key again on every sign and
+#: check, and builds a new signer per call; the derivation is a pure function of these three, so it is done once.
+_DERIVED: dict[tuple[bytes, bytes, str], bytes] = {}
+
+
 class _ClockSigner(itsdangerous.TimestampSigner):
-    """Reads time from the platform clock, so token expiry follows the same clock as everything else."""
+    """Reads time from the platform clock, so token expiry follows the same clock as everything else, and derives
+    its key once per process instead of once per request."""
 
     def __init__(self, *args: Any, clock: Callable[[], datetime], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -238,11 +245,26 @@ class _ClockSigner(itsdangerous.TimestampSigner):
     def get_timestamp(self) -> int:
         return int(self._clock().timestamp())
 
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        raw = self.secret_keys[-1] if secret_key is None else itsdangerous.encoding.want_bytes(secret_key)
+        memo = (raw, self.salt, self.key_derivation)
+        key = _DERIVED.get(memo)
+        if key is None:
+            key = _DERIVED[memo] = super().derive_key(raw)
+        return key
+
 
 def _serializer(platform: Platform) -> itsdangerous.URLSafeTimedSerializer:
-    return itsdangerous.URLSafeTimedSerializer(
-        _signing_key(platform), salt=_SALT, signer=_ClockSigner, signer_kwargs={"clock": platform.clock}
-    )
+    """One serializer per platform and key (built once: the signing key is read once per process)."""
+    key = _signing_key(platform)
+    cached = platform.cache.get(_SERIALIZER)
+    if cached is None or cached[0] != key or cached[1] is not platform.clock:  # a copied Platform shares its cache
+        made = itsdangerous.URLSafeTimedSerializer(
+            key, salt=_SALT, signer=_ClockSigner, signer_kwargs={"clock": platform.clock}
+        )
+        cached = platform.cache[_SERIALIZER] = (key, platform.clock, made)
+    serializer: itsdangerous.URLSafeTimedSerializer = cached[2]
+    return serializer
 
 
 def _session_for(platform: Platform, user: views.UserView) -> LoginResult:
