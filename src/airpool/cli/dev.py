@@ -31,7 +31,7 @@ def _dir_hint(data_dir: Path) -> str:
 @app.command()
 @exits.handled
 def build() -> None:
-    """Build etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok into the cache (once)."""
+    """Build the control plane (etcd, kube-apiserver, ..., kwok) and the real node's programs into the cache (once)."""
     from airpool.devcluster import build as devbuild
 
     started = time.monotonic()

@@ -8,6 +8,7 @@ The Go modules under ``tools/k8s`` are the single source of the versions: this m
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import re
 from pathlib import Path
@@ -30,9 +31,10 @@ class Component:
     """One Go module in tools/k8s and the binaries built from it."""
 
     name: str  # the directory under tools/k8s and the cache prefix
-    module: str  # the Go module that holds the main packages
+    module: str | None  # the Go module that holds the main packages (None: the wrapper's own main.go)
     packages: dict[str, str]  # binary name -> Go package to build
     ldflags_version: bool = False  # stamp k8s version variables (Kubernetes reports v0.0.0-master otherwise)
+    node: bool = False  # needed only by the real node (``dev up --real-node``)
 
     @property
     def module_dir(self) -> Path:
@@ -40,6 +42,8 @@ class Component:
 
     @property
     def version(self) -> str:
+        if self.module is None:
+            return source_version(self.module_dir)
         return module_version(self.module_dir / "go.mod", self.module)
 
     @property
@@ -61,9 +65,23 @@ KUBERNETES = Component(
     },
     ldflags_version=True,
 )
+# The node's kubelet and kube-proxy: the same module tree, version and flags as the API server.
+KUBERNETES_NODE = dataclasses.replace(
+    KUBERNETES,
+    packages={"kubelet": "k8s.io/kubernetes/cmd/kubelet", "kube-proxy": "k8s.io/kubernetes/cmd/kube-proxy"},
+    node=True,
+)
 ETCD = Component(name="etcd", module="go.etcd.io/etcd/server/v3", packages={"etcd": "go.etcd.io/etcd/server/v3"})
 KWOK = Component(name="kwok", module="sigs.k8s.io/kwok", packages={"kwok": "sigs.k8s.io/kwok/cmd/kwok"})
-COMPONENTS = (KUBERNETES, ETCD, KWOK)
+COREDNS = Component(name="coredns", module="github.com/coredns/coredns", packages={"coredns": "."}, node=True)
+LOCAL_PATH = Component(
+    name="local-path-provisioner",
+    module="github.com/rancher/local-path-provisioner",
+    packages={"local-path-provisioner": "github.com/rancher/local-path-provisioner"},
+    node=True,
+)
+PAUSE = Component(name="pause", module=None, packages={"pause": "."}, node=True)
+COMPONENTS = (KUBERNETES, ETCD, KWOK, PAUSE)
 
 
 def cache_root() -> Path:
@@ -103,15 +121,28 @@ def module_version(go_mod: Path, module: str) -> str:
     return match.group(1)
 
 
-def missing() -> list[Path]:
-    """Every binary or kwok stage file that ``dev up`` needs and cannot find."""
-    paths = [component.binary(name) for component in COMPONENTS for name in component.packages]
+def source_version(module_dir: Path) -> str:
+    """A version for a wrapper module of our own (no upstream release): a digest of its source files."""
+    digest = hashlib.sha256()
+    for path in [*sorted(module_dir.glob("*.go")), module_dir / "go.mod"]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return f"src-{digest.hexdigest()[:12]}"
+
+
+def missing(*, real_node: bool = False) -> list[Path]:
+    """Every binary or kwok stage file that ``dev up`` (``--real-node``: also the node's) needs and cannot find."""
+    paths = [
+        component.binary(name)
+        for component in COMPONENTS
+        if real_node or not component.node
+        for name in component.packages
+    ]
     return [path for path in [*paths, *stage_files()] if not path.is_file()]
 
 
-def require_all() -> None:
+def require_all(*, real_node: bool = False) -> None:
     """Fail with one paragraph that says what is missing and how to get it."""
-    absent = missing()
+    absent = missing(real_node=real_node)
     if not absent:
         return
     where = (

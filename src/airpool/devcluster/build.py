@@ -1,4 +1,8 @@
-"""Build the control-plane binaries from the Go modules in tools/k8s into the versioned cache.
+"""Build the dev cluster's binaries from the Go modules in tools/k8s into the versioned cache.
+
+The control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok) and the real node's
+programs (kubelet, kube-proxy, CoreDNS, local-path-provisioner, pause), then the node's two small images (pause,
+busybox; ``images.node``). A long ``go build`` reports its progress every 30 seconds.
 
 No registry ships kube-apiserver, so ``go build`` through the module proxy is the only way to get it here. A
 binary already in the cache is never rebuilt: the cache directory is keyed by the version the go.mod pins, so a
@@ -58,15 +62,49 @@ def _run(argv: list[str], *, cwd: Path, what: str) -> str:
     return result.stdout
 
 
-def build_binary(component: binaries.Component, name: str) -> Path:
+def _dependency_count(component: binaries.Component, name: str) -> int | None:
+    try:
+        listing = _run([_go(), "list", "-deps", component.packages[name]], cwd=component.module_dir, what="go list")
+    except errors.DevClusterError:
+        return None  # only for the progress line; the build itself will say what is wrong
+    return len(listing.splitlines())
+
+
+def build_binary(
+    component: binaries.Component, name: str, *, report: Callable[[str], None] | None = None, every: float = 30.0
+) -> Path:
+    """``go build`` one binary into the cache; with ``report``, a progress line every ``every`` seconds."""
     target = component.binary(name)
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{name}.partial")
-    _run(
-        [_go(), "build", "-trimpath", "-ldflags", ldflags(component), "-o", str(partial), component.packages[name]],
-        cwd=component.module_dir,
-        what=f"{name} {component.version}",
-    )
+    partial = target.with_name(f".{name}.{os.getpid()}.partial")  # two builds at once never share a file
+    argv = [_go(), "build", "-v", "-trimpath", "-ldflags", ldflags(component), "-o", str(partial)]
+    argv.append(component.packages[name])
+    total = _dependency_count(component, name) if report else None
+    env = {**os.environ, "CGO_ENABLED": "0"}
+    started = time.monotonic()
+    lines: list[str] = []
+    compiled = 0
+    next_report = started + every
+    with subprocess.Popen(
+        argv, cwd=component.module_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line.rstrip())
+            if not line.startswith(("go: ", "#")) and " " not in line.strip():
+                compiled += 1  # `go build -v` names each package it compiles
+            if report is not None and time.monotonic() >= next_report:
+                of = f" of the {total} it depends on" if total else ""
+                report(f"  {name}: {compiled} packages compiled{of}, {time.monotonic() - started:.0f} s so far")
+                next_report = time.monotonic() + every
+        code = process.wait()
+    if code != 0:
+        errors_only = [line for line in lines if not (" " not in line.strip() and line and not line.startswith("#"))]
+        tail = "\n".join(errors_only[-OUTPUT_TAIL_LINES:])
+        raise errors.DevClusterError(
+            f"Building {name} {component.version} failed: `{' '.join(argv)}` in {component.module_dir} exited with "
+            f"{code}. The last lines of its output:\n{tail}"
+        )
     partial.replace(target)
     return target
 
@@ -108,7 +146,7 @@ def build_all(*, report: Callable[[str], None]) -> bool:
             "does not build any: unset it to build into the cache."
         )
     built = False
-    if binaries.missing():
+    if binaries.missing(real_node=True):
         toolchain.ensure(report=report)
     for component in binaries.COMPONENTS:
         for name in component.packages:
@@ -118,7 +156,7 @@ def build_all(*, report: Callable[[str], None]) -> bool:
                 continue
             report(f"{name} {component.version}: building (go build {component.packages[name]}) ...")
             started = time.monotonic()
-            build_binary(component, name)
+            build_binary(component, name, report=report)
             seconds = time.monotonic() - started
             _record(component, name, seconds=seconds)
             report(f"{name} {component.version}: built in {seconds:.0f} s -> {target}")
@@ -129,4 +167,8 @@ def build_all(*, report: Callable[[str], None]) -> bool:
         copy_stages()
         report(f"kwok stages: copied into {binaries.stages_dir()}")
         built = True
-    return built
+    from airpool.devcluster.images import node as node_images
+
+    cached = [path for path in (node_images.pause_archive(), node_images.busybox_archive()) if path.is_file()]
+    node_images.ensure(report=report)
+    return built or len(cached) < 2

@@ -1,0 +1,35 @@
+"""The dev cluster's real node: containerd + runc + kubelet + kube-proxy + CoreDNS on this machine.
+
+``airpool dev up --real-node`` adds it beside kwok's fake nodes (see docs/devcluster.md). For code that builds
+images (``airpool.devcluster.images``) the entry point is::
+
+    from airpool.devcluster import realnode
+
+    realnode.import_image(Path("airflow.tar"))   # -> "airpool.local/airflow:3.3.2-<key>", now usable by pods
+
+Pods name the reference with ``imagePullPolicy: Never`` (or ``IfNotPresent``); containerd never pulls anything.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from airpool.devcluster import errors
+from airpool.devcluster.images import oci
+from airpool.devcluster.realnode import paths
+
+
+def import_image(archive: Path, *, timeout: float = 1800.0) -> str:
+    """Import an image archive (``images.oci.write_image``) into the running real node; return its reference.
+
+    Idempotent: importing an archive whose image is already there changes nothing.
+    """
+    if not paths.CONTAINERD_SOCKET.is_socket():
+        raise errors.DevClusterError(
+            f"No real node runs on this machine (no containerd socket at {paths.CONTAINERD_SOCKET}): start one with "
+            "`airpool dev up --real-node` before importing images."
+        )
+    return oci.import_image(archive, address=paths.CONTAINERD_SOCKET, timeout=timeout)
+
+
+__all__ = ["import_image"]
