@@ -86,26 +86,25 @@ def test_expired_lease_is_taken_over_and_the_old_worker_is_refused(plat: Platfor
     assert commander_jobs.complete(plat, job.job.id, worker_id="other").state == JobState.DONE
 
 
-def test_temporary_failures_back_off_then_fail_visibly(plat: Platform, admin: Actor) -> None:
+def test_temporary_failures_retry_forever_with_backoff_and_a_visible_reason(plat: Platform, admin: Actor) -> None:
+    """An unreachable API server never ends a job: it backs off (capped) and says why and when it tries next."""
     (dep,) = _create(plat, admin)
     clock = _clock(plat)
     delays = []
-    for attempt in range(1, commander_jobs.DEFAULT_MAX_ATTEMPTS + 1):
+    for attempt in range(1, 12):
         job = commander_jobs.lease(plat, worker_id="w")
         assert job is not None, attempt
         assert job.job.attempts == attempt
         after = commander_jobs.fail(plat, job.job.id, worker_id="w", error="apiserver timeout", temporary=True)
-        if attempt < commander_jobs.DEFAULT_MAX_ATTEMPTS:
-            assert after.state == JobState.QUEUED
-            delays.append((after.run_after - clock()).total_seconds())
-            assert commander_jobs.lease(plat, worker_id="w") is None  # not before the backoff
-            clock.advance(seconds=delays[-1])
-        else:
-            assert after.state == JobState.FAILED
-    assert delays == [5, 10, 20, 40]
-    view = deployments.get(plat, admin, dep)
-    assert view.status is DeploymentStatus.FAILED
-    assert view.status_message == "install failed after 5 attempts: apiserver timeout"
+        assert after.state == JobState.QUEUED
+        delays.append((after.run_after - clock()).total_seconds())
+        assert commander_jobs.lease(plat, worker_id="w") is None  # not before the backoff
+        view = deployments.get(plat, admin, dep)
+        assert view.status is DeploymentStatus.DEPLOYING
+        assert view.status_message.startswith(f"install attempt {attempt} failed, retrying at 20")
+        assert view.status_message.endswith(": apiserver timeout")
+        clock.advance(seconds=delays[-1])
+    assert delays == [5, 10, 20, 40, 80, 160, 300, 300, 300, 300, 300]
 
 
 def test_permanent_failure_is_final_at_once(plat: Platform, admin: Actor) -> None:
@@ -115,7 +114,9 @@ def test_permanent_failure_is_final_at_once(plat: Platform, admin: Actor) -> Non
     msg = "missing permission: create serviceaccounts () in pool-0"
     assert commander_jobs.fail(plat, job.job.id, worker_id="w", error=msg, temporary=False).state == JobState.FAILED
     view = deployments.get(plat, admin, dep)
-    assert view.status_message == f"install failed: {msg}"
+    assert view.status is DeploymentStatus.FAILED
+    assert view.status_message.startswith(f"install failed: {msg} (commander tries again by itself")
+    assert "`airpool deployment retry`" in view.status_message
 
 
 def test_status_reports_and_claim_to_healthy_metric(plat: Platform, admin: Actor) -> None:
@@ -203,7 +204,7 @@ def test_failed_uninstall_shows_on_the_namespace_and_admin_retries(plat: Platfor
     commander_jobs.fail(plat, job.job.id, worker_id="w", error=msg, temporary=False)
     row = next(v for v in pool.status(plat, admin) if v.name == "pool-0")
     assert row.state is NamespaceState.RELEASING
-    assert row.health_reason == f"uninstall failed: {msg}"
+    assert row.health_reason.startswith(f"uninstall failed: {msg} (commander tries again by itself")
     assert [j.id for j in commander_jobs.failed(plat, admin)] == [job.job.id]
     user = _other_user(plat, admin)
     with pytest.raises(Forbidden):

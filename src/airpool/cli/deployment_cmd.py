@@ -222,15 +222,24 @@ def _deployments(current: session.Session, *, workspace_id: str, release_name: s
     return list(current.api.execute(queries.WORKSPACE_DEPLOYMENTS, variables)["workspaceDeployments"])
 
 
-def _resolve(current: session.Session, ref: str, *, workspace: str | None) -> dict[str, Any]:
-    """The Deployment that ``ref`` names by id, release name or (unique) label."""
-    rows = _deployments(current, workspace_id=current.workspace_id(workspace))
-    for key in ("id", "releaseName", "label"):
-        found = [row for row in rows if row[key] == ref]
-        if len(found) == 1:
-            return dict(found[0])
-        if len(found) > 1:
-            raise InvalidInput(f"{len(found)} Deployments are labelled {ref!r}; give the release name or id")
+def _resolve(current: session.Session, ref: str, *, workspace: str | None, deleted_too: bool = False) -> dict[str, Any]:
+    """The Deployment that ``ref`` names by id, release name or (unique) label; with ``deleted_too``, also a
+    deleted one whose record remains (being removed, or soft-deleted and kept), when no live one matches."""
+    workspace_id = current.workspace_id(workspace)
+    sources = [_deployments(current, workspace_id=workspace_id)]
+    if deleted_too:
+        sources.append(
+            list(
+                current.api.execute(queries.DELETED_DEPLOYMENTS, {"workspaceUuid": workspace_id})["deletedDeployments"]
+            )
+        )
+    for rows in sources:
+        for key in ("id", "releaseName", "label"):
+            found = [row for row in rows if row[key] == ref]
+            if len(found) == 1:
+                return dict(found[0])
+            if len(found) > 1:
+                raise InvalidInput(f"{len(found)} Deployments are labelled {ref!r}; give the release name or id")
     raise NotFound(f"no Deployment {ref!r} in this workspace; see `airpool deployment list`")
 
 
@@ -241,9 +250,10 @@ def status(
     workspace: str | None = _WORKSPACE_OPTION,
     fmt: output.Format = output.output_option(),
 ) -> None:
-    """Show a Deployment's phase and commander's latest message about it."""
+    """Show a Deployment's phase and commander's latest message about it (also a deleted one still being
+    removed or kept after a soft delete)."""
     current = session.open_session()
-    found = _resolve(current, deployment, workspace=workspace)
+    found = _resolve(current, deployment, workspace=workspace, deleted_too=True)
     if fmt is output.Format.JSON:
         output.print_json(found)
         return
@@ -294,7 +304,9 @@ def delete(
     if not yes and not prompt.interactive():
         raise typer.BadParameter("no terminal to confirm on; pass --yes to delete", param_hint="--yes")
     current = session.open_session()
-    found = _resolve(current, deployment, workspace=workspace)
+    found = _resolve(current, deployment, workspace=workspace, deleted_too=True)
+    if found.get("deletedAt"):  # already deleted: the server says where its removal stands and what to do
+        current.api.execute(queries.DELETE_DEPLOYMENT, {"deploymentUuid": found["id"], "deploymentHardDelete": None})
     if hard and not _flags(current).get("hardDeleteDeployment"):
         raise AirpoolError(
             "this server does not allow hard deletes (values.yaml: astronomer.houston.config.deployments."
@@ -317,23 +329,82 @@ def delete(
 
 
 def _wait_freed(current: session.Session, *, deleted: dict[str, Any], timeout: float, quiet: bool) -> None:
-    """Poll until the pool offers the namespace again, i.e. commander has removed every object of the Deployment
-    (a deleted Deployment is no longer listed, so the pool is the only thing to watch)."""
+    """Poll the deleted Deployment until commander has removed it (its record is gone), showing commander's
+    latest message (a retry and its reason) meanwhile; then say where its namespace stands. A namespace that
+    left the pool meanwhile is not waited for."""
     namespace = deleted["namespace"]
     if _mode(current) != "pool":
         typer.echo(f"No namespace pool here: commander deletes namespace {namespace} with the Deployment.", err=True)
         return
     deadline = time.monotonic() + timeout
+    name = deleted["releaseName"]
     with output.progress(quiet=quiet) as show:
-        show(f"namespace {namespace}: commander is removing the objects of {deleted['releaseName']}")
-        while namespace not in _available(current):
+        show(f"namespace {namespace}: commander is removing the objects of {name}")
+        while True:
+            left = current.api.execute(queries.DELETED_DEPLOYMENT, {"deploymentUuid": deleted["id"]})[
+                "deletedDeployment"
+            ]
+            if left is None or left["status"] != deployment_rules.DeploymentStatus.DELETING.value:
+                break
+            if left["statusMessage"] and left["statusMessage"] != "queued for uninstall":
+                show(f"namespace {namespace}: {left['statusMessage']}")
             if time.monotonic() >= deadline:
                 raise AirpoolError(
-                    f"namespace {namespace} is not back in the pool after {timeout:g} s; "
-                    "an admin sees its state and reason with `airpool pool status`"
+                    f"Deployment {name} is still being removed from namespace {namespace} after {timeout:g} s: "
+                    f"{left['statusMessage']}. Commander keeps retrying; `airpool deployment retry {deleted['id']}` "
+                    f"retries now; an admin sees the namespace's state with `airpool pool status`"
                 )
             time.sleep(1.0)
-    typer.echo(f"Namespace {namespace} is back in the pool.", err=quiet)
+    if namespace in _available(current):
+        typer.echo(f"Namespace {namespace} is back in the pool.", err=quiet)
+    else:
+        typer.echo(
+            f"The Deployment's objects are removed; namespace {namespace} is not offered right now (it left the "
+            "pool, or waits for commander's check); an admin sees why with `airpool pool status`.",
+            err=quiet,
+        )
+
+
+@app.command(
+    "retry",
+    epilog=output.examples("airpool deployment retry etl", "airpool deployment retry 0b6c9f1e-...   # a deleted one"),
+)
+@exits.handled
+def retry(deployment: str = _DEPLOYMENT_ARGUMENT, workspace: str | None = _WORKSPACE_OPTION) -> None:
+    """Run the work a Deployment still needs again, now: its failed install or upgrade, or the removal of a
+    deleted one (commander also retries by itself; this does not wait for it)."""
+    current = session.open_session()
+    found = _resolve(current, deployment, workspace=workspace, deleted_too=True)
+    job = current.api.execute(queries.RETRY_DEPLOYMENT, {"deploymentUuid": found["id"]})["retryDeployment"]
+    typer.echo(
+        f"Queued the {job['kind']} of Deployment {found['releaseName']} again (job {job['id']}); commander runs it "
+        f"now. Follow it with `airpool deployment status {found['releaseName']}`."
+    )
+
+
+_JOB_COLUMNS = [
+    output.field("job", "id"),
+    output.field("kind", "kind"),
+    output.field("state", "state", styled=True),
+    output.field("attempts", "attempts"),
+    output.field("not before", "runAfter"),
+    output.field("finished", "finishedAt"),
+    output.field("last error", "lastError"),
+]
+
+
+@app.command("jobs", epilog=output.examples("airpool deployment jobs etl", "airpool deployment jobs etl -o json"))
+@exits.handled
+def jobs(
+    deployment: str = _DEPLOYMENT_ARGUMENT,
+    workspace: str | None = _WORKSPACE_OPTION,
+    fmt: output.Format = output.output_option(),
+) -> None:
+    """Commander's jobs for a Deployment, newest first: state, attempts, when the next try is, the last error."""
+    current = session.open_session()
+    found = _resolve(current, deployment, workspace=workspace, deleted_too=True)
+    rows = current.api.execute(queries.DEPLOYMENT_JOBS, {"deploymentUuid": found["id"]})["deploymentJobs"]
+    output.show(rows, _JOB_COLUMNS, fmt=fmt, empty="No commander jobs for this Deployment.")
 
 
 def _return_note(deleted: dict[str, Any]) -> str:

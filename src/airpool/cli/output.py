@@ -43,6 +43,7 @@ STATE_STYLES = {
     "deleting": "yellow",
     "retained": "blue",
     "unhealthy": "red",
+    "unknown": "red",
     "failed": "red",
     "misconfigured": "red",
     "retired": "dim",

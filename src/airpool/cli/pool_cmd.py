@@ -16,6 +16,7 @@ app = typer.Typer(
         "airpool pool status",
         "airpool pool status -o json | jq -r '.namespaces[] | select(.state == \"retained\") | .name'",
         "airpool pool release pool-c",
+        "airpool pool release pool-c --force",
     ),
 )
 
@@ -64,10 +65,25 @@ def status(fmt: output.Format = output.output_option()) -> None:
     typer.echo(summary(pool))
 
 
-@app.command("release", epilog=output.examples("airpool pool release pool-c"))
+@app.command(
+    "release",
+    epilog=output.examples("airpool pool release pool-c", "airpool pool release pool-c --force   # stuck releasing"),
+)
 @exits.handled
-def release(name: str = typer.Argument(..., metavar="NAME", help="A retained namespace of the pool.")) -> None:
-    """Return a retained namespace to the pool now instead of at the end of its retention period."""
+def release(
+    name: str = typer.Argument(..., metavar="NAME", help="A retained (or, with --force, releasing) pool namespace."),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="For a namespace stuck releasing: give up on removing its deleted Deployment; the namespace is offered "
+        "once commander's check finds it holds nothing of any Deployment.",
+    ),
+) -> None:
+    """Return a retained namespace to the pool now instead of at the end of its retention period; with --force,
+    a namespace whose Deployment's removal is stuck."""
     current = session.open_session()
-    released = current.api.execute(queries.RELEASE_NAMESPACE, {"name": name})["releaseNamespace"]
+    variables = {"name": name, "force": True if force else None}
+    released = current.api.execute(queries.RELEASE_NAMESPACE, variables)["releaseNamespace"]
     typer.echo(f"Namespace {released['name']} is now {released['state']}.")
+    if released["state"] == "misconfigured" and released.get("healthReason"):
+        typer.echo(f"{released['healthReason']} (`airpool pool status` shows when it is available).")

@@ -75,7 +75,33 @@ query PoolStatus {
 """
 
 RELEASE_NAMESPACE = """
-mutation ReleaseNamespace($name: String!) {
-  releaseNamespace(name: $name) { name state since releasesAt }
+mutation ReleaseNamespace($name: String!, $force: Boolean) {
+  releaseNamespace(name: $name, force: $force) { name state since releasesAt healthReason }
 }
+"""
+
+DELETED_DEPLOYMENTS = f"""
+query DeletedDeployments($workspaceUuid: Uuid!) {{
+  deletedDeployments(workspaceUuid: $workspaceUuid) {{ {_DEPLOYMENT_FIELDS} }}
+}}
+"""
+
+DELETED_DEPLOYMENT = f"""
+query DeletedDeployment($deploymentUuid: Uuid!) {{
+  deletedDeployment(deploymentUuid: $deploymentUuid) {{ {_DEPLOYMENT_FIELDS} }}
+}}
+"""
+
+_JOB_FIELDS = "id kind state deploymentId namespace attempts runAfter lastError createdAt finishedAt"
+
+RETRY_DEPLOYMENT = f"""
+mutation RetryDeployment($deploymentUuid: Uuid!) {{
+  retryDeployment(deploymentUuid: $deploymentUuid) {{ {_JOB_FIELDS} }}
+}}
+"""
+
+DEPLOYMENT_JOBS = f"""
+query DeploymentJobs($deploymentUuid: Uuid!) {{
+  deploymentJobs(deploymentUuid: $deploymentUuid) {{ {_JOB_FIELDS} }}
+}}
 """

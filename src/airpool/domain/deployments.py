@@ -25,6 +25,8 @@ class DeploymentStatus(StrEnum):
     DEPLOYING = "deploying"
     HEALTHY = "healthy"
     UNHEALTHY = "unhealthy"
+    #: Commander could not look (its namespace deleted, access lost, the API server down): the message says why.
+    UNKNOWN = "unknown"
     FAILED = "failed"
     DELETING = "deleting"
     DELETED = "deleted"

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -102,10 +102,36 @@ def _dag_payload(dag_deployment: dict[str, str] | None) -> dict[str, object]:
     return {"dag_deployment": dag_deployment} if dag_deployment else {}
 
 
+def _when(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else "?"
+
+
+def _holder_note(s: Session, holder: models.Deployment) -> str:
+    """Who holds a name: a live Deployment, one being deleted, or a soft-deleted one kept until releases_at,
+    and how to free it."""
+    ws = s.get(models.Workspace, holder.workspace_id)
+    who = f"Deployment {holder.label!r} ({holder.id}) of workspace {ws.label if ws else holder.workspace_id!r}"
+    if holder.deleted_at is None:
+        return f"another {who}"
+    if holder.status == DeploymentStatus.DELETING.value:
+        return (
+            f"{who}, deleted at {_when(holder.deleted_at)} and still being removed ({holder.status_message}); "
+            f"the name is free once commander has removed it (retry now: `airpool deployment retry {holder.id}`)"
+        )
+    pooled = pool.is_pool_namespace(s, holder.namespace) and holder.active_namespace is not None
+    early = (
+        f"a system admin can free it now with `airpool pool release {holder.namespace}`"
+        if pooled
+        else "it is freed by the cleanup run after that"
+    )
+    return f"soft-deleted {who}, kept with its data until {_when(holder.releases_at)}; {early}"
+
+
 def _release_name(s: Session, wanted: str | None) -> str:
     if wanted is not None:
-        if s.scalar(sa.select(D.id).where(D.release_name == wanted)) is not None:
-            raise Conflict(f"release name {wanted!r} is already used by another Deployment")
+        holder = s.scalars(sa.select(D).where(D.release_name == wanted)).first()
+        if holder is not None:
+            raise Conflict(f"release name {wanted!r} is held by {_holder_note(s, holder)}")
         return wanted
     for _ in range(_NAME_ATTEMPTS):
         name = spec.generate_release_name()
@@ -285,13 +311,69 @@ def effective_hard_delete(config: PlatformConfig, requested: bool | None) -> boo
     return True if requested is None else requested
 
 
+def _already_deleted(s: Session, actor: Actor, deployment_id: str) -> None:
+    """A delete of a Deployment that is already deleted tells where its deletion stands (not NOT_FOUND), to
+    whoever may see it."""
+    dep = s.get(D, deployment_id)
+    if dep is None or dep.deleted_at is None:
+        return
+    try:
+        access.require_role(s, actor, dep.workspace_id, Role.VIEWER)
+    except NotFound:
+        return
+    raise Conflict(f"Deployment {dep.release_name} is already deleted: {deletion_note(s, dep)}")
+
+
+def deletion_note(s: Session, dep: models.Deployment) -> str:
+    """Where a deleted Deployment's removal stands, and what can be done about it."""
+    since = _when(dep.deleted_at)
+    if dep.status == DeploymentStatus.DELETING.value:
+        return (
+            f"deleted at {since}, commander is still removing its objects from namespace {dep.namespace}: "
+            f"{dep.status_message}. It retries by itself; retry now with `airpool deployment retry {dep.id}`, "
+            f"or a system admin gives up on the removal with `airpool pool release --force {dep.namespace}`"
+        )
+    return f"soft-deleted at {since}; {_holder_note(s, dep)}"
+
+
+def deletion(platform: Platform, actor: Actor, deployment_id: str) -> views.DeploymentView | None:
+    """A deleted Deployment while its record remains (being removed, or soft-deleted and kept); None once it is
+    gone for good. A live one is NOT_FOUND here (``get`` shows it). Needs viewer in its workspace."""
+    with platform.db.read() as s:
+        dep = s.get(D, deployment_id)
+        if dep is None:
+            return None
+        try:
+            access.require_role(s, actor, dep.workspace_id, Role.VIEWER)
+        except NotFound:
+            raise access.deployment_not_found(deployment_id) from None
+        if dep.deleted_at is None:
+            raise NotFound(f"Deployment {dep.release_name} is not deleted")
+        return views.DeploymentView.of(dep)
+
+
+def list_deleted(platform: Platform, actor: Actor, workspace_id: str) -> list[views.DeploymentView]:
+    """A workspace's deleted Deployments whose record remains (being removed, or soft-deleted and kept until
+    ``releases_at``), newest deletion first: what still holds their namespace and release name."""
+    with platform.db.read() as s:
+        access.require_role(s, actor, workspace_id, Role.VIEWER)
+        q = (
+            sa.select(D)
+            .where(D.workspace_id == workspace_id, D.deleted_at.is_not(None))
+            .order_by(D.deleted_at.desc(), D.id)
+        )
+        return [views.DeploymentView.of(d) for d in s.scalars(q)]
+
+
 def delete(platform: Platform, actor: Actor, deployment_id: str, *, hard: bool | None = None) -> views.DeploymentView:
     """Request deletion: the namespace goes claimed -> releasing and commander gets an ``uninstall`` job.
 
-    Returns the Deployment as it was deleted (``hard_delete``, ``releases_at`` set). Needs editor or admin."""
+    Returns the Deployment as it was deleted (``hard_delete``, ``releases_at`` set). Needs editor or admin.
+    Deleting an already deleted Deployment is a Conflict that says where its removal stands."""
     config = platform.config
     now = platform.now()
     with platform.db.write() as s:
+        _already_deleted(s, actor, deployment_id)
         dep = _visible(s, actor, deployment_id, Role.EDITOR, lock=True)
         is_hard = effective_hard_delete(config, hard)
         dep.deleted_at = now
@@ -310,8 +392,7 @@ def delete(platform: Platform, actor: Actor, deployment_id: str, *, hard: bool |
             at=now,
             deployment_id=dep.id,
             namespace=dep.namespace,
-            # The Deployment's own DAG settings, not today's config, tell commander whether a PV must go too.
-            payload={"hard": is_hard, "release_name": dep.release_name, **_dag_payload(dep.dag_deployment)},
+            payload=commander_jobs.uninstall_payload(dep),
         )
         audit.record(
             s,

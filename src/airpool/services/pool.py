@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from airpool.domain.errors import Conflict, InvalidInput, NotFound, PoolExhausted
-from airpool.domain.pool import HELD_STATES, PENDING_CHECK, NamespaceState, can_move
+from airpool.domain.pool import FORCE_RELEASED, HELD_STATES, PENDING_CHECK, NamespaceState, can_move
 from airpool.services import access, audit, metrics, views
 from airpool.services.access import Actor
 from airpool.services.platform import Platform
@@ -229,8 +229,20 @@ def start_release(s: Session, *, deployment_id: str, namespace: str, at: datetim
     return sql.rowcount(result) == 1
 
 
-def after_uninstall(s: Session, platform: Platform, *, dep: models.Deployment, hard: bool, now: datetime) -> None:
-    """releasing -> available (hard), retained (soft), or retired (name left the configuration, hard)."""
+def after_uninstall(
+    s: Session,
+    platform: Platform,
+    *,
+    dep: models.Deployment,
+    hard: bool,
+    now: datetime,
+    not_offerable: str | None = None,
+) -> None:
+    """releasing -> available (hard), retained (soft), or retired (name left the configuration, hard).
+
+    ``not_offerable``: commander's check right before the namespace would be offered again found it unfit (an
+    object of another Deployment, a lost permission): it waits in ``misconfigured`` with that reason instead, and
+    the health check offers it once fixed."""
     row = s.get(P, dep.namespace, with_for_update=True)
     if row is None or row.holder_id != dep.id or row.state != S.RELEASING.value:
         return
@@ -238,7 +250,10 @@ def after_uninstall(s: Session, platform: Platform, *, dep: models.Deployment, h
         move(s, row.name, S.RELEASING, S.RETAINED, at=now, releases_at=dep.releases_at, health_reason="")
         return
     dst = S.AVAILABLE if row.in_config else S.RETIRED
-    move(s, row.name, S.RELEASING, dst, at=now, holder_id=None, releases_at=None, health_reason="")
+    reason = ""
+    if dst is S.AVAILABLE and not_offerable:
+        dst, reason = S.MISCONFIGURED, not_offerable
+    move(s, row.name, S.RELEASING, dst, at=now, holder_id=None, releases_at=None, health_reason=reason)
     dep.active_namespace = None
 
 
@@ -384,9 +399,12 @@ def record_health(platform: Platform, name: str, *, ok: bool, reason: str = "") 
         return S(s.scalar(sa.select(P.state).where(P.name == name)) or state)
 
 
-def release_early(platform: Platform, actor: Actor, name: str) -> views.NamespaceView:
-    """An admin returns a retained namespace to the pool now (the soft-deleted Deployment is finalized)."""
-    from airpool.services import cleanup
+def release_early(platform: Platform, actor: Actor, name: str, *, force: bool = False) -> views.NamespaceView:
+    """An admin returns a namespace to the pool now. A retained one: the soft-deleted Deployment is finalized.
+    A releasing one, with ``force``: the admin gives up on commander removing its Deployment's objects (the
+    Deployment is finalized, its uninstall cancelled); the namespace waits in ``misconfigured`` until commander's
+    health check found it holds nothing of any Deployment, and is offered then."""
+    from airpool.services import cleanup, commander_jobs
 
     access.require_system_admin(actor)
     now = platform.now()
@@ -394,18 +412,53 @@ def release_early(platform: Platform, actor: Actor, name: str) -> views.Namespac
         row = s.get(P, name)
         if row is None:
             raise NotFound(f"namespace {name!r} is not in the namespace pool")
-        if row.state != S.RETAINED.value:
+        if row.state == S.RELEASING.value and force:
+            holder = row.holder_id
+            dst = S.MISCONFIGURED if row.in_config else S.RETIRED
+            if not move(
+                s, name, S.RELEASING, dst, at=now, holder_id=None, releases_at=None, health_reason=FORCE_RELEASED
+            ):
+                raise Conflict(f"namespace {name!r} changed while releasing it; try again")
+            if holder is not None:
+                s.execute(
+                    sa.update(models.CommanderJob)
+                    .where(
+                        models.CommanderJob.deployment_id == holder,
+                        models.CommanderJob.kind == commander_jobs.JobKind.UNINSTALL.value,
+                        models.CommanderJob.state.in_(["queued", "running", "failed"]),
+                    )
+                    .values(state="cancelled", finished_at=now, updated_at=now, lease_owner=None)
+                    .execution_options(synchronize_session=False)
+                )
+                dep = s.get(models.Deployment, holder)
+                if dep is not None:
+                    dep.active_namespace = None
+                    dep.status = "deleted"
+                    s.flush()
+                cleanup.finalize_deployment(s, deployment_id=holder, at=now)
+            action = "pool.force_release"
+        elif row.state == S.RELEASING.value:
+            raise Conflict(
+                f"namespace {name!r} is releasing, not retained: commander is removing the objects of its deleted "
+                f"Deployment ({row.health_reason or 'in progress'}). It retries by itself; `airpool deployment "
+                f"retry {row.holder_id}` retries now, `airpool pool release --force {name}` gives up on the removal "
+                "(the namespace is offered once commander's check finds it holds nothing of any Deployment)"
+            )
+        elif row.state != S.RETAINED.value:
             raise Conflict(
                 f"namespace {name!r} is {row.state}, not retained: only a retained namespace can be released early"
+                + ("" if row.state != S.CLAIMED.value else "; delete its Deployment first")
             )
-        holder = finish_retention(s, name=name, at=now, due_before=None)
-        if holder is None:
-            raise Conflict(f"namespace {name!r} changed while releasing it; try again")
-        cleanup.finalize_deployment(s, deployment_id=holder, at=now)
+        else:
+            holder = finish_retention(s, name=name, at=now, due_before=None)
+            if holder is None:
+                raise Conflict(f"namespace {name!r} changed while releasing it; try again")
+            cleanup.finalize_deployment(s, deployment_id=holder, at=now)
+            action = "pool.release_early"
         audit.record(
             s,
             actor=actor.username,
-            action="pool.release_early",
+            action=action,
             target_kind="namespace",
             target_id=name,
             detail={"deployment_id": holder},

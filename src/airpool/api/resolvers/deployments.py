@@ -1,4 +1,5 @@
-"""Deployments: ``createDeployment``, ``deleteDeployment``, ``workspaceDeployments``, ``paginatedDeployments``.
+"""Deployments: ``createDeployment``, ``deleteDeployment``, ``workspaceDeployments``, ``paginatedDeployments``;
+airpool's ``deletedDeployment(s)``, ``deploymentJobs`` and ``retryDeployment``.
 
 Houston fields the CLI reads but airpool has no separate notion of are fixed here: ``type`` is always
 ``airflow``, ``version`` is airpool's own (the chart version in Houston), ``runtimeVersion`` is empty (Astro
@@ -16,8 +17,8 @@ from airpool.api.resolvers.common import Info, caller, platform
 from airpool.api.resolvers.workspaces import WorkspaceRef
 from airpool.domain import dags
 from airpool.domain.errors import InvalidInput
-from airpool.services import deployments
-from airpool.services.views import DeploymentView
+from airpool.services import commander_jobs, deployments
+from airpool.services.views import DeploymentView, JobView
 
 query = QueryType()
 mutation = MutationType()
@@ -88,6 +89,26 @@ def resolve_delete_deployment(
     _: Any, info: Info, *, deployment_uuid: str, deployment_hard_delete: bool | None = None
 ) -> DeploymentView:
     return deployments.delete(platform(info), caller(info), deployment_uuid, hard=deployment_hard_delete)
+
+
+@query.field("deletedDeployment")
+def resolve_deleted_deployment(_: Any, info: Info, *, deployment_uuid: str) -> DeploymentView | None:
+    return deployments.deletion(platform(info), caller(info), deployment_uuid)
+
+
+@query.field("deletedDeployments")
+def resolve_deleted_deployments(_: Any, info: Info, *, workspace_uuid: str) -> list[DeploymentView]:
+    return deployments.list_deleted(platform(info), caller(info), workspace_uuid)
+
+
+@query.field("deploymentJobs")
+def resolve_deployment_jobs(_: Any, info: Info, *, deployment_uuid: str) -> list[JobView]:
+    return commander_jobs.of_deployment(platform(info), caller(info), deployment_uuid)
+
+
+@mutation.field("retryDeployment")
+def resolve_retry_deployment(_: Any, info: Info, *, deployment_uuid: str) -> JobView:
+    return commander_jobs.retry_deployment(platform(info), caller(info), deployment_uuid)
 
 
 @query.field("workspaceDeployments")

@@ -41,8 +41,8 @@ def resolve_pool_status(_: Any, info: Info) -> dict[str, Any]:
 
 
 @mutation.field("releaseNamespace")
-def resolve_release_namespace(_: Any, info: Info, *, name: str) -> NamespaceView:
-    return pool.release_early(platform(info), caller(info), name)
+def resolve_release_namespace(_: Any, info: Info, *, name: str, force: bool | None = None) -> NamespaceView:
+    return pool.release_early(platform(info), caller(info), name, force=bool(force))
 
 
 @namespace_type.field("since")
