@@ -184,3 +184,49 @@ def test_the_example_values_file_is_valid_and_warning_free() -> None:
     assert cfg.deployments.hard_delete is True
     assert cfg.warnings == ()
     assert cfg.ignored_keys == ()
+
+
+def test_unquoted_values_that_yaml_reads_as_something_else_are_refused_with_quote_it(tmp_path: Path) -> None:
+    """Issue 11: ``tier: no`` became "false" and ``cost-center: 010`` became "8" without a word."""
+    message = problems(
+        tmp_path,
+        """
+        global:
+          namespaceLabels: {tier: no, env: off, cost-center: 010, on-call: yes, size: 1e3, owner: ~, ratio: 2.10}
+          features:
+            namespacePools:
+              enabled: true
+              namespaces: {names: [pool-a, 123, off, 1e3]}
+        airpool:
+          retentionDays: 010
+          airflow: {version: 2.10}
+          releaseName: ~
+        """,
+    )
+    for path, text in (
+        ("global.namespaceLabels.tier", "no"),
+        ("global.namespaceLabels.env", "off"),
+        ("global.namespaceLabels.cost-center", "010"),
+        ("global.namespaceLabels.on-call", "yes"),
+        ("global.namespaceLabels.size", "1e3"),
+        ("global.namespaceLabels.owner", "~"),
+        ("global.namespaceLabels.ratio", "2.10"),
+        ("global.features.namespacePools.namespaces.names[1]", "123"),
+        ("global.features.namespacePools.namespaces.names[2]", "off"),
+        ("global.features.namespacePools.namespaces.names[3]", "1e3"),
+        ("airpool.airflow.version", "2.10"),
+        ("airpool.releaseName", "~"),
+    ):
+        lines = [line for line in message.splitlines() if line.startswith(f"  - {path}: {text} ")]
+        assert len(lines) == 1, (path, message)
+        assert f'quote it ("{text}")' in lines[0]
+    assert "airpool.retentionDays: 010 is read by YAML as 8" in message
+
+
+def test_quoted_and_faithful_values_are_accepted_and_a_later_file_can_fix_an_earlier_one(tmp_path: Path) -> None:
+    a = write(tmp_path, "a.yaml", "global: {namespaceLabels: {tier: no, env: 'off', n: 3, pii: true}}\n")
+    b = write(tmp_path, "b.yaml", 'global: {namespaceLabels: {tier: "no"}}\n')
+    cfg = config.load([a, b])
+    assert dict(cfg.namespace_labels) == {"tier": "no", "env": "off", "n": "3", "pii": "true"}
+    with pytest.raises(ConfigError, match=r"global\.namespaceLabels\.tier: no is read by YAML as false"):
+        config.load([b, a])

@@ -139,7 +139,10 @@ def test_malformed_advanced_entries(tmp_path: Path) -> None:
     }
     message = problems(tmp_path, values)
     assert 'preCreatedNamespaces[0]: "adv-1" is a string; allowed: a mapping like {name: <namespace>}' in message
-    assert "preCreatedNamespaces[1].name: 5 is a number; allowed: a namespace name (string)" in message
+    assert (
+        "preCreatedNamespaces[1].name: 5 is read by YAML as 5 (a number), not as text; "
+        "allowed: a namespace name (string), so quote it" in message
+    )
     assert 'astronomer.commander.env[0].value: "maybe" is a string; allowed: true or false' in message
     assert 'astronomer.commander.env[1]: "X=1" is a string; allowed: a mapping with name and value' in message
 

@@ -168,6 +168,8 @@ def _check_names(reader: Reader, entries: list[tuple[str, Any]], *, platform_nam
         if not isinstance(name, str):
             reader.bad_type(path, name, "a namespace name (string)")
             continue
+        if reader.misread_text(path, name):
+            continue
         problem = dns1123_label_problem(name)
         if problem:
             reader.problem(path, f"{show(name)} is not a valid namespace name: it {problem} (DNS-1123 label)")

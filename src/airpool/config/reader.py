@@ -3,6 +3,11 @@
 An admin fixing values.yaml wants the whole list in one run, so each read records a problem and returns a
 default rather than raising. The reader also remembers which keys it looked at: what nobody read is either an
 Astronomer chart key airpool does not use (a note) or, under ``airpool:``, a typo (an error).
+
+Where the tree came from files (``files.Values``) the reader also knows how each unquoted non-text scalar was
+written, and refuses a value that YAML reads as something else than what was written where text or a number is
+expected (``tier: no`` is false, ``cost-center: 010`` is 8, ``~`` is null, Helm reads ``1e3`` as 1000): the
+message names the key path and says to quote it.
 """
 
 from __future__ import annotations
@@ -36,6 +41,21 @@ def show(value: object) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+def _dotted(keys: tuple[str | int, ...]) -> str:
+    """A tree path in the reader's notation: ``a.b[2].c``."""
+    text = ""
+    for key in keys:
+        text += f"[{key}]" if isinstance(key, int) else (f".{key}" if text else key)
+    return text
+
+
+def _canonical(value: bool | str | int | float) -> str:
+    """A scalar as text, the way it reads when written plainly (true, 3, 2.5)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 def _type_name(value: object) -> str:
     if value is None:
         return "null"
@@ -59,6 +79,32 @@ class Reader:
         self._tree = tree
         self.problems: list[Problem] = []
         self._read: set[tuple[str, ...]] = set()
+        written: Mapping[tuple[str | int, ...], str] = getattr(tree, "written", {})
+        self._written = {_dotted(keys): text for keys, text in written.items()}
+
+    def written(self, path: str) -> str | None:
+        """How the unquoted scalar at ``path`` was written, when it was not plainly text (None otherwise)."""
+        return self._written.get(path)
+
+    def misread_text(self, path: str, value: object) -> bool:
+        """Report (and return True) when text is expected at ``path`` and YAML read something else than what was
+        written: an unquoted word, number or ``~`` that is not text, or that Helm's YAML 1.2 reads as a number."""
+        text = self.written(path)
+        if text is None:
+            return False
+        if isinstance(value, str):
+            self.problem(
+                path,
+                f"{text} is unquoted, and YAML 1.2 parsers such as Helm's read it as a number; "
+                f'quote it ("{text}") to mean the text',
+            )
+            return True
+        if value is None or (isinstance(value, bool | int | float) and _canonical(value) != text):
+            self.problem(
+                path, f'{text} is read by YAML as {show(value)}, not as the text "{text}"; quote it ("{text}")'
+            )
+            return True
+        return False
 
     # -- problems -------------------------------------------------------------------------------------------
     def problem(self, path: str, message: str) -> None:
@@ -67,7 +113,15 @@ class Reader:
             self.problems.append(item)
 
     def bad_type(self, path: str, value: object, allowed: str) -> None:
-        self.problem(path, f"{show(value)} is {_type_name(value)}; allowed: {allowed}")
+        if "string" in allowed and (text := self.written(path)) is not None:
+            self.problem(
+                path,
+                f"{text} is read by YAML as {show(value)} ({_type_name(value)}), not as text; "
+                f'allowed: {allowed}, so quote it ("{text}")',
+            )
+            return
+        hint = "; quote it" if "string" in allowed and isinstance(value, bool | int | float) else ""
+        self.problem(path, f"{show(value)} is {_type_name(value)}; allowed: {allowed}{hint}")
 
     # -- raw access -----------------------------------------------------------------------------------------
     def raw(self, path: str) -> Any:
@@ -104,6 +158,10 @@ class Reader:
         return self._typed(path, default, lambda v: isinstance(v, bool), "true or false")
 
     def integer(self, path: str, default: int, *, minimum: int, maximum: int | None = None) -> int:
+        raw, text = self.raw(path), self.written(path)
+        if text is not None and isinstance(raw, int) and not isinstance(raw, bool) and str(raw) != text:
+            self.problem(path, f"{text} is read by YAML as {raw} (a leading 0 means octal); write it in plain decimal")
+            return default
         value = self._typed(path, default, lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer")
         top = "" if maximum is None else f" and at most {maximum}"
         if value < minimum or (maximum is not None and value > maximum):
@@ -112,6 +170,9 @@ class Reader:
         return value
 
     def string(self, path: str, default: T) -> str | T:
+        value = self.raw(path)
+        if ((value is None and self.written(path) == "~") or isinstance(value, str)) and self.misread_text(path, value):
+            return default
         return self._typed(path, default, lambda v: isinstance(v, str) and v.strip() != "", "a non-empty string")
 
     def items(self, path: str) -> list[tuple[str, Any]]:
@@ -136,10 +197,10 @@ class Reader:
         for key, item in value.items():
             if not isinstance(key, str):
                 self.problem(f"{path}.{show(key)}", "the key is not a string; quote it (YAML reads on/yes/1 as values)")
-            elif isinstance(item, bool):
-                result[str(key)] = "true" if item else "false"
-            elif isinstance(item, str | int | float):
-                result[str(key)] = str(item)
+            elif self.misread_text(f"{path}.{key}", item):
+                continue
+            elif isinstance(item, bool | str | int | float):
+                result[str(key)] = _canonical(item)
             else:
                 self.bad_type(f"{path}.{key}", item, "a string")
         return result
