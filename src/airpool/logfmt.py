@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+import traceback
 from collections.abc import Mapping
 from typing import Any, TextIO
 
@@ -37,9 +38,42 @@ class LogfmtFormatter(logging.Formatter):
         extra: Any = getattr(record, "kv", None)
         if isinstance(extra, Mapping):
             pairs.extend((str(k), v) for k, v in extra.items())
-        if record.exc_info:
-            pairs.append(("error", self.formatException(record.exc_info).splitlines()[-1]))
+        if record.exc_info and record.exc_info[1] is not None:
+            pairs.append(("error", describe(record.exc_info[1])))
+            pairs.append(("stack", " | ".join(_frames(record.exc_info[2]))))
         return " ".join(f"{k}={quote(v)}" for k, v in pairs)
+
+
+#: Lines of a SQLAlchemy message that are no cause: its documentation link, and the statement's parameters
+#: (they can hold password hashes and token digests).
+_NOISE = ("(Background on this error at", "[parameters:")
+
+
+def describe(exc: BaseException) -> str:
+    """An exception's type and message on one line, with its causes (``raise ... from``), without SQLAlchemy's
+    documentation link or statement parameters: the log must keep the cause, not only where to read about it."""
+    parts: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen and len(parts) < 5:
+        seen.add(id(current))
+        lines = [line.strip() for line in str(current).splitlines() if line.strip()]
+        text = " ".join(line for line in lines if not line.startswith(_NOISE))
+        kind = type(current).__qualname__
+        if type(current).__module__ != "builtins":
+            kind = f"{type(current).__module__}.{kind}"
+        parts.append(f"{kind}: {text}".strip().rstrip(":"))
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+    return " <- ".join(parts)
+
+
+def _frames(tb: Any) -> list[str]:
+    """Where it happened: our own frames (libraries' frames are many and say little), and the innermost one."""
+    frames = traceback.extract_tb(tb)
+    kept = [frame for frame in frames if "site-packages" not in frame.filename][-10:]
+    if frames and frames[-1] not in kept:
+        kept.append(frames[-1])
+    return [f"{frame.filename}:{frame.lineno} {frame.name}" for frame in kept]
 
 
 #: Libraries that log every request at INFO; their lines drown commander's own at the default level.

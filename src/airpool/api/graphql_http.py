@@ -9,6 +9,10 @@ one thread hop per request, plain functions as resolvers, and the event loop sta
 Clients send the same few query texts again and again (the CLI's are constants), so parsing and validation are
 done once per distinct text and remembered (bounded LRU; only texts up to ``CACHED_QUERY_CHARS``). A validated
 document that is one long list of flat objects goes through ``fastpath`` instead of graphql-core's executor.
+
+Every request is bounded before it costs anything: the body is read as it streams in and refused once it passes
+``MAX_BODY_BYTES`` (a declared ``Content-Length`` above it is refused unread), the query text has at most
+``limits.MAX_TOKENS`` tokens, and ``limits`` refuses documents that are nested too deep or would cost too much.
 """
 
 from __future__ import annotations
@@ -25,8 +29,9 @@ from graphql import DocumentNode, GraphQLError, GraphQLSchema, parse, validate
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from airpool.api import errors, fastpath
+from airpool.api import errors, fastpath, limits
 from airpool.api.context import AppState, RequestContext
+from airpool.domain.errors import InvalidInput
 
 #: Ariadne logs every error with a traceback; ``errors.format_error`` already logs what deserves it. A logger made
 #: outside the logging manager, so no logging configuration (uvicorn's dictConfig) re-enables it.
@@ -72,9 +77,16 @@ class GraphQLEndpoint:
         rid = errors.new_request_id()
         if request.method != "POST":
             return _error_response("send GraphQL operations as POST with a JSON body {query, variables}", rid)
-        body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
-            return _error_response(f"request body is larger than {MAX_BODY_BYTES} bytes", rid)
+        try:
+            body = await limits.read_body(request, MAX_BODY_BYTES)
+        except limits.BodyTooLarge:
+            response = _error_response(
+                f"request body is larger than {MAX_BODY_BYTES} bytes; send one operation of at most that size",
+                rid,
+                code=limits.TOO_LARGE_CODE,
+            )
+            response.headers["connection"] = "close"  # the rest of the body is not read
+            return response
         try:
             data = json.loads(body)
         except ValueError:
@@ -85,23 +97,30 @@ class GraphQLEndpoint:
 
     def _prepare(self, query: str) -> Prepared:
         try:
-            document = parse(query)
+            document = parse(query, max_tokens=limits.MAX_TOKENS)
         except GraphQLError as error:
             return Prepared(document=None, refusal=(errors.format_error(error),))
         problems = validate(self.schema, document)
         if problems:
             return Prepared(document=None, refusal=tuple(errors.format_error(p) for p in problems))
+        refused = limits.check_document(self.schema, document)
+        if refused is not None:
+            return Prepared(document=None, refusal=(errors.format_error(refused),))
         return Prepared(document=document, shortcut=fastpath.plan(document, self.shortcuts))
 
     def _execute(self, data: Any, context: RequestContext) -> dict[str, Any]:
         token = errors.request_id.set(context.request_id)
         try:
             query = data.get("query") if isinstance(data, dict) else None
-            if not isinstance(query, str) or not query or len(query) > CACHED_QUERY_CHARS:
+            if not isinstance(query, str) or not query:
                 return self._run(data, context, None)  # graphql_sync reports what is wrong with it
-            prepared = self._prepared(query)
+            prepared = self._prepared(query) if len(query) <= CACHED_QUERY_CHARS else self._prepare(query)
             if prepared.document is None:
                 return {"errors": list(prepared.refusal)}
+            try:
+                limits.check_variables(data.get("variables"))
+            except InvalidInput as exc:
+                return {"errors": [errors.airpool_error_payload(exc)]}
             if (
                 prepared.shortcut is not None
                 and not data.get("operationName")

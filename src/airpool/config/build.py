@@ -25,6 +25,9 @@ COMMANDER_ENV = "astronomer.commander.env"
 MANUAL_ENV_NAME = "COMMANDER_MANUAL_NAMESPACE_NAMES"
 AIRPOOL = "airpool"
 
+#: Ten years: a retained namespace further out is a typo (and a far date overflows date arithmetic).
+MAX_RETENTION_DAYS = 3650
+
 _LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 _LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 
@@ -105,10 +108,12 @@ def _read_airpool(reader: Reader) -> dict[str, Any]:
         "platform_namespace": namespace,
         "database_url": reader.string(f"{AIRPOOL}.databaseUrl", None),
         "data_dir": reader.string(f"{AIRPOOL}.dataDir", _defaults.data_dir),
-        "retention_days": reader.integer(f"{AIRPOOL}.retentionDays", _defaults.retention_days, minimum=0),
+        "retention_days": reader.integer(
+            f"{AIRPOOL}.retentionDays", _defaults.retention_days, minimum=0, maximum=MAX_RETENTION_DAYS
+        ),
         "cleanup_schedule": schedule,
         "health_check_interval": reader.integer(
-            f"{AIRPOOL}.healthCheckInterval", _defaults.health_check_interval, minimum=1
+            f"{AIRPOOL}.healthCheckInterval", _defaults.health_check_interval, minimum=1, maximum=86_400
         ),
         "server": model.ServerSettings(
             host=reader.string(f"{AIRPOOL}.server.host", _server_defaults.host),

@@ -35,6 +35,8 @@ from airpool.services.platform import Platform
 from airpool.store import models, sql
 
 API_TOKEN_PREFIX = "ap_"
+#: Ten years; a longer lifetime is a typo (and far dates overflow the calendar).
+API_TOKEN_MAX_DAYS = 3650
 USERNAME_MAX = 255
 PASSWORD_MIN = 8
 ENV_ADMIN_USERNAME = "AIRPOOL_ADMIN_USERNAME"
@@ -360,8 +362,11 @@ def create_api_token(
     label = label.strip()
     if not label or len(label) > 255:
         raise InvalidInput("API token label must be 1 to 255 characters")
-    if expires_in_days is not None and expires_in_days < 1:
-        raise InvalidInput(f"expires_in_days must be at least 1 (got {expires_in_days})")
+    if expires_in_days is not None and not 1 <= expires_in_days <= API_TOKEN_MAX_DAYS:
+        raise InvalidInput(
+            f"expiresInDays must be between 1 and {API_TOKEN_MAX_DAYS} (ten years), or left out for a token that "
+            f"does not expire (got {expires_in_days})"
+        )
     secret = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = platform.now()
     row = models.ApiToken(

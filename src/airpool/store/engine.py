@@ -10,6 +10,10 @@ Several processes on one SQLite file still work, through busy_timeout.
 PostgreSQL runs at READ COMMITTED: the services' compare-and-set UPDATEs re-check their WHERE clause after a
 concurrent commit, which is what makes a claim atomic there.
 
+Text holding U+0000 is refused before it reaches either database (``InvalidInput`` naming the column): PostgreSQL
+cannot store it and SQLite would, and the two must give the same answer. The API and the UI refuse it earlier with
+the argument's or form field's name; this is the last line for every other path.
+
 ``Database`` is a plain object passed to whoever needs it (no module-level singleton), so tests can open several
 databases side by side.
 """
@@ -18,8 +22,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
-from airpool.domain.errors import AirpoolError
+from airpool.domain.errors import AirpoolError, InvalidInput
 
 ENV_URL = "AIRPOOL_DATABASE_URL"
 SQLITE_FILE = "airpool.db"
@@ -70,6 +75,27 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+_BIND_SUFFIX = re.compile(r"_\d+$")
+
+
+def _refuse_nul(
+    _conn: sa.Connection, _cursor: Any, _statement: str, parameters: Any, context: Any, executemany: bool
+) -> None:
+    """``before_cursor_execute``: no text parameter may hold U+0000 (see module docstring)."""
+    rows = parameters if executemany else (parameters,)
+    for row in rows or ():
+        if isinstance(row, Mapping):
+            items: Any = row.items()
+        else:
+            compiled = getattr(context, "compiled", None)
+            names = list(getattr(compiled, "positiontup", None) or ())
+            items = ((names[i] if i < len(names) else f"parameter {i + 1}", v) for i, v in enumerate(row or ()))
+        for name, value in items:
+            if isinstance(value, str) and "\x00" in value:
+                field = _BIND_SUFFIX.sub("", str(name))
+                raise InvalidInput(f"{field} must not contain the character U+0000 (NUL); remove it")
+
+
 def _sqlite_begin(conn: sa.Connection) -> None:
     immediate = conn.get_execution_options().get(_WRITE, False)
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
@@ -98,9 +124,12 @@ def make_engine(url: str, *, pool_size: int = 20) -> sa.Engine:
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "before_cursor_execute", _refuse_nul)
         return engine
     # No pre-ping (a round trip per transaction); recycle instead, and a dead connection fails one request.
-    return sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size * 4, pool_recycle=1800, pool_timeout=60)
+    engine = sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size * 4, pool_recycle=1800, pool_timeout=60)
+    event.listen(engine, "before_cursor_execute", _refuse_nul)
+    return engine
 
 
 class Database:

@@ -11,13 +11,14 @@ import functools
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 import airpool
+from airpool.api import limits
 from airpool.domain import errors
 from airpool.ui import session as sessions
 from airpool.ui import templating
@@ -100,10 +101,16 @@ class Guard:
         async def endpoint(request: Request) -> Response:
             sess = self.codec.load(request)
             form: dict[str, str] = {}
+            refusal: str | None = None
             if request.method == "POST":
-                raw = await request.form()
-                form = {k: v for k, v in raw.items() if isinstance(v, str)}
+                form, refusal = await _read_form(request)
             ctx = Ctx(request=request, session=sess, form=form)
+            if refusal is not None:
+                refused = error_page(
+                    ctx, status=413 if "larger" in refusal else 400, heading="Bad request", message=refusal
+                )
+                refused.headers["connection"] = "close"
+                return refused
             response = await run_in_threadpool(self._run, fn, ctx, login=login)
             self.codec.save(sess, request, response)
             return response
@@ -133,6 +140,25 @@ class Guard:
             target = request.url.path if request.method == "GET" else "/"
             return ctx.redirect(f"/login?next={quote(target)}")
         return _answer(fn, ctx)
+
+
+#: The UI's forms are a few short fields; anything bigger is not one of them.
+MAX_FORM_BYTES = 64 * 1024
+
+
+async def _read_form(request: Request) -> tuple[dict[str, str], str | None]:
+    """The posted form (URL-encoded, as every UI form is), read as it streams in, with the reason to refuse it."""
+    try:
+        body = await limits.read_body(request, MAX_FORM_BYTES)
+    except limits.BodyTooLarge:
+        return {}, f"The form is larger than {MAX_FORM_BYTES} bytes; no page of airpool sends that much."
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
+        return {}, "The form was not sent as application/x-www-form-urlencoded; reload the page and try again."
+    form = dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
+    for key, value in form.items():
+        if "\x00" in key or "\x00" in value:
+            return {}, f"The form field {key.replace(chr(0), '')!r} contains the character U+0000 (NUL); remove it."
+    return form, None
 
 
 def _answer(fn: PageFn, ctx: Ctx) -> Response:
