@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the product on this machine: sets up what is missing, starts a local Kubernetes control plane, applies the
 # example pool (examples/values.yaml) as an admin, and serves airpool (API, UI, commander) on the embedded SQLite.
-# Ctrl-C stops the server; `.venv/bin/airpool dev down` stops the control plane.
+# Ctrl-C stops the server (exit 0) and says how to stop the control plane: `.venv/bin/airpool dev down`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -22,4 +22,9 @@ export AIRPOOL_ADMIN_USERNAME=${AIRPOOL_ADMIN_USERNAME:-admin} AIRPOOL_ADMIN_PAS
 export AIRPOOL_VALUES=$values
 export AIRPOOL_COMMANDER_KUBECONFIG=$("$airpool" dev kubeconfig --commander)
 echo "log in as ${AIRPOOL_ADMIN_USERNAME} with the password in .airpool/admin-password"
-exec "$airpool" serve --migrate
+# Not exec: after the server stops (Ctrl-C ends it with exit 0), say what is still running.
+status=0
+"$airpool" serve --migrate || status=$?
+echo "The local Kubernetes control plane is still running (the next scripts/run.sh reuses it);"
+echo "stop it with: $airpool dev down"
+exit "$status"

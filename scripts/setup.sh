@@ -24,11 +24,39 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# pip's own output, condensed to one line per step (a counter of packages while it collects them, then the install);
+# the whole of it stays in .venv/pip.log, and its last lines are shown if pip fails.
+pip_install() {
+  local log=.venv/pip.log n=0 line what
+  : >"$log"
+  if ! .venv/bin/pip install --disable-pip-version-check --progress-bar off "$@" 2>&1 | tee -a "$log" | {
+    while IFS= read -r line; do
+      case $line in
+        Collecting*|Obtaining*)
+          n=$((n + 1)) what=${line#* } what=${what%% (from*}
+          if [ -t 1 ]; then printf '\r\033[K    %3d  %s' "$n" "$what"; else printf '    %3d  %s\n' "$n" "$what"; fi ;;
+        Installing\ collected*|Building\ wheel*|Building\ editable*)
+          [ -t 1 ] && [ "$n" -gt 0 ] && printf '\n'
+          n=0
+          printf '    %s\n' "${line%%:*}" ;;
+        Successfully\ installed*)
+          printf '    installed %s packages\n' "$(printf '%s' "${line#Successfully installed }" | wc -w)" ;;
+      esac
+    done
+    [ -t 1 ] && [ "$n" -gt 0 ] && printf '\n'
+    true
+  }; then
+    tail -n 30 "$log" >&2
+    echo "pip failed; its whole output is in $log" >&2
+    return 1
+  fi
+}
+
 if [ ! -x .venv/bin/airpool ] || [ pyproject.toml -nt .venv/.installed ]; then
-  say "installing Python packages into .venv"
+  say "installing Python packages into .venv (a fresh machine downloads about 90 packages: a minute or two)"
   python3 -m venv .venv
-  .venv/bin/pip install -q --disable-pip-version-check --upgrade pip
-  .venv/bin/pip install -q --disable-pip-version-check -e '.[dev]'
+  pip_install --upgrade pip
+  pip_install -e '.[dev]'
   touch .venv/.installed
 fi
 

@@ -1,4 +1,4 @@
-"""airpool's log lines in logfmt, as the seed's Commander examples show them:
+"""airpool's log lines in logfmt, as Astronomer Commander writes them:
 ``time=2026-11-24T09:00:00Z level=info msg="applied 63 objects" function=install package=airpool.commander.install``.
 
 Key/value pairs passed as ``extra={"kv": {...}}`` are appended; values are quoted when they contain spaces,

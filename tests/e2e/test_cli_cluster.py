@@ -1,6 +1,6 @@
 """The whole path on a real cluster: ``airpool serve`` with its commander on the dev cluster (kwok nodes), the CLI in a
 pseudo-terminal choosing a pool namespace, waiting until commander reports the Deployment healthy, and the
-namespace coming back to the pool after a hard delete. A namespace whose Role is the seed's narrow Option 2 Role
+namespace coming back to the pool after a hard delete. A namespace whose Role is the guide's narrow hand-written Role
 is found misconfigured by commander's health check and never offered.
 """
 
@@ -18,7 +18,7 @@ import lightkube
 import pytest
 
 from airpool import devcluster
-from tests.support import cli, commander_env, seed_roles
+from tests.support import cli, commander_env, guide_roles
 from tests.support import cluster as cluster_support
 from tests.support.api_server import PASSWORD, serve_process
 
@@ -37,7 +37,7 @@ def env(tmp_path: Path, dev_cluster: devcluster.ClusterInfo, admin_client: light
     with contextlib.ExitStack() as stack:
         first, second = (stack.enter_context(commander_env.pool_namespace(admin_client)) for _ in range(2))
         broken = stack.enter_context(cluster_support.fresh_namespace(admin_client, prefix="pool"))
-        commander_env.admin_apply(admin_client, [seed_roles.role(broken), seed_roles.role_binding(broken)])
+        commander_env.admin_apply(admin_client, [guide_roles.role(broken), guide_roles.role_binding(broken)])
         values = tmp_path / "values.yaml"
         values.write_text(
             "global:\n  features:\n    namespacePools:\n      enabled: true\n      namespaces:\n"

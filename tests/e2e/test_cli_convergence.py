@@ -96,10 +96,10 @@ def test_a_stuck_delete_is_told_retried_and_force_released(hard: tuple[Server, P
     job = _leased(server, commander_jobs.JobKind.UNINSTALL)
     commander_jobs.fail(server.platform, job.job.id, worker_id="test", error="forbidden", temporary=False)
 
-    plain = cli.run(config, "pool", "release", "pool-a")
+    plain = cli.run(config, "pool", "release", "pool-a", "--yes")
     assert plain.code == 1
     assert "airpool pool release --force pool-a" in plain.err
-    forced = cli.run(config, "pool", "release", "pool-a", "--force")
+    forced = cli.run(config, "pool", "release", "pool-a", "--force", "--yes")
     assert forced.code == 0, forced
     assert forced.out.startswith("Namespace pool-a is now misconfigured.\nforce-released by an admin")
     assert _pool(config)["pool-a"]["state"] == "misconfigured"
@@ -152,5 +152,5 @@ def test_the_soft_deleted_holder_of_a_release_name_is_named(soft: tuple[Server, 
     assert taken.code == 1
     assert f"release name 'nightly-etl' is held by soft-deleted Deployment 'etl' ({created['id']})" in taken.err
     assert "a system admin can free it now with `airpool pool release pool-a`" in taken.err
-    assert cli.run(config, "pool", "release", "pool-a").code == 0
+    assert cli.run(config, "pool", "release", "pool-a", "--yes").code == 0
     assert _create(config, "pool-b", "--release-name", "nightly-etl")["releaseName"] == "nightly-etl"

@@ -194,15 +194,15 @@ def test_listings_as_json_and_as_plain_text(config: Path) -> None:
 def test_delete_confirms_and_says_when_the_namespace_returns(config: Path) -> None:
     created = json.loads(cli.run(config, "deployment", "create", "-l", "etl", "-n", "pool-b", "-o", "json").out)
     child = cli.spawn(config, "deployment", "delete", "etl")
-    child.expect(r"Delete Deployment 'etl' \([a-z0-9-]+\) in namespace pool-b\? \[y/N\]")
+    child.expect(r"Hard-delete Deployment 'etl' \([a-z0-9-]+\) in namespace pool-b\? \[y/N\]")
     child.sendline("n")
-    child.expect("Error: nothing deleted")
-    assert cli.finish(child) == 1
+    child.expect("Nothing deleted.")
+    assert cli.finish(child) == 0
     assert len(_deployments(config)) == 1
 
     result = cli.run(config, "deployment", "delete", created["releaseName"], "--hard", "--yes")
     assert result.code == 0, result
-    assert f"Deleted Deployment 'etl' ({created['releaseName']}) in namespace pool-b." in result.out
+    assert f"Deleted Deployment 'etl' ({created['releaseName']}) in namespace pool-b (hard delete)." in result.out
     assert "Namespace pool-b is freed as soon as commander has removed the Deployment's objects" in result.out
     pool = json.loads(cli.run(config, "pool", "status", "-o", "json").out)
     assert {ns["name"]: ns["state"] for ns in pool["namespaces"]}["pool-b"] == "releasing"

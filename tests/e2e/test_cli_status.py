@@ -138,10 +138,10 @@ def test_soft_delete_says_when_the_namespace_returns_and_admin_releases_it_early
     text = cli.run(config, "pool", "status").out
     assert "2 namespaces: 1 available, 1 retained; next retained one returns at" in text
 
-    not_retained = cli.run(config, "pool", "release", "pool-a")
+    not_retained = cli.run(config, "pool", "release", "pool-a", "--yes")
     assert not_retained.code == 1
     assert "pool-a" in not_retained.err
-    released = cli.run(config, "pool", "release", "pool-b")
+    released = cli.run(config, "pool", "release", "pool-b", "--yes")
     assert released.code == 0, released
     assert released.out.strip() == "Namespace pool-b is now available."
 

@@ -107,7 +107,9 @@ def test_namespace_outside_the_pool_and_taken_namespace(env: Env) -> None:
     assert "'kube-system'" in outside["message"]
     env.admin.data(CREATE, _create_vars(env))
     taken = _refused(env, CREATE, _create_vars(env, label="second"))
-    assert taken["message"] == "namespace 'pool-a' is not available: it is used by another Deployment"
+    assert taken["message"] == (
+        "namespace 'pool-a' is not available: it is used by another Deployment; available: pool-b"
+    )
     assert taken["extensions"]["code"] == "CONFLICT"
 
 

@@ -15,7 +15,7 @@ from airpool.domain.deployments import Executor
 from airpool.manifests import rbac
 from airpool.manifests.airflow.spec import AirflowSpec, DagDeployment
 from tests.support import cluster as cluster_support
-from tests.support import commander_env, seed_roles
+from tests.support import commander_env, guide_roles
 
 pytestmark = pytest.mark.slow
 
@@ -50,11 +50,11 @@ def retry_until(
             time.sleep(0.2)
 
 
-def test_seed_option2_role_fails_before_any_change_then_succeeds_once_extended(
+def test_guide_role_fails_before_any_change_then_succeeds_once_extended(
     admin_client: lightkube.Client, commander_client: lightkube.Client
 ) -> None:
     with cluster_support.fresh_namespace(admin_client, prefix="opt2") as ns:
-        commander_env.grant_seed_option2(admin_client, ns)
+        commander_env.grant_guide_role(admin_client, ns)
         spec = spec_for(ns, Executor.KUBERNETES)
         with pytest.raises(errors.PermissionsMissing) as caught:
             retry_until(lambda: install.install(commander_client, spec), refused=errors.ClusterRefused)
@@ -71,7 +71,7 @@ def test_seed_option2_role_fails_before_any_change_then_succeeds_once_extended(
         assert_untouched(admin_client, ns)
 
         # The admin extends the Role with exactly what was reported; the retried job succeeds.
-        lacking = rbac.missing(preflight.needs(spec, manage_namespace=False).namespaced, seed_roles.OPTION_2_POLICY)
+        lacking = rbac.missing(preflight.needs(spec, manage_namespace=False).namespaced, guide_roles.GUIDE_POLICY)
         extra = tuple(
             rbac.PolicyRule(
                 api_groups=(c.group,),
@@ -80,7 +80,7 @@ def test_seed_option2_role_fails_before_any_change_then_succeeds_once_extended(
             )
             for c in lacking
         )
-        commander_env.grant_seed_option2(admin_client, ns, extra)
+        commander_env.grant_guide_role(admin_client, ns, extra)
         result = retry_until(lambda: install.install(commander_client, spec))
         assert isinstance(result, install.InstallResult)
         assert result.applied > 40
@@ -101,7 +101,7 @@ def test_namespace_outside_the_pool_gets_the_api_servers_own_403_and_nothing_cha
         assert_untouched(admin_client, ns)
 
 
-def test_nfs_dags_in_a_pool_without_cluster_roles_is_refused_with_the_seeds_reason(
+def test_nfs_dags_in_a_pool_without_cluster_roles_is_refused_with_the_guides_reason(
     admin_client: lightkube.Client, commander_client: lightkube.Client
 ) -> None:
     with commander_env.pool_namespace(admin_client) as ns:

@@ -36,14 +36,14 @@ POOL = "query { poolStatus { namespaces { name state healthReason } } }"
 
 @pytest.fixture
 def prepared(admin_client: lightkube.Client) -> Iterator[tuple[str, ...]]:
-    """Three pool namespaces with commander's Role, and one with the seed's Option 2 Role."""
+    """Three pool namespaces with commander's Role, and one with the namespace-pool guide's hand-written Role."""
     with (
         commander_env.pool_namespace(admin_client) as a,
         commander_env.pool_namespace(admin_client) as b,
         commander_env.pool_namespace(admin_client) as c,
         cluster_support.fresh_namespace(admin_client, prefix="opt2") as d,
     ):
-        commander_env.grant_seed_option2(admin_client, d)
+        commander_env.grant_guide_role(admin_client, d)
         yield a, b, c, d
 
 

@@ -39,7 +39,7 @@ def test_a_prepared_pool_namespace_is_healthy(
 
 def test_missing_permissions_are_named(admin_client: lightkube.Client, commander_client: lightkube.Client) -> None:
     with cluster_support.fresh_namespace(admin_client, prefix="opt2") as ns:
-        commander_env.grant_seed_option2(admin_client, ns)
+        commander_env.grant_guide_role(admin_client, ns)
         verdict = eventually(commander_client, ns, False)
         assert verdict.reason is not None
         assert verdict.reason.startswith("commander lacks ")

@@ -154,7 +154,7 @@ def test_option2_role_fails_with_the_missing_permissions_then_a_retry_succeeds(
 ) -> None:
     with env(sqlite_url, admin_client, commander_client, prepared=False) as e:
         ns = e.names[0]
-        commander_env.grant_seed_option2(admin_client, ns)
+        commander_env.grant_guide_role(admin_client, ns)
         dep_id = e.create("etl", "KubernetesExecutor", ns)
         job = e.worker.run_once()
         assert job is not None

@@ -24,7 +24,7 @@ from lightkube.resources.core_v1 import Namespace, Secret
 from lightkube.resources.rbac_authorization_v1 import Role
 
 from airpool import devcluster
-from tests.support import cli, seed_roles
+from tests.support import cli, guide_roles
 from tests.support.cluster import unique_name
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "values.yaml"
@@ -139,7 +139,8 @@ def test_apply_gives_commander_exactly_the_pool_and_is_idempotent(
     assert second.code == 0, second.err
     total = 1 + 3 + 1 + 3 * 2
     lines = second.out.strip().splitlines()
-    assert lines[-1] == f"{total} objects: 0 created, 0 changed, {total} unchanged"
+    assert lines[-1].startswith(f"{total} objects: 0 created, 0 changed, {total} unchanged (namespace/astronomer, ")
+    assert lines[-1].endswith(f" and {total - 3} more)")
     # other tests of the session share release "astronomer", so only "left the pool" notes may precede it
     assert all("left the pool" in line for line in lines[:-1])
 
@@ -219,13 +220,13 @@ def test_unreachable_api_server_is_a_clear_error(tmp_path: Path, dev_cluster: de
     assert result.err.startswith("Error: cannot reach the API server")
 
 
-# -- the seed's Option 2: a Role the admin wrote by hand ------------------------------------------------------
+# -- the admin creates the pool: a Role written by hand, as in Astronomer's guide --------------------------------
 
 
 def option_2_manifest(namespace: str) -> str:
-    """The seed's commander.yaml for one namespace: Namespace, the manual Role and its RoleBinding."""
+    """The guide's commander.yaml for one namespace: Namespace, the hand-written Role and its RoleBinding."""
     namespace_doc = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
-    return yaml.safe_dump_all([namespace_doc, seed_roles.role(namespace), seed_roles.role_binding(namespace)])
+    return yaml.safe_dump_all([namespace_doc, guide_roles.role(namespace), guide_roles.role_binding(namespace)])
 
 
 def test_validate_accepts_option_2_and_lists_what_its_role_lacks(

@@ -26,7 +26,10 @@ def cli_env(config: Path, *, color: bool = False, **extra: str) -> dict[str, str
     """The environment of one CLI run: its own config file, no inherited context or password, colours only when
     asked for (``NO_COLOR`` counts by its presence, so it is left out then)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRPOOL_") and k != "NO_COLOR"}
-    env.update({"AIRPOOL_CONFIG": str(config), "TERM": "xterm-256color", "COLUMNS": "200", **extra})
+    # As in an activated virtualenv: `airpool` is on PATH, so hints name it plainly (tests/e2e/test_cli_newcomer.py
+    # runs it by a path instead).
+    path = os.pathsep.join([str(Path(AIRPOOL[0]).parent), env.get("PATH", os.defpath)])
+    env.update({"AIRPOOL_CONFIG": str(config), "TERM": "xterm-256color", "COLUMNS": "200", "PATH": path, **extra})
     if not color:
         env["NO_COLOR"] = "1"
     return env
@@ -87,15 +90,15 @@ class Piped:
         return Result(code=code, out=out, err="\n".join(self.err_lines) + "\n")
 
 
-def spawn(config: Path, *args: str, color: bool = False, timeout: float = 120, **env: str) -> Any:
-    """``airpool ARGS`` in a real pseudo-terminal (pexpect), 160 columns wide; each ``expect`` waits up to
-    ``timeout`` seconds (generous: a loaded machine starts Python slowly)."""
+def spawn(config: Path, *args: str, color: bool = False, timeout: float = 120, columns: int = 160, **env: str) -> Any:
+    """``airpool ARGS`` in a real pseudo-terminal (pexpect), 160 columns wide unless told; each ``expect`` waits up
+    to ``timeout`` seconds (generous: a loaded machine starts Python slowly)."""
     import pexpect
 
     environ = cli_env(config, color=color, **env)
     environ.pop("COLUMNS")  # the terminal's own size counts
     return pexpect.spawn(
-        AIRPOOL[0], [*AIRPOOL[1:], *args], env=environ, encoding="utf-8", dimensions=(40, 160), timeout=timeout
+        AIRPOOL[0], [*AIRPOOL[1:], *args], env=environ, encoding="utf-8", dimensions=(40, columns), timeout=timeout
     )
 
 

@@ -21,7 +21,7 @@ from airpool.domain.deployments import DeploymentStatus
 from airpool.kube.client import ADMIN_FIELD_MANAGER
 from airpool.manifests import pool, rbac
 from tests.support import cluster as cluster_support
-from tests.support import seed_roles
+from tests.support import guide_roles
 
 CONFIG = PlatformConfig()
 
@@ -65,7 +65,7 @@ def await_access(
 
 
 def grant_pool_role(client: lightkube.Client, namespace: str) -> None:
-    """Commander's Role and RoleBinding from the one source of its rules (the seed's Option 1), in effect."""
+    """Commander's Role and RoleBinding from the one source of its rules (airpool creates the pool), in effect."""
     name = pool.commander_role_name(CONFIG)
     admin_apply(
         client,
@@ -77,9 +77,9 @@ def grant_pool_role(client: lightkube.Client, namespace: str) -> None:
     await_access(client, namespace, verb="create", resource="pods", subresource="exec")
 
 
-def grant_seed_option2(client: lightkube.Client, namespace: str, extra: tuple[rbac.PolicyRule, ...] = ()) -> None:
-    """The seed's manual Option 2 Role (plus ``extra`` rules an admin added), in effect."""
-    admin_apply(client, [seed_roles.role(namespace, extra), seed_roles.role_binding(namespace)])
+def grant_guide_role(client: lightkube.Client, namespace: str, extra: tuple[rbac.PolicyRule, ...] = ()) -> None:
+    """The namespace-pool guide's hand-written Role (plus ``extra`` rules an admin added), in effect."""
+    admin_apply(client, [guide_roles.role(namespace, extra), guide_roles.role_binding(namespace)])
     await_access(client, namespace, verb="list", resource="secrets")
     for rule in extra:
         kind, _, sub = rule.resources[0].partition("/")

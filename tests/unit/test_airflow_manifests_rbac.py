@@ -12,7 +12,7 @@ from airpool.domain.deployments import Executor
 from airpool.manifests import rbac
 from airpool.manifests.airflow import access, render
 from airpool.manifests.airflow.spec import AirflowSecrets, AirflowSpec, DagDeployment
-from tests.support import seed_roles
+from tests.support import guide_roles
 
 SPECS = [
     AirflowSpec(
@@ -47,13 +47,13 @@ def test_every_rule_commander_grants_is_held_by_commander() -> None:
     assert set(checks) <= set(preflight.pool_namespace_needs().namespaced)
 
 
-def test_the_seeds_option2_role_lacks_what_the_pod_launcher_role_grants() -> None:
-    lacking = {str(c) for c in rbac.missing(preflight.pool_namespace_needs().namespaced, seed_roles.OPTION_2_POLICY)}
+def test_the_guides_hand_written_role_lacks_what_the_pod_launcher_role_grants() -> None:
+    lacking = {str(c) for c in rbac.missing(preflight.pool_namespace_needs().namespaced, guide_roles.GUIDE_POLICY)}
     assert {"create pods (core)", "create pods/exec (core)", "get pods/log (core)", "patch jobs (batch)"} <= lacking
     assert "create secrets (core)" not in lacking
 
 
-def test_missing_permissions_read_like_the_seed() -> None:
+def test_missing_permissions_read_like_the_guide() -> None:
     check = rbac.AccessCheck(verb="create", resource="pods", subresource="exec", group="")
     assert preflight.describe(check, "pool-a") == "create pods/exec (core) in namespace pool-a"
     pv = rbac.AccessCheck(verb="create", resource="persistentvolumes", subresource="", group="")

@@ -7,6 +7,7 @@ from pathlib import Path
 import yaml
 from typer.testing import CliRunner
 
+from airpool.cli import config_cmd
 from airpool.cli.main import app
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "values.yaml"
@@ -25,6 +26,18 @@ def test_validate_prints_the_effective_configuration_and_exits_0() -> None:
         "createRbac": True,
     }
     assert shown["platform"]["commanderServiceAccount"] == "astronomer/astronomer-commander"
+    # The example keeps each Deployment's metadata database in its namespace: validate says what that means.
+    assert result.stderr == config_cmd.IN_NAMESPACE_DATABASE_NOTE + "\n"
+    assert "emptyDir" in result.stderr
+    assert "nothing backs it up" in result.stderr
+
+
+def test_validate_says_nothing_about_the_database_once_databaseAdminUrl_is_set(tmp_path: Path) -> None:
+    override = tmp_path / "database.yaml"
+    override.write_text("airpool: {airflow: {databaseAdminUrl: 'postgresql://admin:pw@db.example.com/postgres'}}\n")
+    result = CliRunner().invoke(app, ["config", "validate", "-f", str(EXAMPLE), "-f", str(override)])
+    assert result.exit_code == 0, result.output
+    assert "databaseAdminUrl is unset" not in result.stderr
     assert result.stderr == ""
 
 

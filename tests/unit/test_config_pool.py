@@ -85,7 +85,7 @@ def test_advanced_settings_alone_make_an_admin_managed_pool(tmp_path: Path) -> N
         names=("adv-1", "adv-2"), create_namespaces=False, create_rbac=False, source=PoolSource.ADVANCED
     )
     assert cfg.deployments.hard_delete is True
-    assert cfg.warnings == ()  # the seed's own advanced example is clean
+    assert cfg.warnings == ()  # the guide's own advanced example is clean
 
 
 def test_pool_enabled_with_no_names_is_an_error(tmp_path: Path) -> None:

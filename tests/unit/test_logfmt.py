@@ -1,4 +1,4 @@
-"""airpool's log lines read like the seed's: logfmt with time, level, msg, function and package."""
+"""airpool's log lines read like Astronomer Commander's: logfmt with time, level, msg, function and package."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def emit(message: str, *args: object, **kv: object) -> str:
     return stream.getvalue().strip()
 
 
-def test_a_line_has_the_seeds_keys_in_order() -> None:
+def test_a_line_has_commanders_keys_in_order() -> None:
     line = emit("install applied", deployment="dep-1", objects=63)
     assert re.fullmatch(
         r'time=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ level=info msg="install applied" function=emit '

@@ -6,7 +6,7 @@ import pytest
 
 from airpool.manifests import rbac
 from airpool.manifests.rbac import AccessCheck, PolicyRule
-from tests.support import seed_roles
+from tests.support import guide_roles
 
 NEEDED = rbac.expand(rbac.COMMANDER_NAMESPACE_RULES)
 
@@ -98,8 +98,8 @@ def test_rules_with_resource_names_or_urls_grant_nothing_general() -> None:
     assert PolicyRule.from_dict({"nonResourceURLs": ["/metrics"], "verbs": ["get"]}) is None
 
 
-def test_the_seeds_option_2_role_lacks_what_the_pod_launcher_role_needs() -> None:
+def test_the_guides_hand_written_role_lacks_what_the_pod_launcher_role_needs() -> None:
     """The reference's manual Role: commander could not create the Deployment's pod-launcher Role with it."""
-    lacking = {str(check) for check in rbac.missing(NEEDED, seed_roles.OPTION_2_POLICY)}
+    lacking = {str(check) for check in rbac.missing(NEEDED, guide_roles.GUIDE_POLICY)}
     assert {"create pods/exec (core)", "get pods/log (core)", "create pods (core)", "get events (core)"} <= lacking
     assert "create roles (rbac.authorization.k8s.io)" not in lacking

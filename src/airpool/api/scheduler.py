@@ -1,4 +1,4 @@
-"""Run a function on a cron schedule inside the server: the seed's cleanup cron job, without a CronJob.
+"""Run a function on a cron schedule inside the server: Astronomer's cleanup cron job, without a CronJob.
 
 Every replica runs its own schedule; the job itself must be safe when several replicas fire at the same moment
 (the services' cleanup is). A failing run is logged and the schedule goes on: the next run retries naturally.

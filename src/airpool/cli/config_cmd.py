@@ -53,6 +53,16 @@ def _notes(cfg: Any) -> None:
         )
 
 
+#: What an unset ``airpool.airflow.databaseAdminUrl`` means, said by ``validate`` (and docs/configuration.md).
+IN_NAMESPACE_DATABASE_NOTE = (
+    "Note: airpool.airflow.databaseAdminUrl is unset, so each Deployment's Airflow metadata database (DAG runs, "
+    "task history, connections, variables) runs as a PostgreSQL pod inside the Deployment's own namespace, on an "
+    "emptyDir volume: it is lost when that pod is deleted or rescheduled, nothing backs it up, and deleting the "
+    "Deployment removes it, even a soft delete. Fine for trying airpool; for production set databaseAdminUrl to a "
+    "PostgreSQL server you back up (commander creates one database per Deployment there)."
+)
+
+
 @app.command()
 def validate(
     values: list[Path] = _values_option(),
@@ -70,6 +80,8 @@ def validate(
     cfg = _load(values)
     typer.echo(yaml.safe_dump(describe.describe(cfg), sort_keys=False, default_flow_style=False), nl=False)
     _notes(cfg)
+    if cfg.airflow.database_admin_url is None:
+        typer.echo(IN_NAMESPACE_DATABASE_NOTE, err=True)
     ok = True
     if kubeconfig is not None:
         ok = _check_cluster(cfg, kubeconfig, strict=strict)
@@ -192,7 +204,21 @@ def apply_cmd(
             "yourself once it is empty",
             fg=typer.colors.YELLOW,
         )
-    typer.echo(
-        f"{len(summary.results)} objects: {summary.count(apply.Outcome.CREATED)} created, "
-        f"{summary.count(apply.Outcome.CHANGED)} changed, {summary.count(apply.Outcome.UNCHANGED)} unchanged"
-    )
+    typer.echo(apply_summary(summary.results))
+
+
+def apply_summary(results: list[Any], *, named: int = 3) -> str:
+    """``12 objects: 10 created, 1 changed (namespace/astronomer), 1 unchanged (serviceaccount/...)``: counts, and
+    for the changed and unchanged ones the first few names, so "1 changed" never leaves the reader guessing."""
+    from airpool.kube import apply
+
+    parts = []
+    for outcome in apply.Outcome:
+        items = [item for item in results if item.outcome is outcome]
+        text = f"{len(items)} {outcome.value}"
+        if items and outcome is not apply.Outcome.CREATED:
+            refs = [item.ref for item in items[:named]]
+            more = len(items) - len(refs)
+            text += f" ({', '.join(refs)}{f' and {more} more' if more else ''})"
+        parts.append(text)
+    return f"{len(results)} objects: " + ", ".join(parts)

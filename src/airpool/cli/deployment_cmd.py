@@ -12,7 +12,7 @@ from typing import Any
 
 import typer
 
-from airpool.cli import exits, output, prompt, queries, session
+from airpool.cli import exits, hints, output, prompt, queries, session
 from airpool.domain import dags, names
 from airpool.domain import deployments as deployment_rules
 from airpool.domain.errors import AirpoolError, InvalidInput, NotFound
@@ -24,7 +24,7 @@ app = typer.Typer(
         "airpool deployment create --label etl    # pick a pool namespace with the arrow keys",
         "airpool deployment create -l etl -e kubernetes --namespace pool-a --wait",
         "airpool deployment list -o json | jq '.[].namespace'",
-        "airpool deployment delete etl --hard --yes",
+        "airpool deployment delete etl --soft --yes   # keep its data for the retention period",
     ),
 )
 
@@ -40,7 +40,9 @@ _FINAL_PHASES = frozenset(
 )
 
 
-def _executor(value: str) -> str:
+def _executor(value: str | None) -> str | None:
+    if value is None:
+        return None  # the server's default (appConfig.defaultExecutor)
     try:
         return deployment_rules.parse_executor(_SHORT_EXECUTORS.get(value.lower(), value)).value
     except InvalidInput as exc:
@@ -73,12 +75,12 @@ _DEPLOYMENT_ARGUMENT = typer.Argument(..., metavar="DEPLOYMENT", help="Release n
 @exits.handled
 def create(
     label: str | None = typer.Option(None, "--label", "-l", help="A name for people (prompted when omitted)."),
-    executor: str = typer.Option(
-        "CeleryExecutor",
+    executor: str | None = typer.Option(
+        None,
         "--executor",
         "-e",
         callback=_executor,
-        help="local, celery or kubernetes (Houston names too).",
+        help="local, celery or kubernetes (Houston names too); default: the server's.",
     ),
     airflow_version: str | None = typer.Option(
         None, "--airflow-version", "-a", help="Airflow version (default: the server's)."
@@ -101,7 +103,8 @@ def create(
     """Create a Deployment; with a namespace pool, choose one of the available namespaces."""
     current = session.open_session()
     workspace_id = current.workspace_id(workspace)
-    if nfs_location and not _flags(current).get("nfsMountDagDeployment"):
+    server = _app_config(current)
+    if nfs_location and not server["flags"].get("nfsMountDagDeployment"):
         raise AirpoolError(
             "this server does not allow NFS DAG deploys (values.yaml: astronomer.houston.config.deployments."
             "nfsMountDagDeployment is false); create the Deployment without --nfs-location (image-based DAG deploys)"
@@ -111,11 +114,11 @@ def create(
             raise typer.BadParameter("a label is required", param_hint="--label")
         label = typer.prompt("Deployment label")
     if namespace is None:
-        namespace = _ask_namespace(current)
+        namespace = _ask_namespace(current, mode=server["mode"])
     variables = {
         "label": label,
         "workspaceUuid": workspace_id,
-        "executor": executor,
+        "executor": executor or server["defaultExecutor"],
         "airflowVersion": airflow_version,
         "releaseName": release_name,
         "namespace": namespace,
@@ -137,7 +140,7 @@ def create(
         for url in created.get("urls") or []:
             typer.echo(f"  {url['type']}: {url['url']}")
         if not wait_:
-            typer.echo(f"Follow it with `airpool deployment wait {created['releaseName']}`.")
+            typer.echo(hints.rewrite(f"Follow it with `airpool deployment wait {created['releaseName']}`."))
     if wait_:
         _wait(current, deployment=created, timeout=600.0, interval=2.0, quiet=fmt is output.Format.JSON)
 
@@ -148,15 +151,21 @@ def _dag_text(dag: dict[str, Any] | None) -> str:
     return "image"
 
 
-def _flags(current: session.Session) -> dict[str, Any]:
-    """The server's ``appConfig`` flags: its ``featureFlags`` overlaid with the top-level fields of the same name."""
+def _app_config(current: session.Session) -> dict[str, Any]:
+    """The server's ``appConfig`` once: ``flags`` (its ``featureFlags`` overlaid with the top-level fields of the
+    same name), ``mode`` (how it picks namespaces) and its defaults (``defaultExecutor``)."""
     config = dict(current.api.execute(queries.APP_CONFIG)["appConfig"])
-    return {**(config.pop("featureFlags", None) or {}), **{k: v for k, v in config.items() if v}}
+    flags = {**(config.pop("featureFlags", None) or {}), **{k: v for k, v in config.items() if v is True}}
+    return {**config, "flags": flags, "mode": _mode(flags)}
 
 
-def _mode(current: session.Session) -> str:
+def _flags(current: session.Session) -> dict[str, Any]:
+    flags: dict[str, Any] = _app_config(current)["flags"]
+    return flags
+
+
+def _mode(flags: dict[str, Any]) -> str:
     """``free-form``, ``pool`` or ``derived``: how the server picks namespaces."""
-    flags = _flags(current)
     if flags.get("namespaceFreeFormEntry"):
         return "free-form"
     if flags.get("manualNamespaceNames"):
@@ -168,9 +177,8 @@ def _available(current: session.Session) -> list[str]:
     return [ns["name"] for ns in current.api.execute(queries.AVAILABLE_NAMESPACES)["availableNamespaces"]]
 
 
-def _ask_namespace(current: session.Session) -> str | None:
+def _ask_namespace(current: session.Session, *, mode: str) -> str | None:
     """What the server's mode asks for: a pool namespace, a typed name, or nothing (the server derives it)."""
-    mode = _mode(current)
     if mode == "free-form":
         if not prompt.interactive():
             raise typer.BadParameter("this server wants a namespace name", param_hint="--namespace")
@@ -197,12 +205,12 @@ def _namespace_name(value: str) -> str:
 
 _LIST_COLUMNS = [
     output.field("label", "label"),
-    output.field("release name", "releaseName"),
-    output.field("namespace", "namespace"),
-    output.field("executor", "executor"),
-    output.field("airflow", "airflowVersion"),
-    output.field("status", "status", styled=True),
-    output.field("id", "id"),
+    output.field("release name", "releaseName", copy=True),
+    output.field("namespace", "namespace", copy=True),
+    output.field("executor", "executor", drop=2),
+    output.field("airflow", "airflowVersion", drop=1),
+    output.field("status", "status", styled=True, copy=True),
+    output.field("id", "id", copy=True),
 ]
 
 
@@ -282,15 +290,20 @@ def status(
 @app.command(
     "delete",
     epilog=output.examples(
-        "airpool deployment delete etl",
+        "airpool deployment delete etl   # says whether it will be a hard or a soft delete, then asks",
         "airpool deployment delete etl --hard --yes --wait   # until the namespace is back in the pool",
+        "airpool deployment delete etl --soft   # keep its data; the namespace returns after the retention period",
     ),
 )
 @exits.handled
 def delete(
     deployment: str = _DEPLOYMENT_ARGUMENT,
-    hard: bool = typer.Option(
-        False, "--hard", help="Remove everything now; the namespace returns to the pool without a retention period."
+    hard: bool | None = typer.Option(
+        None,
+        "--hard/--soft",
+        show_default=False,
+        help="Hard: remove everything now, the namespace returns to the pool at once (where the server allows it). "
+        "Soft: keep the data, the namespace returns after the retention period. Default: the server's.",
     ),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     wait_: bool = typer.Option(
@@ -300,32 +313,51 @@ def delete(
     workspace: str | None = _WORKSPACE_OPTION,
     fmt: output.Format = output.output_option(),
 ) -> None:
-    """Delete a Deployment and say when its namespace returns to the pool."""
+    """Delete a Deployment (hard or soft) and say when its namespace returns to the pool."""
     if not yes and not prompt.interactive():
         raise typer.BadParameter("no terminal to confirm on; pass --yes to delete", param_hint="--yes")
     current = session.open_session()
     found = _resolve(current, deployment, workspace=workspace, deleted_too=True)
     if found.get("deletedAt"):  # already deleted: the server says where its removal stands and what to do
         current.api.execute(queries.DELETE_DEPLOYMENT, {"deploymentUuid": found["id"], "deploymentHardDelete": None})
-    if hard and not _flags(current).get("hardDeleteDeployment"):
+    allowed = bool(_flags(current).get("hardDeleteDeployment"))
+    if hard and not allowed:
         raise AirpoolError(
             "this server does not allow hard deletes (values.yaml: astronomer.houston.config.deployments."
             "hardDeleteDeployment is false); delete without --hard: the namespace returns after the retention period"
         )
+    is_hard = allowed if hard is None else hard
     what = f"Deployment {found['label']!r} ({found['releaseName']}) in namespace {found['namespace']}"
-    question = f"Delete {what}{' for good (hard delete)' if hard else ''}?"
-    if not yes and not typer.confirm(question, default=False):
-        raise AirpoolError("nothing deleted")
-    variables = {"deploymentUuid": found["id"], "deploymentHardDelete": True if hard else None}
+    if not yes:
+        typer.echo(_delete_plan(is_hard=is_hard, allowed=allowed, chosen=hard is not None), err=True)
+        if not typer.confirm(f"{'Hard' if is_hard else 'Soft'}-delete {what}?", default=False, err=True):
+            typer.echo("Nothing deleted.")
+            return
+    variables = {"deploymentUuid": found["id"], "deploymentHardDelete": is_hard}
     deleted = current.api.execute(queries.DELETE_DEPLOYMENT, variables)["deleteDeployment"]
     quiet = fmt is output.Format.JSON
     if quiet:
         output.print_json(deleted)
     else:
-        typer.echo(f"Deleted {what}.")
-        typer.echo(_return_note(deleted))
+        typer.echo(f"Deleted {what} ({'hard' if not deleted.get('releasesAt') else 'soft'} delete).")
+        typer.echo(hints.rewrite(_return_note(deleted)))
     if wait_ and not deleted.get("releasesAt"):
         _wait_freed(current, deleted=deleted, timeout=timeout, quiet=quiet)
+
+
+def _delete_plan(*, is_hard: bool, allowed: bool, chosen: bool) -> str:
+    """What the confirmation is about to do, and how to ask for the other kind of delete."""
+    if is_hard:
+        other = "" if chosen else " (--soft keeps its data for the retention period instead)"
+        return (
+            "Hard delete: commander removes the Deployment's objects and data for good; its namespace returns to the "
+            f"pool as soon as that is done{other}."
+        )
+    other = " (--hard removes everything now instead)" if allowed and not chosen else ""
+    return (
+        "Soft delete: the Deployment stops, its data is kept for the retention period, then its namespace returns "
+        f"to the pool{other}."
+    )
 
 
 def _wait_freed(current: session.Session, *, deleted: dict[str, Any], timeout: float, quiet: bool) -> None:
@@ -333,7 +365,7 @@ def _wait_freed(current: session.Session, *, deleted: dict[str, Any], timeout: f
     latest message (a retry and its reason) meanwhile; then say where its namespace stands. A namespace that
     left the pool meanwhile is not waited for."""
     namespace = deleted["namespace"]
-    if _mode(current) != "pool":
+    if _app_config(current)["mode"] != "pool":
         typer.echo(f"No namespace pool here: commander deletes namespace {namespace} with the Deployment.", err=True)
         return
     deadline = time.monotonic() + timeout

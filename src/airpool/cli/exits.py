@@ -12,7 +12,7 @@ from typing import ParamSpec, TypeVar
 
 import typer
 
-from airpool.cli import client
+from airpool.cli import client, hints
 from airpool.domain.errors import AirpoolError
 
 OK = 0
@@ -26,7 +26,7 @@ R = TypeVar("R")
 
 def fail(message: str, *, code: int = ERROR) -> typer.Exit:
     """Print ``Error: message`` on stderr and return the exit to raise."""
-    typer.secho(f"Error: {message}", err=True, fg=typer.colors.RED)
+    typer.secho(f"Error: {hints.rewrite(message)}", err=True, fg=typer.colors.RED)
     return typer.Exit(code)
 
 

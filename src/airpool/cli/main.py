@@ -32,6 +32,19 @@ def main(
     """airpool: Apache Airflow on a shared Kubernetes cluster."""
 
 
+def _flags_show_no_value() -> None:
+    """typer prints a flag's type in help as if it took a value (``--wait <bool>``, ``--help -h <bool>``); a flag
+    takes none, so its type column stays empty. One override of typer's option class, checked by the help tests."""
+    from typer import core
+
+    shown = core.TyperOption.display_type_rich
+
+    def display_type_rich(self: core.TyperOption, ctx: object) -> str | None:
+        return None if self.is_flag else shown(self, ctx)  # type: ignore[arg-type]
+
+    core.TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
 def _register() -> None:
     from airpool.cli import dev
 
@@ -64,6 +77,7 @@ def _register() -> None:
     app.command("cleanup")(cleanup_cmd.cleanup)
 
 
+_flags_show_no_value()
 _register()
 
 

@@ -52,12 +52,18 @@ STATE_STYLES = {
 
 @dataclasses.dataclass(frozen=True)
 class Column:
+    """One column of a listing. On a narrow terminal a ``copy`` column (ids, names, times: what people paste
+    into the next command) is never cut or wrapped; the others wrap, and columns with a ``drop`` rank are left
+    out, highest rank first, until the copy columns fit."""
+
     header: str
     value: Callable[[Mapping[str, Any]], Any]
     styled: bool = False
+    copy: bool = False
+    drop: int = 0
 
 
-def field(header: str, key: str, *, styled: bool = False) -> Column:
+def field(header: str, key: str, *, styled: bool = False, copy: bool = False, drop: int = 0) -> Column:
     """A column showing ``row[key]``; a dotted key walks into nested objects (``workspace.label``)."""
 
     def get(row: Mapping[str, Any]) -> Any:
@@ -66,7 +72,7 @@ def field(header: str, key: str, *, styled: bool = False) -> Column:
             value = value.get(part) if isinstance(value, Mapping) else None
         return value
 
-    return Column(header=header, value=get, styled=styled)
+    return Column(header=header, value=get, styled=styled, copy=copy, drop=drop)
 
 
 def cell(value: Any) -> str:
@@ -91,23 +97,71 @@ def plain_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column]) ->
     return "\n".join(lines)
 
 
+#: The narrowest a wrapping column gets before columns are dropped instead.
+_MIN_WRAPPED = 8
+
+
+def fit_columns(rows: Sequence[Sequence[str]], columns: Sequence[Column], *, width: int) -> list[int] | None:
+    """The indexes of the columns to show in ``width``, or None when even the copy columns do not fit (then the
+    listing is printed as one block of ``KEY value`` lines per row instead).
+
+    Pure, so the layout is unit-tested: copy columns keep their whole width, the others may wrap down to
+    ``_MIN_WRAPPED``, droppable columns go (highest ``drop`` first) while that minimum does not fit; each column
+    costs its width plus three characters (rich's padding on both sides and the space between columns)."""
+
+    def natural(i: int) -> int:
+        return max([len(columns[i].header), *(len(row[i]) for row in rows)])
+
+    def minimum(shown: list[int]) -> int:
+        return sum((natural(i) if columns[i].copy else min(natural(i), _MIN_WRAPPED)) + 3 for i in shown)
+
+    shown = list(range(len(columns)))
+    while minimum(shown) > width:
+        droppable = [i for i in shown if columns[i].drop]
+        if not droppable:
+            return None
+        shown.remove(max(droppable, key=lambda i: columns[i].drop))
+    return shown
+
+
+def records(rows: Sequence[Sequence[str]], columns: Sequence[Column]) -> str:
+    """Every row as a block of ``KEY  value`` lines, blocks separated by a blank line: nothing is ever cut."""
+    width = max(len(column.header) for column in columns)
+    blocks = [
+        "\n".join(f"{column.header.upper():<{width}}  {text}" for column, text in zip(columns, row, strict=True))
+        for row in rows
+    ]
+    return "\n\n".join(blocks)
+
+
 def _rich_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], *, title: str | None) -> None:
     from rich import box
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
+    console = Console(soft_wrap=False)
+    texts = [[cell(column.value(row)) for column in columns] for row in rows]
+    shown = fit_columns(texts, columns, width=console.width)
+    if shown is None:
+        if title:
+            typer.echo(title)
+        typer.echo(records(texts, columns))
+        return
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, title=title, title_justify="left", header_style="bold")
-    for column in columns:
-        table.add_column(column.header.upper())
-    for row in rows:
-        cells = []
-        for column in columns:
-            text = cell(column.value(row))
-            style = STATE_STYLES.get(text, "") if column.styled else ""
-            cells.append(Text(text, style=style))
-        table.add_row(*cells)
-    Console(soft_wrap=False).print(table)
+    for i in shown:
+        header = columns[i].header.upper()
+        if columns[i].copy:
+            table.add_column(header, no_wrap=True)
+        else:
+            natural = max([len(header), *(len(line[i]) for line in texts)])
+            table.add_column(header, overflow="fold", min_width=min(natural, _MIN_WRAPPED))
+    for line in texts:
+        table.add_row(*(Text(line[i], style=STATE_STYLES.get(line[i], "") if columns[i].styled else "") for i in shown))
+    console.print(table)
+    dropped = [column.header for i, column in enumerate(columns) if i not in shown]
+    if dropped:
+        typer.echo(f"(too narrow to show: {', '.join(dropped)}; widen the terminal or use -o json)", err=True)
 
 
 def print_json(data: Any) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from airpool.cli import exits, output, queries, session
+from airpool.cli import exits, hints, output, prompt, queries, session
 
 app = typer.Typer(
     help="See every pool namespace's state and holder, release retained ones early (system admins).",
@@ -29,12 +29,12 @@ def _holder(row: Mapping[str, Any]) -> str | None:
 
 
 _COLUMNS = [
-    output.field("namespace", "name"),
-    output.field("state", "state", styled=True),
+    output.field("namespace", "name", copy=True),
+    output.field("state", "state", styled=True, copy=True),
     output.Column("holder", _holder),
-    output.field("workspace", "holder.workspace.label"),
-    output.field("since", "since"),
-    output.field("releases at", "releasesAt"),
+    output.field("workspace", "holder.workspace.label", drop=2),
+    output.field("since", "since", copy=True, drop=1),
+    output.field("releases at", "releasesAt", copy=True),
     output.field("reason", "healthReason"),
 ]
 
@@ -67,7 +67,11 @@ def status(fmt: output.Format = output.output_option()) -> None:
 
 @app.command(
     "release",
-    epilog=output.examples("airpool pool release pool-c", "airpool pool release pool-c --force   # stuck releasing"),
+    epilog=output.examples(
+        "airpool pool release pool-c",
+        "airpool pool release pool-c --yes   # no question (scripts)",
+        "airpool pool release pool-c --force   # stuck releasing",
+    ),
 )
 @exits.handled
 def release(
@@ -78,12 +82,41 @@ def release(
         help="For a namespace stuck releasing: give up on removing its deleted Deployment; the namespace is offered "
         "once commander's check finds it holds nothing of any Deployment.",
     ),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
     """Return a retained namespace to the pool now instead of at the end of its retention period; with --force,
-    a namespace whose Deployment's removal is stuck."""
+    a namespace whose Deployment's removal is stuck.
+
+    Either ends the deleted Deployment's stay for good (a soft delete's data can no longer be recovered), so it asks
+    first unless --yes."""
+    if not yes and not prompt.interactive():
+        raise typer.BadParameter("no terminal to confirm on; pass --yes to release", param_hint="--yes")
     current = session.open_session()
+    if not yes:
+        found = next((ns for ns in _namespaces(current) if ns["name"] == name), None)
+        if found is not None and found["state"] == "retained":
+            typer.echo(
+                f"Namespace {name} keeps the data of the deleted Deployment {_holder(found) or ''} until "
+                f"{found['releasesAt']}. Releasing it now ends that for good and offers the namespace to new "
+                "Deployments.",
+                err=True,
+            )
+        elif found is not None and found["state"] == "releasing" and force:
+            typer.echo(
+                f"Namespace {name} is still being cleared of the deleted Deployment {_holder(found) or ''}. "
+                "--force gives up on that removal; commander's check offers the namespace once nothing of any "
+                "Deployment is left in it.",
+                err=True,
+            )
+        if not typer.confirm(f"Release namespace {name} now?", default=False, err=True):
+            typer.echo("Nothing released.")
+            return
     variables = {"name": name, "force": True if force else None}
     released = current.api.execute(queries.RELEASE_NAMESPACE, variables)["releaseNamespace"]
     typer.echo(f"Namespace {released['name']} is now {released['state']}.")
     if released["state"] == "misconfigured" and released.get("healthReason"):
-        typer.echo(f"{released['healthReason']} (`airpool pool status` shows when it is available).")
+        typer.echo(hints.rewrite(f"{released['healthReason']} (`airpool pool status` shows when it is available)."))
+
+
+def _namespaces(current: session.Session) -> list[dict[str, Any]]:
+    return list(current.api.execute(queries.POOL_STATUS)["poolStatus"]["namespaces"])

@@ -19,7 +19,10 @@ mutation CreateToken($identity: String, $password: String!) {
 
 APP_CONFIG = """
 query AppConfig {
-  appConfig { version manualNamespaceNames namespaceFreeFormEntry hardDeleteDeployment featureFlags }
+  appConfig {
+    version manualNamespaceNames namespaceFreeFormEntry hardDeleteDeployment featureFlags
+    defaultExecutor defaultAirflowVersion
+  }
 }
 """
 

@@ -3,9 +3,13 @@
 Start-up order, each step failing with a clear message and exit code 1 before anything listens:
 configuration -> database schema (refuse to start when it is behind or ahead, naming ``airpool db upgrade``;
 ``--migrate`` upgrades first, for development) -> pool sync from the configuration -> the admin account from
-``AIRPOOL_ADMIN_USERNAME``/``AIRPOOL_ADMIN_PASSWORD`` -> listen. While serving, the scheduled cleanup (the seed's
-cron job) and, unless ``--no-commander``, the commander worker run in this process; SIGTERM or Ctrl-C stops
-accepting requests, lets running ones finish, then stops both.
+``AIRPOOL_ADMIN_USERNAME``/``AIRPOOL_ADMIN_PASSWORD`` -> listen. While serving, the scheduled cleanup (Astronomer's
+cleanup cron job, run in-process) and, unless ``--no-commander``, the commander worker run in this process; SIGTERM
+or Ctrl-C stops accepting requests, lets running ones finish, then stops both. Ctrl-C is how a person at the
+terminal stops the server, so it ends with a goodbye and exit 0, not an error.
+
+Requests are not logged one by one unless ``--access-log`` asks for it: the UI polls every few seconds, and a line
+per poll would push the start banner and every warning out of sight within a minute. Errors are logged anyway.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Any
 
 import typer
 
-from airpool.cli import exits
+from airpool.cli import exits, hints
 
 log = logging.getLogger("airpool.serve")
 
@@ -88,7 +92,8 @@ def _banner(*, url: str, admin_created: Any, initial_signup: bool, commander: st
     if initial_signup:
         typer.echo(f"  log in         no user yet: sign up at {url}/ (the first user becomes system admin)")
     else:
-        typer.echo("  log in         airpool login " + url + "   or   astro login localhost")
+        typer.echo(f"  log in         {hints.command('login ' + url)}   or   astro login localhost")
+    typer.echo("  stop           Ctrl-C")
 
 
 @exits.handled
@@ -103,6 +108,9 @@ def serve(
     ),
     migrate: bool = typer.Option(False, "--migrate", help="Upgrade the database schema first (development)."),
     log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
+    access_log: bool = typer.Option(
+        False, "--access-log", help="Log every HTTP request (off by default: the UI polls every few seconds)."
+    ),
 ) -> None:
     """Serve the GraphQL API at /v1, the web UI, /healthz, /readyz and /metrics."""
     import uvicorn
@@ -120,6 +128,7 @@ def serve(
         typer.echo(state.message)
     platform = platform_service.connect(config, url=url, require_schema=True)
     background: list[Any] = []
+    interrupted = False
     try:
         report = pool.sync(platform)
         if report.added or report.retired or report.returned:
@@ -146,6 +155,7 @@ def serve(
                 port=bind_port,
                 log_level=log_level.lower(),
                 log_config=None,  # uvicorn's lines go through the root logger, in logfmt like the rest
+                access_log=access_log,
                 timeout_graceful_shutdown=30,
                 lifespan="on",
             )
@@ -156,10 +166,15 @@ def serve(
             initial_signup=auth.auth_config(platform).initial_signup,
             commander=commander_state,
         )
-        server.run()
-        if not server.started:
+        try:
+            server.run()
+        except KeyboardInterrupt:  # uvicorn shut down gracefully, then re-raised the Ctrl-C it caught
+            interrupted = True
+        if not interrupted and not server.started:
             raise exits.fail(f"could not listen on {bind_host}:{bind_port} (see the message above)")
     finally:
         for task in reversed(background):
             task.stop()  # idempotent: normally the app's shutdown already stopped them
         platform.close()
+    if interrupted:
+        typer.echo("airpool stopped (Ctrl-C): running requests finished and commander handed back its work. Goodbye.")

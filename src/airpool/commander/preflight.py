@@ -89,7 +89,7 @@ def pool_namespace_needs() -> Needs:
 
 
 def describe(check: rbac.AccessCheck, namespace: str | None) -> str:
-    """``verb resource (apiGroup) in namespace`` — the form the seed's troubleshooting speaks."""
+    """``verb resource (apiGroup) in namespace`` — the form Astronomer's namespace-pool guide uses."""
     return f"{check} in namespace {namespace}" if namespace else f"{check} cluster-wide"
 
 

@@ -1,7 +1,7 @@
 """Remove one Deployment: exactly the objects labelled with its id, then wait until none is left.
 
 Deletion goes kind by kind in ``kinds.MANAGED_KINDS`` order (workloads first so that controllers stop making
-pods), as list + delete by name rather than deletecollection, which the seed's manual Role does not grant for
+pods), as list + delete by name rather than deletecollection, which the guide's hand-written Role does not grant for
 most kinds. The pool's own Role/RoleBinding and anything else without the Deployment's label are never selected.
 """
 

@@ -1,4 +1,4 @@
-"""From a merged values tree to one ``PlatformConfig``: the seed's keys, airpool's own section, the effective pool.
+"""From a merged values tree to one ``PlatformConfig``: Astronomer's keys, airpool's section, the effective pool.
 
 Precedence follows what Astronomer Software does, so a values file means the same thing here and there: the
 standard settings (``global.features.namespacePools``) imply manual namespace names, the pre-created list and hard
@@ -243,7 +243,7 @@ def _effective_pool(
 
     pool: model.PoolSettings | None = None
     if source is not None:
-        # Advanced-only pools are the seed's Option 2: the admin pre-creates namespaces and RBAC by hand.
+        # Advanced-only pools: the admin creates the pool (namespaces and commander's RBAC) by hand.
         pool = model.PoolSettings(
             names=names,
             create_namespaces=create_ns if enabled else False,

@@ -11,7 +11,7 @@ from enum import StrEnum
 
 
 class PoolSource(StrEnum):
-    """Which settings defined the effective pool (the seed's standard or advanced settings)."""
+    """Which settings defined the effective pool (Astronomer's standard or advanced namespace-pool settings)."""
 
     STANDARD = "standard"  # global.features.namespacePools
     ADVANCED = "advanced"  # astronomer.houston.config.deployments.preCreatedNamespaces
@@ -20,7 +20,7 @@ class PoolSource(StrEnum):
 @dataclass(frozen=True)
 class PoolSettings:
     names: tuple[str, ...]
-    #: airpool creates the Namespace objects (seed Option 1); false when the admin pre-creates them (Option 2).
+    #: airpool creates the Namespace objects (airpool creates the pool); false when the admin creates them.
     create_namespaces: bool
     #: airpool renders/applies commander's Role and RoleBinding in each pool namespace.
     create_rbac: bool
@@ -71,7 +71,7 @@ class PlatformConfig:
     data_dir: str = ".airpool"
     #: Soft-deleted Deployments keep their namespace this long before it returns to the pool.
     retention_days: int = 14
-    #: Cron expression of the cleanup run inside the server (the seed's cron job).
+    #: Cron expression of the cleanup run inside the server (Astronomer runs it as a CronJob).
     cleanup_schedule: str = "0 5 * * *"
     #: Seconds between pool health checks run by commander.
     health_check_interval: int = 60

@@ -21,7 +21,7 @@ NFS_PATH_MAX = 1024
 _HOST_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 _HOST_MAX = 253
 
-#: The seed's explanation; commander's preflight gives the same text if such a job ever reaches it.
+#: The explanation of Astronomer's namespace-pool guide; commander's preflight says the same if such a job gets there.
 NFS_WITHOUT_CLUSTER_ROLES = (
     "NFS DAG deploys don't work if you both use namespace pools and set global.clusterRoles to false in your "
     "values.yaml file: an NFS DAG deploy needs a PersistentVolume, which is cluster-scoped, and commander may "

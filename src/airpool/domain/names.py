@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Sequence
 
 DNS1123_LABEL_MAX = 63
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -27,3 +29,15 @@ def dns1123_label_problem(value: str) -> str | None:
 
 def is_dns1123_label(value: str) -> bool:
     return dns1123_label_problem(value) is None
+
+
+def choices_hint(wanted: str, available: Sequence[str], *, typo: bool = True, shown: int = 10) -> str:
+    """What to say after "namespace X cannot be used": for a name that may be a typo the closest free name, then
+    the free names themselves, at most ``shown`` of them so a pool of thousands stays one readable line."""
+    if not available:
+        return "no namespace of the pool is available right now"
+    closest = difflib.get_close_matches(wanted, available, n=1, cutoff=0.6) if typo else []
+    listed = ", ".join(available[:shown])
+    more = len(available) - shown
+    text = f"available: {listed}" + (f" and {more} more" if more > 0 else "")
+    return (f"did you mean {closest[0]!r}? " if closest else "") + text

@@ -40,10 +40,42 @@ class Applied:
     name: str
     namespace: str | None
     outcome: Outcome
+    #: For a changed object: the fields the apply changed (dotted paths, e.g. ``metadata.labels.team``).
+    changes: tuple[str, ...] = ()
+
+    @property
+    def ref(self) -> str:
+        where = f" -n {self.namespace}" if self.namespace else ""
+        return f"{self.kind.lower()}/{self.name}{where}"
 
     def __str__(self) -> str:
-        where = f" -n {self.namespace}" if self.namespace else ""
-        return f"{self.kind.lower()}/{self.name}{where} {self.outcome.value}"
+        text = f"{self.ref} {self.outcome.value}"
+        return text + (f" ({', '.join(self.changes)})" if self.changes else "")
+
+
+#: Fields the API server maintains itself; they differ after any write and say nothing about the change.
+_BOOKKEEPING = frozenset(
+    {"resourceVersion", "managedFields", "generation", "uid", "creationTimestamp", "selfLink", "status"}
+)
+
+
+def changed_fields(before: Any, after: Any, *, path: str = "", limit: int = 5) -> tuple[str, ...]:
+    """The dotted paths where ``after`` differs from ``before`` (at most ``limit``, then ``...``); pure."""
+    found: list[str] = []
+
+    def walk(old: Any, new: Any, where: str) -> None:
+        if old == new:
+            return
+        if isinstance(old, Mapping) and isinstance(new, Mapping):
+            for key in sorted(set(old) | set(new), key=str):
+                if key in _BOOKKEEPING:
+                    continue
+                walk(old.get(key), new.get(key), f"{where}.{key}" if where else str(key))
+            return
+        found.append(where or "(whole object)")
+
+    walk(before, after, path)
+    return tuple(found[:limit]) + (("...",) if len(found) > limit else ())
 
 
 @dataclass
@@ -125,12 +157,12 @@ def apply(
     except ApiError as exc:
         raise ApplyError(f"cannot read the cluster's current objects: {exc.status.message}") from None
     existing_namespaces = {name for kind, name, _ in before if kind == "Namespace"}
-    outcomes: dict[Key, Outcome] = {}
+    outcomes: dict[Key, Applied] = {}
 
-    def record(key: Key, outcome: Outcome) -> None:
-        outcomes[key] = outcome
+    def record(key: Key, outcome: Outcome, changes: tuple[str, ...] = ()) -> None:
+        outcomes[key] = item = Applied(kind=key[0], name=key[1], namespace=key[2], outcome=outcome, changes=changes)
         if on_applied is not None:
-            on_applied(Applied(kind=key[0], name=key[1], namespace=key[2], outcome=outcome))
+            on_applied(item)
 
     def dry(obj: Obj) -> tuple[Key, bool]:
         key = _key(obj)
@@ -139,11 +171,13 @@ def apply(
 
     def real(obj: Obj) -> None:
         key = _key(obj)
-        version = _version(_apply_one(client, obj, field_manager=field_manager, dry_run=False))
+        after = _apply_one(client, obj, field_manager=field_manager, dry_run=False)
         if key not in before:
             record(key, Outcome.CREATED)
+        elif _version(before[key]) == _version(after):
+            record(key, Outcome.UNCHANGED)
         else:
-            record(key, Outcome.UNCHANGED if _version(before[key]) == version else Outcome.CHANGED)
+            record(key, Outcome.CHANGED, changed_fields(before[key], after))
 
     checkable = [
         obj
@@ -161,11 +195,7 @@ def apply(
             [obj for obj in todo if obj["kind"] != "Namespace"],
         ):
             list(pool.map(real, phase))
-    summary = Summary()
-    for obj in objects:
-        key = _key(obj)
-        summary.results.append(Applied(kind=key[0], name=key[1], namespace=key[2], outcome=outcomes[key]))
-    return summary
+    return Summary(results=[outcomes[_key(obj)] for obj in objects])
 
 
 def labelled_namespaces(client: Client, *, selector: Mapping[str, str]) -> list[str]:

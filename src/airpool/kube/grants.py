@@ -1,6 +1,6 @@
 """What RBAC grants a service account in a namespace, read with an admin's credentials.
 
-``config validate --kubeconfig`` uses it to judge a pool someone else set up (the seed's manual Option 2 Roles):
+``config validate --kubeconfig`` uses it to judge a pool the admin set up (e.g. the guide's hand-written Roles):
 it needs the rules themselves, not a yes/no per check, to show which of commander's permissions are missing.
 Bindings count when their subject is the service account itself or a group every service account of its
 namespace belongs to; ClusterRoleBindings apply in every namespace.

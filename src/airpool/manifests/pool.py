@@ -1,11 +1,11 @@
 """The cluster objects the platform itself needs for a configuration: pool namespaces, commander's identity and
 its RBAC. ``config render`` prints them, ``config apply`` applies them; both get exactly this list.
 
-Scope follows the seed: with a pool, commander gets a Role per pool namespace and, at most, a ClusterRole for
-persistentvolumes (NFS DAG deploys) — never cluster-wide rights on secrets, roles or service accounts. Without a
-pool and with ``clusterRoles: true`` it gets one ClusterRole. With ``rbacEnabled: false`` the admin owns RBAC and
-nothing RBAC is rendered. The order is fixed (namespaces, identity, cluster RBAC, per-namespace RBAC) so that the
-output is byte-for-byte stable and every object's namespace exists before the object.
+Scope follows Astronomer's namespace-pool guide: with a pool, commander gets a Role per pool namespace and, at most,
+a ClusterRole for persistentvolumes (NFS DAG deploys) — never cluster-wide rights on secrets, roles or service
+accounts. Without a pool and with ``clusterRoles: true`` it gets one ClusterRole. With ``rbacEnabled: false`` the
+admin owns RBAC and nothing RBAC is rendered. The order is fixed (namespaces, identity, cluster RBAC, per-namespace
+RBAC) so that the output is byte-for-byte stable and every object's namespace exists before the object.
 """
 
 from __future__ import annotations

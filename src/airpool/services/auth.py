@@ -187,7 +187,7 @@ def ensure_admin_from_env(platform: Platform, environ: Mapping[str, str] | None 
     """At start-up: create the system admin named by AIRPOOL_ADMIN_USERNAME/PASSWORD unless that user exists.
 
     Returns the new user, or None when the variables are unset or the user already exists (its password is not
-    changed: the variables seed an installation, they do not manage it)."""
+    changed: the variables start an installation off, they do not manage it)."""
     env = os.environ if environ is None else environ
     username, password = env.get(ENV_ADMIN_USERNAME, ""), env.get(ENV_ADMIN_PASSWORD, "")
     if not username and not password:

@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from airpool.domain import names
 from airpool.domain.errors import Conflict, InvalidInput, NotFound, PoolExhausted
 from airpool.domain.pool import FORCE_RELEASED, HELD_STATES, PENDING_CHECK, NamespaceState, can_move
 from airpool.services import access, audit, metrics, views
@@ -208,11 +209,15 @@ def claim(s: Session, *, deployment_id: str, namespace: str | None, at: datetime
     if move(s, namespace, S.AVAILABLE, S.CLAIMED, at=at, **values):
         return namespace
     row = s.get(P, namespace)
+    free = list(s.execute(sa.select(P.name).where(P.state == S.AVAILABLE.value).order_by(P.name)).scalars())
     if row is None:
-        raise InvalidInput(f"namespace {namespace!r} is not in the namespace pool; choose one of availableNamespaces")
-    if s.scalar(sa.select(sa.func.count()).select_from(P).where(P.state == S.AVAILABLE.value)) == 0:
+        raise InvalidInput(
+            f"namespace {namespace!r} is not in the namespace pool; {names.choices_hint(namespace, free)}"
+        )
+    if not free:
         metrics.CLAIMS_REFUSED.inc()
-    raise Conflict(f"namespace {namespace!r} is not available: {_unavailable_reason(row)}")
+    hint = names.choices_hint(namespace, free, typo=False)
+    raise Conflict(f"namespace {namespace!r} is not available: {_unavailable_reason(row)}; {hint}")
 
 
 # --- release (delete and commander's uninstall completion) -------------------------------------------------------

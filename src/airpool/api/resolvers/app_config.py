@@ -53,6 +53,8 @@ def resolve_app_config(_: Any, info: Info) -> dict[str, Any]:
         "hard_delete_deployment": feature_flags["hardDeleteDeployment"],
         "triggerer_enabled": feature_flags["triggererEnabled"],
         "feature_flags": feature_flags,
+        "default_executor": config.airflow.executor,
+        "default_airflow_version": config.airflow.version,
     }
 
 

@@ -34,7 +34,7 @@ class DagDeployment:
 
     @classmethod
     def nfs(cls, location: str) -> DagDeployment:
-        """From the seed's ``nfsLocation`` (``server:/path``), checked by ``domain.dags``."""
+        """From Houston's ``nfsLocation`` (``server:/path``), checked by ``domain.dags``."""
         server, path = dags.split_nfs_location(location)
         return cls(source=DagSource.NFS, nfs_server=server.removeprefix("[").removesuffix("]"), nfs_path=path)
 

@@ -1,6 +1,6 @@
-"""The seed's manual Option 2 Role (``deployment-commander-role`` of ``commander.yaml``), rule by rule, as the
-reference (shared/reference/airflow-deployment-objects.md) lists it: for tests that prepare a pool namespace by
-hand the way an admin following the seed would."""
+"""The hand-written Role of Astronomer's namespace-pool guide (``deployment-commander-role`` of its
+``commander.yaml``, for when the admin creates the pool), rule by rule: for tests that prepare a pool namespace by
+hand the way an admin following that guide would."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ ROLE_NAME = "deployment-commander-role"
 BINDING_NAME = "deployment-commander-rolebinding"
 
 #: (apiGroups, resources, verbs)
-OPTION_2_RULES: tuple[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]], ...] = tuple(
+GUIDE_RULES: tuple[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]], ...] = tuple(
     (tuple(g), tuple(r), tuple(v.split()))
     for g, r, v in [
         (["*"], ["*"], "list watch"),
@@ -53,13 +53,13 @@ OPTION_2_RULES: tuple[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]], 
     ]
 )
 
-OPTION_2_POLICY: tuple[rbac.PolicyRule, ...] = tuple(
-    rbac.PolicyRule(api_groups=g, resources=r, verbs=v) for g, r, v in OPTION_2_RULES
+GUIDE_POLICY: tuple[rbac.PolicyRule, ...] = tuple(
+    rbac.PolicyRule(api_groups=g, resources=r, verbs=v) for g, r, v in GUIDE_RULES
 )
 
 
 def role(namespace: str, extra: tuple[rbac.PolicyRule, ...] = ()) -> dict[str, Any]:
-    rules = [r.as_dict() for r in OPTION_2_POLICY + extra]
+    rules = [r.as_dict() for r in GUIDE_POLICY + extra]
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "Role",
