@@ -8,7 +8,7 @@ scripts/setup.sh
 airpool=.venv/bin/airpool
 values=${AIRPOOL_VALUES:-examples/values.yaml}
 
-"$airpool" dev up
+"$airpool" dev up --nodes auto   # a real node when this machine can run containers (it says why not)
 "$airpool" config apply -f "$values" --kubeconfig "$("$airpool" dev kubeconfig)"
 
 # The first run makes an admin account; its password stays in .airpool/admin-password (mode 0600).

@@ -12,6 +12,7 @@ import pytest
 from airpool import devcluster
 from airpool.kube import client as kube_client
 from tests.support import cluster as cluster_support
+from tests.support import realnode as realnode_support
 from tests.support.postgres import postgres_server
 
 
@@ -61,6 +62,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if CLUSTER_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.cluster)
+        if "real_node_cluster" in getattr(item, "fixturenames", ()) or item.get_closest_marker("realnode"):
+            item.add_marker(pytest.mark.realnode)
+            item.add_marker(pytest.mark.slow)
+            item.add_marker(pytest.mark.timeout(1800))  # the node's start under load, or waiting for another's node
+
+    # Real-node tests last (the node starts once, for all of them); those that start their own node (marked
+    # realnode, without the fixture) before the fixture's node exists, since a machine holds one node at a time.
+    def rank(item: pytest.Item) -> int:
+        if item.get_closest_marker("realnode") is None:
+            return 0
+        return 2 if "real_node_cluster" in getattr(item, "fixturenames", ()) else 1
+
+    items.sort(key=rank)
 
 
 @pytest.fixture(scope="session")
@@ -75,6 +89,15 @@ def dev_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[devcluster
         yield cluster
     finally:
         devcluster.stop(data_dir)
+
+
+@pytest.fixture(scope="session")
+def real_node_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[realnode_support.RealNodeCluster]:
+    """A dev cluster with a real node (containerd, kubelet, kube-proxy, CoreDNS; tests/support/realnode.py):
+    ``.info`` (ClusterInfo), ``.import_image(archive)`` -> reference, ``.admin_client()``, ``.node_name``.
+    Tests using it are marked ``realnode`` and run last."""
+    with realnode_support.running(tmp_path_factory.mktemp("realnode")) as cluster:
+        yield cluster
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ are (``exits.handled``), never as a traceback.
 
 from __future__ import annotations
 
+import enum
 import time
 from pathlib import Path
 
@@ -39,6 +40,12 @@ def build() -> None:
     typer.echo(f"done in {time.monotonic() - started:.0f} s" if built else "nothing to build")
 
 
+class Nodes(enum.StrEnum):
+    FAKE = "fake"
+    REAL = "real"
+    AUTO = "auto"
+
+
 @app.command()
 @exits.handled
 def up(
@@ -46,16 +53,47 @@ def up(
     port: int | None = typer.Option(
         None, "--port", min=1, max=65535, help="Serve the API on this port (default: a free one)."
     ),
-    timeout: float = typer.Option(90.0, "--timeout", help="Seconds to wait for every component to be healthy."),
+    timeout: float = typer.Option(
+        None, "--timeout", help="Seconds to wait for every component to be healthy (default 90, 300 with a real node)."
+    ),
+    nodes: Nodes = typer.Option(
+        Nodes.FAKE,
+        "--nodes",
+        help="fake: kwok's nodes only (pods turn Running without containers). real: also a real node "
+        "(containerd, kubelet, kube-proxy, CoreDNS) that runs containers. auto: real when this machine can run "
+        "containers, otherwise fake, saying why.",
+    ),
+    real_node: bool = typer.Option(False, "--real-node", help="Same as --nodes real."),
 ) -> None:
     """Start the control plane in the background and wait until it is healthy."""
     from airpool import devcluster
+    from airpool.devcluster import realnode
 
+    if real_node:
+        nodes = Nodes.REAL
+    with_real_node = nodes is Nodes.REAL
+    if nodes is Nodes.AUTO:
+        reason = realnode.why_not()
+        with_real_node = reason is None
+        if reason is not None:
+            typer.echo(realnode.explain(reason), err=True)
+    if timeout is None:
+        timeout = 300.0 if with_real_node else 90.0
     started = time.monotonic()
     was_up = all(component.healthy for component in devcluster.status(data_dir))
-    cluster = devcluster.start(data_dir, port=port, timeout=timeout)
+    if with_real_node:
+        typer.echo("starting the control plane and a real node (containerd, kubelet, kube-proxy, CoreDNS) ...")
+    try:
+        cluster = devcluster.start(data_dir, port=port, timeout=timeout, real_node=with_real_node)
+    except realnode.NodeBusy as busy:
+        if nodes is not Nodes.AUTO:
+            raise
+        typer.echo(f"{busy.message}\nStarting with fake nodes only.", err=True)
+        cluster = devcluster.start(data_dir, port=port, timeout=timeout, real_node=False)
     took = "already running" if was_up else f"up in {time.monotonic() - started:.1f} s"
     typer.echo(f"dev cluster {took}: API server {cluster.server}")
+    if cluster.real_node:
+        typer.echo(f"  real node:            {realnode.NODE_NAME} (pods run in containers; fake nodes are tainted)")
     typer.echo(f"  admin kubeconfig:     {cluster.admin_kubeconfig}")
     typer.echo(f"  commander kubeconfig: {cluster.commander_kubeconfig}")
     typer.echo(f"try: kubectl --kubeconfig {cluster.admin_kubeconfig} get nodes")
@@ -65,7 +103,7 @@ def up(
 @app.command()
 @exits.handled
 def down(data_dir: Path = DataDir) -> None:
-    """Stop every process ``dev up`` started; keep the data for the next ``dev up``."""
+    """Stop every process ``dev up`` started, undo the real node's changes to the host; keep the data."""
     from airpool import devcluster
 
     was_running = any(component.running for component in devcluster.status(data_dir))

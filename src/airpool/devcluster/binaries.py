@@ -81,7 +81,7 @@ LOCAL_PATH = Component(
     node=True,
 )
 PAUSE = Component(name="pause", module=None, packages={"pause": "."}, node=True)
-COMPONENTS = (KUBERNETES, ETCD, KWOK, PAUSE)
+COMPONENTS = (KUBERNETES, ETCD, KWOK, KUBERNETES_NODE, COREDNS, LOCAL_PATH, PAUSE)
 
 
 def cache_root() -> Path:

@@ -15,6 +15,7 @@ from lightkube.models.authentication_v1 import TokenRequestSpec
 from lightkube.models.core_v1 import NodeSpec, NodeStatus, NodeSystemInfo
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace, Node, ServiceAccount
+from lightkube.types import PatchType
 
 from airpool.devcluster import errors
 
@@ -59,8 +60,15 @@ def node_names() -> list[str]:
     return [f"kwok-node-{index}" for index in range(NODE_COUNT)]
 
 
-def fake_nodes(client: Client) -> None:
-    """Create the Nodes kwok plays the kubelet for (no taints, generous capacity)."""
+FAKE_NODE_TAINT = "airpool.io/fake-node"
+
+
+def fake_nodes(client: Client, *, tainted: bool = False) -> None:
+    """Create the Nodes kwok plays the kubelet for (generous capacity).
+
+    ``tainted`` (beside a real node): the fake nodes carry the NoSchedule taint ``airpool.io/fake-node``, so that
+    pods run for real unless they tolerate it; without a real node they have no taint.
+    """
     capacity = {"cpu": "32", "memory": "256Gi", "pods": "110"}
     for name in node_names():
         node = Node(
@@ -94,13 +102,17 @@ def fake_nodes(client: Client) -> None:
         )
         with _exists_ok():
             client.create(node)
+        taints = [{"key": FAKE_NODE_TAINT, "value": "true", "effect": "NoSchedule"}] if tainted else None
+        client.patch(Node, name, {"spec": {"taints": taints}}, patch_type=PatchType.MERGE)
 
 
 def _schedulable(node: Node) -> bool:
     """Ready per kwok, and no taint left from before that (the node lifecycle controller removes it)."""
     status, spec = node.status, node.spec
     ready = status is not None and any(c.type == "Ready" and c.status == "True" for c in status.conditions or [])
-    tainted = spec is not None and any(t.effect in {"NoSchedule", "NoExecute"} for t in spec.taints or [])
+    tainted = spec is not None and any(
+        t.effect in {"NoSchedule", "NoExecute"} and t.key != FAKE_NODE_TAINT for t in spec.taints or []
+    )
     return ready and not tainted
 
 

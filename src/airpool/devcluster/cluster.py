@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import os
 import shutil
 import ssl
 import time
@@ -23,9 +24,12 @@ import urllib.request
 from pathlib import Path
 
 from airpool.devcluster import binaries, bootstrap, errors, kubeconfig, pki, processes
+from airpool.devcluster.realnode import network
+from airpool.devcluster.realnode import node as realnode
 
 ORDER = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 PORTS = ("etcd-client", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok")
+LOOPBACK = "127.0.0.1"
 DEFAULT_TIMEOUT = 90.0
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 
@@ -39,6 +43,7 @@ class ClusterInfo:
     admin_kubeconfig: Path
     commander_kubeconfig: Path
     ca_cert: Path
+    real_node: bool = False  # a real node (containerd, kubelet, ...) runs beside the fake ones
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -66,24 +71,45 @@ def info(data_dir: Path) -> ClusterInfo:
     """Where the files of the cluster in ``data_dir`` are (whether or not it runs)."""
     data_dir = data_dir.resolve()
     ports = _saved_ports(data_dir)
+    real_node = _saved_real_node(data_dir)
     return ClusterInfo(
         data_dir=data_dir,
-        server=f"https://127.0.0.1:{ports.get('apiserver', 0)}",
+        server=f"https://{_host(real_node=real_node)}:{ports.get('apiserver', 0)}",
         admin_kubeconfig=data_dir / "admin.kubeconfig",
         commander_kubeconfig=data_dir / "commander.kubeconfig",
         ca_cert=data_dir / "pki" / "ca.crt",
+        real_node=real_node,
     )
 
 
-def _saved_ports(data_dir: Path) -> dict[str, int]:
+def _host(*, real_node: bool) -> str:
+    """Where the API server listens: loopback, or the node's bridge address, so that pods reach it too."""
+    return network.NODE_IP if real_node else LOOPBACK
+
+
+def _saved_state(data_dir: Path) -> dict[str, object]:
     try:
-        saved = json.loads(_state_file(data_dir).read_text())["ports"]
-    except (OSError, ValueError, KeyError, TypeError):
+        saved = json.loads(_state_file(data_dir).read_text())
+    except (OSError, ValueError):
         return {}
-    return {key: int(value) for key, value in saved.items() if key in PORTS}
+    return saved if isinstance(saved, dict) else {}
 
 
-def _choose_ports(data_dir: Path, *, apiserver_port: int | None) -> dict[str, int]:
+def _saved_real_node(data_dir: Path) -> bool:
+    return _saved_state(data_dir).get("real_node") is True
+
+
+def _saved_ports(data_dir: Path) -> dict[str, int]:
+    saved = _saved_state(data_dir).get("ports")
+    if not isinstance(saved, dict):
+        return {}
+    try:
+        return {key: int(value) for key, value in saved.items() if key in (*PORTS, *realnode.PORTS)}
+    except (TypeError, ValueError):
+        return {}
+
+
+def _choose_ports(data_dir: Path, *, apiserver_port: int | None, real_node: bool) -> dict[str, int]:
     """The ports of the last run when still free (stable URLs), otherwise fresh free ones."""
     if apiserver_port is not None and not processes.port_is_free(apiserver_port):
         raise errors.DevClusterError(
@@ -93,7 +119,7 @@ def _choose_ports(data_dir: Path, *, apiserver_port: int | None) -> dict[str, in
         )
     saved = _saved_ports(data_dir)
     ports: dict[str, int] = {} if apiserver_port is None else {"apiserver": apiserver_port}
-    for key in PORTS:
+    for key in (*PORTS, *realnode.PORTS) if real_node else PORTS:
         if key in ports:
             continue
         if key in saved and saved[key] not in ports.values() and processes.port_is_free(saved[key]):
@@ -106,25 +132,41 @@ def _choose_ports(data_dir: Path, *, apiserver_port: int | None) -> dict[str, in
     return ports
 
 
-def _health_urls(ports: dict[str, int]) -> dict[str, str]:
+def _health_urls(ports: dict[str, int], *, real_node: bool = False) -> dict[str, str]:
     def port(key: str) -> int:
         return ports.get(key, 0)
 
     return {
         "etcd": f"http://127.0.0.1:{port('etcd-client')}/health",
-        "kube-apiserver": f"https://127.0.0.1:{port('apiserver')}/readyz",
+        "kube-apiserver": f"https://{_host(real_node=real_node)}:{port('apiserver')}/readyz",
         "kube-controller-manager": f"https://127.0.0.1:{port('controller-manager')}/healthz",
         "kube-scheduler": f"https://127.0.0.1:{port('scheduler')}/readyz",  # ready: its informers have synced
         "kwok": f"http://127.0.0.1:{port('kwok')}/healthz",
+        **(realnode.health_urls(ports) if real_node else {}),
     }
 
 
-def _specs(data_dir: Path, *, ports: dict[str, int], keys: pki.Pki) -> list[processes.Spec]:
+def _apiserver_network_flags(keys: pki.Pki, *, real_node: bool) -> list[str]:
+    if not real_node:
+        return ["--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", "--endpoint-reconciler-type=none"]
+    # Beside a real node: listen on the bridge address, where pods reach it as the `kubernetes` Service (the
+    # endpoint reconciler publishes that address), and call the kubelet with a client certificate of its own.
+    return [
+        f"--bind-address={network.NODE_IP}",
+        f"--advertise-address={network.NODE_IP}",
+        f"--kubelet-client-certificate={keys.cert('apiserver-kubelet-client')}",
+        f"--kubelet-client-key={keys.key('apiserver-kubelet-client')}",
+        f"--kubelet-certificate-authority={keys.ca_cert}",
+        "--kubelet-preferred-address-types=InternalIP",
+    ]
+
+
+def _specs(data_dir: Path, *, ports: dict[str, int], keys: pki.Pki, real_node: bool) -> list[processes.Spec]:
     run = data_dir / "run"
     etcd_url = f"http://127.0.0.1:{ports['etcd-client']}"
     peer_url = f"http://127.0.0.1:{ports['etcd-peer']}"
     kube = binaries.KUBERNETES
-    health = _health_urls(ports)
+    health = _health_urls(ports, real_node=real_node)
 
     def served(binary: str, short: str) -> list[str]:
         """The flags the controller manager and the scheduler share: own identity, own port, one leader."""
@@ -161,8 +203,7 @@ def _specs(data_dir: Path, *, ports: dict[str, int], keys: pki.Pki) -> list[proc
             argv=[
                 str(kube.binary("kube-apiserver")),
                 f"--etcd-servers={etcd_url}",
-                "--bind-address=127.0.0.1",
-                "--advertise-address=127.0.0.1",
+                *_apiserver_network_flags(keys, real_node=real_node),
                 f"--secure-port={ports['apiserver']}",
                 f"--cert-dir={run / 'apiserver'}",
                 f"--tls-cert-file={keys.cert('apiserver')}",
@@ -174,7 +215,6 @@ def _specs(data_dir: Path, *, ports: dict[str, int], keys: pki.Pki) -> list[proc
                 f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
                 "--service-cluster-ip-range=10.96.0.0/16",
                 "--allow-privileged=true",
-                "--endpoint-reconciler-type=none",
                 "--enable-priority-and-fairness=false",
                 "--profiling=false",
             ],
@@ -204,7 +244,9 @@ def _specs(data_dir: Path, *, ports: dict[str, int], keys: pki.Pki) -> list[proc
             argv=[
                 str(binaries.KWOK.binary("kwok")),
                 f"--kubeconfig={data_dir / 'components' / 'kwok.kubeconfig'}",
-                "--manage-all-nodes=true",
+                # only its own fake nodes: never the real node, whose kubelet reports for itself
+                "--manage-all-nodes=false",
+                f"--manage-nodes-with-annotation-selector={bootstrap.FAKE_NODE_ANNOTATION}=fake",
                 f"--server-address=127.0.0.1:{ports['kwok']}",
                 "--node-lease-duration-seconds=40",
                 "--cidr=10.244.0.0/16",
@@ -227,6 +269,10 @@ _PROBE_CONTEXT = _probe_context()
 
 
 def _probe(url: str) -> bool:
+    if url == "alive:":  # no health endpoint: running is all one can tell
+        return True
+    if url.startswith("unix://"):
+        return realnode.probe_unix(url)
     try:
         with urllib.request.urlopen(url, timeout=1.0, context=_PROBE_CONTEXT) as response:
             return int(response.status) == 200
@@ -250,70 +296,121 @@ def _write_kubeconfigs(data_dir: Path, *, server: str, keys: pki.Pki) -> None:
         )
 
 
+def _names(data_dir: Path) -> tuple[str, ...]:
+    return (*ORDER, *realnode.NAMES) if _saved_real_node(data_dir) else ORDER
+
+
 def running(data_dir: Path) -> bool:
     layout = _layout(data_dir.resolve())
-    return any(processes.recorded_pid(name, layout=layout) is not None for name in ORDER)
+    return any(processes.recorded_pid(name, layout=layout) is not None for name in (*ORDER, *realnode.NAMES))
 
 
 def start(
-    data_dir: Path, *, port: int | None = None, timeout: float = DEFAULT_TIMEOUT, die_with_caller: bool = False
+    data_dir: Path,
+    *,
+    port: int | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    die_with_caller: bool = False,
+    real_node: bool = False,
 ) -> ClusterInfo:
     """Start the control plane in ``data_dir`` and return once it is healthy and bootstrapped.
 
     When it already runs there, return its info unchanged. On any failure, stop whatever was started.
     ``die_with_caller`` ties the processes to the calling thread's life (test sessions: a killed pytest leaves
     nothing behind); ``airpool dev up`` leaves it off, since its processes must outlive the command.
+    ``real_node``: also run a real node (``realnode``) and keep the fake nodes for pods that tolerate their taint;
+    fails with ``realnode.explain`` when this machine cannot run containers (``realnode.why_not``).
     """
-    from airpool.kube import client as kube_client
-
     data_dir = data_dir.resolve()
     if running(data_dir):
-        if all(status.healthy for status in statuses(data_dir)):
+        if _saved_real_node(data_dir) == real_node and all(status.healthy for status in statuses(data_dir)):
             current = info(data_dir)
-            if port is not None and current.server != f"https://127.0.0.1:{port}":
+            if port is not None and not current.server.endswith(f":{port}"):
                 raise errors.DevClusterError(
                     f"The dev cluster in {data_dir} already runs, at {current.server}, not on port {port}. "
                     "Stop it first (`airpool dev down`) to restart it on another port."
                 )
             return current
         stop(data_dir)
-    binaries.require_all()
+    binaries.require_all(real_node=real_node)
+    if real_node and (reason := realnode.why_not()) is not None:
+        raise errors.DevClusterError(realnode.explain(reason))
     deadline = time.monotonic() + timeout
     data_dir.mkdir(parents=True, exist_ok=True)
-    ports = _choose_ports(data_dir, apiserver_port=port)
-    _state_file(data_dir).write_text(json.dumps({"ports": ports}, indent=2))
+    ports = _choose_ports(data_dir, apiserver_port=port, real_node=real_node)
+    _state_file(data_dir).write_text(json.dumps({"ports": ports, "real_node": real_node}, indent=2))
     keys = pki.ensure(data_dir / "pki")
     cluster = info(data_dir)
     _write_kubeconfigs(data_dir, server=cluster.server, keys=keys)
-    layout = _layout(data_dir)
-    specs = _specs(data_dir, ports=ports, keys=keys)
+    lock = realnode.acquire(data_dir) if real_node else None  # before the API server: it listens on the bridge
     try:
-        # Two waves: clients started before the API server has bootstrapped RBAC get 403s and back off for seconds.
-        storage = [(spec, processes.spawn(spec, layout=layout, die_with_caller=die_with_caller)) for spec in specs[:2]]
-        processes.wait_healthy(storage, layout=layout, deadline=deadline, probe=_probe)
-        clients = [(spec, processes.spawn(spec, layout=layout, die_with_caller=die_with_caller)) for spec in specs[2:]]
-        admin = kube_client.connect(cluster.admin_kubeconfig, field_manager=kube_client.ADMIN_FIELD_MANAGER)
-        token = bootstrap.commander_token(admin)
-        kubeconfig.write(
-            cluster.commander_kubeconfig,
-            server=cluster.server,
-            ca_cert=keys.ca_cert,
-            user=bootstrap.COMMANDER_USER.rsplit(":", 1)[-1],
-            token=token,
-        )
-        bootstrap.fake_nodes(admin)
-        processes.wait_healthy([*storage, *clients], layout=layout, deadline=deadline, probe=_probe)
-        bootstrap.wait_ready(admin, deadline=deadline)
+        _start(data_dir, cluster=cluster, ports=ports, keys=keys, deadline=deadline, lock=lock, die=die_with_caller)
     except BaseException:
+        if lock is not None:
+            os.close(lock)
+            lock = None
         stop(data_dir)
         raise
+    finally:
+        if lock is not None:
+            os.close(lock)  # the kubelet holds the machine lock from now on
     return cluster
 
 
+def _start(
+    data_dir: Path,
+    *,
+    cluster: ClusterInfo,
+    ports: dict[str, int],
+    keys: pki.Pki,
+    deadline: float,
+    lock: int | None,
+    die: bool,
+) -> None:
+    from airpool.kube import client as kube_client
+
+    layout = _layout(data_dir)
+    specs = _specs(data_dir, ports=ports, keys=keys, real_node=lock is not None)
+    # Two waves: clients started before the API server has bootstrapped RBAC get 403s and back off for seconds.
+    storage = [(spec, processes.spawn(spec, layout=layout, die_with_caller=die)) for spec in specs[:2]]
+    if lock is not None:
+        containerd = realnode.containerd_spec(data_dir)
+        storage.append((containerd, processes.spawn(containerd, layout=layout, die_with_caller=die)))
+    processes.wait_healthy(storage, layout=layout, deadline=deadline, probe=_probe)
+    clients = [(spec, processes.spawn(spec, layout=layout, die_with_caller=die)) for spec in specs[2:]]
+    admin = kube_client.connect(cluster.admin_kubeconfig, field_manager=kube_client.ADMIN_FIELD_MANAGER)
+    node_started = 0.0
+    if lock is not None:
+        realnode.import_node_images()
+        realnode.apply_objects(admin)
+        node_specs = realnode.node_specs(data_dir, ports=ports, keys=keys, server=cluster.server)
+        node_specs[0] = dataclasses.replace(node_specs[0], pass_fds=(lock,))  # the kubelet holds the lock
+        node_started = time.monotonic()
+        clients += [(spec, processes.spawn(spec, layout=layout, die_with_caller=die)) for spec in node_specs]
+    token = bootstrap.commander_token(admin)
+    kubeconfig.write(
+        cluster.commander_kubeconfig,
+        server=cluster.server,
+        ca_cert=keys.ca_cert,
+        user=bootstrap.COMMANDER_USER.rsplit(":", 1)[-1],
+        token=token,
+    )
+    bootstrap.fake_nodes(admin, tainted=lock is not None)
+    processes.wait_healthy([*storage, *clients], layout=layout, deadline=deadline, probe=_probe)
+    if lock is not None:
+        ready_after = realnode.wait_node_ready(admin, deadline=deadline, log=layout.log_file("kubelet"))
+        realnode.record_timing(data_dir, node_ready_seconds=time.monotonic() - node_started, waited=ready_after)
+    bootstrap.wait_ready(admin, deadline=deadline)
+
+
 def stop(data_dir: Path) -> None:
-    """Stop every process this data directory recorded; keep the data (PKI, etcd) for the next start."""
+    """Stop every process this data directory recorded, and the real node's host side effects when it owns the
+    node; keep the data (PKI, etcd) for the next start."""
     data_dir = data_dir.resolve()
-    processes.stop_all(list(reversed(ORDER)), layout=_layout(data_dir))
+    layout = _layout(data_dir)
+    processes.stop_all(["kwok", "kube-scheduler", "kube-controller-manager"], layout=layout)
+    realnode.stop(data_dir)
+    processes.stop_all(["kube-apiserver", "etcd"], layout=layout)
     for component in ("apiserver", "controller-manager", "scheduler"):
         with contextlib.suppress(OSError):
             shutil.rmtree(data_dir / "run" / component)
@@ -324,9 +421,9 @@ def statuses(data_dir: Path) -> list[ComponentStatus]:
     data_dir = data_dir.resolve()
     layout = _layout(data_dir)
     ports = _saved_ports(data_dir)
-    urls = _health_urls(ports)
+    urls = _health_urls(ports, real_node=_saved_real_node(data_dir))
     result = []
-    for name in ORDER:
+    for name in _names(data_dir):
         pid = processes.recorded_pid(name, layout=layout)
         result.append(
             ComponentStatus(

@@ -17,7 +17,21 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from airpool.devcluster.realnode import network
+
 VALIDITY = datetime.timedelta(days=3650)
+# The API server's names: loopback for the fake-node cluster, the bridge address where it listens beside a real
+# node, and the ``kubernetes`` Service's IP and names that pods use.
+APISERVER_SANS = [
+    "localhost",
+    "kubernetes",
+    "kubernetes.default",
+    "kubernetes.default.svc",
+    f"kubernetes.default.svc.{network.CLUSTER_DOMAIN}",
+    "127.0.0.1",
+    network.KUBERNETES_SERVICE_IP,
+    network.NODE_IP,
+]
 
 # name -> (common name, organisation); the organisation becomes the Kubernetes group.
 CLIENTS = {
@@ -25,6 +39,12 @@ CLIENTS = {
     "controller-manager": ("system:kube-controller-manager", None),
     "scheduler": ("system:kube-scheduler", None),
     "kwok": ("kwok", "system:masters"),
+    # the real node's parts (realnode/): each its own identity
+    "apiserver-kubelet-client": ("kube-apiserver-kubelet-client", None),
+    "kubelet-client": (f"system:node:{network.NODE_NAME}", "system:nodes"),
+    "kube-proxy": ("system:kube-proxy", None),
+    "coredns": ("system:airpool-coredns", None),
+    "local-path-provisioner": ("system:airpool-local-path-provisioner", None),
 }
 
 
@@ -66,8 +86,18 @@ def ensure(root: Path) -> Pki:
     ca_key = serialization.load_pem_private_key(pki.ca_key.read_bytes(), password=None)
     assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
     ca_cert = x509.load_pem_x509_certificate(pki.ca_cert.read_bytes())
-    if not pki.cert("apiserver").exists():
-        _issue(pki, "apiserver", ca_cert=ca_cert, ca_key=ca_key, common_name="kube-apiserver", server=True)
+    if not pki.cert("apiserver").exists() or not _names(pki.cert("apiserver"), network.NODE_IP):
+        _issue(pki, "apiserver", ca_cert=ca_cert, ca_key=ca_key, common_name="kube-apiserver", sans=APISERVER_SANS)
+    if not pki.cert("kubelet-serving").exists():
+        _issue(
+            pki,
+            "kubelet-serving",
+            ca_cert=ca_cert,
+            ca_key=ca_key,
+            common_name=f"system:node:{network.NODE_NAME}",
+            org="system:nodes",
+            sans=[network.NODE_NAME, network.NODE_IP],
+        )
     for name, (common_name, org) in CLIENTS.items():
         if not pki.cert(name).exists():
             _issue(pki, name, ca_cert=ca_cert, ca_key=ca_key, common_name=common_name, org=org)
@@ -78,6 +108,17 @@ def ensure(root: Path) -> Pki:
             key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         )
     return pki
+
+
+def _names(cert_path: Path, name: str) -> bool:
+    """Whether the certificate at ``cert_path`` names ``name`` (an IP address or DNS name) among its SANs."""
+    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    try:
+        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return False
+    addresses = {str(address) for address in sans.get_values_for_type(x509.IPAddress)}
+    return name in addresses or name in sans.get_values_for_type(x509.DNSName)
 
 
 def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
@@ -132,8 +173,9 @@ def _issue(
     ca_key: ec.EllipticCurvePrivateKey,
     common_name: str,
     org: str | None = None,
-    server: bool = False,
+    sans: list[str] | None = None,
 ) -> None:
+    server = sans is not None
     key = ec.generate_private_key(ec.SECP256R1())
     attributes = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
     if org:
@@ -156,20 +198,13 @@ def _issue(
             critical=False,
         )
     )
-    if server:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName(
-                [
-                    x509.DNSName("localhost"),
-                    x509.DNSName("kubernetes"),
-                    x509.DNSName("kubernetes.default"),
-                    x509.DNSName("kubernetes.default.svc"),
-                    x509.DNSName("kubernetes.default.svc.cluster.local"),
-                    x509.IPAddress(ipaddress.IPv4Address("127.0.0.1")),
-                    x509.IPAddress(ipaddress.IPv4Address("10.96.0.1")),
-                ]
-            ),
-            critical=False,
-        )
+    if sans is not None:
+        names: list[x509.GeneralName] = []
+        for san in sans:
+            try:
+                names.append(x509.IPAddress(ipaddress.ip_address(san)))
+            except ValueError:
+                names.append(x509.DNSName(san))
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
     _write_key(pki.key(name), key)
     pki.cert(name).write_bytes(builder.sign(ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM))

@@ -31,6 +31,7 @@ class Spec:
     name: str
     argv: list[str]
     health_url: str
+    pass_fds: tuple[int, ...] = ()  # descriptors the process inherits (the real node's kubelet: the machine lock)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -90,6 +91,7 @@ def spawn(spec: Spec, *, layout: Layout, die_with_caller: bool = False) -> subpr
             stderr=subprocess.STDOUT,
             start_new_session=True,
             preexec_fn=_die_with_parent if die_with_caller else None,
+            pass_fds=spec.pass_fds,
         )
     layout.pid_file(spec.name).write_text(f"{process.pid}\n{spec.argv[0]}\n")
     return process

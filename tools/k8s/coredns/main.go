@@ -9,6 +9,7 @@ import (
 	"github.com/coredns/coredns/core/dnsserver"
 	"github.com/coredns/coredns/coremain"
 
+	_ "github.com/coredns/coredns/plugin/bind"
 	_ "github.com/coredns/coredns/plugin/cache"
 	_ "github.com/coredns/coredns/plugin/errors"
 	_ "github.com/coredns/coredns/plugin/health"
@@ -19,7 +20,8 @@ import (
 )
 
 // directives is the execution order of the plugins, a subsequence of upstream's plugin.cfg.
-var directives = []string{"reload", "ready", "health", "errors", "cache", "kubernetes", "loop"}
+// bind keeps the server on the node's bridge address instead of every interface of the machine.
+var directives = []string{"reload", "bind", "ready", "health", "errors", "cache", "kubernetes", "loop"}
 
 func init() {
 	dnsserver.Directives = directives

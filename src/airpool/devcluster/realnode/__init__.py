@@ -8,6 +8,10 @@ images (``airpool.devcluster.images``) the entry point is::
     realnode.import_image(Path("airflow.tar"))   # -> "airpool.local/airflow:3.3.2-<key>", now usable by pods
 
 Pods name the reference with ``imagePullPolicy: Never`` (or ``IfNotPresent``); containerd never pulls anything.
+
+``why_not()`` says why this machine cannot run the node (None when it can), ``explain(reason)`` turns that into
+the paragraph ``dev up`` prints. Starting and stopping go through ``devcluster.start(..., real_node=True)`` and
+``devcluster.stop``.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from pathlib import Path
 from airpool.devcluster import errors
 from airpool.devcluster.images import oci
 from airpool.devcluster.realnode import paths
+from airpool.devcluster.realnode.network import NODE_IP, NODE_NAME
+from airpool.devcluster.realnode.node import NodeBusy, explain, why_not
 
 
 def import_image(archive: Path, *, timeout: float = 1800.0) -> str:
@@ -32,4 +38,4 @@ def import_image(archive: Path, *, timeout: float = 1800.0) -> str:
     return oci.import_image(archive, address=paths.CONTAINERD_SOCKET, timeout=timeout)
 
 
-__all__ = ["import_image"]
+__all__ = ["NODE_IP", "NODE_NAME", "NodeBusy", "explain", "import_image", "why_not"]
