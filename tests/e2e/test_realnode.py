@@ -283,16 +283,21 @@ def _our_processes(data_dir: Path) -> list[str]:
 
 
 def _snapshot(data_dir: Path) -> dict[str, object]:
+    """What a node could leave behind. Mounts and links: only the kinds a node makes (other work on the machine,
+    such as an image build's chroot, mounts and unmounts meanwhile)."""
     links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, timeout=60).stdout
-    mounts = Path("/proc/self/mountinfo").read_text().splitlines()
+    names = [line.split(":")[1].strip().split("@")[0] for line in links.splitlines()]
+    roots = [data_dir, paths.RUN_DIR, paths.CONTAINERD_ROOT, *map(Path, host.WATCHED_DIRS)]
+    nsfs = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines() if " - nsfs " in line]
     return {
         "processes": _our_processes(data_dir),
-        "links": sorted(line.split(":")[1].strip().split("@")[0] for line in links.splitlines()),
-        "mounts": sorted(line.split()[4] for line in mounts),
+        "links": sorted(name for name in names if name == network.BRIDGE or name.startswith(("veth", "cni"))),
+        "mounts": sorted(host.mounts_under(roots) + nsfs),
         "iptables": _iptables(),
         "sysctls": host.read_sysctls(),
         "pod cgroups": [str(path) for path in host.pod_cgroups()],
         "runtime dir": paths.RUN_DIR.exists(),
+        "fixed directories": [directory for directory in host.WATCHED_DIRS if Path(directory).exists()],
         "CNI state": paths.CNI_STATE.exists(),
     }
 

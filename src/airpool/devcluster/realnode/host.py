@@ -47,6 +47,23 @@ SYSCTLS = (
     "net.netfilter.nf_conntrack_tcp_timeout_close_wait",
     "net.netfilter.nf_conntrack_tcp_be_liberal",
 )
+# Fixed paths the kubelet, containerd or the CNI plugins create when missing (most are moved into our own
+# directories by configuration; these are the safety net). Those absent at ``up`` are removed at ``down`` when
+# nothing but empty directories is left in them.
+WATCHED_DIRS = (
+    "/var/log/containers",
+    "/var/log/pods",
+    "/var/lib/kubelet",
+    "/var/lib/cni",
+    "/var/lib/containerd",
+    "/etc/cni",
+    "/opt/cni",
+    "/opt/containerd",
+    "/run/containerd",
+    "/var/run/netns",
+    "/etc/kubernetes",
+    "/usr/libexec/kubernetes",
+)
 # Chains kubelet creates (and kube-proxy --cleanup leaves) plus kube-proxy's own: everything named KUBE-*.
 CHAIN_PREFIXES = ("KUBE-",)
 TABLES = ("filter", "nat", "mangle", "raw")
@@ -109,6 +126,19 @@ def owner_dir() -> Path | None:
     return Path(str(value)) if value else None
 
 
+def absent_dirs() -> list[str]:
+    return [directory for directory in WATCHED_DIRS if not os.path.lexists(directory)]
+
+
+def remove_if_empty(directory: Path) -> None:
+    """Remove ``directory`` when it holds nothing but (nested) empty directories."""
+    if not directory.is_dir() or directory.is_symlink():
+        return
+    for root, _, _ in sorted(os.walk(directory), key=lambda entry: len(entry[0]), reverse=True):
+        with contextlib.suppress(OSError):
+            os.rmdir(root)
+
+
 def write_owner(data_dir: Path, *, sysctls: dict[str, str]) -> None:
     paths.OWNER_FILE.write_text(
         json.dumps(
@@ -117,6 +147,7 @@ def write_owner(data_dir: Path, *, sysctls: dict[str, str]) -> None:
                 "started": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
                 "pid": os.getpid(),
                 "sysctls": sysctls,
+                "absent_dirs": absent_dirs(),
             },
             indent=2,
         )

@@ -132,7 +132,11 @@ def acquire(data_dir: Path) -> int:
     try:
         previous = host.owner()
         if previous:  # a node whose kubelet died without dev down: undo what it left, then start afresh
-            clean(Path(str(previous.get("data_dir", data_dir))), saved=previous.get("sysctls"))
+            clean(
+                Path(str(previous.get("data_dir", data_dir))),
+                saved=previous.get("sysctls"),
+                absent=previous.get("absent_dirs"),
+            )
         else:
             clean(data_dir, saved=None)
         paths.RUN_DIR.mkdir(parents=True, exist_ok=True)
@@ -537,8 +541,10 @@ def _layout(data_dir: Path) -> processes.Layout:
     return processes.Layout(run_dir=data_dir / "run", log_dir=data_dir / "logs")
 
 
-def clean(data_dir: Path, *, saved: object) -> None:
-    """Undo every host side effect of the node of ``data_dir``, stopping whatever of it still runs."""
+def clean(data_dir: Path, *, saved: object, absent: object = None) -> None:
+    """Undo every host side effect of the node of ``data_dir``, stopping whatever of it still runs.
+
+    ``saved``: the sysctls recorded at ``up``; ``absent``: the fixed directories that did not exist then."""
     data_dir = data_dir.resolve()
     directory = node_dir(data_dir)
     layout = _layout(data_dir)
@@ -565,6 +571,8 @@ def clean(data_dir: Path, *, saved: object) -> None:
         paths.CONTAINERD_SOCKET.with_name(f"{paths.CONTAINERD_SOCKET.name}.ttrpc"),  # containerd leaves it
     ):
         host.remove_tree(path)
+    for absent_dir in absent if isinstance(absent, list) else []:
+        host.remove_if_empty(Path(str(absent_dir)))
     host.flush_conntrack()
     if isinstance(saved, dict):
         failed = host.restore_sysctls({str(k): str(v) for k, v in saved.items()})
@@ -581,11 +589,11 @@ def stop(data_dir: Path, *, timeout: float = 60.0) -> None:
     if not owns(data_dir):
         processes.stop_all(list(reversed(NAMES)), layout=layout)  # nothing of ours can be left but stale PID files
         return
-    saved = host.owner().get("sysctls")
+    recorded = host.owner()
     stop_node_processes(layout)  # the kubelet holds the machine lock
     fd = host.wait_lock(timeout)
     try:
-        clean(data_dir, saved=saved)
+        clean(data_dir, saved=recorded.get("sysctls"), absent=recorded.get("absent_dirs"))
     finally:
         if fd is not None:
             os.close(fd)
