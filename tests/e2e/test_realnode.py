@@ -129,9 +129,9 @@ def test_pods_run_in_containers_and_reach_services_dns_and_the_api_server(
     review = '{"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview"}'
     script = f"""
     set -e
-    echo "service: $(wget -q -T 20 -O- http://web/)"
+    echo "service: $(wget -q -O- http://web/)"
     nslookup web.{ns}.svc.cluster.local | grep -A2 'Name:' | sed 's/^/dns: /'
-    wget -q -T 20 -O- --header "Authorization: Bearer $(cat {token})" --header 'Content-Type: application/json' \\
+    wget -q -O- --header "Authorization: Bearer $(cat {token})" --header 'Content-Type: application/json' \\
       --post-data '{review}' https://kubernetes.default.svc/apis/authentication.k8s.io/v1/selfsubjectreviews
     echo
     """
@@ -141,7 +141,8 @@ def test_pods_run_in_containers_and_reach_services_dns_and_the_api_server(
     assert phase == "Succeeded", logs
     assert "service: hello from a real pod" in logs
     assert f"dns: Address: {cluster_ip}" in logs.replace("Address 1: ", "Address: ")
-    assert f'"username":"system:serviceaccount:{ns}:default"' in logs  # the pod's token, checked by the API server
+    # the pod's token, checked by the API server (its SelfSubjectReview answer names the pod's account)
+    assert f'"username": "system:serviceaccount:{ns}:default"' in logs
 
     # exec and logs through the API server, which calls the kubelet with its own client certificate
     executed = _kubectl(real_node_cluster, "exec", "-n", ns, "web", "--", "cat", "/www/index.html")

@@ -394,7 +394,7 @@ def _objects() -> list[dict[str, object]]:
                 "namespace": "kube-system",
                 "labels": {
                     "kubernetes.io/service-name": "kube-dns",
-                    "endpointslice.kubernetes.io/managed-by": "airpool.io/devcluster",
+                    "endpointslice.kubernetes.io/managed-by": "airpool-devcluster",
                 },
             },
             "addressType": "IPv4",
