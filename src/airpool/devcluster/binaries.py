@@ -35,6 +35,7 @@ class Component:
     packages: dict[str, str]  # binary name -> Go package to build
     ldflags_version: bool = False  # stamp k8s version variables (Kubernetes reports v0.0.0-master otherwise)
     node: bool = False  # needed only by the real node (``dev up --real-node``)
+    own_main: bool = False  # the wrapper has its own main.go: its digest is part of the cache key too
 
     @property
     def module_dir(self) -> Path:
@@ -48,7 +49,8 @@ class Component:
 
     @property
     def cache_dir(self) -> Path:
-        return k8s_cache_root() / f"{self.name}-{self.version}"
+        key = f"{self.version}-{source_version(self.module_dir)}" if self.own_main else self.version
+        return k8s_cache_root() / f"{self.name}-{key}"
 
     def binary(self, name: str) -> Path:
         override = bin_dir_override()
@@ -73,7 +75,9 @@ KUBERNETES_NODE = dataclasses.replace(
 )
 ETCD = Component(name="etcd", module="go.etcd.io/etcd/server/v3", packages={"etcd": "go.etcd.io/etcd/server/v3"})
 KWOK = Component(name="kwok", module="sigs.k8s.io/kwok", packages={"kwok": "sigs.k8s.io/kwok/cmd/kwok"})
-COREDNS = Component(name="coredns", module="github.com/coredns/coredns", packages={"coredns": "."}, node=True)
+COREDNS = Component(
+    name="coredns", module="github.com/coredns/coredns", packages={"coredns": "."}, node=True, own_main=True
+)
 LOCAL_PATH = Component(
     name="local-path-provisioner",
     module="github.com/rancher/local-path-provisioner",
