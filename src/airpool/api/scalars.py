@@ -14,6 +14,7 @@ from typing import Any
 from ariadne import ScalarType
 
 uuid_scalar = ScalarType("Uuid")
+id_scalar = ScalarType("Id")
 json_scalar = ScalarType("JSON")
 datetime_scalar = ScalarType("DateTime")
 
@@ -51,13 +52,31 @@ def _serialize_uuid(value: Any) -> str:
 
 @uuid_scalar.value_parser
 def _parse_uuid(value: Any) -> str:
+    """The empty string passes as "no id" (the astro CLI sends ``cursorUuid: ""`` for a first page, as Houston
+    accepts); a required id that is empty then reads as not found."""
     if not isinstance(value, str):
         raise ValueError("a Uuid must be a string such as 3fa85f64-5717-4562-b3fc-2c963f66afa6")
+    if value == "":
+        return ""
     try:
         return str(uuid.UUID(value))
     except ValueError:
         shown = value if len(value) <= 60 else value[:60] + "..."
         raise ValueError(f"{shown!r} is not a UUID (expected e.g. 3fa85f64-5717-4562-b3fc-2c963f66afa6)") from None
+
+
+@id_scalar.serializer
+def _serialize_id(value: Any) -> str:
+    return str(value)
+
+
+@id_scalar.value_parser
+def _parse_id(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str):
+        raise ValueError("an Id must be a string")
+    return value
 
 
 @json_scalar.serializer
@@ -70,4 +89,4 @@ def _parse_json(value: Any) -> Any:
     return value
 
 
-SCALARS = (uuid_scalar, json_scalar, datetime_scalar)
+SCALARS = (uuid_scalar, id_scalar, json_scalar, datetime_scalar)

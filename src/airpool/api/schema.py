@@ -9,7 +9,7 @@ from ariadne import make_executable_schema
 from graphql import GraphQLSchema
 
 from airpool.api import fastpath, scalars
-from airpool.api.resolvers import app_config, audit, auth, deployments, pool, workspaces
+from airpool.api.resolvers import app_config, audit, auth, deployments, people, pool, workspaces
 
 SDL_FILE = "schema.graphql"
 
@@ -29,6 +29,7 @@ def executable_schema() -> GraphQLSchema:
         *deployments.BINDABLES,
         *pool.BINDABLES,
         *audit.BINDABLES,
+        *people.BINDABLES,
         convert_names_case=True,
     )
 

@@ -1,19 +1,33 @@
-"""Who may do what: the caller (``Actor``), workspace roles, and the checks every service runs first.
+"""Who may do what: the caller (``Actor``), workspace and Deployment roles, and the checks every service runs first.
 
-Rules: a system admin may do anything. In a workspace, a viewer reads, an editor also creates and deletes
-Deployments, an admin also manages members. Anything the caller has no role in does not exist for them: the
-error is ``NotFound`` naming only the id they sent, so another workspace's names never leak.
+Rules:
+
+- A system admin may do anything. A team bound to ``SYSTEM_ADMIN`` makes its members system admins;
+  ``SYSTEM_EDITOR`` / ``SYSTEM_VIEWER`` give that role (editor, viewer) in every workspace.
+- In a workspace, a viewer reads, an editor also creates and deletes Deployments, an admin also manages members,
+  teams, service accounts, and updates or deletes the workspace. A user's role is the highest of their own
+  binding and those of their teams.
+- On one Deployment the role is the highest of the workspace role (admin, editor, viewer carry over) and the
+  Deployment's own bindings (the user's, their teams'): a Deployment viewer reads it, an editor also updates it,
+  an admin also deletes it and manages its users, teams and service accounts. A workspace editor may delete any
+  Deployment of the workspace (they may create them, too). Deployment roles never reach another Deployment.
+- A service account acts with exactly its role in exactly its scope (one workspace, or one Deployment) and
+  nothing else: no system powers, no other workspace or Deployment, never a workspace of its own.
+
+Anything the caller has no role in does not exist for them: the error is ``NotFound`` naming only the id they
+sent, so another workspace's names never leak. A role too low for the action is ``Forbidden`` (Houston's words).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from airpool.domain.errors import Forbidden, NotFound
+from airpool.domain.errors import Forbidden, InvalidInput, NotFound
 from airpool.store import models
 
 
@@ -23,6 +37,12 @@ class Role(StrEnum):
     VIEWER = "viewer"
 
 
+class Scope(StrEnum):
+    SYSTEM = "system"
+    WORKSPACE = "workspace"
+    DEPLOYMENT = "deployment"
+
+
 _RANK = {Role.VIEWER: 1, Role.EDITOR: 2, Role.ADMIN: 3}
 
 
@@ -30,9 +50,46 @@ def role_allows(role: Role, minimum: Role) -> bool:
     return _RANK[role] >= _RANK[minimum]
 
 
+def highest(roles: Iterable[Role | str | None]) -> Role | None:
+    found = [Role(r) for r in roles if r]
+    return max(found, key=_RANK.__getitem__) if found else None
+
+
 def can_edit(role: Role | str | None, *, system_admin: bool = False) -> bool:
     """May this role create and delete Deployments? (For showing or hiding buttons; the services check again.)"""
     return system_admin or (role is not None and role_allows(Role(role), Role.EDITOR))
+
+
+# --- Houston's role names ------------------------------------------------------------------------------------------
+
+
+def houston_role(scope: Scope, role: Role | str) -> str:
+    """``(workspace, admin)`` -> ``WORKSPACE_ADMIN``: the name the API and the astro CLI use."""
+    return f"{scope.value}_{Role(role).value}".upper()
+
+
+def parse_role(name: str, scope: Scope) -> Role:
+    """``WORKSPACE_EDITOR`` (or ``editor``) -> ``Role.EDITOR`` for ``scope``; anything else is a clear error."""
+    allowed = [houston_role(scope, r) for r in (Role.ADMIN, Role.EDITOR, Role.VIEWER)]
+    text = (name or "").strip()
+    for role in Role:
+        if text.upper() == houston_role(scope, role) or text.lower() == role.value:
+            return role
+    raise InvalidInput(f"role {shown(text, 40)} is not a {scope.value} role; allowed: {', '.join(allowed)}")
+
+
+# --- the caller ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServiceAccountScope:
+    """Where a service account may act, and with which role (exactly one of the two ids is set)."""
+
+    id: str
+    label: str
+    role: Role
+    workspace_id: str | None = None
+    deployment_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -42,6 +99,32 @@ class Actor:
     user_id: str
     username: str
     is_system_admin: bool = False
+    #: ``SYSTEM_EDITOR`` / ``SYSTEM_VIEWER`` through a team: this role in every workspace.
+    system_role: Role | None = None
+    #: Set when a service account's API key authenticated the request (``user_id`` is then the account's id).
+    service_account: ServiceAccountScope | None = None
+
+    @property
+    def is_service_account(self) -> bool:
+        return self.service_account is not None
+
+
+def actor_for_user(s: Session, user: models.User) -> Actor:
+    """The caller behind a user account, with the system roles their teams carry."""
+    system = [
+        Role(r)
+        for r in s.scalars(
+            sa.select(models.TeamRoleBinding.role)
+            .join(models.TeamMember, models.TeamMember.team_id == models.TeamRoleBinding.team_id)
+            .where(models.TeamMember.user_id == user.id, models.TeamRoleBinding.scope == Scope.SYSTEM.value)
+        )
+    ]
+    return Actor(
+        user_id=user.id,
+        username=user.username,
+        is_system_admin=user.is_system_admin or Role.ADMIN in system,
+        system_role=highest(r for r in system if r is not Role.ADMIN),
+    )
 
 
 def shown(value: str, limit: int = 80) -> str:
@@ -57,37 +140,96 @@ def deployment_not_found(deployment_id: str) -> NotFound:
     return NotFound(f"deployment {shown(deployment_id)} not found")
 
 
-def role_in(session: Session, actor: Actor, workspace_id: str) -> Role | None:
-    role = session.scalar(
+# --- roles ---------------------------------------------------------------------------------------------------------
+
+
+def _team_ids(actor: Actor) -> sa.Select[str]:
+    return sa.select(models.TeamMember.team_id).where(models.TeamMember.user_id == actor.user_id)
+
+
+def workspace_role(s: Session, actor: Actor, workspace_id: str) -> Role | None:
+    """The caller's effective role in a workspace (own binding, teams, system role), None if they have none.
+
+    A system admin has none unless bound: callers check ``is_system_admin`` themselves."""
+    if actor.service_account is not None:
+        sa_scope = actor.service_account
+        return sa_scope.role if sa_scope.workspace_id == workspace_id else None
+    own = s.scalar(
         sa.select(models.RoleBinding.role).where(
             models.RoleBinding.workspace_id == workspace_id, models.RoleBinding.user_id == actor.user_id
         )
     )
-    return Role(role) if role else None
-
-
-def require_role(session: Session, actor: Actor, workspace_id: str, minimum: Role) -> models.Workspace:
-    """The workspace if ``actor`` holds at least ``minimum`` there; NotFound if they hold nothing, else Forbidden."""
-    row = session.execute(
-        sa.select(models.Workspace, models.RoleBinding.role)
-        .outerjoin(
-            models.RoleBinding,
-            sa.and_(
-                models.RoleBinding.workspace_id == models.Workspace.id, models.RoleBinding.user_id == actor.user_id
-            ),
+    teams = s.scalars(
+        sa.select(models.TeamRoleBinding.role).where(
+            models.TeamRoleBinding.scope == Scope.WORKSPACE.value,
+            models.TeamRoleBinding.scope_id == workspace_id,
+            models.TeamRoleBinding.team_id.in_(_team_ids(actor)),
         )
-        .where(models.Workspace.id == workspace_id)
-    ).first()
-    if row is None:
+    )
+    return highest([own, actor.system_role, *teams])
+
+
+def role_in(s: Session, actor: Actor, workspace_id: str) -> Role | None:
+    return workspace_role(s, actor, workspace_id)
+
+
+def require_role(s: Session, actor: Actor, workspace_id: str, minimum: Role) -> models.Workspace:
+    """The workspace if ``actor`` holds at least ``minimum`` there; NotFound if they hold nothing, else Forbidden."""
+    ws = s.get(models.Workspace, workspace_id)
+    if ws is None:
         raise workspace_not_found(workspace_id)
-    ws, role = row
     if actor.is_system_admin:
         return ws
+    role = workspace_role(s, actor, workspace_id)
     if role is None:
         raise workspace_not_found(workspace_id)
-    if not role_allows(Role(role), minimum):
+    if not role_allows(role, minimum):
         raise Forbidden()
     return ws
+
+
+def deployment_only_role(s: Session, actor: Actor, deployment_id: str) -> Role | None:
+    """The caller's role from the Deployment's own bindings (theirs, their teams', a Deployment service account)."""
+    if actor.service_account is not None:
+        sa_scope = actor.service_account
+        return sa_scope.role if sa_scope.deployment_id == deployment_id else None
+    own = s.scalar(
+        sa.select(models.DeploymentRoleBinding.role).where(
+            models.DeploymentRoleBinding.deployment_id == deployment_id,
+            models.DeploymentRoleBinding.user_id == actor.user_id,
+        )
+    )
+    teams = s.scalars(
+        sa.select(models.TeamRoleBinding.role).where(
+            models.TeamRoleBinding.scope == Scope.DEPLOYMENT.value,
+            models.TeamRoleBinding.scope_id == deployment_id,
+            models.TeamRoleBinding.team_id.in_(_team_ids(actor)),
+        )
+    )
+    return highest([own, *teams])
+
+
+def deployment_role(s: Session, actor: Actor, dep: models.Deployment) -> Role | None:
+    """The caller's effective role on a Deployment (see the module docstring), None if they have none."""
+    return highest([workspace_role(s, actor, dep.workspace_id), deployment_only_role(s, actor, dep.id)])
+
+
+def require_deployment(
+    s: Session, actor: Actor, dep: models.Deployment, minimum: Role, *, or_workspace: Role | None = None
+) -> None:
+    """NotFound (naming only the id) if the caller has no role on ``dep``; Forbidden if it is below ``minimum``
+    and their workspace role is below ``or_workspace`` (when given)."""
+    if actor.is_system_admin:
+        return
+    ws_role = workspace_role(s, actor, dep.workspace_id)
+    role = highest([ws_role, deployment_only_role(s, actor, dep.id)])
+    if role is None:
+        raise deployment_not_found(dep.id)
+    if role_allows(role, minimum):
+        return
+    if or_workspace is not None and ws_role is not None and role_allows(ws_role, or_workspace):
+        return
+    raise Forbidden()
 
 
 def require_system_admin(actor: Actor) -> None:
@@ -95,8 +237,30 @@ def require_system_admin(actor: Actor) -> None:
         raise Forbidden()
 
 
-def visible_workspace_ids(actor: Actor) -> sa.Select[str]:
+def require_user(actor: Actor) -> None:
+    """Things only a person does (create a workspace, API tokens): refused for service accounts."""
+    if actor.service_account is not None:
+        raise Forbidden()
+
+
+def visible_workspace_ids(actor: Actor) -> sa.Select[str] | sa.CompoundSelect[str]:
     """Subquery of the workspaces ``actor`` may read."""
-    if actor.is_system_admin:
+    if actor.is_system_admin or actor.system_role is not None:
         return sa.select(models.Workspace.id)
-    return sa.select(models.RoleBinding.workspace_id).where(models.RoleBinding.user_id == actor.user_id)
+    if actor.service_account is not None:
+        return sa.select(models.Workspace.id).where(models.Workspace.id == actor.service_account.workspace_id)
+    return sa.union(
+        sa.select(models.RoleBinding.workspace_id).where(models.RoleBinding.user_id == actor.user_id),
+        sa.select(models.TeamRoleBinding.scope_id).where(
+            models.TeamRoleBinding.scope == Scope.WORKSPACE.value,
+            models.TeamRoleBinding.team_id.in_(_team_ids(actor)),
+        ),
+    )
+
+
+def visible_deployments(actor: Actor) -> sa.ColumnElement[bool]:
+    """A WHERE clause on ``models.Deployment`` for the Deployments ``actor`` may read."""
+    D = models.Deployment
+    if actor.service_account is not None and actor.service_account.deployment_id is not None:
+        return D.id == actor.service_account.deployment_id
+    return D.workspace_id.in_(visible_workspace_ids(actor))

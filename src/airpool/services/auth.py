@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from airpool.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
-from airpool.services import access, audit, views
+from airpool.services import access, audit, service_accounts, views
 from airpool.services.access import Actor, Role
 from airpool.services.platform import Platform
 from airpool.store import models, sql
@@ -312,6 +312,8 @@ def authenticate(platform: Platform, token: str | None) -> Actor:
         raise Unauthenticated("missing token: log in first")
     if raw.startswith(API_TOKEN_PREFIX):
         return _api_token_actor(platform, raw)
+    if raw.startswith(service_accounts.KEY_PREFIX):
+        return service_accounts.authenticate(platform, raw)
     try:
         data = _serializer(platform).loads(raw, max_age=platform.session_ttl_seconds)
     except itsdangerous.SignatureExpired:
@@ -325,7 +327,7 @@ def authenticate(platform: Platform, token: str | None) -> Actor:
         user = s.get(models.User, user_id)
         if user is None or user.status != "active":
             raise Unauthenticated("the user of this token no longer exists or is disabled")
-        return Actor(user_id=user.id, username=user.username, is_system_admin=user.is_system_admin)
+        return access.actor_for_user(s, user)
 
 
 # --- API tokens --------------------------------------------------------------------------------------------------
@@ -352,13 +354,14 @@ def _api_token_actor(platform: Platform, raw: str) -> Actor:
             raise TokenExpired("API token expired: create a new one")
         if user.status != "active":
             raise Unauthenticated("the user of this token is disabled")
-        return Actor(user_id=user.id, username=user.username, is_system_admin=user.is_system_admin)
+        return access.actor_for_user(s, user)
 
 
 def create_api_token(
     platform: Platform, actor: Actor, *, label: str, expires_in_days: int | None = None
 ) -> tuple[ApiTokenView, str]:
     """A new API token for the caller. The secret is returned once and never stored."""
+    access.require_user(actor)
     label = label.strip()
     if not label or len(label) > 255:
         raise InvalidInput("API token label must be 1 to 255 characters")

@@ -256,13 +256,11 @@ def _visible(s: Session, actor: Actor, deployment_id: str, minimum: Role, *, loc
     """The live Deployment if the caller holds ``minimum`` in its workspace; ``lock`` serialises concurrent
     changes of the same Deployment (two deletes: the second sees it gone)."""
     dep = s.get(D, deployment_id, with_for_update=lock)
-    missing = access.deployment_not_found(deployment_id)
     if dep is None or dep.deleted_at is not None:
-        raise missing
-    try:
-        access.require_role(s, actor, dep.workspace_id, minimum)
-    except NotFound:
-        raise missing from None
+        raise access.deployment_not_found(deployment_id)
+    # Deleting takes a Deployment admin, or an editor of the workspace (who may create them too).
+    or_workspace = Role.EDITOR if minimum is Role.ADMIN else None
+    access.require_deployment(s, actor, dep, minimum, or_workspace=or_workspace)
     return dep
 
 
@@ -292,7 +290,7 @@ def list_visible(
     with platform.db.read() as s:
         q = (
             sa.select(D)
-            .where(D.deleted_at.is_(None), D.workspace_id.in_(access.visible_workspace_ids(actor)))
+            .where(D.deleted_at.is_(None), access.visible_deployments(actor))
             .order_by(D.created_at, D.id)
             .offset(max(offset, 0))
         )
@@ -368,13 +366,14 @@ def list_deleted(platform: Platform, actor: Actor, workspace_id: str) -> list[vi
 def delete(platform: Platform, actor: Actor, deployment_id: str, *, hard: bool | None = None) -> views.DeploymentView:
     """Request deletion: the namespace goes claimed -> releasing and commander gets an ``uninstall`` job.
 
-    Returns the Deployment as it was deleted (``hard_delete``, ``releases_at`` set). Needs editor or admin.
-    Deleting an already deleted Deployment is a Conflict that says where its removal stands."""
+    Returns the Deployment as it was deleted (``hard_delete``, ``releases_at`` set). Needs Deployment admin or
+    workspace editor (``services.access``). Deleting an already deleted Deployment is a Conflict that says where
+    its removal stands."""
     config = platform.config
     now = platform.now()
     with platform.db.write() as s:
         _already_deleted(s, actor, deployment_id)
-        dep = _visible(s, actor, deployment_id, Role.EDITOR, lock=True)
+        dep = _visible(s, actor, deployment_id, Role.ADMIN, lock=True)
         is_hard = effective_hard_delete(config, hard)
         dep.deleted_at = now
         dep.hard_delete = is_hard

@@ -219,3 +219,62 @@ class AuditEventView:
             workspace_id=row.workspace_id,
             detail=dict(row.detail),
         )
+
+
+@dataclass(frozen=True)
+class BindingView:
+    """One role binding as Houston shows it: a role (Houston's name, ``WORKSPACE_ADMIN``) held by a user, a
+    service account or a team, in the system, a workspace or a Deployment."""
+
+    id: str
+    role: str
+    user_id: str | None = None
+    username: str | None = None
+    service_account_id: str | None = None
+    service_account_label: str | None = None
+    team_id: str | None = None
+    team_name: str | None = None
+    workspace_id: str | None = None
+    deployment_id: str | None = None
+    service_account: ServiceAccountView | None = None
+
+
+@dataclass(frozen=True)
+class MemberView(UserView):
+    """A user with the role bindings the caller may see (their workspaces and Deployments)."""
+
+    role_bindings: tuple[BindingView, ...] = ()
+
+
+@dataclass(frozen=True)
+class ServiceAccountView:
+    id: str
+    label: str
+    category: str
+    role: str
+    workspace_id: str | None
+    deployment_id: str | None
+    created_at: datetime
+    updated_at: datetime
+    last_used_at: datetime | None
+    #: Only right after creation: the key itself, never stored and never shown again.
+    api_key: str | None = None
+
+    @property
+    def entity_type(self) -> str:
+        return "DEPLOYMENT" if self.deployment_id else "WORKSPACE"
+
+    @property
+    def entity_uuid(self) -> str | None:
+        return self.deployment_id or self.workspace_id
+
+
+@dataclass(frozen=True)
+class TeamView:
+    id: str
+    name: str
+    source: str
+    created_at: datetime
+    updated_at: datetime
+    role_bindings: tuple[BindingView, ...] = ()
+    member_count: int = 0

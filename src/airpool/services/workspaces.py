@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from airpool.domain.errors import Conflict, InvalidInput, NotFound
-from airpool.services import access, audit, views
+from airpool.services import access, audit, people, views
 from airpool.services.access import Actor, Role
 from airpool.services.platform import Platform
 from airpool.store import models
 
 LABEL_MAX = 255
+DESCRIPTION_MAX = 10_000
+#: What ``updateWorkspace``'s payload may change.
+UPDATABLE = frozenset({"label", "description"})
 
 
 def _check_label(label: str) -> str:
@@ -46,6 +51,7 @@ def insert(s: Session, platform: Platform, *, owner: models.User, label: str, de
 
 
 def create(platform: Platform, actor: Actor, *, label: str, description: str = "") -> views.WorkspaceView:
+    access.require_user(actor)
     label = _check_label(label)
     with platform.db.write() as s:
         owner = s.get(models.User, actor.user_id)
@@ -149,34 +155,101 @@ def set_member(
 
 
 def remove_member(platform: Platform, actor: Actor, workspace_id: str, *, username: str) -> None:
-    with platform.db.write() as s:
+    """Remove a member by username (``people.remove_workspace_user`` by id). Needs workspace admin."""
+    with platform.db.read() as s:
         access.require_role(s, actor, workspace_id, Role.ADMIN)
-        user = s.scalar(sa.select(models.User).where(models.User.username == username))
-        binding = (
-            s.scalar(
-                sa.select(models.RoleBinding).where(
-                    models.RoleBinding.workspace_id == workspace_id, models.RoleBinding.user_id == user.id
-                )
+        user_id = s.scalar(sa.select(models.User.id).where(models.User.username == username))
+    if user_id is None:
+        raise NotFound(f"user {access.shown(username)} is not a member of workspace {access.shown(workspace_id)}")
+    people.remove_workspace_user(platform, actor, workspace_id, user_id=user_id)
+
+
+def update(platform: Platform, actor: Actor, workspace_id: str, payload: Mapping[str, Any]) -> views.WorkspaceView:
+    """Houston ``updateWorkspace``: ``payload`` may change ``label`` and ``description``. Needs workspace admin."""
+    if not isinstance(payload, Mapping):
+        raise InvalidInput('payload must be an object such as {"label": "new name", "description": "..."}')
+    unknown = sorted(str(k) for k in payload if k not in UPDATABLE)
+    if unknown:
+        raise InvalidInput(
+            f"payload key {access.shown(unknown[0], 40)} cannot be changed; allowed: {', '.join(sorted(UPDATABLE))}"
+        )
+    changes: dict[str, str] = {}
+    for key in UPDATABLE:
+        if key in payload:
+            value = payload[key]
+            if not isinstance(value, str):
+                raise InvalidInput(f"payload.{key} must be a string")
+            changes[key] = value
+    if "label" in changes:
+        changes["label"] = _check_label(changes["label"])
+    if len(changes.get("description", "")) > DESCRIPTION_MAX:
+        raise InvalidInput(
+            f"payload.description is {len(changes['description'])} characters long; at most {DESCRIPTION_MAX} are "
+            "allowed"
+        )
+    now = platform.now()
+    with platform.db.write() as s:
+        ws = access.require_role(s, actor, workspace_id, Role.ADMIN)
+        for key, value in changes.items():
+            setattr(ws, key, value)
+        if changes:
+            ws.updated_at = now
+            audit.record(
+                s,
+                actor=actor.username,
+                action="workspace.update",
+                target_kind="workspace",
+                target_id=ws.id,
+                workspace_id=ws.id,
+                detail={k: ("changed" if k == "description" else v) for k, v in changes.items()},
+                at=now,
             )
-            if user
-            else None
+        role = access.workspace_role(s, actor, workspace_id)
+        return views.WorkspaceView.of(ws, role.value if role else None)
+
+
+def delete(platform: Platform, actor: Actor, workspace_id: str) -> views.WorkspaceView:
+    """Houston ``deleteWorkspace``. Needs workspace admin; refused while any Deployment (live, or deleted but not
+    yet cleaned up) still belongs to it. Members, teams' roles and service accounts go with it."""
+    now = platform.now()
+    D = models.Deployment
+    with platform.db.write() as s:
+        ws = access.require_role(s, actor, workspace_id, Role.ADMIN)
+        live = s.scalar(
+            sa.select(sa.func.count()).select_from(D).where(D.workspace_id == ws.id, D.deleted_at.is_(None))
         )
-        if binding is None or user is None:
-            raise NotFound(f"user {username!r} is not a member of workspace {workspace_id!r}")
-        admins = s.scalar(
-            sa.select(sa.func.count())
-            .select_from(models.RoleBinding)
-            .where(models.RoleBinding.workspace_id == workspace_id, models.RoleBinding.role == Role.ADMIN.value)
+        gone = s.scalar(
+            sa.select(sa.func.count()).select_from(D).where(D.workspace_id == ws.id, D.deleted_at.is_not(None))
         )
-        if binding.role == Role.ADMIN.value and admins == 1:
-            raise Conflict(f"user {username!r} is the last admin of workspace {workspace_id!r}")
-        s.delete(binding)
+        if live:
+            raise Conflict(
+                f"workspace {access.shown(ws.label)} still has {live} Deployment{'s' if live != 1 else ''}: delete "
+                f"{'them' if live != 1 else 'it'} first (astro deployment delete)"
+            )
+        if gone:
+            raise Conflict(
+                f"workspace {access.shown(ws.label)} still has {gone} deleted Deployment{'s' if gone != 1 else ''} "
+                "not cleaned up yet (being uninstalled, or retained until the retention period ends): delete the "
+                "workspace once they are gone (airpool cleanup; an admin may release retained namespaces early)"
+            )
+        view = views.WorkspaceView.of(ws, None)
+        s.execute(
+            sa.delete(models.TeamRoleBinding)
+            .where(
+                models.TeamRoleBinding.scope == access.Scope.WORKSPACE.value,
+                models.TeamRoleBinding.scope_id == ws.id,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        s.delete(ws)
         audit.record(
             s,
             actor=actor.username,
-            action="workspace.member.remove",
-            target_kind="user",
-            target_id=user.id,
-            workspace_id=workspace_id,
-            at=platform.now(),
+            action="workspace.delete",
+            target_kind="workspace",
+            target_id=view.id,
+            workspace_id=view.id,
+            detail={"label": view.label},
+            at=now,
         )
+        return view

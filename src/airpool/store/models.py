@@ -186,3 +186,78 @@ class PlatformSecret(Base):
     name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     value: Mapped[str] = mapped_column(sa.Text, nullable=False)
     created_at: Mapped[datetime] = _created()
+
+
+class DeploymentRoleBinding(Base):
+    """A user's role on one Deployment (``services.access.DeploymentRole``), on top of their workspace role.
+
+    Only members of the Deployment's workspace hold one; leaving the workspace removes them."""
+
+    __tablename__ = "deployment_role_bindings"
+    __table_args__ = (sa.UniqueConstraint("deployment_id", "user_id"),)
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    deployment_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("deployments.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    user_id: Mapped[str] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    role: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    created_at: Mapped[datetime] = _created()
+
+
+class ServiceAccount(Base):
+    """A machine identity scoped to one workspace or one Deployment, with exactly one role there.
+
+    Its API key is shown once; only the SHA-256 is kept (the key has 256 bits of entropy). Exactly one of
+    ``workspace_id`` / ``deployment_id`` is set; both cascade, so an account never outlives its scope."""
+
+    __tablename__ = "service_accounts"
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    label: Mapped[str] = mapped_column(sa.String(255), nullable=False)
+    category: Mapped[str] = mapped_column(sa.String(255), nullable=False, default="")
+    workspace_id: Mapped[str | None] = mapped_column(sa.ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    deployment_id: Mapped[str | None] = mapped_column(sa.ForeignKey("deployments.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    key_hash: Mapped[str] = mapped_column(sa.String(64), unique=True, nullable=False)
+    created_by: Mapped[str | None] = mapped_column(sa.String(36))
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Team(Base):
+    """A group of users. ``source`` says who manages it: ``local`` (a system admin) or ``oidc`` (filled from the
+    identity provider's groups claim at each login)."""
+
+    __tablename__ = "teams"
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(255), unique=True, nullable=False)
+    source: Mapped[str] = mapped_column(sa.String(16), nullable=False, default="local")
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+
+
+class TeamMember(Base):
+    __tablename__ = "team_members"
+
+    team_id: Mapped[str] = mapped_column(sa.ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+    created_at: Mapped[datetime] = _created()
+
+
+class TeamRoleBinding(Base):
+    """A team's role in the system (``scope`` system, ``scope_id`` ''), a workspace, or a Deployment.
+
+    One role per team and scope; the members hold it as if it were their own (the highest role wins)."""
+
+    __tablename__ = "team_role_bindings"
+    __table_args__ = (sa.UniqueConstraint("team_id", "scope", "scope_id"),)
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    team_id: Mapped[str] = mapped_column(sa.ForeignKey("teams.id", ondelete="CASCADE"), nullable=False, index=True)
+    scope: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    scope_id: Mapped[str] = mapped_column(sa.String(36), nullable=False, index=True)
+    role: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    created_at: Mapped[datetime] = _created()

@@ -1,4 +1,5 @@
-"""Workspaces: ``workspaces``, ``workspace``, ``paginatedWorkspaces``, ``createWorkspace``, ``workspaceAddUser``.
+"""Workspaces: ``workspaces``, ``workspace``, ``paginatedWorkspaces``, ``createWorkspace``, ``updateWorkspace``,
+``deleteWorkspace``, and their members (``workspaceAddUser``, ``workspaceRemoveUser``, ``workspaceUpsertUserRole``).
 
 A Deployment's ``workspace`` is often selected only for its id, so Deployments hand out a ``WorkspaceRef`` and
 the other fields load the workspace (once per request) only when asked for.
@@ -9,22 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ariadne import EnumType, MutationType, ObjectType, QueryType
+from ariadne import MutationType, ObjectType, QueryType
 
 from airpool.api.resolvers.common import Info, caller, memo, platform
 from airpool.domain.errors import NotFound
-from airpool.services import workspaces
-from airpool.services.access import Role
-from airpool.services.views import RoleBindingView, WorkspaceView
+from airpool.services import people, workspaces
+from airpool.services.views import BindingView, MemberView, WorkspaceView
 
 query = QueryType()
 mutation = MutationType()
 workspace_type = ObjectType("Workspace")
-role_binding_type = ObjectType("RoleBinding")
-role_enum = EnumType(
-    "Role",
-    {"WORKSPACE_ADMIN": Role.ADMIN.value, "WORKSPACE_EDITOR": Role.EDITOR.value, "WORKSPACE_VIEWER": Role.VIEWER.value},
-)
 
 
 @dataclass(frozen=True)
@@ -69,12 +64,40 @@ def resolve_create_workspace(_: Any, info: Info, *, label: str, description: str
 
 @mutation.field("workspaceAddUser")
 def resolve_workspace_add_user(
-    _: Any, info: Info, *, workspace_uuid: str, email: str, role: str | None = None
+    _: Any,
+    info: Info,
+    *,
+    workspace_uuid: str,
+    email: str,
+    role: str | None = None,
+    bypass_invite: bool | None = None,
 ) -> WorkspaceView:
-    workspaces.set_member(
-        platform(info), caller(info), workspace_uuid, username=email.strip(), role=role or Role.VIEWER.value
+    people.add_workspace_user(
+        platform(info), caller(info), workspace_uuid, email=email, role=role or "WORKSPACE_VIEWER"
     )
     return workspaces.get(platform(info), caller(info), workspace_uuid)
+
+
+@mutation.field("workspaceRemoveUser")
+def resolve_workspace_remove_user(_: Any, info: Info, *, workspace_uuid: str, user_uuid: str) -> WorkspaceView:
+    before = workspaces.get(platform(info), caller(info), workspace_uuid)
+    people.remove_workspace_user(platform(info), caller(info), workspace_uuid, user_id=user_uuid)
+    return before
+
+
+@mutation.field("workspaceUpsertUserRole")
+def resolve_workspace_upsert_user_role(_: Any, info: Info, *, workspace_uuid: str, email: str, role: str) -> str:
+    return people.set_workspace_user_role(platform(info), caller(info), workspace_uuid, email=email, role=role)
+
+
+@mutation.field("updateWorkspace")
+def resolve_update_workspace(_: Any, info: Info, *, workspace_uuid: str, payload: Any) -> WorkspaceView:
+    return workspaces.update(platform(info), caller(info), workspace_uuid, payload)
+
+
+@mutation.field("deleteWorkspace")
+def resolve_delete_workspace(_: Any, info: Info, *, workspace_uuid: str) -> WorkspaceView:
+    return workspaces.delete(platform(info), caller(info), workspace_uuid)
 
 
 def full(workspace: WorkspaceView | WorkspaceRef, info: Info) -> WorkspaceView:
@@ -103,26 +126,18 @@ for _graphql_name, _attribute in (
 
 
 @workspace_type.field("roleBindings")
-def resolve_role_bindings(workspace: WorkspaceView | WorkspaceRef, info: Info) -> list[RoleBindingView]:
-    bindings: list[RoleBindingView] = memo(
-        info, ("members", workspace.id), lambda: workspaces.members(platform(info), caller(info), workspace.id)
+def resolve_role_bindings(workspace: WorkspaceView | WorkspaceRef, info: Info) -> list[BindingView]:
+    bindings: list[BindingView] = memo(
+        info,
+        ("bindings", workspace.id),
+        lambda: people.workspace_bindings(platform(info), caller(info), workspace.id),
     )
     return bindings
 
 
-@role_binding_type.field("user")
-def resolve_binding_user(binding: RoleBindingView, _: Info) -> dict[str, str]:
-    return {"id": binding.user_id, "username": binding.username}
+@workspace_type.field("users")
+def resolve_users(workspace: WorkspaceView | WorkspaceRef, info: Info) -> list[MemberView]:
+    return people.workspace_users(platform(info), caller(info), workspace.id)
 
 
-@role_binding_type.field("serviceAccount")
-def resolve_binding_service_account(*_: Any) -> None:
-    return None
-
-
-@role_binding_type.field("workspace")
-def resolve_binding_workspace(binding: RoleBindingView, _: Info) -> WorkspaceRef:
-    return WorkspaceRef(id=binding.workspace_id)
-
-
-BINDABLES = (query, mutation, workspace_type, role_binding_type, role_enum)
+BINDABLES = (query, mutation, workspace_type)
