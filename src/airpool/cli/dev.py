@@ -53,15 +53,15 @@ def up(
     port: int | None = typer.Option(
         None, "--port", min=1, max=65535, help="Serve the API on this port (default: a free one)."
     ),
-    timeout: float = typer.Option(
+    timeout: float | None = typer.Option(
         None, "--timeout", help="Seconds to wait for every component to be healthy (default 90, 300 with a real node)."
     ),
-    nodes: Nodes = typer.Option(
-        Nodes.FAKE,
+    nodes: Nodes | None = typer.Option(
+        None,
         "--nodes",
         help="fake: kwok's nodes only (pods turn Running without containers). real: also a real node "
         "(containerd, kubelet, kube-proxy, CoreDNS) that runs containers. auto: real when this machine can run "
-        "containers, otherwise fake, saying why.",
+        "containers, otherwise fake, saying why. Default: as the running cluster has it, else fake.",
     ),
     real_node: bool = typer.Option(False, "--real-node", help="Same as --nodes real."),
 ) -> None:
@@ -71,6 +71,9 @@ def up(
 
     if real_node:
         nodes = Nodes.REAL
+    if nodes is None:
+        running = all(component.healthy for component in devcluster.status(data_dir))
+        nodes = Nodes.REAL if running and devcluster.info(data_dir).real_node else Nodes.FAKE
     with_real_node = nodes is Nodes.REAL
     if nodes is Nodes.AUTO:
         reason = realnode.why_not()
