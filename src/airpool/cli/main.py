@@ -67,6 +67,13 @@ def _register() -> None:
     app.add_typer(deployment_cmd.app, name="deployment")
     app.add_typer(pool_cmd.app, name="pool")
 
+    from airpool.cli import people_cmd
+
+    workspace_cmd.app.add_typer(people_cmd.workspace_users, name="user")
+    deployment_cmd.app.add_typer(people_cmd.deployment_users, name="user")
+    app.add_typer(people_cmd.service_accounts, name="service-account")
+    app.add_typer(people_cmd.teams, name="team")
+
     from airpool.cli import commander_cmd
 
     app.command("commander", help=commander_cmd.HELP)(commander_cmd.commander)

@@ -108,3 +108,129 @@ query DeploymentJobs($deploymentUuid: Uuid!) {{
   deploymentJobs(deploymentUuid: $deploymentUuid) {{ {_JOB_FIELDS} }}
 }}
 """
+
+# --- people and access (airpool workspace user / deployment user / service-account / team) -----------------------
+
+_MEMBER_FIELDS = "id username fullName roleBindings { role workspace { id } deployment { id } }"
+
+WORKSPACE_USERS = f"""
+query WorkspaceUsers($workspaceUuid: Uuid!) {{ workspaceUsers(workspaceUuid: $workspaceUuid) {{ {_MEMBER_FIELDS} }} }}
+"""
+
+WORKSPACE_ADD_USER = """
+mutation WorkspaceAddUser($workspaceUuid: Uuid!, $email: String!, $role: Role!) {
+  workspaceAddUser(workspaceUuid: $workspaceUuid, email: $email, role: $role) { id label }
+}
+"""
+
+WORKSPACE_USER = """
+query WorkspaceUser($workspaceUuid: Uuid!, $email: String!) {
+  workspaceUser(workspaceUuid: $workspaceUuid, user: { email: $email }) { id username }
+}
+"""
+
+WORKSPACE_UPSERT_USER_ROLE = """
+mutation WorkspaceUpsertUserRole($workspaceUuid: Uuid!, $email: String!, $role: Role!) {
+  workspaceUpsertUserRole(workspaceUuid: $workspaceUuid, email: $email, role: $role)
+}
+"""
+
+WORKSPACE_REMOVE_USER = """
+mutation WorkspaceRemoveUser($workspaceUuid: Uuid!, $userUuid: Uuid!) {
+  workspaceRemoveUser(workspaceUuid: $workspaceUuid, userUuid: $userUuid) { id label }
+}
+"""
+
+DEPLOYMENT_USERS = f"""
+query DeploymentUsers($deploymentId: Id!) {{ deploymentUsers(deploymentId: $deploymentId) {{ {_MEMBER_FIELDS} }} }}
+"""
+
+_DEPLOYMENT_BINDING = "id role user { username } deployment { id releaseName }"
+
+DEPLOYMENT_ADD_USER_ROLE = f"""
+mutation DeploymentAddUserRole($deploymentId: Id!, $email: String!, $role: Role!) {{
+  deploymentAddUserRole(deploymentId: $deploymentId, email: $email, role: $role) {{ {_DEPLOYMENT_BINDING} }}
+}}
+"""
+
+DEPLOYMENT_UPDATE_USER_ROLE = f"""
+mutation DeploymentUpdateUserRole($deploymentId: Id!, $email: String!, $role: Role!) {{
+  deploymentUpdateUserRole(deploymentId: $deploymentId, email: $email, role: $role) {{ {_DEPLOYMENT_BINDING} }}
+}}
+"""
+
+DEPLOYMENT_REMOVE_USER_ROLE = f"""
+mutation DeploymentRemoveUserRole($deploymentId: Id!, $email: String!) {{
+  deploymentRemoveUserRole(deploymentId: $deploymentId, email: $email) {{ {_DEPLOYMENT_BINDING} }}
+}}
+"""
+
+_SERVICE_ACCOUNT_FIELDS = "id label category entityType entityUuid lastUsedAt createdAt roleBinding { role }"
+
+WORKSPACE_SERVICE_ACCOUNTS = f"""
+query WorkspaceServiceAccounts($workspaceUuid: Uuid!) {{
+  workspaceServiceAccounts(workspaceUuid: $workspaceUuid) {{ {_SERVICE_ACCOUNT_FIELDS} }}
+}}
+"""
+
+DEPLOYMENT_SERVICE_ACCOUNTS = f"""
+query DeploymentServiceAccounts($deploymentUuid: Uuid!) {{
+  deploymentServiceAccounts(deploymentUuid: $deploymentUuid) {{ {_SERVICE_ACCOUNT_FIELDS} }}
+}}
+"""
+
+CREATE_WORKSPACE_SERVICE_ACCOUNT = f"""
+mutation CreateWorkspaceServiceAccount($label: String!, $category: String, $workspaceUuid: Uuid!, $role: Role!) {{
+  createWorkspaceServiceAccount(label: $label, category: $category, workspaceUuid: $workspaceUuid, role: $role) {{
+    {_SERVICE_ACCOUNT_FIELDS} apiKey
+  }}
+}}
+"""
+
+CREATE_DEPLOYMENT_SERVICE_ACCOUNT = f"""
+mutation CreateDeploymentServiceAccount($label: String!, $category: String, $deploymentUuid: Uuid!, $role: Role!) {{
+  createDeploymentServiceAccount(label: $label, category: $category, deploymentUuid: $deploymentUuid, role: $role) {{
+    {_SERVICE_ACCOUNT_FIELDS} apiKey
+  }}
+}}
+"""
+
+DELETE_WORKSPACE_SERVICE_ACCOUNT = """
+mutation DeleteWorkspaceServiceAccount($serviceAccountUuid: Uuid!, $workspaceUuid: Uuid!) {
+  deleteWorkspaceServiceAccount(serviceAccountUuid: $serviceAccountUuid, workspaceUuid: $workspaceUuid) { id label }
+}
+"""
+
+DELETE_DEPLOYMENT_SERVICE_ACCOUNT = """
+mutation DeleteDeploymentServiceAccount($serviceAccountUuid: Uuid!, $deploymentUuid: Uuid!) {
+  deleteDeploymentServiceAccount(serviceAccountUuid: $serviceAccountUuid, deploymentUuid: $deploymentUuid) {
+    id label
+  }
+}
+"""
+
+TEAMS = """
+query Teams($workspaceUuid: Uuid) {
+  paginatedTeams(workspaceUuid: $workspaceUuid) {
+    count
+    teams { id name source roleBindings { role workspace { id label } deployment { id releaseName } } }
+  }
+}
+"""
+
+CREATE_TEAM = "mutation CreateTeam($name: String!) { createTeam(name: $name) { id name } }"
+DELETE_TEAM = "mutation DeleteTeam($teamUuid: Uuid!) { deleteTeam(teamUuid: $teamUuid) { id name } }"
+TEAM_ADD_USER = """
+mutation TeamAddUser($teamUuid: Uuid!, $email: String!) { teamAddUser(teamUuid: $teamUuid, email: $email) { id name } }
+"""
+TEAM_USERS = "query TeamUsers($teamUuid: Uuid!) { teamUsers(teamUuid: $teamUuid) { id username } }"
+TEAM_REMOVE_USER = """
+mutation TeamRemoveUser($teamUuid: Uuid!, $userUuid: Uuid!) {
+  teamRemoveUser(teamUuid: $teamUuid, userUuid: $userUuid) { id name }
+}
+"""
+WORKSPACE_ADD_TEAM = """
+mutation WorkspaceAddTeam($workspaceUuid: Uuid!, $teamUuid: Uuid!, $role: Role!) {
+  workspaceAddTeam(workspaceUuid: $workspaceUuid, teamUuid: $teamUuid, role: $role) { id label }
+}
+"""
