@@ -44,14 +44,15 @@ def test_validate_says_nothing_about_the_database_once_databaseAdminUrl_is_set(t
 def test_validate_shows_warnings_ignored_keys_and_masks_passwords(tmp_path: Path) -> None:
     override = tmp_path / "override.yaml"
     override.write_text(
-        "global: {clusterRoles: false, tlsSecret: x}\n"
+        "global: {clusterRoles: false}\n"
+        "nginx: {replicas: 2}\n"
         "astronomer: {houston: {config: {deployments: {hardDeleteDeployment: false}}}}\n"
         "airpool: {databaseUrl: 'postgresql+psycopg://airpool:s3cret@db/airpool'}\n"
     )
     result = CliRunner().invoke(app, ["config", "validate", "-f", str(EXAMPLE), "-f", str(override)])
     assert result.exit_code == 0, result.output
     assert "Warning: soft delete with a pool" in result.stderr
-    assert "Note: ignored 1 Astronomer chart key(s) airpool does not use: global.tlsSecret" in result.stderr
+    assert "Note: ignored 1 Astronomer chart key(s) airpool does not use: nginx" in result.stderr
     assert "s3cret" not in result.stdout
     assert "postgresql+psycopg://airpool:***@db/airpool" in result.stdout
 

@@ -107,6 +107,11 @@ def serve(
         False, "--no-commander", help="Do not run the commander worker here (run `airpool commander` instead)."
     ),
     migrate: bool = typer.Option(False, "--migrate", help="Upgrade the database schema first (development)."),
+    no_cleanup: bool = typer.Option(
+        False,
+        "--no-cleanup",
+        help="Do not schedule the soft-delete cleanup here (it runs elsewhere, e.g. the Helm chart's CronJob).",
+    ),
     log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
     access_log: bool = typer.Option(
         False, "--access-log", help="Log every HTTP request (off by default: the UI polls every few seconds)."
@@ -134,7 +139,8 @@ def serve(
         if report.added or report.retired or report.returned:
             log.info("pool synced: added=%s retired=%s returned=%s", report.added, report.retired, report.returned)
         admin = auth.ensure_admin_from_env(platform)
-        background.append(_cleanup_task(platform))
+        if not no_cleanup:
+            background.append(_cleanup_task(platform))
         if no_commander:
             commander_state = "not in this process (--no-commander)"
         elif (start_worker := _CommanderWorker.hook()) is not None:

@@ -62,7 +62,11 @@ def build(tree: Mapping[str, Any], *, sources: tuple[str, ...] = ()) -> tuple[mo
         retention_days=own["retention_days"],
     )
     reader.report_unknown(AIRPOOL)
-    ignored = tuple(path for path in reader.unread() if not path.startswith(f"{AIRPOOL}.") and path != AIRPOOL)
+    ignored = tuple(
+        path
+        for path in reader.unread()
+        if not path.startswith(f"{AIRPOOL}.") and path != AIRPOOL and not _read_by_chart(path)
+    )
     config = model.PlatformConfig(
         platform_release=release,
         platform_namespace=namespace,
@@ -78,6 +82,34 @@ def build(tree: Mapping[str, Any], *, sources: tuple[str, ...] = ()) -> tuple[mo
         **own,
     )
     return config, reader.problems
+
+
+#: Keys that airpool's Helm chart (charts/airpool) reads to run the server and commander: not ignored, so
+#: ``config validate`` does not list them as unused when it checks the chart's values file.
+CHART_KEYS = (
+    "global.tlsSecret",
+    "global.imagePullSecrets",
+    "astronomer.images.houston",
+    "astronomer.images.commander",
+    "astronomer.houston.replicas",
+    "astronomer.houston.maxUnavailable",
+    "astronomer.houston.backendSecretName",
+    "astronomer.houston.resources",
+    "astronomer.houston.livenessProbe",
+    "astronomer.houston.readinessProbe",
+    "astronomer.houston.env",
+    "astronomer.houston.secret",
+    "astronomer.houston.persistence",
+    "astronomer.houston.ingress",
+    "astronomer.houston.cleanupDeployments",
+    "astronomer.commander.replicas",
+    "astronomer.commander.concurrency",
+    "astronomer.commander.resources",
+)
+
+
+def _read_by_chart(path: str) -> bool:
+    return any(path == key or path.startswith(f"{key}.") or key.startswith(f"{path}.") for key in CHART_KEYS)
 
 
 # -- airpool's own section ----------------------------------------------------------------------------------

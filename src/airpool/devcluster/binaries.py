@@ -36,6 +36,7 @@ class Component:
     ldflags_version: bool = False  # stamp k8s version variables (Kubernetes reports v0.0.0-master otherwise)
     node: bool = False  # needed only by the real node (``dev up --real-node``)
     own_main: bool = False  # the wrapper has its own main.go: its digest is part of the cache key too
+    version_variable: str | None = None  # a Go string variable that holds the version (-X), for other modules
 
     @property
     def module_dir(self) -> Path:
@@ -86,6 +87,14 @@ LOCAL_PATH = Component(
 )
 PAUSE = Component(name="pause", module=None, packages={"pause": "."}, node=True)
 COMPONENTS = (KUBERNETES, ETCD, KWOK, KUBERNETES_NODE, COREDNS, LOCAL_PATH, PAUSE)
+#: Built by ``dev build`` too, but not needed by ``dev up``: helm installs airpool's own chart (charts/airpool).
+HELM = Component(
+    name="helm",
+    module="helm.sh/helm/v3",
+    packages={"helm": "helm.sh/helm/v3/cmd/helm"},
+    version_variable="helm.sh/helm/v3/internal/version.version",
+)
+TOOLS = (HELM,)
 
 
 def cache_root() -> Path:

@@ -37,6 +37,8 @@ def _go() -> str:
 
 def ldflags(component: binaries.Component) -> str:
     flags = ["-s", "-w"]
+    if component.version_variable:
+        flags.append(f"-X {component.version_variable}={component.version}")
     if component.ldflags_version:
         version = component.version
         major, minor = version.lstrip("v").split(".")[:2]
@@ -146,9 +148,10 @@ def build_all(*, report: Callable[[str], None]) -> bool:
             "does not build any: unset it to build into the cache."
         )
     built = False
-    if binaries.missing(real_node=True):
+    tools_missing = not all(tool.binary(n).is_file() for tool in binaries.TOOLS for n in tool.packages)
+    if binaries.missing(real_node=True) or tools_missing:
         toolchain.ensure(report=report)
-    for component in binaries.COMPONENTS:
+    for component in (*binaries.COMPONENTS, *binaries.TOOLS):
         for name in component.packages:
             target = component.binary(name)
             if target.is_file():

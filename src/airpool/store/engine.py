@@ -55,9 +55,18 @@ def resolve_url(configured: str | None, data_dir: str | os.PathLike[str]) -> str
     """``AIRPOOL_DATABASE_URL`` wins over the configured URL, which wins over the SQLite file in ``data_dir``."""
     url = os.environ.get(ENV_URL) or configured
     if url:
-        return url
+        return _with_driver(url)
     path = Path(data_dir).expanduser().resolve() / SQLITE_FILE
     return f"sqlite:///{path}"
+
+
+def _with_driver(url: str) -> str:
+    """Astronomer's connection strings (``postgres://`` in the astronomer-bootstrap Secret) name no driver:
+    SQLAlchemy would pick psycopg2, which airpool does not ship, so they get psycopg (3)."""
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme in ("postgres", "postgresql"):
+        return f"postgresql+psycopg://{rest}"
+    return url
 
 
 def redact(url: str) -> str:
