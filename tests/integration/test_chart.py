@@ -63,7 +63,12 @@ def _rbac_view(obj: dict[str, Any]) -> tuple[Any, ...]:
     if obj["kind"] == "Namespace":
         own = {k: v for k, v in labels.items() if not k.startswith(("app.kubernetes.io/", "helm.sh/"))}
         return (*view, tuple(sorted(own.items())))
-    return (*view, yaml.safe_dump(obj.get("rules")), yaml.safe_dump(obj.get("roleRef")), yaml.safe_dump(obj.get("subjects")))
+    return (
+        *view,
+        yaml.safe_dump(obj.get("rules")),
+        yaml.safe_dump(obj.get("roleRef")),
+        yaml.safe_dump(obj.get("subjects")),
+    )
 
 
 COMPARED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
@@ -170,7 +175,9 @@ def test_ingress_with_tls_serves_ui_and_api_hosts(tmp_path: Path) -> None:
     (ingress,) = [o for o in template(EXAMPLE, values) if o["kind"] == "Ingress"]
     assert ingress["spec"]["ingressClassName"] == "nginx"
     assert [rule["host"] for rule in ingress["spec"]["rules"]] == ["app.example.com", "houston.example.com"]
-    assert ingress["spec"]["tls"] == [{"secretName": "airpool-tls", "hosts": ["app.example.com", "houston.example.com"]}]
+    assert ingress["spec"]["tls"] == [
+        {"secretName": "airpool-tls", "hosts": ["app.example.com", "houston.example.com"]}
+    ]
 
 
 REFUSED = {
