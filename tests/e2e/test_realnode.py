@@ -151,6 +151,29 @@ def test_pods_run_in_containers_and_reach_services_dns_and_the_api_server(
     logged = _kubectl(real_node_cluster, "logs", "-n", ns, "client")
     assert logged.returncode == 0, logged.stderr
     assert "service: hello from a real pod" in logged.stdout
+    assert _through_port_forward(real_node_cluster, ns) == "hello from a real pod\n"
+
+
+def _through_port_forward(cluster: RealNodeCluster, ns: str) -> str:
+    """GET / of pod web through `kubectl port-forward` (API server -> kubelet -> containerd), from the host."""
+    kubectl = shutil.which("kubectl")
+    assert kubectl
+    forward = subprocess.Popen(
+        [kubectl, "--kubeconfig", str(cluster.info.admin_kubeconfig), "port-forward", "-n", ns, "pod/web", ":8080"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert forward.stdout is not None
+        line = forward.stdout.readline()  # "Forwarding from 127.0.0.1:PORT -> 8080"
+        assert line.startswith("Forwarding from 127.0.0.1:"), line + (forward.stderr.read() if forward.stderr else "")
+        port = int(line.split("127.0.0.1:", 1)[1].split()[0])
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=60) as response:
+            return str(response.read().decode())
+    finally:
+        forward.terminate()
+        forward.wait(timeout=30)
 
 
 def _kubelet_status(token: str | None) -> int:

@@ -409,6 +409,8 @@ def stop(data_dir: Path) -> None:
     data_dir = data_dir.resolve()
     layout = _layout(data_dir)
     processes.stop_all(["kwok", "kube-scheduler", "kube-controller-manager"], layout=layout)
+    if realnode.owns(data_dir):
+        processes.terminate(["kube-apiserver", "etcd"], layout=layout)  # they shut down while the node is cleaned
     realnode.stop(data_dir)
     processes.stop_all(["kube-apiserver", "etcd"], layout=layout)
     for component in ("apiserver", "controller-manager", "scheduler"):

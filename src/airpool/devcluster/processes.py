@@ -170,6 +170,13 @@ def wait_healthy(
         time.sleep(0.05)
 
 
+def terminate(names: Sequence[str], *, layout: Layout) -> None:
+    """SIGTERM the recorded processes without waiting (``stop_all`` later waits for them)."""
+    for name in names:
+        if (pid := recorded_pid(name, layout=layout)) is not None:
+            _signal(pid, signal.SIGTERM)
+
+
 def stop_all(names: Sequence[str], *, layout: Layout, grace: float = 5.0) -> None:
     """SIGTERM every recorded process, SIGKILL what is left after ``grace`` seconds, then forget them."""
     running = {name: pid for name in names if (pid := recorded_pid(name, layout=layout)) is not None}
