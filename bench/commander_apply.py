@@ -25,6 +25,7 @@ from lightkube import codecs
 from lightkube.models.core_v1 import NodeSpec
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace, Node
+from tests.support import fake_nodes
 
 from airpool import devcluster
 from airpool.commander import errors, install, preflight, status, uninstall, worker
@@ -72,7 +73,9 @@ def uninstall_timed(commander: lightkube.Client, s: AirflowSpec) -> float:
 
 
 def spec(namespace: str, executor: Executor, n: int) -> AirflowSpec:
-    return AirflowSpec(deployment_id=f"bench-{n}", release_name=f"bench-{n}", namespace=namespace, executor=executor)
+    return AirflowSpec(
+        deployment_id=f"bench-{n}", release_name=f"bench-{n}", namespace=namespace, executor=executor, **fake_nodes.SPEC
+    )
 
 
 def install_when_ready(commander: lightkube.Client, s: AirflowSpec) -> install.InstallResult:
@@ -99,9 +102,10 @@ def wait_rbac(commander: lightkube.Client, s: AirflowSpec) -> None:
 
 def wait_healthy(commander: lightkube.Client, s: AirflowSpec, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
-    while status.check(commander, s).status is not DeploymentStatus.HEALTHY:
+    while status.check(commander, s, read_health_endpoint=False).status is not DeploymentStatus.HEALTHY:
         if time.monotonic() > deadline:
-            raise SystemExit(f"{s.namespace} not healthy after {timeout} s: {status.check(commander, s).message}")
+            report = status.check(commander, s, read_health_endpoint=False)
+            raise SystemExit(f"{s.namespace} not healthy after {timeout} s: {report.message}")
         time.sleep(0.1)
 
 
@@ -133,7 +137,12 @@ def through_the_queue(
     for name in singles + many:
         prepare(admin, name)
     pools = PoolSettings(names=singles + many, create_namespaces=False, create_rbac=False, source=PoolSource.STANDARD)
-    cfg = PlatformConfig(pool=pools, deployments=DeploymentSettings(hard_delete=True), health_check_interval=3600)
+    cfg = PlatformConfig(
+        pool=pools,
+        deployments=DeploymentSettings(hard_delete=True),
+        health_check_interval=3600,
+        airflow=fake_nodes.AIRFLOW,
+    )
     url = f"sqlite:///{work / 'queue.db'}"
     schema.upgrade(url)
     plat = platform.connect(cfg, url=url)

@@ -15,14 +15,18 @@ from airpool.domain.deployments import Executor
 from airpool.manifests import rbac
 from airpool.manifests.airflow.spec import AirflowSpec, DagDeployment
 from tests.support import cluster as cluster_support
-from tests.support import commander_env, guide_roles
+from tests.support import commander_env, fake_nodes, guide_roles
 
 pytestmark = pytest.mark.slow
 
 
 def spec_for(namespace: str, executor: Executor = Executor.CELERY, **kw: object) -> AirflowSpec:
     return AirflowSpec(
-        deployment_id="dep-acc", release_name="polar-comet-4321", namespace=namespace, executor=executor, **kw
+        deployment_id="dep-acc",
+        release_name="polar-comet-4321",
+        namespace=namespace,
+        executor=executor,
+        **{**fake_nodes.SPEC, **kw},
     )  # type: ignore[arg-type]
 
 

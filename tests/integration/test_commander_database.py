@@ -43,7 +43,7 @@ def test_per_deployment_database_is_created_kept_on_reapply_and_dropped_on_final
         stored = admin_client.get(Secret, "nova-star-2024-metadata", namespace=ns).data
         password = base64.b64decode(stored["password"]).decode()
         connection = base64.b64decode(stored["connection"]).decode()
-        assert connection.startswith(f"postgresql://{ext.user}:")
+        assert connection.startswith(f"postgresql+psycopg2://{ext.user}:")
         with connect_as(postgres_admin_url, ext, password) as conn:
             assert conn.execute("SELECT current_database()").fetchone() == (ext.database,)
         assert [s.metadata.name for s in admin_client.list(StatefulSet, namespace=ns)] == []

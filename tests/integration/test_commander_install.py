@@ -24,7 +24,7 @@ from airpool.manifests import pool
 from airpool.manifests.airflow import common, render, settings
 from airpool.manifests.airflow.spec import AirflowSpec
 from tests.support import cluster as cluster_support
-from tests.support import commander_env
+from tests.support import commander_env, fake_nodes
 
 
 @pytest.fixture
@@ -40,6 +40,7 @@ def make_spec(namespace: str, executor: Executor, deployment_id: str = "dep-1") 
         release_name="lunar-rocket-1234",
         namespace=namespace,
         executor=executor,
+        **fake_nodes.SPEC,
     )
 
 
@@ -92,7 +93,7 @@ def test_a_crashing_pod_turns_the_deployment_unhealthy_with_a_readable_message(
     install.install(commander_client, spec)
     commander_env.wait_healthy(commander_client, spec)
     crashed = commander_env.crash_pod(admin_client, pool_namespace, "scheduler")
-    report = status.check(commander_client, spec)
+    report = status.check(commander_client, spec, read_health_endpoint=False)
     assert report.status is DeploymentStatus.UNHEALTHY
     assert report.message == f"pod {crashed} container scheduler: CrashLoopBackOff"
 

@@ -30,7 +30,7 @@ from airpool.manifests.airflow import settings as settings_mod
 from airpool.services import commander_jobs, deployments, pool, workspaces
 from airpool.services.platform import Platform
 from tests.support import cluster as cluster_support
-from tests.support import commander_env
+from tests.support import commander_env, fake_nodes
 from tests.support import platform as platform_support
 
 pytestmark = pytest.mark.slow
@@ -224,6 +224,8 @@ def test_a_worker_killed_mid_install_is_taken_over_without_duplicates_or_orphans
                     "commander",
                     "-f",
                     str(values),
+                    "-f",
+                    str(fake_nodes.overlay(tmp_path)),
                     "--database-url",
                     url,
                     "--kubeconfig",

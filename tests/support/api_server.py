@@ -27,6 +27,7 @@ from airpool.api.app import create_app
 from airpool.config.model import PlatformConfig
 from airpool.services import platform
 from airpool.services.platform import Platform
+from tests.support import fake_nodes as fake_nodes_support
 from tests.support import platform as tp
 from tests.support.postgres import free_port
 
@@ -98,16 +99,28 @@ def serve_process(
     extra_args: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
     commander: bool = False,
+    fake_nodes: bool = True,
+    more_values: Sequence[Path] = (),
 ) -> Iterator[Served]:
-    """``airpool serve`` in its own process (no commander unless asked for). SIGTERM on exit."""
+    """``airpool serve`` in its own process (no commander unless asked for). SIGTERM on exit.
+
+    ``fake_nodes``: the values get the simulated-node overlay (``tests.support.fake_nodes``) after them; real-node
+    tests pass False."""
     port = free_port()
+    files = ["-f", str(values)]
+    for extra in more_values:
+        files += ["-f", str(extra)]
+    if fake_nodes:
+        files += ["-f", str(fake_nodes_support.overlay(Path(tempfile.mkdtemp(prefix="airpool-fake-nodes-"))))]
     environ = {**os.environ, "AIRPOOL_DATABASE_URL": database_url, **(env or {})}
     log = Path(tempfile.mkstemp(prefix=f"airpool-serve-{port}-", suffix=".log")[1])
     with log.open("wb") as sink:
         proc = subprocess.Popen(
             [
                 airpool_executable(),
-                *("serve", "-f", str(values), "--port", str(port)),
+                "serve",
+                *files,
+                *("--port", str(port)),
                 *(() if commander else ("--no-commander",)),
                 *extra_args,
             ],

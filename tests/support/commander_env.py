@@ -114,13 +114,13 @@ def cluster_grant(client: lightkube.Client, rules: tuple[rbac.PolicyRule, ...]) 
 
 def wait_healthy(client: lightkube.Client, spec: Any, timeout: float = 90) -> status.StatusReport:
     deadline = time.monotonic() + timeout
-    report = status.check(client, spec)
+    report = status.check(client, spec, read_health_endpoint=False)
     while report.status is not DeploymentStatus.HEALTHY:
         assert report.status is DeploymentStatus.DEPLOYING, report.message
         if time.monotonic() > deadline:
             raise AssertionError(f"not healthy after {timeout} s: {report.message}")
         time.sleep(0.3)
-        report = status.check(client, spec)
+        report = status.check(client, spec, read_health_endpoint=False)
     return report
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from airpool.config.model import DeploymentSettings, PlatformConfig, PoolSettings, PoolSource
 from airpool.services import auth, platform, pool, schema
+from tests.support import fake_nodes
 
 
 class Clock:
@@ -37,6 +38,7 @@ def config(
         else None
     )
     return PlatformConfig(
+        airflow=fake_nodes.AIRFLOW,
         pool=pool_settings,
         deployments=DeploymentSettings(hard_delete=hard_delete, free_form=free_form),
         retention_days=retention_days,

@@ -16,11 +16,11 @@ from airpool.domain.errors import InvalidInput
 from airpool.manifests.airflow import common, render, settings
 from airpool.manifests.airflow.spec import AirflowSecrets, AirflowSpec, DagDeployment, ExternalDatabase
 
-VERSIONS = ("3.1.3", "2.10.5")
+VERSIONS = ("3.3.2", "2.11.0")
 CASES = list(itertools.product(Executor, VERSIONS))
 
 
-def make_spec(executor: Executor = Executor.CELERY, version: str = "3.1.3", **kw: Any) -> AirflowSpec:
+def make_spec(executor: Executor = Executor.CELERY, version: str = "3.3.2", **kw: Any) -> AirflowSpec:
     return AirflowSpec(
         deployment_id="dep-42",
         release_name="lunar-rocket-1234",
@@ -76,16 +76,22 @@ def test_references_between_objects_resolve(executor: Executor, version: str) ->
     for pod_name, pod in pod_specs(objs).items():
         assert pod["serviceAccountName"] in accounts, pod_name
         for container in pod["containers"] + pod.get("initContainers", []):
-            assert container["resources"]["requests"]["cpu"] == "10m"
+            assert set(container["resources"]) == {"requests", "limits"}, (pod_name, container["name"])
             for env in container.get("env", []):
                 ref = env.get("valueFrom", {}).get("secretKeyRef")
                 if ref:
                     assert ref["key"] in secrets[ref["name"]], (pod_name, ref)
+        claims = set(by_kind(objs, "PersistentVolumeClaim"))
         for volume in pod["volumes"]:
             if "configMap" in volume:
                 assert volume["configMap"]["name"] in config_maps
             if "secret" in volume:
                 assert volume["secret"]["secretName"] in secrets
+            if "persistentVolumeClaim" in volume:
+                assert volume["persistentVolumeClaim"]["claimName"] in claims
+        volume_names = {v["name"] for v in pod["volumes"]}
+        for container in pod["containers"] + pod.get("initContainers", []):
+            assert {m["name"] for m in container.get("volumeMounts", [])} <= volume_names, pod_name
     roles = by_kind(objs, "Role")
     for binding in by_kind(objs, "RoleBinding").values():
         assert binding["roleRef"]["name"] in roles
@@ -140,13 +146,13 @@ def test_non_celery_executors_have_no_broker(executor: Executor) -> None:
 
 
 def test_airflow2_runs_a_webserver_and_no_separate_dag_processor() -> None:
-    objs = objects(make_spec(Executor.CELERY, "2.10.5"))
+    objs = objects(make_spec(Executor.CELERY, "2.11.0"))
     deployments = by_kind(objs, "Deployment")
     assert "lunar-rocket-1234-webserver" in deployments
     assert "lunar-rocket-1234-api-server" not in deployments
     assert "lunar-rocket-1234-dag-processor" not in deployments
     web = deployments["lunar-rocket-1234-webserver"]["spec"]["template"]["spec"]["containers"][0]
-    assert web["image"] == "apache/airflow:2.10.5"
+    assert web["image"] == "apache/airflow:2.11.0"
     assert web["args"] == ["airflow", "webserver"]
     assert any(e["name"] == "AIRFLOW__WEBSERVER__SECRET_KEY" for e in web["env"])
 
@@ -154,7 +160,7 @@ def test_airflow2_runs_a_webserver_and_no_separate_dag_processor() -> None:
 def test_airflow3_uses_the_official_image_and_api_server() -> None:
     objs = objects(make_spec())
     api = by_kind(objs, "Deployment")["lunar-rocket-1234-api-server"]["spec"]["template"]["spec"]["containers"][0]
-    assert api["image"] == "apache/airflow:3.1.3"
+    assert api["image"] == "apache/airflow:3.3.2"
     assert api["args"] == ["airflow", "api-server"]
     assert {"AIRFLOW__API__SECRET_KEY", "AIRFLOW__API_AUTH__JWT_SECRET"} <= {e["name"] for e in api["env"]}
 
@@ -170,7 +176,7 @@ def test_secret_values_round_trip_and_are_kept_on_rerender() -> None:
     fernet = base64.urlsafe_b64decode(first.fernet_key)
     assert len(fernet) == 32
     connection = base64.b64decode(stored["lunar-rocket-1234-metadata"]["connection"]).decode()
-    assert connection.startswith("postgresql://airflow:")
+    assert connection.startswith("postgresql+psycopg2://airflow:")  # not psycopg 3 behind PgBouncer
     assert "lunar-rocket-1234-pgbouncer.pool-a:6543/lunar-rocket-1234-metadata" in connection
 
 
@@ -223,5 +229,162 @@ def test_secret_values_appear_only_in_secrets() -> None:
     for o in objects(make_spec(), s):
         if o["kind"] != "Secret":
             text = json.dumps(o)
-            for value in (s.fernet_key, s.db_password, s.redis_password, s.jwt_secret, s.webserver_secret_key):
+            for value in (
+                s.fernet_key,
+                s.db_password,
+                s.redis_password,
+                s.jwt_secret,
+                s.webserver_secret_key,
+                s.admin_password,
+            ):
                 assert value not in text, o["metadata"]["name"]
+
+
+def airflow_cfg(objs: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+    import configparser
+
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string(by_kind(objs, "ConfigMap")["lunar-rocket-1234-config"]["data"]["airflow.cfg"])
+    return {section: dict(parser[section]) for section in parser.sections()}
+
+
+@pytest.mark.parametrize(("executor", "version"), CASES)
+def test_airflow_cfg_carries_what_a_real_run_needed(executor: Executor, version: str) -> None:
+    cfg = airflow_cfg(objects(make_spec(executor, version)))
+    # Task logs are fetched from the pod that ran the task, by IP: pods have no DNS name of their own.
+    assert cfg["core"]["hostname_callable"] == "airflow.utils.net.get_host_ip_address"
+    assert cfg["usage_data_collection"]["enabled"] == "False"
+    assert cfg["scheduler"]["enable_health_check"] == "True"
+    if version.startswith("3"):
+        # The API server serves under the base URL's path, the execution API included.
+        assert cfg["api"]["base_url"] == "https://deployments.localhost/lunar-rocket-1234/airflow"
+        assert (
+            cfg["core"]["execution_api_server_url"]
+            == "http://lunar-rocket-1234-api-server.pool-a:8080/lunar-rocket-1234/airflow/execution/"
+        )
+        assert cfg["core"]["auth_manager"].endswith("SimpleAuthManager")
+        assert cfg["core"]["simple_auth_manager_users"] == "admin:admin"
+    else:
+        assert "basic_auth" in cfg["api"]["auth_backends"]
+    if executor is Executor.CELERY:
+        worker = by_kind(objects(make_spec(executor, version)), "Deployment")["lunar-rocket-1234-worker"]
+        limit = worker["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"]
+        # 8 task processes of ~60 MiB over a ~600 MiB worker (the 512Mi limit at concurrency 16 was OOM-killed).
+        assert cfg["celery"]["worker_concurrency"] == "8"
+        assert limit == "2Gi"
+
+
+@pytest.mark.parametrize(("executor", "version"), CASES)
+def test_every_airflow_process_has_probes_and_task_pods_have_none(executor: Executor, version: str) -> None:
+    objs = objects(make_spec(executor, version))
+    for name, obj in by_kind(objs, "Deployment").items():
+        container = obj["spec"]["template"]["spec"]["containers"][0]
+        probes = {"startupProbe", "livenessProbe", "readinessProbe"} & container.keys()
+        if obj["metadata"]["labels"]["component"] in ("statsd", "pgbouncer"):
+            assert {"livenessProbe", "readinessProbe"} <= probes, name
+        else:
+            assert probes == {"startupProbe", "livenessProbe", "readinessProbe"}, name
+    for name, obj in by_kind(objs, "StatefulSet").items():
+        assert "readinessProbe" in obj["spec"]["template"]["spec"]["containers"][0], name
+    web = "api-server" if version.startswith("3") else "webserver"
+    probe = by_kind(objs, "Deployment")[f"lunar-rocket-1234-{web}"]["spec"]["template"]["spec"]["containers"][0]
+    health = "/api/v2/monitor/health" if version.startswith("3") else "/health"
+    assert probe["readinessProbe"]["httpGet"]["path"] == f"/lunar-rocket-1234/airflow{health}"
+    if executor is Executor.KUBERNETES:
+        import yaml
+
+        cfg = by_kind(objs, "ConfigMap")["lunar-rocket-1234-config"]["data"]
+        template = yaml.safe_load(cfg["pod_template_file.yaml"])
+        assert not {"startupProbe", "livenessProbe", "readinessProbe"} & template["spec"]["containers"][0].keys()
+
+
+def test_postgresql_keeps_its_data_on_a_claim_of_the_default_class_unless_the_admin_asks_for_empty_dir() -> None:
+    from airpool.config.model import Persistence
+
+    objs = objects(make_spec(Executor.LOCAL))
+    claim = by_kind(objs, "PersistentVolumeClaim")["lunar-rocket-1234-postgresql-data"]
+    assert "storageClassName" not in claim["spec"]  # the cluster's default StorageClass
+    assert claim["spec"]["resources"]["requests"]["storage"] == "8Gi"
+    pod = by_kind(objs, "StatefulSet")["lunar-rocket-1234-postgresql"]["spec"]["template"]["spec"]
+    assert pod["volumes"] == [{"name": "data", "persistentVolumeClaim": {"claimName": claim["metadata"]["name"]}}]
+    env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+    assert "--encoding=UTF8" in env["POSTGRES_INITDB_ARGS"]
+
+    ephemeral = objects(make_spec(Executor.LOCAL, postgresql_persistence=Persistence(enabled=False)))
+    assert not by_kind(ephemeral, "PersistentVolumeClaim")
+    pod = by_kind(ephemeral, "StatefulSet")["lunar-rocket-1234-postgresql"]["spec"]["template"]["spec"]
+    assert pod["volumes"] == [{"name": "data", "emptyDir": {}}]
+
+
+def test_kubernetes_executor_task_logs_live_on_a_volume_the_api_server_reads() -> None:
+    import yaml
+
+    objs = objects(make_spec(Executor.KUBERNETES))
+    claim = by_kind(objs, "PersistentVolumeClaim")["lunar-rocket-1234-logs"]
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+    template = yaml.safe_load(by_kind(objs, "ConfigMap")["lunar-rocket-1234-config"]["data"]["pod_template_file.yaml"])
+    for name, pod in [("task pod", template["spec"]), *pod_specs(objs).items()]:
+        logs = next((v for v in pod["volumes"] if v["name"] == "logs"), None)
+        if name == "task pod" or name.endswith(("-api-server", "-scheduler", "-triggerer")):
+            assert logs == {"name": "logs", "persistentVolumeClaim": {"claimName": "lunar-rocket-1234-logs"}}, name
+    assert "lunar-rocket-1234-logs" not in by_kind(objects(make_spec(Executor.CELERY)), "PersistentVolumeClaim")
+
+
+def test_images_pull_policy_and_pull_secret_come_from_the_configuration() -> None:
+    from airpool.config.model import ImageRef, Images
+
+    images = Images(
+        airflow=ImageRef("registry.local/airflow", None, "Never"),
+        postgresql=ImageRef("registry.local/postgres", "15", "Never"),
+        redis=ImageRef("registry.local/redis", "7", "Always"),
+        pgbouncer=ImageRef("registry.local/pgbouncer", "1.24", "IfNotPresent"),
+        pgbouncer_exporter=None,
+        statsd=ImageRef("registry.local/statsd", "v1", "IfNotPresent"),
+        pull_secret="regcred",
+    )
+    objs = objects(make_spec(Executor.CELERY, images=images))
+    seen = set()
+    for name, pod in pod_specs(objs).items():
+        assert pod["imagePullSecrets"] == [{"name": "regcred"}], name
+        for container in pod["containers"] + pod.get("initContainers", []):
+            assert container["image"].startswith("registry.local/"), (name, container["image"])
+            seen.add((container["image"], container["imagePullPolicy"]))
+    assert ("registry.local/airflow:3.3.2", "Never") in seen
+    assert ("registry.local/redis:7", "Always") in seen
+    pgbouncer = by_kind(objs, "Deployment")["lunar-rocket-1234-pgbouncer"]["spec"]["template"]["spec"]
+    assert [c["name"] for c in pgbouncer["containers"]] == ["pgbouncer"]  # exporter disabled
+    cfg = airflow_cfg(objects(make_spec(Executor.KUBERNETES, images=images)))
+    assert cfg["kubernetes_executor"]["worker_container_repository"] == "registry.local/airflow"
+    assert cfg["kubernetes_executor"]["worker_container_tag"] == "3.3.2"
+
+
+def test_extra_volumes_reach_every_airflow_container_that_parses_or_runs_dags() -> None:
+    volume = json.dumps({"name": "test-dags", "configMap": {"name": "my-dags"}}, sort_keys=True)
+    mount = json.dumps({"name": "test-dags", "mountPath": "/opt/airflow/dags/test", "readOnly": True}, sort_keys=True)
+    objs = objects(make_spec(Executor.CELERY, extra_volumes=(volume,), extra_volume_mounts=(mount,)))
+    with_mount = set()
+    for name, pod in pod_specs(objs).items():
+        if any(v["name"] == "test-dags" for v in pod["volumes"]):
+            assert {"name": "test-dags", "mountPath": "/opt/airflow/dags/test", "readOnly": True} in pod["containers"][
+                0
+            ]["volumeMounts"]
+            with_mount.add(name.removeprefix("lunar-rocket-1234-"))
+    assert with_mount == {"scheduler", "api-server", "triggerer", "dag-processor", "worker", "flower"}
+    assert not [o for o in objects(make_spec()) if "test-dags" in json.dumps(o)]  # nothing unless configured
+
+
+def test_airflow3_api_server_reads_its_admin_password_from_a_secret_copy_and_airflow2_creates_a_fab_user() -> None:
+    s = AirflowSecrets.generate()
+    objs = objects(make_spec(), s)
+    stored = by_kind(objs, "Secret")["lunar-rocket-1234-airflow-admin"]["data"]
+    assert json.loads(base64.b64decode(stored["passwords.json"])) == {"admin": s.admin_password}
+    api = by_kind(objs, "Deployment")["lunar-rocket-1234-api-server"]["spec"]["template"]["spec"]
+    copy = next(c for c in api["initContainers"] if c["name"] == "copy-auth-passwords")
+    assert copy["command"][-1] == settings.SIMPLE_AUTH_PASSWORDS_FILE
+    env = {e["name"]: e.get("value") for e in api["containers"][0]["env"]}
+    assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"] == settings.SIMPLE_AUTH_PASSWORDS_FILE
+
+    old = objects(make_spec(Executor.LOCAL, "2.11.0"), s)
+    job = by_kind(old, "Job")["lunar-rocket-1234-run-airflow-migrations"]["spec"]["template"]["spec"]["containers"][0]
+    assert "airflow users create --role Admin" in job["command"][-1]
+    assert s.admin_password not in json.dumps(job)

@@ -24,7 +24,7 @@ SPECS = [
         dags=dags,
     )
     for executor, version, dags in itertools.product(
-        Executor, ("3.1.3", "2.10.5"), (DagDeployment(), DagDeployment.nfs("nfs:/dags"))
+        Executor, ("3.3.2", "2.11.0"), (DagDeployment(), DagDeployment.nfs("nfs:/dags"))
     )
 ]
 

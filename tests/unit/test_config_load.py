@@ -231,3 +231,101 @@ def test_quoted_and_faithful_values_are_accepted_and_a_later_file_can_fix_an_ear
     assert dict(cfg.namespace_labels) == {"tier": "no", "env": "off", "n": "3", "pii": "true"}
     with pytest.raises(ConfigError, match=r"global\.namespaceLabels\.tier: no is read by YAML as false"):
         config.load([b, a])
+
+
+def test_images_default_to_public_ones_and_every_field_is_configurable(tmp_path: Path) -> None:
+    from airpool.config.describe import describe
+
+    default = config.PlatformConfig().images
+    assert default.airflow.ref("3.3.2") == "apache/airflow:3.3.2"
+    assert default.postgresql.ref().startswith("postgres:")
+    shown = describe(config.PlatformConfig())["airpool"]["images"]
+    assert shown["airflow"]["image"] == "apache/airflow:<the Deployment's Airflow version>"
+    cfg = config.load(
+        [
+            write(
+                tmp_path,
+                "values.yaml",
+                """
+                airpool:
+                  images:
+                    airflow: {repository: localhost/airpool/airflow, tag: "3.3.2-dev", pullPolicy: Never}
+                    redis: {repository: localhost/airpool/redis, tag: "7", pullPolicy: Never}
+                    pgbouncerExporter: {enabled: false}
+                  registry: {secretName: regcred}
+                """,
+            )
+        ]
+    )
+    assert cfg.images.airflow.ref("ignored") == "localhost/airpool/airflow:3.3.2-dev"
+    assert cfg.images.airflow.pull_policy == "Never"
+    assert cfg.images.redis.ref() == "localhost/airpool/redis:7"
+    assert cfg.images.pgbouncer_exporter is None
+    assert cfg.images.pull_secret == "regcred"
+    shown = describe(cfg)["airpool"]
+    assert shown["images"]["redis"] == {"image": "localhost/airpool/redis:7", "pullPolicy": "Never"}
+    assert shown["images"]["pgbouncerExporter"] == "disabled"
+    assert shown["registry"] == {"secretName": "regcred"}
+
+
+def test_bad_images_persistence_and_extra_volumes_name_the_key(tmp_path: Path) -> None:
+    message = problems(
+        tmp_path,
+        """
+        airpool:
+          images:
+            airflow: {pullPolicy: Sometimes}
+            redis: {tag: "bad tag"}
+          registry: {secretName: Not_A_Name}
+          airflow:
+            postgresql: {persistence: {size: lots, accessMode: ReadWriteSometimes}}
+            extraVolumes:
+              - {name: config, emptyDir: {}}
+              - {name: dags-from-test}
+              - just-a-string
+            extraVolumeMounts:
+              - {name: unknown, mountPath: /opt/airflow/dags/x}
+              - {name: dags-from-test, mountPath: /opt/airflow/logs}
+        """,
+    )
+    assert (
+        'airpool.images.airflow.pullPolicy: "Sometimes" is not allowed; allowed: Always, IfNotPresent, Never' in message
+    )
+    assert 'airpool.images.redis.tag: "bad tag" is not an image tag' in message
+    assert 'airpool.registry.secretName: "Not_A_Name" is not a Secret name' in message
+    assert 'airpool.airflow.postgresql.persistence.size: "lots" is not a storage size' in message
+    assert 'airpool.airflow.postgresql.persistence.accessMode: "ReadWriteSometimes" is not allowed' in message
+    assert 'airpool.airflow.extraVolumes[0].name: "config" is used by airpool itself' in message
+    assert 'airpool.airflow.extraVolumes[1]: volume "dags-from-test" names no source' in message
+    assert 'airpool.airflow.extraVolumes[2]: "just-a-string" is' in message
+    assert 'airpool.airflow.extraVolumeMounts[0].name: "unknown" is not an extra volume; allowed: (none' in message
+    assert 'airpool.airflow.extraVolumeMounts[1].mountPath: "/opt/airflow/logs" is mounted by airpool itself' in message
+
+
+def test_extra_volumes_and_persistence_reach_the_rendered_deployment(tmp_path: Path) -> None:
+    from airpool.commander import specs
+
+    cfg = config.load(
+        [
+            write(
+                tmp_path,
+                "values.yaml",
+                """
+                airpool:
+                  airflow:
+                    readHealthEndpoint: false
+                    postgresql: {persistence: {enabled: false}}
+                    logs: {persistence: {accessMode: ReadWriteOnce, storageClassName: local-path, size: 2Gi}}
+                    extraVolumes: [{name: test-dags, configMap: {name: my-dags}}]
+                    extraVolumeMounts: [{name: test-dags, mountPath: /opt/airflow/dags/test}]
+                """,
+            )
+        ]
+    )
+    assert cfg.airflow.read_health_endpoint is False
+    spec = specs.airflow_spec(
+        cfg, deployment_id="d", release_name="r", namespace="n", executor="KubernetesExecutor", airflow_version="3.3.2"
+    )
+    assert spec.postgresql_persistence.enabled is False
+    assert (spec.logs_persistence.access_mode, spec.logs_persistence.storage_class) == ("ReadWriteOnce", "local-path")
+    assert spec.extra_volumes == ('{"configMap": {"name": "my-dags"}, "name": "test-dags"}',)

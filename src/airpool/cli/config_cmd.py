@@ -56,10 +56,18 @@ def _notes(cfg: Any) -> None:
 #: What an unset ``airpool.airflow.databaseAdminUrl`` means, said by ``validate`` (and docs/configuration.md).
 IN_NAMESPACE_DATABASE_NOTE = (
     "Note: airpool.airflow.databaseAdminUrl is unset, so each Deployment's Airflow metadata database (DAG runs, "
-    "task history, connections, variables) runs as a PostgreSQL pod inside the Deployment's own namespace, on an "
-    "emptyDir volume: it is lost when that pod is deleted or rescheduled, nothing backs it up, and deleting the "
-    "Deployment removes it, even a soft delete. Fine for trying airpool; for production set databaseAdminUrl to a "
-    "PostgreSQL server you back up (commander creates one database per Deployment there)."
+    "task history, connections, variables) runs as a PostgreSQL pod inside the Deployment's own namespace, with "
+    "its data on a PersistentVolumeClaim (airpool.airflow.postgresql.persistence): nothing backs it up, and a hard "
+    "delete removes it. Fine for trying airpool; for production set databaseAdminUrl to a PostgreSQL server you "
+    "back up (commander creates one database per Deployment there)."
+)
+#: The same without persistence.
+IN_NAMESPACE_EPHEMERAL_NOTE = (
+    "Note: airpool.airflow.databaseAdminUrl is unset and airpool.airflow.postgresql.persistence.enabled is false, "
+    "so each Deployment's Airflow metadata database (DAG runs, task history, connections, variables) runs as a "
+    "PostgreSQL pod inside the Deployment's own namespace, on an emptyDir volume: it is lost when that pod is "
+    "deleted or rescheduled, nothing backs it up, and deleting the Deployment removes it, even a soft delete. Fine "
+    "for trying airpool; for production set databaseAdminUrl to a PostgreSQL server you back up."
 )
 
 
@@ -81,7 +89,8 @@ def validate(
     typer.echo(yaml.safe_dump(describe.describe(cfg), sort_keys=False, default_flow_style=False), nl=False)
     _notes(cfg)
     if cfg.airflow.database_admin_url is None:
-        typer.echo(IN_NAMESPACE_DATABASE_NOTE, err=True)
+        persistent = cfg.airflow.postgresql_persistence.enabled
+        typer.echo(IN_NAMESPACE_DATABASE_NOTE if persistent else IN_NAMESPACE_EPHEMERAL_NOTE, err=True)
     ok = True
     if kubeconfig is not None:
         ok = _check_cluster(cfg, kubeconfig, strict=strict)

@@ -39,6 +39,8 @@ APPLIED_VERBS = ("create", "patch", "get", "list", "delete")
 NAMESPACE_VERBS = ("create", "patch", "get", "delete")
 
 NFS_WITHOUT_CLUSTER_ROLES = dags.NFS_WITHOUT_CLUSTER_ROLES
+#: Status reads Airflow's health endpoint through the service proxy (``commander.status``).
+STATUS_CHECK = rbac.AccessCheck(verb="get", resource="services", subresource="proxy", group="")
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ def needs(spec: AirflowSpec, *, manage_namespace: bool) -> Needs:
     for kind in kinds.NAMESPACED_KINDS:  # install prunes, and uninstall deletes, what is no longer rendered
         if kind not in kinds.CONTROLLER_MADE:
             namespaced.update(_kind_checks(kind, ("list", "delete")))
+    namespaced.add(STATUS_CHECK)
     role_rules = (rbac.PolicyRule.from_dict(rule) for rules in access.ROLE_RULES.values() for rule in rules)
     namespaced.update(rbac.expand(r for r in role_rules if r is not None))
     if manage_namespace:
@@ -74,7 +77,7 @@ def needs(spec: AirflowSpec, *, manage_namespace: bool) -> Needs:
 
 
 _PLACEHOLDER_SECRETS = AirflowSecrets(
-    fernet_key="-", webserver_secret_key="-", jwt_secret="-", db_password="-", redis_password="-"
+    fernet_key="-", webserver_secret_key="-", jwt_secret="-", db_password="-", redis_password="-", admin_password="-"
 )
 
 

@@ -56,12 +56,17 @@ def airflow_spec(
         namespace=namespace,
         executor=Executor(executor),
         airflow_version=airflow_version,
-        image=config.airflow.image,
+        images=config.images,
         platform_release=config.platform_release,
         platform_namespace=config.platform_namespace,
         base_domain=config.base_domain,
+        deployments_url=config.deployments_base_url,
         platform_labels=labels,
         external_database=external_database(config, release_name),
+        postgresql_persistence=config.airflow.postgresql_persistence,
+        logs_persistence=config.airflow.logs_persistence,
+        extra_volumes=config.airflow.extra_volumes,
+        extra_volume_mounts=config.airflow.extra_volume_mounts,
     )
 
 

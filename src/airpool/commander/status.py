@@ -3,15 +3,19 @@ user can read.
 
 Four label-selected lists (Deployments, StatefulSets, Jobs, Pods) per check, sent concurrently; the expected
 workloads come from the manifests so that a workload not created yet counts as "not ready" rather than being
-overlooked.
+overlooked. Once every workload is ready, Airflow's own health endpoint (``/api/v2/monitor/health`` on Airflow 3,
+``/health`` on 2.x) is read through the API server's service proxy with commander's identity: the Deployment is
+``healthy`` only when Airflow itself reports its database, scheduler, triggerer (and DAG processor) healthy.
 """
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+import httpx2
 from lightkube import ApiError, Client
 from lightkube.resources.apps_v1 import Deployment, StatefulSet
 from lightkube.resources.batch_v1 import Job
@@ -19,7 +23,8 @@ from lightkube.resources.core_v1 import Pod
 
 from airpool.commander import errors, kinds
 from airpool.domain.deployments import DeploymentStatus
-from airpool.manifests.airflow import workloads
+from airpool.kube import proxy
+from airpool.manifests.airflow import common, settings, workloads
 from airpool.manifests.airflow.spec import AirflowSpec
 
 #: Container states that do not heal by waiting.
@@ -78,8 +83,93 @@ def _job_state(job: Any) -> str:
     return "Running"
 
 
-def check(client: Client, spec: AirflowSpec) -> StatusReport:
-    """One look at the cluster; raises ``ClusterRefused``/``TemporaryFailure`` when it cannot look."""
+#: Seconds one read of Airflow's health endpoint may take (a loaded node answers slowly).
+HEALTH_TIMEOUT = 30.0
+#: Written when the health endpoint is not read (``airpool.airflow.readHealthEndpoint: false``).
+NOT_READ = "Airflow's health endpoint not read (airpool.airflow.readHealthEndpoint is false)"
+
+
+def expected_components(spec: AirflowSpec) -> tuple[str, ...]:
+    """The components Airflow's health report must show healthy for this Deployment."""
+    out = ["metadatabase", "scheduler", "triggerer"]
+    if spec.airflow3:
+        out.append("dag_processor")
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class AirflowHealth:
+    #: None: every expected component healthy.
+    status: DeploymentStatus | None
+    message: str
+
+
+def judge_health(spec: AirflowSpec, report: Any) -> AirflowHealth:
+    """Airflow's JSON report (``{"scheduler": {"status": "healthy", ...}, ...}``) against what the Deployment runs:
+    a component reported unhealthy makes the Deployment unhealthy; one not reported yet keeps it deploying."""
+    if not isinstance(report, dict):
+        return AirflowHealth(DeploymentStatus.UNHEALTHY, f"Airflow's health endpoint answered {report!r}")
+    bad: list[str] = []
+    pending: list[str] = []
+    for component in expected_components(spec):
+        entry = report.get(component)
+        if not isinstance(entry, dict):
+            entry = {}
+        state = entry.get("status")
+        if state == "healthy":
+            continue
+        if state is None:
+            pending.append(component)
+        else:
+            heartbeat = next((v for k, v in entry.items() if k.startswith("latest_") and v), None)
+            bad.append(f"{component} {state}" + (f" (last heartbeat {heartbeat})" if heartbeat else ""))
+    if bad:
+        return AirflowHealth(DeploymentStatus.UNHEALTHY, "Airflow reports " + ", ".join(bad))
+    if pending:
+        return AirflowHealth(DeploymentStatus.DEPLOYING, "waiting for Airflow's " + ", ".join(pending) + " to report")
+    return AirflowHealth(None, "Airflow reports " + ", ".join(expected_components(spec)) + " healthy")
+
+
+def read_airflow_health(client: Client, spec: AirflowSpec) -> AirflowHealth:
+    """GET the health endpoint through the API server's service proxy (``get services/proxy``)."""
+    service = common.name(spec, workloads.webserver_component(spec))
+    try:
+        answer = proxy.service_get(
+            client,
+            namespace=spec.namespace,
+            service=service,
+            port=common.API_PORT,
+            path=settings.health_path(spec),
+            timeout=HEALTH_TIMEOUT,
+        )
+    except httpx2.TimeoutException:
+        return AirflowHealth(
+            DeploymentStatus.UNHEALTHY, f"Airflow's health endpoint did not answer within {HEALTH_TIMEOUT:.0f} s"
+        )
+    except httpx2.TransportError as exc:
+        raise errors.TemporaryFailure(f"cannot reach the API server: {exc}") from exc
+    where = f"service {service} in {spec.namespace}"
+    if answer.status == 403:
+        return AirflowHealth(
+            DeploymentStatus.UNHEALTHY,
+            f"commander may not read Airflow's health endpoint: it lacks get services/proxy (core) in namespace "
+            f"{spec.namespace}",
+        )
+    if answer.status != 200:
+        text = " ".join(answer.body.split())[:200]
+        return AirflowHealth(
+            DeploymentStatus.UNHEALTHY, f"Airflow's health endpoint ({where}) answered {answer.status}: {text}"
+        )
+    try:
+        report = json.loads(answer.body)
+    except ValueError:
+        return AirflowHealth(DeploymentStatus.UNHEALTHY, f"Airflow's health endpoint ({where}) answered no JSON")
+    return judge_health(spec, report)
+
+
+def check(client: Client, spec: AirflowSpec, *, read_health_endpoint: bool = True) -> StatusReport:
+    """One look at the cluster; raises ``ClusterRefused``/``TemporaryFailure`` when it cannot look.
+    ``read_health_endpoint`` false (``airpool.airflow.readHealthEndpoint``): Kubernetes readiness alone."""
     kinds.warm_up_decoders()
     try:
         with ThreadPoolExecutor(max_workers=4) as pool:
@@ -114,4 +204,10 @@ def check(client: Client, spec: AirflowSpec) -> StatusReport:
         return StatusReport(DeploymentStatus.UNHEALTHY, "; ".join(problems), ready_count, total)
     if waiting:
         return StatusReport(DeploymentStatus.DEPLOYING, "waiting for " + "; ".join(waiting), ready_count, total)
-    return StatusReport(DeploymentStatus.HEALTHY, f"all {total} workloads ready", total, total)
+    ready = f"all {total} workloads ready"
+    if not read_health_endpoint:
+        return StatusReport(DeploymentStatus.HEALTHY, f"{ready}; {NOT_READ}", total, total)
+    airflow = read_airflow_health(client, spec)
+    if airflow.status is not None:
+        return StatusReport(airflow.status, f"{ready}, but {airflow.message}", total, total)
+    return StatusReport(DeploymentStatus.HEALTHY, f"{ready}; {airflow.message}", total, total)

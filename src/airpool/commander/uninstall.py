@@ -18,6 +18,7 @@ from lightkube.resources.core_v1 import Namespace
 from lightkube.types import CascadeType
 
 from airpool.commander import database, errors, kinds
+from airpool.manifests.airflow import common
 from airpool.manifests.airflow.spec import ExternalDatabase
 
 log = logging.getLogger(__name__)
@@ -29,11 +30,28 @@ DEFAULT_TIMEOUT = 120.0
 class UninstallResult:
     deleted: int
     seconds: float
+    #: ``Kind name`` of the data objects a soft delete kept (``keep_data``).
+    kept: tuple[str, ...] = ()
 
 
-def _owned(client: Client, kind: kinds.Kind, namespace: str, deployment_id: str) -> list[Any]:
+def _owned(
+    client: Client, kind: kinds.Kind, namespace: str, deployment_id: str, *, keep_data: bool = False
+) -> list[Any]:
     ns = namespace if kind.namespaced else None
-    return list(client.list(kind.resource, namespace=ns, labels=kinds.owned_by(deployment_id)))
+    found = list(client.list(kind.resource, namespace=ns, labels=kinds.owned_by(deployment_id)))
+    if keep_data:
+        found = [o for o in found if not _is_data(o)]
+    return found
+
+
+def _is_data(obj: Any) -> bool:
+    return (obj.metadata.labels or {}).get(common.KEEP_ON_SOFT_DELETE_LABEL) == "true"
+
+
+def kept_data(client: Client, namespace: str, deployment_id: str) -> list[str]:
+    """``Kind name`` of the Deployment's data objects (what a soft delete keeps) still present."""
+    kind = kinds.Kind("v1", "PersistentVolumeClaim")
+    return [f"{kind.kind} {o.metadata.name}" for o in _owned(client, kind, namespace, deployment_id) if _is_data(o)]
 
 
 def _kinds(cluster_scoped: bool) -> tuple[kinds.Kind, ...]:
@@ -42,11 +60,16 @@ def _kinds(cluster_scoped: bool) -> tuple[kinds.Kind, ...]:
     return kinds.MANAGED_KINDS if cluster_scoped else kinds.NAMESPACED_KINDS
 
 
-def remaining(client: Client, namespace: str, deployment_id: str, *, cluster_scoped: bool = False) -> list[str]:
-    """``Kind name`` of every object of the Deployment still present (terminating ones included)."""
+def remaining(
+    client: Client, namespace: str, deployment_id: str, *, cluster_scoped: bool = False, keep_data: bool = False
+) -> list[str]:
+    """``Kind name`` of every object of the Deployment still present (terminating ones included); ``keep_data``:
+    except the data objects a soft delete keeps."""
     kinds.warm_up_decoders()
     with ThreadPoolExecutor(max_workers=8) as pool:
-        found = pool.map(lambda k: (k, _owned(client, k, namespace, deployment_id)), _kinds(cluster_scoped))
+        found = pool.map(
+            lambda k: (k, _owned(client, k, namespace, deployment_id, keep_data=keep_data)), _kinds(cluster_scoped)
+        )
         return [f"{k.kind} {o.metadata.name}" for k, objs in found for o in objs]
 
 
@@ -58,14 +81,17 @@ def _delete(client: Client, kind: kinds.Kind, name: str, namespace: str | None) 
             raise
 
 
-def delete_objects(client: Client, namespace: str, deployment_id: str, *, cluster_scoped: bool = False) -> int:
+def delete_objects(
+    client: Client, namespace: str, deployment_id: str, *, cluster_scoped: bool = False, keep_data: bool = False
+) -> int:
     kinds.warm_up_decoders()
     deleted = 0
     with ThreadPoolExecutor(max_workers=16) as pool:
         for kind in _kinds(cluster_scoped):
             if "delete" not in kinds.CONTROLLER_MADE.get(kind, ("delete",)):
                 continue
-            objs = [o for o in _owned(client, kind, namespace, deployment_id) if not o.metadata.deletionTimestamp]
+            owned = _owned(client, kind, namespace, deployment_id, keep_data=keep_data)
+            objs = [o for o in owned if not o.metadata.deletionTimestamp]
             ns = namespace if kind.namespaced else None
             list(pool.map(lambda o, k=kind, n=ns: _delete(client, k, o.metadata.name, n), objs))
             deleted += len(objs)
@@ -92,16 +118,18 @@ def uninstall(
     cluster_scoped: bool = False,
     drop_database: tuple[str, ExternalDatabase] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    keep_data: bool = False,
 ) -> UninstallResult:
     """Delete and wait; ``delete_namespace`` (no pool: commander created it) then removes the namespace too;
     ``cluster_scoped`` (NFS DAG deploys) also removes the Deployment's PersistentVolume; ``drop_database``
     (admin URL, database) drops the Deployment's own database and role once no pod can use them any more —
-    only on FINAL removal (a soft delete keeps them until its retention ends)."""
+    only on FINAL removal (a soft delete keeps them until its retention ends). ``keep_data`` (a soft delete in a
+    pool namespace): the Deployment's data objects (the in-namespace PostgreSQL's claim) stay until the purge."""
     started = time.monotonic()
     deadline = started + timeout
     try:
-        deleted = delete_objects(client, namespace, deployment_id, cluster_scoped=cluster_scoped)
-        left = remaining(client, namespace, deployment_id, cluster_scoped=cluster_scoped)
+        deleted = delete_objects(client, namespace, deployment_id, cluster_scoped=cluster_scoped, keep_data=keep_data)
+        left = remaining(client, namespace, deployment_id, cluster_scoped=cluster_scoped, keep_data=keep_data)
         while left:
             if time.monotonic() > deadline:
                 raise errors.TemporaryFailure(
@@ -109,9 +137,11 @@ def uninstall(
                     f"{timeout:.0f} s: {', '.join(left[:10])}"
                 )
             time.sleep(0.25)
-            left = remaining(client, namespace, deployment_id, cluster_scoped=cluster_scoped)
+            left = remaining(client, namespace, deployment_id, cluster_scoped=cluster_scoped, keep_data=keep_data)
             if left:  # pods made by a controller after the first sweep (a race with the deletion)
-                deleted += delete_objects(client, namespace, deployment_id, cluster_scoped=cluster_scoped)
+                deleted += delete_objects(
+                    client, namespace, deployment_id, cluster_scoped=cluster_scoped, keep_data=keep_data
+                )
         if delete_namespace:
             if not namespace_gone(client, namespace):
                 client.delete(Namespace, namespace)
@@ -119,6 +149,7 @@ def uninstall(
                 if time.monotonic() > deadline:
                     raise errors.TemporaryFailure(f"namespace {namespace} still terminating after {timeout:.0f} s")
                 time.sleep(0.25)
+        kept = tuple(kept_data(client, namespace, deployment_id)) if keep_data else ()
     except ApiError as exc:
         raise errors.from_api_error(exc) from exc
     if drop_database is not None:
@@ -130,4 +161,4 @@ def uninstall(
             "kv": {"deployment": deployment_id, "namespace": namespace, "objects": deleted, "seconds": round(took, 3)}
         },
     )
-    return UninstallResult(deleted=deleted, seconds=took)
+    return UninstallResult(deleted=deleted, seconds=took, kept=kept)

@@ -212,6 +212,10 @@ class Worker:
             return self._health(job.namespace or "")
         raise errors.CommanderError(f"unknown commander job kind {job.kind!r}")
 
+    @property
+    def _reads_health(self) -> bool:
+        return self.platform.config.airflow.read_health_endpoint
+
     def _spec(self, dep: views.DeploymentView, *, dags: DagDeployment | None = None) -> AirflowSpec:
         spec = specs.airflow_spec(
             self.platform.config,
@@ -250,7 +254,7 @@ class Worker:
         message = applied
         while True:
             beat.check()
-            report = status.check(self.client, spec)
+            report = status.check(self.client, spec, read_health_endpoint=self._reads_health)
             if (report.status, report.message) != last:
                 last = (report.status, report.message)
                 message = (
@@ -305,7 +309,13 @@ class Worker:
             delete_namespace=where.manage_namespace,
             cluster_scoped=where.cluster_scoped or dag_deployment(job.payload) is not None,
             drop_database=(url, db) if hard and url and db else None,
+            keep_data=not hard and not where.manage_namespace,
         )
+        if result.kept:
+            return (
+                f"{result.deleted} objects deleted in {result.seconds:.1f} s; kept until the retention ends: "
+                + ", ".join(result.kept)
+            )
         return f"{result.deleted} objects deleted in {result.seconds:.1f} s; namespace {namespace} is clean"
 
     def _purge(self, job: views.JobView) -> str:
@@ -314,10 +324,17 @@ class Worker:
         release = str(job.payload.get("release_name", ""))
         url = self.platform.config.airflow.database_admin_url
         db = specs.external_database(self.platform.config, release) if release else None
+        done: list[str] = []
+        namespace = job.namespace or ""
+        if namespace and job.deployment_id and pool.is_known(self.platform, namespace):
+            # What the soft delete kept in the pool namespace (the in-namespace PostgreSQL's claim).
+            result = uninstall.uninstall(self.client, namespace=namespace, deployment_id=job.deployment_id)
+            if result.deleted:
+                done.append(f"{result.deleted} kept object(s) deleted from {namespace}")
         if url and db:
             database.drop(url, db)
-            return f"database {db.database} dropped"
-        return "no kept data to drop"
+            done.append(f"database {db.database} dropped")
+        return "; ".join(done) or "no kept data to drop"
 
     def _health(self, namespace: str) -> str:
         verdict = health.check(self.client, namespace)
@@ -333,7 +350,7 @@ class Worker:
             if dep.status not in watched or _busy(self.platform, dep.id):
                 continue
             try:
-                report = status.check(self.client, self._spec(dep))
+                report = status.check(self.client, self._spec(dep), read_health_endpoint=self._reads_health)
             except (errors.TemporaryFailure, errors.CommanderError) as exc:
                 log.warning("status check failed", extra={"kv": {"deployment": dep.id, "error": str(exc)}})
                 continue

@@ -8,6 +8,7 @@ advanced settings are set they win. Mixing both is allowed but warned about, wit
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -30,10 +31,20 @@ MAX_RETENTION_DAYS = 3650
 
 _LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 _LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
+_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_IMAGE_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@-]*$")
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+ACCESS_MODES = ("ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod")
+#: Volume names airpool's own Airflow pods use; an extra volume may not take one of them.
+RESERVED_VOLUME_NAMES = frozenset({"config", "logs", "dags", "webserver-config", "auth", "auth-secret"})
+#: Paths airpool mounts into Airflow containers itself; an extra mount may go below the DAGs folder but not here.
+RESERVED_MOUNT_PATHS = frozenset({"/opt/airflow", "/opt/airflow/airflow.cfg", "/opt/airflow/logs"})
 
 _defaults = model.PlatformConfig()
 _airflow_defaults = model.AirflowDefaults()
 _server_defaults = model.ServerSettings()
+_image_defaults = model.Images()
 
 
 def build(tree: Mapping[str, Any], *, sources: tuple[str, ...] = ()) -> tuple[model.PlatformConfig, list[Problem]]:
@@ -61,6 +72,7 @@ def build(tree: Mapping[str, Any], *, sources: tuple[str, ...] = ()) -> tuple[mo
         cluster_roles=cluster_roles,
         retention_days=own["retention_days"],
     )
+    images = _read_images(reader)
     reader.report_unknown(AIRPOOL)
     ignored = tuple(
         path
@@ -79,6 +91,7 @@ def build(tree: Mapping[str, Any], *, sources: tuple[str, ...] = ()) -> tuple[mo
         warnings=tuple(warnings),
         ignored_keys=ignored,
         sources=sources,
+        images=images,
         **own,
     )
     return config, reader.problems
@@ -128,6 +141,13 @@ def _read_airpool(reader: Reader) -> dict[str, Any]:
             f"{AIRPOOL}.cleanupSchedule",
             f'{show(schedule)} is not a cron expression; allowed: five fields like "0 5 * * *"',
         )
+    deployments_url = reader.string(f"{AIRPOOL}.deploymentsBaseUrl", None)
+    if deployments_url is not None and not re.match(r"^https?://[^/\s]+/?$", deployments_url):
+        reader.problem(
+            f"{AIRPOOL}.deploymentsBaseUrl",
+            f"{show(deployments_url)} is not allowed; allowed: http(s)://host[:port] without a path, "
+            "e.g. https://deployments.example.com",
+        )
     public_url = reader.string(f"{AIRPOOL}.server.publicUrl", None)
     if public_url is not None and not public_url.startswith(("http://", "https://")):
         reader.problem(f"{AIRPOOL}.server.publicUrl", f"{show(public_url)} must start with http:// or https://")
@@ -139,6 +159,7 @@ def _read_airpool(reader: Reader) -> dict[str, Any]:
         "platform_release": release,
         "platform_namespace": namespace,
         "database_url": reader.string(f"{AIRPOOL}.databaseUrl", None),
+        "deployments_base_url": deployments_url,
         "data_dir": reader.string(f"{AIRPOOL}.dataDir", _defaults.data_dir),
         "retention_days": reader.integer(
             f"{AIRPOOL}.retentionDays", _defaults.retention_days, minimum=0, maximum=MAX_RETENTION_DAYS
@@ -155,10 +176,119 @@ def _read_airpool(reader: Reader) -> dict[str, Any]:
         "airflow": model.AirflowDefaults(
             version=reader.string(f"{AIRPOOL}.airflow.version", _airflow_defaults.version),
             executor=executor,
-            image=reader.string(f"{AIRPOOL}.airflow.image", _airflow_defaults.image),
             database_admin_url=reader.string(f"{AIRPOOL}.airflow.databaseAdminUrl", None),
+            read_health_endpoint=bool(
+                reader.boolean(f"{AIRPOOL}.airflow.readHealthEndpoint", _airflow_defaults.read_health_endpoint)
+            ),
+            postgresql_persistence=_persistence(
+                reader, f"{AIRPOOL}.airflow.postgresql.persistence", _airflow_defaults.postgresql_persistence
+            ),
+            logs_persistence=_persistence(
+                reader, f"{AIRPOOL}.airflow.logs.persistence", _airflow_defaults.logs_persistence
+            ),
+            **_extra_volumes(reader),
         ),
     }
+
+
+# -- images and volumes -------------------------------------------------------------------------------------
+
+
+def _image(reader: Reader, path: str, default: model.ImageRef, *, tag_optional: bool = False) -> model.ImageRef:
+    repository = reader.string(f"{path}.repository", default.repository)
+    if not _IMAGE_PART.match(repository):
+        reader.problem(f"{path}.repository", f"{show(repository)} is not an image repository like registry/name")
+    tag = reader.string(f"{path}.tag", default.tag)
+    if tag is not None and not _TAG.match(tag):
+        reader.problem(f"{path}.tag", f"{show(tag)} is not an image tag; allowed: letters, digits, '_', '.', '-'")
+    if tag is None and not tag_optional:
+        reader.problem(f"{path}.tag", "is missing; allowed: an image tag")
+    policy = reader.string(f"{path}.pullPolicy", default.pull_policy)
+    if policy not in model.PULL_POLICIES:
+        reader.problem(
+            f"{path}.pullPolicy", f"{show(policy)} is not allowed; allowed: {', '.join(model.PULL_POLICIES)}"
+        )
+    return model.ImageRef(repository=repository, tag=tag, pull_policy=policy)
+
+
+def _read_images(reader: Reader) -> model.Images:
+    base = f"{AIRPOOL}.images"
+    d = _image_defaults
+    exporter: model.ImageRef | None = None
+    assert d.pgbouncer_exporter is not None
+    if reader.boolean(f"{base}.pgbouncerExporter.enabled", True):
+        exporter = _image(reader, f"{base}.pgbouncerExporter", d.pgbouncer_exporter)
+    secret = reader.string(f"{AIRPOOL}.registry.secretName", None)
+    if secret is not None and (len(secret) > 253 or not _SUBDOMAIN.match(secret)):
+        reader.problem(f"{AIRPOOL}.registry.secretName", f"{show(secret)} is not a Secret name (DNS-1123 subdomain)")
+    return model.Images(
+        airflow=_image(reader, f"{base}.airflow", d.airflow, tag_optional=True),
+        postgresql=_image(reader, f"{base}.postgresql", d.postgresql),
+        redis=_image(reader, f"{base}.redis", d.redis),
+        pgbouncer=_image(reader, f"{base}.pgbouncer", d.pgbouncer),
+        pgbouncer_exporter=exporter,
+        statsd=_image(reader, f"{base}.statsd", d.statsd),
+        pull_secret=secret,
+    )
+
+
+def _persistence(reader: Reader, path: str, default: model.Persistence) -> model.Persistence:
+    size = reader.string(f"{path}.size", default.size)
+    if not _QUANTITY.match(size):
+        reader.problem(f"{path}.size", f"{show(size)} is not a storage size; allowed: a quantity like 8Gi or 500Mi")
+    storage_class = reader.string(f"{path}.storageClassName", default.storage_class)
+    if storage_class is not None and not _SUBDOMAIN.match(storage_class):
+        reader.problem(f"{path}.storageClassName", f"{show(storage_class)} is not a StorageClass name")
+    mode = reader.string(f"{path}.accessMode", default.access_mode)
+    if mode not in ACCESS_MODES:
+        reader.problem(f"{path}.accessMode", f"{show(mode)} is not allowed; allowed: {', '.join(ACCESS_MODES)}")
+    return model.Persistence(
+        enabled=bool(reader.boolean(f"{path}.enabled", default.enabled)),
+        size=size,
+        storage_class=storage_class,
+        access_mode=mode,
+    )
+
+
+def _extra_volumes(reader: Reader) -> dict[str, tuple[str, ...]]:
+    """``airpool.airflow.extraVolumes`` / ``extraVolumeMounts``: Kubernetes volume and volumeMount objects added
+    to every Airflow container (an admin's way to bring DAG files from a ConfigMap, a CA bundle, ...)."""
+    volumes: list[str] = []
+    names: set[str] = set()
+    for path, item in reader.items(f"{AIRPOOL}.airflow.extraVolumes"):
+        name = item.get("name") if isinstance(item, Mapping) else None
+        if not isinstance(name, str):
+            reader.bad_type(path, item, "a Kubernetes volume: a mapping with a name and one volume source")
+            continue
+        problem = dns1123_label_problem(name)
+        if problem:
+            reader.problem(f"{path}.name", f"{show(name)} {problem}")
+        elif name in RESERVED_VOLUME_NAMES:
+            allowed = ", ".join(sorted(RESERVED_VOLUME_NAMES))
+            reader.problem(f"{path}.name", f"{show(name)} is used by airpool itself; reserved: {allowed}")
+        elif name in names:
+            reader.problem(f"{path}.name", f"{show(name)} is listed twice; each volume name may appear once")
+        elif len(item) < 2:
+            reader.problem(path, f"volume {show(name)} names no source; allowed: configMap, secret, emptyDir, ...")
+        else:
+            names.add(name)
+            volumes.append(json.dumps(dict(item), sort_keys=True))
+    mounts: list[str] = []
+    for path, item in reader.items(f"{AIRPOOL}.airflow.extraVolumeMounts"):
+        if not isinstance(item, Mapping) or not isinstance(item.get("name"), str) or "mountPath" not in item:
+            reader.bad_type(path, item, "a volumeMount: a mapping with name and mountPath")
+            continue
+        mount_path = item["mountPath"]
+        if item["name"] not in names:
+            allowed = ", ".join(sorted(names)) or "(none: add it to airpool.airflow.extraVolumes)"
+            reader.problem(f"{path}.name", f"{show(item['name'])} is not an extra volume; allowed: {allowed}")
+        if not isinstance(mount_path, str) or not mount_path.startswith("/"):
+            reader.problem(f"{path}.mountPath", f"{show(mount_path)} is not an absolute path")
+        elif mount_path.rstrip("/") in RESERVED_MOUNT_PATHS:
+            allowed = ", ".join(sorted(RESERVED_MOUNT_PATHS))
+            reader.problem(f"{path}.mountPath", f"{show(mount_path)} is mounted by airpool itself; reserved: {allowed}")
+        mounts.append(json.dumps(dict(item), sort_keys=True))
+    return {"extra_volumes": tuple(volumes), "extra_volume_mounts": tuple(mounts)}
 
 
 # -- the pool -----------------------------------------------------------------------------------------------

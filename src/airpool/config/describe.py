@@ -6,16 +6,35 @@ airpool's internal field names. Secrets in database URLs are masked: the output 
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
-from airpool.config.model import PlatformConfig
+from airpool.config.model import ImageRef, Persistence, PlatformConfig
 
 _PASSWORD = re.compile(r"(://[^:/@]+:)[^@]*(@)")
 
 
 def mask(url: str | None) -> str | None:
     return None if url is None else _PASSWORD.sub(r"\1***\2", url)
+
+
+def _image(image: ImageRef | None, version_tag: str | None = None) -> dict[str, Any] | str:
+    if image is None:
+        return "disabled"
+    tag = image.tag or version_tag
+    return {"image": image.ref(tag), "pullPolicy": image.pull_policy}
+
+
+def _persistence(p: Persistence) -> dict[str, Any]:
+    if not p.enabled:
+        return {"enabled": False}
+    return {
+        "enabled": True,
+        "size": p.size,
+        "storageClassName": p.storage_class or "(the cluster's default StorageClass)",
+        "accessMode": p.access_mode,
+    }
 
 
 def describe(config: PlatformConfig) -> dict[str, Any]:
@@ -26,6 +45,7 @@ def describe(config: PlatformConfig) -> dict[str, Any]:
             "namespace": config.platform_namespace,
             "commanderServiceAccount": f"{config.platform_namespace}/{config.commander_service_account}",
             "baseDomain": config.base_domain,
+            "deploymentsBaseUrl": config.deployments_url,
         },
         "namespacePool": (
             {"enabled": False}
@@ -61,8 +81,24 @@ def describe(config: PlatformConfig) -> dict[str, Any]:
             "airflow": {
                 "version": config.airflow.version,
                 "executor": config.airflow.executor,
-                "image": config.airflow.image,
                 "databaseAdminUrl": mask(config.airflow.database_admin_url),
+                "readHealthEndpoint": config.airflow.read_health_endpoint,
+                "postgresql": {"persistence": _persistence(config.airflow.postgresql_persistence)},
+                "logs": {"persistence": _persistence(config.airflow.logs_persistence)},
+                "extraVolumes": [json.loads(v) for v in config.airflow.extra_volumes],
+                "extraVolumeMounts": [json.loads(m) for m in config.airflow.extra_volume_mounts],
             },
+            "images": {
+                "airflow": _image(
+                    config.images.airflow,
+                    None if config.images.airflow.tag else "<the Deployment's Airflow version>",
+                ),
+                "postgresql": _image(config.images.postgresql),
+                "redis": _image(config.images.redis),
+                "pgbouncer": _image(config.images.pgbouncer),
+                "pgbouncerExporter": _image(config.images.pgbouncer_exporter),
+                "statsd": _image(config.images.statsd),
+            },
+            "registry": {"secretName": config.images.pull_secret or "(none)"},
         },
     }

@@ -36,14 +36,70 @@ class DeploymentSettings:
     triggerer_enabled: bool = True
 
 
+#: Image pull policies Kubernetes accepts.
+PULL_POLICIES = ("Always", "IfNotPresent", "Never")
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """One container image: ``repository:tag`` and its pull policy."""
+
+    repository: str
+    #: None only for Airflow: the tag is then the Deployment's Airflow version (``apache/airflow:3.3.2``).
+    tag: str | None
+    pull_policy: str = "IfNotPresent"
+
+    def ref(self, default_tag: str | None = None) -> str:
+        tag = self.tag or default_tag
+        return f"{self.repository}:{tag}" if tag else self.repository
+
+
+@dataclass(frozen=True)
+class Images:
+    """Every image a Deployment runs (``airpool.images``). The defaults are public images a real cluster can pull:
+    the official Apache Airflow image for the Deployment's version and matching helper images."""
+
+    airflow: ImageRef = ImageRef("apache/airflow", None)
+    postgresql: ImageRef = ImageRef("postgres", "16.6-bookworm")
+    redis: ImageRef = ImageRef("redis", "7.2-bookworm")
+    pgbouncer: ImageRef = ImageRef("apache/airflow", "airflow-pgbouncer-2025.03.05-1.23.1")
+    #: None: no metrics exporter beside PgBouncer (``airpool.images.pgbouncerExporter.enabled: false``).
+    pgbouncer_exporter: ImageRef | None = ImageRef("apache/airflow", "airflow-pgbouncer-exporter-2025.03.05-0.18.0")
+    statsd: ImageRef = ImageRef("quay.io/prometheus/statsd-exporter", "v0.28.0")
+    #: ``airpool.registry.secretName``: an image pull Secret every pod names (it must exist in each namespace).
+    pull_secret: str | None = None
+
+
+@dataclass(frozen=True)
+class Persistence:
+    """A PersistentVolumeClaim a Deployment renders (``...persistence.{enabled,size,storageClassName}``)."""
+
+    enabled: bool = True
+    size: str = "8Gi"
+    #: None: the cluster's default StorageClass.
+    storage_class: str | None = None
+    access_mode: str = "ReadWriteOnce"
+
+
 @dataclass(frozen=True)
 class AirflowDefaults:
-    version: str = "3.1.3"
+    version: str = "3.3.2"
     executor: str = "CeleryExecutor"
-    image: str = "apache/airflow"
     #: PostgreSQL admin URL in which commander creates one database and role per Deployment; None runs an
     #: in-namespace PostgreSQL StatefulSet instead (not for production).
     database_admin_url: str | None = None
+    #: Commander calls a Deployment healthy only once Airflow's own health endpoint reports every component
+    #: healthy. False only for clusters whose nodes run no containers (airpool dev's simulated nodes).
+    read_health_endpoint: bool = True
+    #: The in-namespace PostgreSQL's data (``airpool.airflow.postgresql.persistence``); disabled: an emptyDir.
+    postgresql_persistence: Persistence = Persistence()
+    #: KubernetesExecutor Deployments share one log volume between task pods and the API server
+    #: (``airpool.airflow.logs.persistence``), so task logs outlive their pods.
+    logs_persistence: Persistence = Persistence(size="10Gi", access_mode="ReadWriteMany")
+    #: Admin-added volumes/mounts for every Airflow container (``airpool.airflow.extraVolumes`` /
+    #: ``extraVolumeMounts``), as canonical JSON so the configuration stays hashable.
+    extra_volumes: tuple[str, ...] = ()
+    extra_volume_mounts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -59,12 +115,15 @@ class PlatformConfig:
     platform_release: str = "astronomer"
     platform_namespace: str = "astronomer"
     base_domain: str = "localhost"
+    #: ``airpool.deploymentsBaseUrl``: where users reach Deployments' UIs; None: ``https://deployments.<baseDomain>``.
+    deployments_base_url: str | None = None
     rbac_enabled: bool = True
     cluster_roles: bool = True
     namespace_labels: tuple[tuple[str, str], ...] = ()
     pool: PoolSettings | None = None
     deployments: DeploymentSettings = field(default_factory=DeploymentSettings)
     airflow: AirflowDefaults = field(default_factory=AirflowDefaults)
+    images: Images = field(default_factory=Images)
     server: ServerSettings = field(default_factory=ServerSettings)
     #: SQLAlchemy URL; None means the embedded SQLite file in the data directory.
     database_url: str | None = None
@@ -85,6 +144,11 @@ class PlatformConfig:
     @property
     def commander_service_account(self) -> str:
         return f"{self.platform_release}-commander"
+
+    @property
+    def deployments_url(self) -> str:
+        """Deployment UIs live under ``<this>/<release>/airflow`` (and ``/flower``)."""
+        return (self.deployments_base_url or f"https://deployments.{self.base_domain}").rstrip("/")
 
     @property
     def pool_enabled(self) -> bool:

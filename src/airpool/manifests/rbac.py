@@ -98,6 +98,8 @@ COMMANDER_NAMESPACE_RULES: tuple[PolicyRule, ...] = (
     _rule(CORE, ("pods",), ("create", "get", "list", "watch", "patch", "delete", "deletecollection")),
     _rule(CORE, ("pods/log",), ("get", "list")),
     _rule(CORE, ("pods/exec",), ("create", "get")),
+    # Airflow's own health endpoint, read through the API server's service proxy before "healthy" is reported.
+    _rule(CORE, ("services/proxy",), ("get",)),
     _rule(CORE, ("events",), READ),
     # A namespaced binding can grant access to its own Namespace object: enough to verify it exists.
     _rule(CORE, ("namespaces",), ("get",)),

@@ -60,7 +60,7 @@ def check_namespace(namespace: str) -> str:
 
 
 def _urls(config: PlatformConfig, release_name: str, executor: Executor) -> list[dict[str, str]]:
-    base = f"https://deployments.{config.base_domain}/{release_name}"
+    base = f"{config.deployments_url}/{release_name}"
     urls = [{"type": "airflow", "url": f"{base}/airflow"}]
     if executor is Executor.CELERY:
         urls.append({"type": "flower", "url": f"{base}/flower"})

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from airpool.config.model import ImageRef, Persistence
 from airpool.manifests import pool
 from airpool.manifests.airflow.spec import AirflowSpec
 
@@ -19,6 +20,9 @@ MANAGED_BY_VALUE = pool.MANAGED_BY_VALUE
 DEPLOYMENT_LABEL = "airpool.io/deployment"
 RELEASE_LABEL = "airpool.io/release"
 COMPONENT_LABEL = "component"
+#: On objects that hold a Deployment's data (the in-namespace PostgreSQL's claim): a soft delete keeps them until
+#: the retention ends, when the purge removes them.
+KEEP_ON_SOFT_DELETE_LABEL = "airpool.io/keep-on-soft-delete"
 
 AIRFLOW_HOME = "/opt/airflow"
 DAGS_FOLDER = f"{AIRFLOW_HOME}/dags"
@@ -35,11 +39,9 @@ PGBOUNCER_METRICS_PORT = 9127
 STATSD_INGEST_PORT = 9125
 STATSD_SCRAPE_PORT = 9102
 
-REDIS_IMAGE = "redis:7.2-bookworm"
-POSTGRES_IMAGE = "postgres:16.6-bookworm"
-STATSD_IMAGE = "quay.io/prometheus/statsd-exporter:v0.28.0"
-PGBOUNCER_IMAGE = "apache/airflow:airflow-pgbouncer-2025.03.05-1.23.1"
-PGBOUNCER_EXPORTER_IMAGE = "apache/airflow:airflow-pgbouncer-exporter-2025.03.05-0.18.0"
+SCHEDULER_HEALTH_PORT = 8974
+#: The Airflow UI/REST API account airpool creates in each Deployment.
+ADMIN_USER = "admin"
 
 
 def ownership_labels(spec: AirflowSpec) -> dict[str, str]:
@@ -103,8 +105,33 @@ def service_account(spec: AirflowSpec, component: str) -> Obj:
 
 
 def resources(cpu: str = "10m", memory: str = "32Mi", *, cpu_limit: str = "500m", memory_limit: str = "512Mi") -> Obj:
-    """Small requests so that many Deployments fit on the dev cluster's nodes; limits stay generous."""
+    """Small requests so that many Deployments fit on the dev cluster's nodes; limits fit what each process
+    really uses (an Airflow process with its imports needs a few hundred MiB)."""
     return {"requests": {"cpu": cpu, "memory": memory}, "limits": {"cpu": cpu_limit, "memory": memory_limit}}
+
+
+def image_fields(image: ImageRef, default_tag: str | None = None) -> Obj:
+    """``image`` and ``imagePullPolicy`` of a container, from the configured image."""
+    return {"image": image.ref(default_tag), "imagePullPolicy": image.pull_policy}
+
+
+def pull_secrets(spec: AirflowSpec) -> list[Obj]:
+    """``imagePullSecrets`` of every pod (``airpool.registry.secretName``)."""
+    return [{"name": spec.images.pull_secret}] if spec.images.pull_secret else []
+
+
+def persistent_volume_claim(
+    spec: AirflowSpec, object_name: str, component: str, p: Persistence, *, data: bool = False
+) -> Obj:
+    """A claim on the configured StorageClass (none named: the cluster's default class); ``data``: kept by a soft
+    delete until its retention ends."""
+    body: Obj = {"accessModes": [p.access_mode], "resources": {"requests": {"storage": p.size}}}
+    if p.storage_class:
+        body["storageClassName"] = p.storage_class
+    metadata = meta(spec, object_name, component)
+    if data:
+        metadata["labels"][KEEP_ON_SOFT_DELETE_LABEL] = "true"
+    return obj("v1", "PersistentVolumeClaim", metadata, spec=body)
 
 
 def service(

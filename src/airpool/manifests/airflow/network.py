@@ -6,6 +6,8 @@ release, the platform namespace for metrics scraping, anyone for the UI behind t
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from airpool.domain.deployments import Executor
 from airpool.manifests.airflow import common as c
 from airpool.manifests.airflow import workloads
@@ -96,7 +98,7 @@ def network_policies(spec: AirflowSpec) -> list[c.Obj]:
 
 
 def _ingress(spec: AirflowSpec, object_name: str, component: str, path: str, backend: str, port: int) -> c.Obj:
-    host = f"deployments.{spec.base_domain}"
+    host = urlsplit(spec.ui_root).hostname or f"deployments.{spec.base_domain}"
     return c.obj(
         "networking.k8s.io/v1",
         "Ingress",
@@ -130,7 +132,7 @@ def ui_paths(spec: AirflowSpec) -> dict[str, str]:
 
 
 def ui_urls(spec: AirflowSpec) -> dict[str, str]:
-    return {kind: f"https://deployments.{spec.base_domain}{path}" for kind, path in ui_paths(spec).items()}
+    return {kind: f"{spec.ui_root}{path}" for kind, path in ui_paths(spec).items()}
 
 
 def ingresses(spec: AirflowSpec) -> list[c.Obj]:

@@ -14,6 +14,7 @@ def render(spec: AirflowSpec, secrets: AirflowSecrets) -> list[c.Obj]:
     return [
         limits.limit_range(spec),
         *limits.nfs_volumes(spec),
+        *workloads.volume_claims(spec),
         *access.service_accounts(spec),
         *settings.secret_objects(spec, secrets),
         *settings.config_maps(spec, worker_pod_template=pod_template),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Mapping
 from dataclasses import fields
 from urllib.parse import quote
@@ -48,6 +49,12 @@ def broker_secret_name(spec: AirflowSpec) -> str:
     return c.name(spec, "broker-url")
 
 
+def admin_secret_name(spec: AirflowSpec) -> str:
+    """The Airflow UI/REST API account: ``username``, ``password`` (and, Airflow 3, the simple auth manager's
+    ``passwords.json``)."""
+    return c.name(spec, "airflow-admin")
+
+
 #: Where each secret value lives: field of AirflowSecrets -> (secret name function, key).
 _VALUE_HOMES = {
     "fernet_key": (fernet_secret_name, "fernet-key"),
@@ -55,6 +62,7 @@ _VALUE_HOMES = {
     "jwt_secret": (jwt_secret_name, "jwt-secret"),
     "db_password": (metadata_secret_name, "password"),
     "redis_password": (redis_secret_name, "password"),
+    "admin_password": (admin_secret_name, "password"),
 }
 
 
@@ -89,11 +97,15 @@ def db_user(spec: AirflowSpec) -> str:
 
 
 def metadata_connection(spec: AirflowSpec, s: AirflowSecrets) -> str:
-    """Airflow reaches its database through the Deployment's PgBouncer, by pool name."""
+    """Airflow reaches its database through the Deployment's PgBouncer, by pool name.
+
+    The driver is named (psycopg2): Airflow 3.3's SQLAlchemy maps a bare ``postgresql://`` to psycopg 3, whose
+    server-side prepared statements break behind PgBouncer in transaction mode (``DuplicatePreparedStatement``)
+    unless the PgBouncer is 1.21 or newer with ``max_prepared_statements`` set."""
     host = f"{c.name(spec, 'pgbouncer')}.{spec.namespace}"
+    user, password = quote(db_user(spec), safe=""), quote(s.db_password, safe="")
     return (
-        f"postgresql://{quote(db_user(spec), safe='')}:{quote(s.db_password, safe='')}@{host}:{c.PGBOUNCER_PORT}/"
-        f"{c.name(spec, 'metadata')}?sslmode=disable"
+        f"postgresql+psycopg2://{user}:{password}@{host}:{c.PGBOUNCER_PORT}/{c.name(spec, 'metadata')}?sslmode=disable"
     )
 
 
@@ -115,8 +127,15 @@ def secret_objects(spec: AirflowSpec, s: AirflowSecrets) -> list[c.Obj]:
             "pgbouncer",
         ),
     ]
+    # passwords.json is what Airflow 3's simple auth manager reads; kept on 2.x too, so an upgrade changes nothing.
+    admin = {
+        "username": c.ADMIN_USER,
+        "password": s.admin_password,
+        "passwords.json": json.dumps({c.ADMIN_USER: s.admin_password}),
+    }
     if spec.airflow3:
         objs.append(c.secret(spec, jwt_secret_name(spec), {"jwt-secret": s.jwt_secret}))
+    objs.append(c.secret(spec, admin_secret_name(spec), admin))
     if spec.executor is Executor.CELERY:
         redis_host = f"{c.name(spec, 'redis')}.{spec.namespace}"
         objs.append(c.secret(spec, redis_secret_name(spec), {"password": s.redis_password}, "redis"))
@@ -171,8 +190,27 @@ def config_maps(spec: AirflowSpec, *, worker_pod_template: c.Obj | None) -> list
     ]
 
 
+#: Where the API server's simple auth manager keeps its passwords file (an emptyDir: the manager opens the file
+#: for writing, so it cannot be the read-only Secret itself; an init container copies it there).
+SIMPLE_AUTH_PASSWORDS_FILE = f"{c.AIRFLOW_HOME}/auth/passwords.json"
+SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+#: Celery worker: task processes at once, and a memory limit that fits them (each forked task process of a
+#: small DAG measured 40-60 MiB on top of the worker's ~450 MiB).
+CELERY_WORKER_CONCURRENCY = 8
+
+
+def api_server_url(spec: AirflowSpec) -> str:
+    """In-cluster URL of the API server (2.x: webserver) including the base URL's path it serves under."""
+    web = "api-server" if spec.airflow3 else "webserver"
+    return f"http://{c.name(spec, web)}.{spec.namespace}:{c.API_PORT}{spec.base_path}"
+
+
+def health_path(spec: AirflowSpec) -> str:
+    """Airflow's own health endpoint (unauthenticated): every component's state as JSON."""
+    return f"{spec.base_path}/api/v2/monitor/health" if spec.airflow3 else f"{spec.base_path}/health"
+
+
 def airflow_cfg(spec: AirflowSpec) -> str:
-    api_url = f"http://{c.name(spec, 'api-server')}.{spec.namespace}:{c.API_PORT}"
     base_url = network.ui_urls(spec)["airflow"]
     sections: dict[str, dict[str, str]] = {
         "core": {
@@ -180,29 +218,44 @@ def airflow_cfg(spec: AirflowSpec) -> str:
             "executor": spec.executor.value,
             "load_examples": "False",
             "colored_console_log": "False",
+            # Pods have no DNS name of their own: the API server fetches task logs from the pod's IP.
+            "hostname_callable": "airflow.utils.net.get_host_ip_address",
+            "parallelism": "16",
         },
-        "logging": {"logging_level": "INFO", "remote_logging": "False"},
+        "logging": {
+            "logging_level": "INFO",
+            "remote_logging": "False",
+            "base_log_folder": f"{c.AIRFLOW_HOME}/logs",
+        },
         "metrics": {
             "statsd_on": "True",
             "statsd_host": f"{c.name(spec, 'statsd')}.{spec.namespace}",
             "statsd_port": str(c.STATSD_INGEST_PORT),
             "statsd_prefix": "airflow",
         },
-        "scheduler": {"standalone_dag_processor": "True" if spec.airflow3 else "False"},
+        "scheduler": {
+            "standalone_dag_processor": "True" if spec.airflow3 else "False",
+            "enable_health_check": "True",
+            "scheduler_health_check_server_port": str(c.SCHEDULER_HEALTH_PORT),
+        },
+        "usage_data_collection": {"enabled": "False"},
     }
     if spec.airflow3:
-        sections["api"] = {"base_url": base_url}
-        sections["core"]["execution_api_server_url"] = f"{api_url}/execution/"
+        sections["api"] = {"base_url": base_url, "workers": "2"}
+        sections["core"]["execution_api_server_url"] = f"{api_server_url(spec)}/execution/"
+        sections["core"]["auth_manager"] = SIMPLE_AUTH_MANAGER
+        sections["core"]["simple_auth_manager_users"] = f"{c.ADMIN_USER}:admin"
     else:
-        sections["webserver"] = {"base_url": base_url, "enable_proxy_fix": "True"}
+        sections["webserver"] = {"base_url": base_url, "enable_proxy_fix": "True", "workers": "2"}
+        sections["api"] = {"auth_backends": "airflow.api.auth.backend.basic_auth,airflow.api.auth.backend.session"}
     if spec.executor is Executor.CELERY:
-        sections["celery"] = {"worker_concurrency": "16"}
+        sections["celery"] = {"worker_concurrency": str(CELERY_WORKER_CONCURRENCY)}
     if spec.executor is Executor.KUBERNETES:
         sections["kubernetes_executor"] = {
             "namespace": spec.namespace,
             "pod_template_file": f"{c.AIRFLOW_HOME}/pod_templates/pod_template_file.yaml",
-            "worker_container_repository": spec.image,
-            "worker_container_tag": spec.airflow_version,
+            "worker_container_repository": spec.images.airflow.repository,
+            "worker_container_tag": spec.airflow_tag,
             "delete_worker_pods": "True",
         }
     lines: list[str] = []

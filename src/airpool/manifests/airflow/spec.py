@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from airpool.config.model import AirflowDefaults
+from airpool.config.model import AirflowDefaults, ImageRef, Images, Persistence
 from airpool.domain import dags
 from airpool.domain.deployments import Executor
 
@@ -57,24 +57,50 @@ class AirflowSpec:
     executor: Executor = Executor.CELERY
     #: Defaults are the platform's (``PlatformConfig.airflow``); commander passes the Deployment's own.
     airflow_version: str = _DEFAULTS.version
-    #: Image repository; the tag is the Airflow version (``apache/airflow:3.1.3``).
-    image: str = _DEFAULTS.image
+    #: Every image the Deployment runs; Airflow's tag defaults to ``airflow_version`` (``apache/airflow:3.3.2``).
+    images: Images = field(default_factory=Images)
     platform_release: str = "astronomer"
     platform_namespace: str = "astronomer"
     base_domain: str = "localhost"
+    #: Where users reach the UIs (``airpool.deploymentsBaseUrl``); None: ``https://deployments.<base_domain>``.
+    deployments_url: str | None = None
     #: Extra labels every object carries (the platform's own, e.g. from ``global.namespaceLabels``).
     platform_labels: tuple[tuple[str, str], ...] = ()
     dags: DagDeployment = field(default_factory=DagDeployment)
     #: None runs a PostgreSQL StatefulSet inside the namespace (not for production).
     external_database: ExternalDatabase | None = None
+    #: The in-namespace PostgreSQL keeps its data on a PersistentVolumeClaim (disabled: an emptyDir).
+    postgresql_persistence: Persistence = _DEFAULTS.postgresql_persistence
+    #: KubernetesExecutor: one log volume shared by task pods and the components that read their logs.
+    logs_persistence: Persistence = _DEFAULTS.logs_persistence
+    #: Admin-added volumes and mounts for every Airflow container, as canonical JSON (see ``config``).
+    extra_volumes: tuple[str, ...] = ()
+    extra_volume_mounts: tuple[str, ...] = ()
 
     @property
     def airflow3(self) -> bool:
         return int(self.airflow_version.split(".", 1)[0]) >= 3
 
     @property
+    def airflow_image(self) -> ImageRef:
+        return self.images.airflow
+
+    @property
+    def airflow_tag(self) -> str:
+        return self.images.airflow.tag or self.airflow_version
+
+    @property
     def image_ref(self) -> str:
-        return f"{self.image}:{self.airflow_version}"
+        return self.images.airflow.ref(self.airflow_version)
+
+    @property
+    def ui_root(self) -> str:
+        return (self.deployments_url or f"https://deployments.{self.base_domain}").rstrip("/")
+
+    @property
+    def base_path(self) -> str:
+        """URL path the Airflow UI and API are served under (behind the ingress host)."""
+        return f"/{self.release_name}/airflow"
 
     @property
     def nfs_volume_name(self) -> str:
@@ -91,6 +117,8 @@ class AirflowSecrets:
     jwt_secret: str
     db_password: str
     redis_password: str
+    #: The Airflow UI/REST API account ``admin`` (Airflow 3: simple auth manager; 2.x: FAB).
+    admin_password: str
 
     def __repr__(self) -> str:
         return "AirflowSecrets(<hidden>)"
@@ -103,6 +131,7 @@ class AirflowSecrets:
             jwt_secret=secrets.token_hex(32),
             db_password=secrets.token_urlsafe(24),
             redis_password=secrets.token_urlsafe(24),
+            admin_password=secrets.token_urlsafe(18),
         )
 
 

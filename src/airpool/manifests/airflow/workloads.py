@@ -7,6 +7,8 @@ parallel with the migration Job instead of after it.
 
 from __future__ import annotations
 
+import json
+
 from airpool.domain.deployments import Executor
 from airpool.manifests.airflow import common as c
 from airpool.manifests.airflow import settings
@@ -15,6 +17,8 @@ from airpool.manifests.airflow.spec import AirflowSpec, DagSource
 CONFIG_VOLUME = "config"
 DAGS_VOLUME = "dags"
 LOGS_VOLUME = "logs"
+AUTH_VOLUME = "auth"
+AUTH_SECRET_VOLUME = "auth-secret"
 
 
 def webserver_component(spec: AirflowSpec) -> str:
@@ -47,6 +51,19 @@ def _mounts_dags(spec: AirflowSpec, component: str) -> bool:
     return spec.dags.source is DagSource.NFS and component in {"scheduler", "dag-processor", "worker"}
 
 
+def shares_log_volume(spec: AirflowSpec) -> bool:
+    """KubernetesExecutor task pods are deleted when they end: their logs live on a volume the API server reads."""
+    return spec.executor is Executor.KUBERNETES and spec.logs_persistence.enabled
+
+
+def logs_claim_name(spec: AirflowSpec) -> str:
+    return c.name(spec, "logs")
+
+
+def postgresql_claim_name(spec: AirflowSpec) -> str:
+    return c.name(spec, "postgresql-data")
+
+
 def _env(spec: AirflowSpec) -> list[c.Obj]:
     env = [
         c.secret_env("AIRFLOW__CORE__FERNET_KEY", settings.fernet_secret_name(spec), "fernet-key"),
@@ -64,10 +81,17 @@ def _env(spec: AirflowSpec) -> list[c.Obj]:
     return env
 
 
+def _extra(spec: AirflowSpec) -> tuple[list[c.Obj], list[c.Obj]]:
+    return [json.loads(v) for v in spec.extra_volumes], [json.loads(m) for m in spec.extra_volume_mounts]
+
+
 def _volumes(spec: AirflowSpec, component: str) -> tuple[list[c.Obj], list[c.Obj]]:
+    logs: c.Obj = (
+        {"persistentVolumeClaim": {"claimName": logs_claim_name(spec)}} if shares_log_volume(spec) else {"emptyDir": {}}
+    )
     volumes: list[c.Obj] = [
         {"name": CONFIG_VOLUME, "configMap": {"name": c.name(spec, "config")}},
-        {"name": LOGS_VOLUME, "emptyDir": {}},
+        {"name": LOGS_VOLUME, **logs},
     ]
     mounts: list[c.Obj] = [
         {
@@ -87,7 +111,7 @@ def _volumes(spec: AirflowSpec, component: str) -> tuple[list[c.Obj], list[c.Obj
                 "readOnly": True,
             }
         )
-    if component == webserver_component(spec):
+    if component == "webserver":
         volumes.append({"name": "webserver-config", "configMap": {"name": c.name(spec, "webserver-config")}})
         mounts.append(
             {
@@ -97,13 +121,34 @@ def _volumes(spec: AirflowSpec, component: str) -> tuple[list[c.Obj], list[c.Obj
                 "readOnly": True,
             }
         )
+    if component == "api-server":
+        volumes.append({"name": AUTH_VOLUME, "emptyDir": {}})
+        volumes.append(
+            {
+                "name": AUTH_SECRET_VOLUME,
+                "secret": {
+                    "secretName": settings.admin_secret_name(spec),
+                    "items": [{"key": "passwords.json", "path": "passwords.json"}],
+                },
+            }
+        )
+        mounts.append({"name": AUTH_VOLUME, "mountPath": f"{c.AIRFLOW_HOME}/auth"})
     if _mounts_dags(spec, component):
         volumes.append(
             {"name": DAGS_VOLUME, "persistentVolumeClaim": {"claimName": c.name(spec, "dags"), "readOnly": True}}
         )
         mounts.append({"name": DAGS_VOLUME, "mountPath": c.DAGS_FOLDER, "readOnly": True})
+    if component in _EXTRA_VOLUME_COMPONENTS:
+        extra_volumes, extra_mounts = _extra(spec)
+        volumes += extra_volumes
+        mounts += extra_mounts
     return volumes, mounts
 
+
+#: Components that run or parse DAGs (and so see the admin's extra volumes); the helpers do not.
+_EXTRA_VOLUME_COMPONENTS = frozenset(
+    {"scheduler", "api-server", "webserver", "triggerer", "dag-processor", "worker", "flower"}
+)
 
 _COMMANDS = {
     "scheduler": ["airflow", "scheduler"],
@@ -123,45 +168,163 @@ _PORTS = {
     "flower": [("flower-ui", c.FLOWER_PORT)],
 }
 
+#: Memory limits that fit what each process really takes (Airflow 3.3 on the dev node: API server with two
+#: workers ~700 MiB, a Celery worker at concurrency 8 under 1.5 GiB, a LocalExecutor scheduler running tasks
+#: ~1 GiB); requests stay small so a small cluster can still place a Deployment.
+_MEMORY_LIMITS = {
+    "scheduler": "1Gi",
+    "api-server": "1536Mi",
+    "webserver": "1536Mi",
+    "triggerer": "1Gi",
+    "dag-processor": "1Gi",
+    "worker": "2Gi",
+    "flower": "768Mi",
+}
+
 
 def airflow_ports(spec: AirflowSpec, component: str) -> list[tuple[str, int]]:
+    out = list(_PORTS.get(component, []))
+    if component == "scheduler":
+        out.append(("health", c.SCHEDULER_HEALTH_PORT))
+        if spec.executor is Executor.LOCAL:
+            out.insert(0, ("worker-logs", c.WORKER_LOG_PORT))  # the scheduler runs the tasks and serves their logs
+    return out
+
+
+def airflow_resources(spec: AirflowSpec, component: str) -> c.Obj:
+    limit = _MEMORY_LIMITS.get(component, "1Gi")
     if component == "scheduler" and spec.executor is Executor.LOCAL:
-        return [("worker-logs", c.WORKER_LOG_PORT)]  # the scheduler runs the tasks and serves their logs
-    return _PORTS.get(component, [])
+        limit = "2Gi"
+    return c.resources(cpu="50m", memory="128Mi", cpu_limit="1", memory_limit=limit)
+
+
+# -- probes: Kubernetes' readiness follows Airflow's own view of each process -----------------------------------
+
+
+def _http(path: str, port: int) -> c.Obj:
+    return {"httpGet": {"path": path, "port": port}}
+
+
+def _tcp(port: int) -> c.Obj:
+    return {"tcpSocket": {"port": port}}
+
+
+def _exec(*command: str) -> c.Obj:
+    return {"exec": {"command": list(command)}}
+
+
+def _jobs_check(job_type: str) -> c.Obj:
+    """``airflow jobs check`` for this pod's own job (its hostname is its IP, see ``hostname_callable``)."""
+    return _exec("airflow", "jobs", "check", "--job-type", job_type, "--local")
+
+
+def _probes(action: c.Obj, *, ready: c.Obj | None = None, expensive: bool = False) -> c.Obj:
+    """Startup waits up to 15 minutes (a loaded node imports Airflow slowly); liveness restarts a process only after
+    several failed looks; an exec probe (a whole Airflow CLI start) runs rarely and may take a minute."""
+    timeout = 60 if expensive else 20
+    return {
+        "startupProbe": {**action, "periodSeconds": 15, "timeoutSeconds": timeout, "failureThreshold": 60},
+        "livenessProbe": {
+            **action,
+            "periodSeconds": 120 if expensive else 30,
+            "timeoutSeconds": timeout,
+            "failureThreshold": 5,
+        },
+        "readinessProbe": {
+            **(ready or action),
+            "periodSeconds": 15,
+            "timeoutSeconds": 20 if ready else timeout,
+            "failureThreshold": 4,
+        },
+    }
+
+
+def airflow_probes(spec: AirflowSpec, component: str) -> c.Obj:
+    if component in ("api-server", "webserver"):
+        return _probes(_http(settings.health_path(spec), c.API_PORT))
+    if component == "scheduler":
+        return _probes(_http("/health", c.SCHEDULER_HEALTH_PORT))
+    if component == "triggerer":
+        return _probes(_jobs_check("TriggererJob"), ready=_tcp(c.TRIGGERER_LOG_PORT), expensive=True)
+    if component == "dag-processor":
+        return _probes(_jobs_check("DagProcessorJob"), ready=_jobs_check("DagProcessorJob"), expensive=True)
+    if component == "worker":
+        ping = _exec(
+            "sh",
+            "-c",
+            "exec celery --app airflow.providers.celery.executors.celery_executor.app inspect ping "
+            '-d "celery@$(hostname)" --timeout 30',
+        )
+        return _probes(ping, ready=_tcp(c.WORKER_LOG_PORT), expensive=True)
+    if component == "flower":
+        return _probes(_tcp(c.FLOWER_PORT))
+    return {}
+
+
+def _init_container(spec: AirflowSpec, name: str, args: list[str], mounts: list[c.Obj]) -> c.Obj:
+    return {
+        "name": name,
+        **c.image_fields(spec.images.airflow, spec.airflow_version),
+        "args": args,
+        "env": _env(spec),
+        "volumeMounts": mounts,
+        "resources": c.resources(memory="128Mi", cpu_limit="1", memory_limit="768Mi"),
+    }
 
 
 def airflow_pod_spec(spec: AirflowSpec, component: str, command: list[str], *, wait_for_migrations: bool) -> c.Obj:
     volumes, mounts = _volumes(spec, component)
     container: c.Obj = {
         "name": component,
-        "image": spec.image_ref,
-        "imagePullPolicy": "IfNotPresent",
+        **c.image_fields(spec.images.airflow, spec.airflow_version),
         "args": command,
         "env": _env(spec),
         "volumeMounts": mounts,
-        "resources": c.resources(),
+        "resources": airflow_resources(spec, component),
     }
     ports = airflow_ports(spec, component)
     if ports:
         container["ports"] = [{"name": n, "containerPort": p} for n, p in ports]
+    container.update(airflow_probes(spec, component))
+    if component == "api-server":
+        container["env"] = [
+            *container["env"],
+            {"name": "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE", "value": settings.SIMPLE_AUTH_PASSWORDS_FILE},
+        ]
     pod: c.Obj = {
         "serviceAccountName": c.sa_name(spec, "worker" if component == "worker" else component),
         "securityContext": {"runAsUser": c.AIRFLOW_UID, "fsGroup": 0},
         "containers": [container],
         "volumes": volumes,
     }
+    if spec.images.pull_secret:
+        pod["imagePullSecrets"] = c.pull_secrets(spec)
+    init: list[c.Obj] = []
     if wait_for_migrations:
-        pod["initContainers"] = [
-            {
-                "name": "wait-for-airflow-migrations",
-                "image": spec.image_ref,
-                "imagePullPolicy": "IfNotPresent",
-                "args": ["airflow", "db", "check-migrations", "--migration-wait-timeout=60"],
-                "env": _env(spec),
-                "volumeMounts": [m for m in mounts if m["name"] == CONFIG_VOLUME][:1],
-                "resources": c.resources(),
-            }
-        ]
+        config_mount = [m for m in mounts if m["name"] == CONFIG_VOLUME][:1]
+        init.append(
+            _init_container(
+                spec,
+                "wait-for-airflow-migrations",
+                ["airflow", "db", "check-migrations", "--migration-wait-timeout=900"],
+                config_mount,
+            )
+        )
+    if component == "api-server":
+        # The simple auth manager opens its passwords file for writing: give it a copy on an emptyDir.
+        copy = {
+            "name": "copy-auth-passwords",
+            **c.image_fields(spec.images.airflow, spec.airflow_version),
+            "command": ["cp", "/auth-secret/passwords.json", settings.SIMPLE_AUTH_PASSWORDS_FILE],
+            "volumeMounts": [
+                {"name": AUTH_SECRET_VOLUME, "mountPath": "/auth-secret", "readOnly": True},
+                {"name": AUTH_VOLUME, "mountPath": f"{c.AIRFLOW_HOME}/auth"},
+            ],
+            "resources": c.resources(),
+        }
+        init.append(copy)
+    if init:
+        pod["initContainers"] = init
     return pod
 
 
@@ -200,13 +363,18 @@ def stateful_set(spec: AirflowSpec, component: str, pod: c.Obj) -> c.Obj:
 def worker_pod_template(spec: AirflowSpec) -> c.Obj:
     """The KubernetesExecutor's template for task pods (stored in the config ConfigMap)."""
     pod = airflow_pod_spec(spec, "worker", ["airflow", "version"], wait_for_migrations=False)
-    pod["containers"][0]["name"] = "base"
+    base = pod["containers"][0]
+    base["name"] = "base"
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        base.pop(probe, None)  # a task pod runs one task and ends
+    base.pop("ports", None)
+    base["resources"] = c.resources(cpu="50m", memory="128Mi", cpu_limit="1", memory_limit="1Gi")
     pod["restartPolicy"] = "Never"
     if spec.dags.source is DagSource.NFS:
         pod["volumes"].append(
             {"name": DAGS_VOLUME, "persistentVolumeClaim": {"claimName": c.name(spec, "dags"), "readOnly": True}}
         )
-        pod["containers"][0]["volumeMounts"].append({"name": DAGS_VOLUME, "mountPath": c.DAGS_FOLDER, "readOnly": True})
+        base["volumeMounts"].append({"name": DAGS_VOLUME, "mountPath": c.DAGS_FOLDER, "readOnly": True})
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"labels": c.labels(spec, "worker")}, "spec": pod}
 
 
@@ -217,97 +385,138 @@ def airflow_workloads(spec: AirflowSpec) -> list[c.Obj]:
     ]
 
 
-def statsd(spec: AirflowSpec) -> c.Obj:
-    pod = {
-        "serviceAccountName": c.sa_name(spec, "statsd"),
-        "containers": [
-            {
-                "name": "statsd",
-                "image": c.STATSD_IMAGE,
-                "args": ["--statsd.mapping-config=/etc/statsd-exporter/mappings.yml"],
-                "ports": [
-                    {"name": "statsd-ingest", "containerPort": c.STATSD_INGEST_PORT, "protocol": "UDP"},
-                    {"name": "statsd-scrape", "containerPort": c.STATSD_SCRAPE_PORT},
-                ],
-                "volumeMounts": [{"name": "mappings", "mountPath": "/etc/statsd-exporter", "readOnly": True}],
-                "resources": c.resources(),
-            }
-        ],
-        "volumes": [{"name": "mappings", "configMap": {"name": c.name(spec, "statsd")}}],
+def _helper_pod(spec: AirflowSpec, component: str, containers: list[c.Obj], volumes: list[c.Obj]) -> c.Obj:
+    pod: c.Obj = {"serviceAccountName": c.sa_name(spec, component), "containers": containers, "volumes": volumes}
+    if spec.images.pull_secret:
+        pod["imagePullSecrets"] = c.pull_secrets(spec)
+    return pod
+
+
+def _cheap_probes(action: c.Obj) -> c.Obj:
+    return {
+        "readinessProbe": {**action, "periodSeconds": 10, "timeoutSeconds": 10, "failureThreshold": 3},
+        "livenessProbe": {**action, "periodSeconds": 30, "timeoutSeconds": 10, "failureThreshold": 5},
     }
-    return deployment(spec, "statsd", pod)
+
+
+def statsd(spec: AirflowSpec) -> c.Obj:
+    container = {
+        "name": "statsd",
+        **c.image_fields(spec.images.statsd),
+        "args": ["--statsd.mapping-config=/etc/statsd-exporter/mappings.yml"],
+        "ports": [
+            {"name": "statsd-ingest", "containerPort": c.STATSD_INGEST_PORT, "protocol": "UDP"},
+            {"name": "statsd-scrape", "containerPort": c.STATSD_SCRAPE_PORT},
+        ],
+        "volumeMounts": [{"name": "mappings", "mountPath": "/etc/statsd-exporter", "readOnly": True}],
+        "resources": c.resources(),
+        **_cheap_probes(_http("/metrics", c.STATSD_SCRAPE_PORT)),
+    }
+    volumes = [{"name": "mappings", "configMap": {"name": c.name(spec, "statsd")}}]
+    return deployment(spec, "statsd", _helper_pod(spec, "statsd", [container], volumes))
 
 
 def pgbouncer(spec: AirflowSpec) -> c.Obj:
-    pod = {
-        "serviceAccountName": c.sa_name(spec, "pgbouncer"),
-        "containers": [
-            {
-                "name": "pgbouncer",
-                "image": c.PGBOUNCER_IMAGE,
-                "args": ["-u", "nobody", "/etc/pgbouncer/pgbouncer.ini"],
-                "ports": [{"name": "pgbouncer", "containerPort": c.PGBOUNCER_PORT}],
-                "volumeMounts": [{"name": "config", "mountPath": "/etc/pgbouncer", "readOnly": True}],
-                "resources": c.resources(),
-            },
+    containers: list[c.Obj] = [
+        {
+            "name": "pgbouncer",
+            **c.image_fields(spec.images.pgbouncer),
+            "command": ["pgbouncer", "-u", "nobody", "/etc/pgbouncer/pgbouncer.ini"],
+            "ports": [{"name": "pgbouncer", "containerPort": c.PGBOUNCER_PORT}],
+            "volumeMounts": [{"name": "config", "mountPath": "/etc/pgbouncer", "readOnly": True}],
+            "resources": c.resources(),
+            **_cheap_probes(_tcp(c.PGBOUNCER_PORT)),
+        }
+    ]
+    if spec.images.pgbouncer_exporter is not None:
+        containers.append(
             {
                 "name": "metrics-exporter",
-                "image": c.PGBOUNCER_EXPORTER_IMAGE,
+                **c.image_fields(spec.images.pgbouncer_exporter),
                 "env": [
                     c.secret_env("DATABASE_URL", c.name(spec, "pgbouncer-stats"), "connection"),
                     {"name": "PGBOUNCER_EXPORTER_PORT", "value": str(c.PGBOUNCER_METRICS_PORT)},
                 ],
                 "ports": [{"name": "metrics", "containerPort": c.PGBOUNCER_METRICS_PORT}],
                 "resources": c.resources(),
-            },
-        ],
-        "volumes": [{"name": "config", "secret": {"secretName": c.name(spec, "pgbouncer-config")}}],
-    }
-    return deployment(spec, "pgbouncer", pod)
+                **_cheap_probes(_tcp(c.PGBOUNCER_METRICS_PORT)),
+            }
+        )
+    volumes = [{"name": "config", "secret": {"secretName": c.name(spec, "pgbouncer-config")}}]
+    return deployment(spec, "pgbouncer", _helper_pod(spec, "pgbouncer", containers, volumes))
 
 
 def redis(spec: AirflowSpec) -> c.Obj:
-    pod = {
-        "serviceAccountName": c.sa_name(spec, "redis"),
-        "containers": [
-            {
-                "name": "redis",
-                "image": c.REDIS_IMAGE,
-                "command": ["/bin/sh", "-c", 'exec redis-server --requirepass "$REDIS_PASSWORD"'],
-                "env": [c.secret_env("REDIS_PASSWORD", settings.redis_secret_name(spec), "password")],
-                "ports": [{"name": "redis-db", "containerPort": c.REDIS_PORT}],
-                "volumeMounts": [{"name": "data", "mountPath": "/data"}],
-                "resources": c.resources(),
-            }
-        ],
-        "volumes": [{"name": "data", "emptyDir": {}}],
+    ping = _exec("sh", "-c", 'redis-cli -a "$REDIS_PASSWORD" --no-auth-warning ping | grep -q PONG')
+    container = {
+        "name": "redis",
+        **c.image_fields(spec.images.redis),
+        "command": ["/bin/sh", "-c", 'exec redis-server --requirepass "$REDIS_PASSWORD"'],
+        "env": [c.secret_env("REDIS_PASSWORD", settings.redis_secret_name(spec), "password")],
+        "ports": [{"name": "redis-db", "containerPort": c.REDIS_PORT}],
+        "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+        "resources": c.resources(),
+        **_cheap_probes(ping),
     }
-    return stateful_set(spec, "redis", pod)
+    return stateful_set(spec, "redis", _helper_pod(spec, "redis", [container], [{"name": "data", "emptyDir": {}}]))
 
 
 def postgresql(spec: AirflowSpec) -> c.Obj:
-    """In-namespace metadata database on an emptyDir: convenient for trying airpool, NOT for production (the
-    data lives only as long as the pod)."""
-    pod = {
-        "serviceAccountName": c.sa_name(spec, "postgresql"),
-        "containers": [
-            {
-                "name": "postgresql",
-                "image": c.POSTGRES_IMAGE,
-                "env": [
-                    {"name": "POSTGRES_USER", "value": settings.IN_NAMESPACE_DB_USER},
-                    {"name": "POSTGRES_DB", "value": settings.IN_NAMESPACE_DB_NAME},
-                    c.secret_env("POSTGRES_PASSWORD", settings.metadata_secret_name(spec), "password"),
-                    {"name": "PGDATA", "value": "/var/lib/postgresql/data/pgdata"},
-                ],
-                "ports": [{"name": "postgresql", "containerPort": c.POSTGRES_PORT}],
-                "volumeMounts": [{"name": "data", "mountPath": "/var/lib/postgresql/data"}],
-                "resources": c.resources(memory="64Mi"),
-            }
+    """In-namespace metadata database (not for production: no backups, one replica). Its data lives on a
+    PersistentVolumeClaim of the default StorageClass, so a soft delete can keep it until its retention ends;
+    an admin may choose an emptyDir instead (``airpool.airflow.postgresql.persistence.enabled: false``)."""
+    data: c.Obj = (
+        {"persistentVolumeClaim": {"claimName": postgresql_claim_name(spec)}}
+        if spec.postgresql_persistence.enabled
+        else {"emptyDir": {}}
+    )
+    ready = _exec("sh", "-c", f'pg_isready -q -h 127.0.0.1 -p {c.POSTGRES_PORT} -U "$POSTGRES_USER"')
+    container = {
+        "name": "postgresql",
+        **c.image_fields(spec.images.postgresql),
+        "env": [
+            {"name": "POSTGRES_USER", "value": settings.IN_NAMESPACE_DB_USER},
+            {"name": "POSTGRES_DB", "value": settings.IN_NAMESPACE_DB_NAME},
+            c.secret_env("POSTGRES_PASSWORD", settings.metadata_secret_name(spec), "password"),
+            {"name": "PGDATA", "value": "/var/lib/postgresql/data/pgdata"},
+            # Airflow's migrations need UTF8; a SQL_ASCII cluster breaks them.
+            {"name": "POSTGRES_INITDB_ARGS", "value": "--encoding=UTF8 --locale=C.UTF-8"},
         ],
-        "volumes": [{"name": "data", "emptyDir": {}}],
+        "ports": [{"name": "postgresql", "containerPort": c.POSTGRES_PORT}],
+        "volumeMounts": [{"name": "data", "mountPath": "/var/lib/postgresql/data"}],
+        "resources": c.resources(memory="64Mi", memory_limit="512Mi"),
+        **_cheap_probes(ready),
     }
+    pod = _helper_pod(spec, "postgresql", [container], [{"name": "data", **data}])
     return stateful_set(spec, "postgresql", pod)
+
+
+def volume_claims(spec: AirflowSpec) -> list[c.Obj]:
+    """PostgreSQL's data, and the shared task log volume of a KubernetesExecutor Deployment."""
+    out: list[c.Obj] = []
+    if spec.external_database is None and spec.postgresql_persistence.enabled:
+        out.append(
+            c.persistent_volume_claim(
+                spec, postgresql_claim_name(spec), "postgresql", spec.postgresql_persistence, data=True
+            )
+        )
+    if shares_log_volume(spec):
+        out.append(c.persistent_volume_claim(spec, logs_claim_name(spec), "logs", spec.logs_persistence))
+    return out
+
+
+def _migration_command(spec: AirflowSpec) -> c.Obj:
+    if spec.airflow3:
+        # Airflow 3's simple auth manager reads its users from airflow.cfg and the passwords Secret.
+        return {"args": ["airflow", "db", "migrate"]}
+    # Airflow 2.x: the webserver's FAB login; the account is created once and then left alone.
+    script = (
+        "set -e\n"
+        "airflow db migrate\n"
+        'airflow users create --role Admin --username "$AIRFLOW_ADMIN_USER" --password "$AIRFLOW_ADMIN_PASSWORD" '
+        "--email admin@airpool.invalid --firstname Airflow --lastname Admin\n"
+    )
+    return {"command": ["/bin/bash", "-c", script]}
 
 
 def migration_job(spec: AirflowSpec) -> c.Obj:
@@ -315,6 +524,15 @@ def migration_job(spec: AirflowSpec) -> c.Obj:
     pod = airflow_pod_spec(spec, component, ["airflow", "db", "migrate"], wait_for_migrations=False)
     pod["serviceAccountName"] = c.sa_name(spec, "migrate-database-job")
     pod["restartPolicy"] = "OnFailure"
+    container = pod["containers"][0]
+    del container["args"]
+    container.update(_migration_command(spec))
+    if not spec.airflow3:
+        container["env"] = [
+            *container["env"],
+            c.secret_env("AIRFLOW_ADMIN_USER", settings.admin_secret_name(spec), "username"),
+            c.secret_env("AIRFLOW_ADMIN_PASSWORD", settings.admin_secret_name(spec), "password"),
+        ]
     return c.obj(
         "batch/v1",
         "Job",
