@@ -28,8 +28,17 @@ def test_validate_prints_the_effective_configuration_and_exits_0() -> None:
     assert shown["platform"]["commanderServiceAccount"] == "astronomer/astronomer-commander"
     # The example keeps each Deployment's metadata database in its namespace: validate says what that means.
     assert result.stderr == config_cmd.IN_NAMESPACE_DATABASE_NOTE + "\n"
-    assert "emptyDir" in result.stderr
+    assert "PersistentVolumeClaim" in result.stderr
     assert "nothing backs it up" in result.stderr
+
+
+def test_validate_warns_that_an_ephemeral_in_namespace_database_dies_with_its_pod(tmp_path: Path) -> None:
+    override = tmp_path / "ephemeral.yaml"
+    override.write_text("airpool: {airflow: {postgresql: {persistence: {enabled: false}}}}\n")
+    result = CliRunner().invoke(app, ["config", "validate", "-f", str(EXAMPLE), "-f", str(override)])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == config_cmd.IN_NAMESPACE_EPHEMERAL_NOTE + "\n"
+    assert "emptyDir" in result.stderr
 
 
 def test_validate_says_nothing_about_the_database_once_databaseAdminUrl_is_set(tmp_path: Path) -> None:
