@@ -328,7 +328,7 @@ def _snapshot(data_dir: Path) -> dict[str, object]:
     such as an image build's chroot, mounts and unmounts meanwhile)."""
     links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, timeout=60).stdout
     names = [line.split(":")[1].strip().split("@")[0] for line in links.splitlines()]
-    roots = [data_dir, paths.RUN_DIR, paths.CONTAINERD_ROOT, *map(Path, host.WATCHED_DIRS)]
+    roots = [data_dir, paths.RUN_DIR, paths.CONTAINERD_ROOT, paths.KUBELET_ROOT, *map(Path, host.WATCHED_DIRS)]
     nsfs = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines() if " - nsfs " in line]
     return {
         "processes": _our_processes(data_dir),
@@ -338,6 +338,7 @@ def _snapshot(data_dir: Path) -> dict[str, object]:
         "sysctls": host.read_sysctls(),
         "pod cgroups": [str(path) for path in host.pod_cgroups()],
         "runtime dir": paths.RUN_DIR.exists(),
+        "kubelet root": paths.KUBELET_ROOT.exists(),
         "fixed directories": [directory for directory in host.WATCHED_DIRS if Path(directory).exists()],
         "CNI state": paths.CNI_STATE.exists(),
     }

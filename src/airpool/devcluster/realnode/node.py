@@ -262,8 +262,8 @@ def node_specs(data_dir: Path, *, ports: dict[str, int], keys: pki.Pki, server: 
                 str(kube.binary("kubelet")),
                 f"--config={kubelet_config}",
                 f"--kubeconfig={kubeconfigs['kubelet']}",
-                f"--root-dir={directory / 'kubelet'}",
-                f"--cert-dir={directory / 'kubelet' / 'pki'}",
+                f"--root-dir={paths.KUBELET_ROOT}",
+                f"--cert-dir={paths.KUBELET_ROOT / 'pki'}",
                 f"--hostname-override={network.NODE_NAME}",
                 f"--node-ip={network.NODE_IP}",
                 f"--node-labels={REAL_NODE_LABEL}=true",
@@ -553,7 +553,7 @@ def clean(data_dir: Path, *, saved: object, absent: object = None) -> None:
     remove_containers()
     processes.stop_all(["containerd"], layout=layout)
     host.kill_shims()
-    host.unmount_all([paths.CONTAINERD_ROOT, paths.RUN_DIR, directory])
+    host.unmount_all([paths.CONTAINERD_ROOT, paths.RUN_DIR, paths.KUBELET_ROOT, directory])
     host.remove_pod_cgroups()
     proxy = binaries.KUBERNETES_NODE.binary("kube-proxy")
     if proxy.is_file() and host.kube_chains():
@@ -563,7 +563,7 @@ def clean(data_dir: Path, *, saved: object, absent: object = None) -> None:
     for link in host.container_log_links(directory / "pod-logs"):
         link.unlink(missing_ok=True)
     for path in (
-        directory / "kubelet",
+        paths.KUBELET_ROOT,
         directory / "pod-logs",
         paths.CONTAINERD_STATE,
         paths.CNI_STATE,

@@ -18,3 +18,6 @@ CONTAINERD_SOCKET = RUN_DIR / "containerd.sock"
 CONTAINERD_STATE = RUN_DIR / "containerd"
 CONTAINERD_ROOT = Path("/var/lib/airpool-node/containerd")
 CNI_STATE = RUN_DIR / "cni"  # host-local IPAM's allocations
+# The kubelet's root: pod volumes (emptyDir data too, so on disk rather than in /run) and the kubelet's own Unix
+# sockets, whose paths must stay short wherever the cluster's data directory is.
+KUBELET_ROOT = Path("/var/lib/airpool-node/kubelet")
