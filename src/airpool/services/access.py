@@ -264,3 +264,27 @@ def visible_deployments(actor: Actor) -> sa.ColumnElement[bool]:
     if actor.service_account is not None and actor.service_account.deployment_id is not None:
         return D.id == actor.service_account.deployment_id
     return D.workspace_id.in_(visible_workspace_ids(actor))
+
+
+@dataclass(frozen=True)
+class DeploymentAbilities:
+    """What the caller may do with one Deployment (for showing buttons; the services check again)."""
+
+    role: Role | None
+    can_update: bool
+    can_delete: bool
+    #: Manage its users, teams and service accounts.
+    can_manage: bool
+
+
+def deployment_abilities(s: Session, actor: Actor, dep: models.Deployment) -> DeploymentAbilities:
+    if actor.is_system_admin:
+        return DeploymentAbilities(role=Role.ADMIN, can_update=True, can_delete=True, can_manage=True)
+    ws_role = workspace_role(s, actor, dep.workspace_id)
+    role = highest([ws_role, deployment_only_role(s, actor, dep.id)])
+    return DeploymentAbilities(
+        role=role,
+        can_update=role is not None and role_allows(role, Role.EDITOR),
+        can_delete=role is Role.ADMIN or (ws_role is not None and role_allows(ws_role, Role.EDITOR)),
+        can_manage=role is Role.ADMIN,
+    )

@@ -469,3 +469,10 @@ def workspace_bindings(platform: Platform, actor: Actor, workspace_id: str) -> l
                 )
             )
         return found
+
+
+def deployment_abilities(platform: Platform, actor: Actor, deployment_id: str) -> access.DeploymentAbilities:
+    """What the caller may do with a live Deployment they can read (NotFound otherwise)."""
+    with platform.db.read() as s:
+        dep = _deployment(s, actor, deployment_id, Role.VIEWER)
+        return access.deployment_abilities(s, actor, dep)

@@ -18,7 +18,7 @@ from airpool.config import describe
 from airpool.domain import errors
 from airpool.domain.deployments import Executor
 from airpool.domain.pool import NamespaceState
-from airpool.services import access, audit, auth, commander_jobs, deployments, pool, views, workspaces
+from airpool.services import access, audit, auth, commander_jobs, deployments, people, pool, views, workspaces
 from airpool.services.platform import Platform
 from airpool.ui import settings_view, templating
 from airpool.ui.framework import Ctx
@@ -238,7 +238,7 @@ class Pages:
 
     def deployment(self, ctx: Ctx) -> Response:
         d = deployments.get(self.platform, ctx.user, ctx.request.path_params["id"])
-        workspace = self._workspace(ctx, d.workspace_id)
+        self._workspace(ctx, d.workspace_id)
         # Jobs are read only after ``deployments.get`` confirmed the user may see this Deployment.
         jobs = commander_jobs.for_deployment(self.platform, d.id)
         return ctx.render(
@@ -249,13 +249,13 @@ class Pages:
             urls=[(u.type, u.url) for u in d.urls],
             events=[_job_event(j) for j in reversed(jobs)],
             history=audit.for_deployment(self.platform, ctx.user, d.id, limit=20),
-            can_delete=can_write(ctx.user, workspace),
+            can_delete=people.deployment_abilities(self.platform, ctx.user, d.id).can_delete,
         )
 
     def delete_deployment(self, ctx: Ctx) -> Response:
         d = deployments.get(self.platform, ctx.user, ctx.request.path_params["id"])
-        workspace = self._workspace(ctx, d.workspace_id)
-        if not can_write(ctx.user, workspace):
+        self._workspace(ctx, d.workspace_id)
+        if not people.deployment_abilities(self.platform, ctx.user, d.id).can_delete:
             raise errors.Forbidden()
         config = self.platform.config
         error = None

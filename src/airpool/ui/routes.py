@@ -14,12 +14,14 @@ from airpool.services.platform import Platform
 from airpool.ui import framework
 from airpool.ui import session as sessions
 from airpool.ui.pages import Pages
+from airpool.ui.people_pages import PeoplePages
 
 
 def routes(platform: Platform) -> list[BaseRoute]:
     """Every UI route. The session cookie is signed with the installation's key (shared by all replicas, kept in
     the database) under the UI's own salt, so a cookie and an API token are never interchangeable."""
     pages = Pages(platform)
+    people = PeoplePages(platform)
     guard = framework.Guard(
         codec=sessions.SessionCodec(secret_key=lambda: auth.signing_key(platform)),
         current_user=pages.current_user,
@@ -42,5 +44,9 @@ def routes(platform: Platform) -> list[BaseRoute]:
         Route("/admin/pool", page(pages.pool), methods=get),
         Route("/admin/pool/{name}/release", page(pages.release), methods=post),
         Route("/admin/settings", page(pages.settings), methods=get),
+        Route("/w/{workspace_id}/members", page(people.members), methods=both),
+        Route("/w/{workspace_id}/service-accounts", page(people.workspace_service_accounts), methods=both),
+        Route("/deployments/{id}/access", page(people.deployment_access), methods=both),
+        Route("/admin/teams", page(people.teams), methods=both),
         Mount("/static", StaticFiles(packages=[("airpool.ui", "static")]), name="ui-static"),
     ]
