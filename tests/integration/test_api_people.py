@@ -536,3 +536,27 @@ def test_only_system_admins_manage_teams(world: World) -> None:
     assert [t["name"] for t in wanda.data(H.WORKSPACE_TEAMS, {"workspaceUuid": world.alpha})["workspaceTeams"]] == [
         "ops"
     ]
+
+
+def test_workspace_editor_deletes_deployments_but_does_not_manage_people(world: World) -> None:
+    world.account("vic@example.com")
+    eddie = world.member("eddie@example.com", world.alpha, "WORKSPACE_EDITOR")
+    dep = eddie.data(CREATE, {"label": "mine", "ws": world.alpha, "ns": "pool-a"})["createDeployment"]
+    before = world.bindings()
+    refused = [
+        (H.WORKSPACE_USER_ADD, {"workspaceId": world.alpha, "email": "vic@example.com", "role": "WORKSPACE_VIEWER"}),
+        (
+            H.WORKSPACE_USER_UPDATE,
+            {"workspaceUuid": world.alpha, "email": "eddie@example.com", "role": "WORKSPACE_ADMIN"},
+        ),
+        (H.CREATE_WORKSPACE_SERVICE_ACCOUNT, {"label": "x", "workspaceUuid": world.alpha, "role": "WORKSPACE_VIEWER"}),
+        (H.WORKSPACE_UPDATE, {"workspaceId": world.alpha, "payload": {"label": "renamed"}}),
+    ]
+    for document, variables in refused:
+        assert eddie.error(document, variables)["message"] == FORBIDDEN, document
+    assert world.bindings() == before
+    assert world.admin.data(H.WORKSPACE_SERVICE_ACCOUNTS, {"workspaceUuid": world.alpha}) == {
+        "workspaceServiceAccounts": []
+    }
+    # a workspace editor is Deployment editor everywhere in it, and may delete its Deployments
+    assert eddie.data(DELETE, {"id": dep["id"]}) == {"deleteDeployment": {"id": dep["id"]}}
