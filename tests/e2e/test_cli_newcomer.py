@@ -304,3 +304,31 @@ def test_serve_access_log_logs_every_request_when_asked(tmp_path: Path) -> None:
     assert httpx.get(f"{base}/healthz", timeout=10).status_code == 200
     child.expect("GET /healthz")
     _stop(child)
+
+
+# (15) workspaces from the CLI ---------------------------------------------------------------------------------------
+
+
+def test_workspace_create_list_and_switch(hard: Server) -> None:
+    child = cli.spawn(hard.config, "workspace", "create", "Research", "--description", "experiments")
+    child.expect(r"Created workspace Research \(([0-9a-f-]{36})\); you are its admin\.")
+    research = child.match.group(1)
+    child.expect(f"Act in it with `airpool workspace switch {research}`")
+    assert cli.finish(child) == 0
+
+    child = cli.spawn(hard.config, "workspace", "list")
+    text = _plain(child.read())
+    assert cli.finish(child) == 0
+    assert re.search(rf"{research}\s+Research\s+admin\s+experiments", text), text
+    assert "Logged in as admin, system admin." in text
+
+    empty = cli.run(hard.config, "workspace", "create", "  ")
+    assert empty.code == 1
+    assert "workspace label must not be empty" in empty.err
+
+    switched = cli.run(hard.config, "workspace", "create", "Ops", "--switch")
+    assert switched.code == 0, switched
+    assert "Switched to workspace Ops." in switched.out
+    assert _create(hard, "airflow-pool-1", "in-ops")["workspace"]["label"] == "Ops"
+    assert cli.run(hard.config, "workspace", "switch", "Research").code == 0
+    assert _labels(hard) == []

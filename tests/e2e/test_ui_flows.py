@@ -226,7 +226,14 @@ def test_taken_namespace_keeps_the_form_and_an_empty_pool_says_why(server: Serve
     expect(page.get_by_role("row", name=re.compile("pool-b"))).to_contain_text("Marketing")
     expect(page.get_by_role("row", name=re.compile("pool-b"))).to_contain_text("ada's Workspace")
     capture(page, "pool-retained")
-    page.get_by_role("button", name="Release now pool-a").click()
+    page.get_by_role("link", name="Release now… pool-a").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Release pool-a now?")
+    expect(page.locator("main")).to_contain_text("Releasing it now ends that for good")
+    capture(page, "release-namespace")
+    page.get_by_role("link", name="Cancel").click()
+    expect(page.get_by_role("row", name=re.compile("pool-a"))).to_contain_text("retained")
+    page.get_by_role("link", name="Release now… pool-a").click()
+    page.get_by_role("button", name="Release pool-a").click()
     expect(page.get_by_role("status")).to_contain_text("pool-a is back in the pool")
     page.goto(server.url(f"/w/{workspace_id}/deployments/new"))
     assert namespace_options(page) == ["pool-a"]
@@ -248,7 +255,10 @@ def test_status_updates_live_and_settings_show_the_configuration(server: Server,
     expect(row).to_contain_text("all 7 workloads ready")
     capture(page, "deployments")
 
-    # The workspace switcher: a select and a button, so choosing with the keyboard never navigates early.
+    # The workspace switcher: a select and a button, so choosing with the keyboard never navigates early. It
+    # appears once there is something to switch to.
+    expect(page.get_by_role("button", name="Switch")).to_have_count(0)
+    expect(page.locator(".who")).to_have_text("Signed in as ada · system admin")
     other = workspaces.create(server.platform, _admin(server), label="Research")
     page.reload()
     page.get_by_label("Workspace").select_option(label="Research")

@@ -28,6 +28,20 @@ query AppConfig {
 
 WORKSPACES = "query Workspaces { workspaces { id label description createdAt } }"
 
+#: Your workspaces with who you are and your role in each (``workspace list``).
+WORKSPACES_AND_SELF = """
+query WorkspacesAndSelf {
+  self { username fullName isSystemAdmin }
+  workspaces { id label description createdAt roleBindings { role user { username } } }
+}
+"""
+
+CREATE_WORKSPACE = """
+mutation CreateWorkspace($label: String!, $description: String) {
+  createWorkspace(label: $label, description: $description) { id label description createdAt }
+}
+"""
+
 _DEPLOYMENT_FIELDS = """
   id label releaseName executor namespace airflowVersion status statusMessage
   createdAt updatedAt deletedAt releasesAt

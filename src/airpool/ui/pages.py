@@ -18,6 +18,7 @@ from airpool.config import describe
 from airpool.domain import errors
 from airpool.domain.deployments import Executor
 from airpool.domain.pool import NamespaceState
+from airpool.manifests.airflow import network
 from airpool.services import access, audit, auth, commander_jobs, deployments, people, pool, views, workspaces
 from airpool.services.platform import Platform
 from airpool.ui import settings_view, templating
@@ -142,19 +143,46 @@ class Pages:
     def deployments(self, ctx: Ctx) -> Response:
         workspace = self._workspace(ctx, ctx.request.path_params["workspace_id"])
         rows = deployments.list_for_workspace(self.platform, ctx.user, workspace.id)
+        # Deleted Deployments stay listed while their record remains: ``deleting`` until commander has removed
+        # them, then (soft delete) ``deleted`` with the date their namespace returns.
+        gone = deployments.list_deleted(self.platform, ctx.user, workspace.id)
         return ctx.render(
             "deployments.html",
             title=f"Deployments · {workspace.label}",
             nav="deployments",
             deployments=rows,
+            deleted=gone,
             role=workspace.role or "system admin",
             can_create=can_write(ctx.user, workspace),
         )
 
     def deployments_status(self, ctx: Ctx) -> Response:
-        """What the list and Deployment pages poll: ids, statuses and latest messages only."""
-        rows = deployments.list_for_workspace(self.platform, ctx.user, ctx.request.path_params["workspace_id"])
+        """What the list page polls: ids, statuses and latest messages, deleted ones included while they remain (a
+        Deployment missing from the answer has been removed for good)."""
+        workspace_id = ctx.request.path_params["workspace_id"]
+        rows = deployments.list_for_workspace(self.platform, ctx.user, workspace_id)
+        rows += deployments.list_deleted(self.platform, ctx.user, workspace_id)
         body = {"deployments": [{"id": d.id, "status": d.status.value, "message": d.status_message} for d in rows]}
+        return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+    def deployment_live(self, ctx: Ctx) -> Response:
+        """What the Deployment page polls: its status, latest message and commander's messages, so nothing on the
+        page stays behind the badge (no "install queued" next to "healthy")."""
+        d = deployments.get(self.platform, ctx.user, ctx.request.path_params["id"])
+        jobs = commander_jobs.for_deployment(self.platform, d.id)
+        events = []
+        for job in reversed(jobs):
+            at = job.finished_at or job.created_at
+            event = _job_event(job)
+            events.append(
+                {
+                    "at": templating.iso(at),
+                    "when": templating.when(at),
+                    "level": event["level"],
+                    "text": event["message"],
+                }
+            )
+        body = {"deployments": [{"id": d.id, "status": d.status.value, "message": d.status_message}], "events": events}
         return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
     def new_deployment(self, ctx: Ctx) -> Response:
@@ -191,10 +219,7 @@ class Pages:
             except errors.AirpoolError as exc:
                 error = exc.message
             else:
-                ctx.session.notify(
-                    f"Deployment {created.label} is being created in namespace {created.namespace}; "
-                    "its status updates here as commander reports."
-                )
+                ctx.session.notify(f"Deployment {created.label} created in namespace {created.namespace}.")
                 return ctx.redirect(f"/deployments/{created.id}")
         return self._render_new(ctx, form=form, error=error)
 
@@ -247,6 +272,9 @@ class Pages:
             nav="deployments",
             deployment=d,
             urls=[(u.type, u.url) for u in d.urls],
+            port_forward=network.port_forward(
+                namespace=d.namespace, release_name=d.release_name, airflow_version=d.airflow_version
+            ),
             events=[_job_event(j) for j in reversed(jobs)],
             history=audit.for_deployment(self.platform, ctx.user, d.id, limit=20),
             can_delete=people.deployment_abilities(self.platform, ctx.user, d.id).can_delete,
@@ -300,9 +328,43 @@ class Pages:
         )
 
     def release(self, ctx: Ctx) -> Response:
-        released = pool.release_early(self.platform, ctx.user, ctx.request.path_params["name"])
-        ctx.session.notify(f"Namespace {released.name} is back in the pool and offered to new Deployments.")
-        return ctx.redirect("/admin/pool")
+        """Early release asks first (GET: what will be lost, POST: do it): it ends a soft delete for good."""
+        name = ctx.request.path_params["name"]
+        if ctx.request.method == "POST":
+            released = pool.release_early(self.platform, ctx.user, name)
+            ctx.session.notify(f"Namespace {released.name} is back in the pool and offered to new Deployments.")
+            return ctx.redirect("/admin/pool")
+        found = next((ns for ns in pool.status(self.platform, ctx.user) if ns.name == name), None)
+        if found is None:
+            raise errors.NotFound(f"namespace {name!r} is not in the namespace pool")
+        self._top_bar(ctx)
+        return ctx.render("release_namespace.html", title=f"Release {name}", nav="pool", ns=found)
+
+    def workspaces(self, ctx: Ctx) -> Response:
+        """The workspaces you belong to, with your role, and a form to create one (you become its admin)."""
+        self._top_bar(ctx)
+        error = None
+        label = ctx.field("label")
+        description = ctx.field("description")
+        if ctx.request.method == "POST":
+            try:
+                created = workspaces.create(self.platform, ctx.user, label=label, description=description)
+            except errors.AirpoolError as exc:
+                error = exc.message
+            else:
+                ctx.session.notify(f"Workspace {created.label} created; you are its admin.")
+                return ctx.redirect(f"/w/{created.id}/deployments")
+        return ctx.render(
+            "workspaces.html",
+            status=400 if error else 200,
+            title="Workspaces",
+            nav="workspaces",
+            mine=workspaces.list_for(self.platform, ctx.user),
+            label=label,
+            description=description,
+            error=error,
+            error_title="The workspace was not created",
+        )
 
     def settings(self, ctx: Ctx) -> Response:
         access.require_system_admin(ctx.user)

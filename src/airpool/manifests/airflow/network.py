@@ -6,6 +6,7 @@ release, the platform namespace for metrics scraping, anyone for the UI behind t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from airpool.domain.deployments import Executor
@@ -133,6 +134,22 @@ def ui_paths(spec: AirflowSpec) -> dict[str, str]:
 
 def ui_urls(spec: AirflowSpec) -> dict[str, str]:
     return {kind: f"{spec.ui_root}{path}" for kind, path in ui_paths(spec).items()}
+
+
+@dataclass(frozen=True)
+class PortForward:
+    """Reaching the Airflow UI without an ingress controller: forward a local port to its Service."""
+
+    command: str
+    local_url: str
+
+
+def port_forward(*, namespace: str, release_name: str, airflow_version: str, local_port: int = 8080) -> PortForward:
+    """The ``kubectl port-forward`` to the Deployment's API server (Airflow 3) or webserver (2.x) Service, next to
+    the Ingress and URL logic above so the Deployment page's hint always names the Service the Ingress routes to."""
+    component = "api-server" if int(airflow_version.split(".", 1)[0]) >= 3 else "webserver"
+    command = f"kubectl -n {namespace} port-forward svc/{release_name}-{component} {local_port}:{c.API_PORT}"
+    return PortForward(command=command, local_url=f"http://localhost:{local_port}/{release_name}/airflow/")
 
 
 def ingresses(spec: AirflowSpec) -> list[c.Obj]:

@@ -2,7 +2,9 @@
 // (The workspace switcher deliberately has a button instead of submitting on change: with a keyboard, every
 // arrow key press on a select fires "change", which would navigate away while the user is still choosing.)
 // 1. The first error summary on a page takes focus, so screen readers announce it.
-// 2. Status cells under a data-poll element refresh every few seconds while the page is visible.
+// 2. Status cells under a data-poll element refresh every few seconds while the page is visible; a Deployment
+//    the answer no longer lists has been removed for good. On a Deployment's page commander's messages refresh
+//    too, and the notices shown at load (what had just happened) go once the status moves on.
 (function () {
   "use strict";
 
@@ -13,25 +15,71 @@
   if (!poller) { return; }
   var url = poller.getAttribute("data-poll");
 
+  function setStatus(holder, status) {
+    var badge = holder.querySelector('[data-field="status"]');
+    if (!badge || badge.textContent === status) { return false; }
+    badge.textContent = status;
+    badge.className = "status status-" + status;
+    return true;
+  }
+
+  function setMessage(holder, text) {
+    var message = holder.querySelector('[data-field="message"]');
+    if (message && message.textContent !== text) { message.textContent = text; }
+  }
+
   function apply(rows) {
+    var seen = {};
+    var changed = false;
     rows.forEach(function (row) {
+      seen[row.id] = true;
       var holder = document.querySelector('[data-deployment="' + row.id + '"]');
       if (!holder) { return; }
-      var status = holder.querySelector('[data-field="status"]');
-      if (status && status.textContent !== row.status) {
-        status.textContent = row.status;
-        status.className = "status status-" + row.status;
-      }
-      var message = holder.querySelector('[data-field="message"]');
-      if (message && message.textContent !== (row.message || "")) { message.textContent = row.message || ""; }
+      changed = setStatus(holder, row.status) || changed;
+      setMessage(holder, row.message || "");
     });
+    document.querySelectorAll("tr[data-deployment]").forEach(function (holder) {
+      if (seen[holder.getAttribute("data-deployment")]) { return; }
+      setStatus(holder, "deleted");
+      setMessage(holder, "Removed: commander has deleted everything of it.");
+    });
+    return changed;
+  }
+
+  function events(list) {
+    var target = document.querySelector("[data-events]");
+    if (!target) { return; }
+    target.replaceChildren.apply(target, list.map(function (e) {
+      var item = document.createElement("li");
+      item.className = "event event-" + e.level;
+      var time = document.createElement("time");
+      time.setAttribute("datetime", e.at);
+      time.textContent = e.when;
+      var level = document.createElement("span");
+      level.className = "level";
+      level.textContent = e.level;
+      var text = document.createElement("span");
+      text.className = "msg";
+      text.textContent = e.text;
+      item.append(time, " ", level, " ", text);
+      return item;
+    }));
+    var none = document.querySelector("[data-no-events]");
+    if (none) { none.hidden = list.length > 0; }
   }
 
   function poll() {
     if (document.hidden) { return; }
     fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
       .then(function (r) { return r.ok ? r.json() : null; })
-      .then(function (data) { if (data) { apply(data.deployments); } })
+      .then(function (data) {
+        if (!data) { return; }
+        var changed = apply(data.deployments);
+        if (data.events) {
+          events(data.events);
+          if (changed) { document.querySelectorAll(".notice").forEach(function (n) { n.remove(); }); }
+        }
+      })
       .catch(function () { /* a missed poll is retried on the next tick */ });
   }
   window.setInterval(poll, 5000);
