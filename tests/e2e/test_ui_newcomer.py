@@ -121,6 +121,14 @@ def test_every_page_fits_a_375_px_screen(server: Server, phone: Page) -> None:
     _fits(page, "settings")
     page.goto(server.url("/workspaces"))
     _fits(page, "workspaces")
+    for path, name in (
+        (f"/w/{workspace_id}/members", "members"),
+        (f"/w/{workspace_id}/service-accounts", "service-accounts"),
+        (f"/deployments/{healthy}/access", "deployment-access"),
+        ("/admin/teams", "teams"),
+    ):
+        page.goto(server.url(path))
+        _fits(page, name)
     page.goto(server.url("/deployments/00000000-0000-0000-0000-000000000000"))
     _fits(page, "error")
     page.get_by_role("button", name="Log out").click()
