@@ -282,6 +282,10 @@ def test_every_airflow_process_has_probes_and_task_pods_have_none(executor: Exec
         probes = {"startupProbe", "livenessProbe", "readinessProbe"} & container.keys()
         if obj["metadata"]["labels"]["component"] in ("statsd", "pgbouncer"):
             assert {"livenessProbe", "readinessProbe"} <= probes, name
+        elif obj["metadata"]["labels"]["component"] == "dag-processor":
+            # serves nothing: an occasional `airflow jobs check` (Airflow's health endpoint covers it too)
+            assert probes == {"livenessProbe"}, name
+            assert container["livenessProbe"]["exec"]["command"][:3] == ["airflow", "jobs", "check"]
         else:
             assert probes == {"startupProbe", "livenessProbe", "readinessProbe"}, name
     for name, obj in by_kind(objs, "StatefulSet").items():

@@ -218,25 +218,20 @@ def _jobs_check(job_type: str) -> c.Obj:
     return _exec("airflow", "jobs", "check", "--job-type", job_type, "--local")
 
 
-def _probes(action: c.Obj, *, ready: c.Obj | None = None, expensive: bool = False) -> c.Obj:
-    """Startup waits up to 15 minutes (a loaded node imports Airflow slowly); liveness restarts a process only after
-    several failed looks; an exec probe (a whole Airflow CLI start) runs rarely and may take a minute."""
-    timeout = 60 if expensive else 20
-    return {
-        "startupProbe": {**action, "periodSeconds": 15, "timeoutSeconds": timeout, "failureThreshold": 60},
-        "livenessProbe": {
-            **action,
-            "periodSeconds": 120 if expensive else 30,
-            "timeoutSeconds": timeout,
-            "failureThreshold": 5,
-        },
-        "readinessProbe": {
-            **(ready or action),
-            "periodSeconds": 15,
-            "timeoutSeconds": 20 if ready else timeout,
-            "failureThreshold": 4,
-        },
+def _probes(startup: c.Obj, *, ready: c.Obj | None = None, live: c.Obj | None = None) -> c.Obj:
+    """Startup waits up to 15 minutes (a loaded node imports Airflow slowly) on a cheap check (HTTP or a port);
+    readiness repeats a cheap check; liveness restarts a process only after several failed looks. An exec probe
+    (``live``: a whole Airflow CLI start, ~30 s of CPU on a loaded node) runs every 5 minutes only, so probes do
+    not eat the node they watch."""
+    out: c.Obj = {
+        "startupProbe": {**startup, "periodSeconds": 10, "timeoutSeconds": 20, "failureThreshold": 90},
+        "readinessProbe": {**(ready or startup), "periodSeconds": 15, "timeoutSeconds": 20, "failureThreshold": 4},
     }
+    if live is None:
+        out["livenessProbe"] = {**startup, "periodSeconds": 30, "timeoutSeconds": 20, "failureThreshold": 5}
+    else:
+        out["livenessProbe"] = {**live, "periodSeconds": 300, "timeoutSeconds": 120, "failureThreshold": 3}
+    return out
 
 
 def airflow_probes(spec: AirflowSpec, component: str) -> c.Obj:
@@ -245,17 +240,27 @@ def airflow_probes(spec: AirflowSpec, component: str) -> c.Obj:
     if component == "scheduler":
         return _probes(_http("/health", c.SCHEDULER_HEALTH_PORT))
     if component == "triggerer":
-        return _probes(_jobs_check("TriggererJob"), ready=_tcp(c.TRIGGERER_LOG_PORT), expensive=True)
+        return _probes(_tcp(c.TRIGGERER_LOG_PORT), live=_jobs_check("TriggererJob"))
     if component == "dag-processor":
-        return _probes(_jobs_check("DagProcessorJob"), ready=_jobs_check("DagProcessorJob"), expensive=True)
+        # It serves nothing: liveness asks Airflow whether its job heartbeats (Airflow's health endpoint, read by
+        # commander, reports the same for the Deployment's status).
+        return {
+            "livenessProbe": {
+                **_jobs_check("DagProcessorJob"),
+                "initialDelaySeconds": 600,
+                "periodSeconds": 300,
+                "timeoutSeconds": 120,
+                "failureThreshold": 3,
+            }
+        }
     if component == "worker":
         ping = _exec(
             "sh",
             "-c",
             "exec celery --app airflow.providers.celery.executors.celery_executor.app inspect ping "
-            '-d "celery@$(hostname)" --timeout 30',
+            '-d "celery@$(hostname)" --timeout 60',
         )
-        return _probes(ping, ready=_tcp(c.WORKER_LOG_PORT), expensive=True)
+        return _probes(_tcp(c.WORKER_LOG_PORT), live=ping)
     if component == "flower":
         return _probes(_tcp(c.FLOWER_PORT))
     return {}
