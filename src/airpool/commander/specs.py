@@ -61,6 +61,8 @@ def airflow_spec(
         platform_namespace=config.platform_namespace,
         base_domain=config.base_domain,
         deployments_url=config.deployments_base_url,
+        ingress_class_name=config.ingress_class_name,
+        ingress_tls_secret=config.ingress_tls_secret,
         platform_labels=labels,
         external_database=external_database(config, release_name),
         postgresql_persistence=config.airflow.postgresql_persistence,

@@ -128,6 +128,9 @@ def _read_by_chart(path: str) -> bool:
 # -- airpool's own section ----------------------------------------------------------------------------------
 
 
+_DNS_NAME = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
 def _read_airpool(reader: Reader) -> dict[str, Any]:
     release = reader.string(f"{AIRPOOL}.releaseName", _defaults.platform_release)
     namespace = reader.string(f"{AIRPOOL}.namespace", _defaults.platform_namespace)
@@ -148,6 +151,14 @@ def _read_airpool(reader: Reader) -> dict[str, Any]:
             f"{show(deployments_url)} is not allowed; allowed: http(s)://host[:port] without a path, "
             "e.g. https://deployments.example.com",
         )
+    ingress_class = reader.string(f"{AIRPOOL}.ingress.className", None)
+    tls_secret = reader.string("global.tlsSecret", None)
+    for path, name, example in (
+        (f"{AIRPOOL}.ingress.className", ingress_class, "nginx"),
+        ("global.tlsSecret", tls_secret, "astronomer-tls"),
+    ):
+        if name and not _DNS_NAME.match(name):
+            reader.problem(path, f"{show(name)} is not a valid name; allowed: lower-case DNS names like {example}")
     public_url = reader.string(f"{AIRPOOL}.server.publicUrl", None)
     if public_url is not None and not public_url.startswith(("http://", "https://")):
         reader.problem(f"{AIRPOOL}.server.publicUrl", f"{show(public_url)} must start with http:// or https://")
@@ -160,6 +171,8 @@ def _read_airpool(reader: Reader) -> dict[str, Any]:
         "platform_namespace": namespace,
         "database_url": reader.string(f"{AIRPOOL}.databaseUrl", None),
         "deployments_base_url": deployments_url,
+        "ingress_class_name": ingress_class or None,
+        "ingress_tls_secret": tls_secret or None,
         "data_dir": reader.string(f"{AIRPOOL}.dataDir", _defaults.data_dir),
         "retention_days": reader.integer(
             f"{AIRPOOL}.retentionDays", _defaults.retention_days, minimum=0, maximum=MAX_RETENTION_DAYS

@@ -117,6 +117,11 @@ class PlatformConfig:
     base_domain: str = "localhost"
     #: ``airpool.deploymentsBaseUrl``: where users reach Deployments' UIs; None: ``https://deployments.<baseDomain>``.
     deployments_base_url: str | None = None
+    #: ``airpool.ingress.className``: ``ingressClassName`` of the Deployments' Ingresses (None: the default class).
+    ingress_class_name: str | None = None
+    #: Astronomer's ``global.tlsSecret``: TLS Secret of the Deployments' Ingresses when their URL is https (it must
+    #: exist in each Deployment's namespace); None: no TLS section.
+    ingress_tls_secret: str | None = None
     rbac_enabled: bool = True
     cluster_roles: bool = True
     namespace_labels: tuple[tuple[str, str], ...] = ()

@@ -100,11 +100,17 @@ def network_policies(spec: AirflowSpec) -> list[c.Obj]:
 
 def _ingress(spec: AirflowSpec, object_name: str, component: str, path: str, backend: str, port: int) -> c.Obj:
     host = urlsplit(spec.ui_root).hostname or f"deployments.{spec.base_domain}"
+    extra: dict[str, object] = {}
+    if spec.ingress_class_name:
+        extra["ingressClassName"] = spec.ingress_class_name
+    if spec.ingress_tls_secret and spec.ui_root.startswith("https://"):
+        extra["tls"] = [{"hosts": [host], "secretName": spec.ingress_tls_secret}]
     return c.obj(
         "networking.k8s.io/v1",
         "Ingress",
         c.meta(spec, object_name, component),
         spec={
+            **extra,
             "rules": [
                 {
                     "host": host,
@@ -118,7 +124,7 @@ def _ingress(spec: AirflowSpec, object_name: str, component: str, path: str, bac
                         ]
                     },
                 }
-            ]
+            ],
         },
     )
 

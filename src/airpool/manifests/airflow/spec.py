@@ -64,6 +64,9 @@ class AirflowSpec:
     base_domain: str = "localhost"
     #: Where users reach the UIs (``airpool.deploymentsBaseUrl``); None: ``https://deployments.<base_domain>``.
     deployments_url: str | None = None
+    #: ``ingressClassName`` and TLS Secret of the Ingresses (``airpool.ingress.className``, ``global.tlsSecret``).
+    ingress_class_name: str | None = None
+    ingress_tls_secret: str | None = None
     #: Extra labels every object carries (the platform's own, e.g. from ``global.namespaceLabels``).
     platform_labels: tuple[tuple[str, str], ...] = ()
     dags: DagDeployment = field(default_factory=DagDeployment)
