@@ -45,8 +45,8 @@ def list_(fmt: output.Format = output.output_option()) -> None:
     ]
     columns = [
         output.Column("current", lambda row: "*" if row["current"] else " "),
-        output.field("name", "name"),
-        output.field("server", "server"),
+        output.field("name", "name", copy=True),
+        output.field("server", "server", copy=True),
         output.field("user", "username"),
         output.field("logged in", "loggedIn"),
         output.field("workspace", "workspace"),

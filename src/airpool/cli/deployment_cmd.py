@@ -415,12 +415,12 @@ def retry(deployment: str = _DEPLOYMENT_ARGUMENT, workspace: str | None = _WORKS
 
 
 _JOB_COLUMNS = [
-    output.field("job", "id"),
+    output.field("job", "id", copy=True),
     output.field("kind", "kind"),
-    output.field("state", "state", styled=True),
+    output.field("state", "state", styled=True, copy=True),
     output.field("attempts", "attempts"),
-    output.field("not before", "runAfter"),
-    output.field("finished", "finishedAt"),
+    output.field("not before", "runAfter", copy=True, drop=1),
+    output.field("finished", "finishedAt", copy=True),
     output.field("last error", "lastError"),
 ]
 

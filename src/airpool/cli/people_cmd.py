@@ -88,7 +88,11 @@ def workspace_user_list(workspace: str | None = _WORKSPACE_OPTION, fmt: output.F
     ws = current.workspace_id(workspace)
     users = current.api.execute(queries.WORKSPACE_USERS, {"workspaceUuid": ws})["workspaceUsers"]
     rows = [{"username": u["username"], "role": _role_in(u, workspace_id=ws), "id": u["id"]} for u in users]
-    columns = [output.field("username", "username"), output.field("role", "role"), output.field("id", "id")]
+    columns = [
+        output.field("username", "username", copy=True),
+        output.field("role", "role"),
+        output.field("id", "id", copy=True),
+    ]
     output.show(rows, columns, fmt=fmt, empty="This workspace has no members.")
 
 
@@ -166,7 +170,11 @@ def deployment_user_list(
     dep = _deployment(current, deployment, workspace)
     users = current.api.execute(queries.DEPLOYMENT_USERS, {"deploymentId": dep["id"]})["deploymentUsers"]
     rows = [{"username": u["username"], "role": _role_in(u, deployment_id=dep["id"]), "id": u["id"]} for u in users]
-    columns = [output.field("username", "username"), output.field("role", "role"), output.field("id", "id")]
+    columns = [
+        output.field("username", "username", copy=True),
+        output.field("role", "role"),
+        output.field("id", "id", copy=True),
+    ]
     output.show(rows, columns, fmt=fmt, empty=f"Nobody has a role on {dep['releaseName']} of its own.")
 
 
@@ -292,7 +300,7 @@ def service_account_list(
         output.field("role", "role"),
         output.field("category", "category"),
         output.field("last used", "lastUsedAt"),
-        output.field("id", "id"),
+        output.field("id", "id", copy=True),
     ]
     output.show(rows, columns, fmt=fmt, empty="No service accounts here.")
 
@@ -346,7 +354,7 @@ def team_list(fmt: output.Format = output.output_option()) -> None:
         output.field("name", "name"),
         output.field("source", "source"),
         output.field("roles", "roles"),
-        output.field("id", "id"),
+        output.field("id", "id", copy=True),
     ]
     output.show(found, columns, fmt=fmt, empty="No teams yet (a system admin creates them: `airpool team create`).")
 
