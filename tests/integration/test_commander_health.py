@@ -11,7 +11,7 @@ from lightkube import ApiError
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import ConfigMap, Namespace
 
-from airpool.commander import health
+from airpool.commander import health, kinds
 from airpool.manifests.airflow import common
 from tests.support import cluster as cluster_support
 from tests.support import commander_env
@@ -102,3 +102,48 @@ def test_terminating_namespace_is_reported_when_commander_can_still_see_it(
         finally:
             with contextlib.suppress(ApiError):
                 admin_client.patch(ConfigMap, "held", {"metadata": {"finalizers": None}}, namespace=name)
+
+
+def test_a_pass_checks_many_namespaces_at_once_and_one_failure_stops_no_other(
+    admin_client: lightkube.Client, commander_client: lightkube.Client
+) -> None:
+    """``check_many``: a healthy namespace, one lacking permissions and one that does not exist, side by side; and
+    what skipping the leftover search proves (existence and access) and does not (a former Deployment's object)."""
+    with (
+        commander_env.pool_namespace(admin_client) as good,
+        commander_env.pool_namespace(admin_client) as dirty,
+        cluster_support.fresh_namespace(admin_client, prefix="opt2") as lacking,
+    ):
+        commander_env.grant_seed_option2(admin_client, lacking)
+        admin_client.create(
+            ConfigMap(
+                metadata=ObjectMeta(
+                    name="old-config",
+                    namespace=dirty,
+                    labels={common.MANAGED_BY: common.MANAGED_BY_VALUE, common.DEPLOYMENT_LABEL: "dep-old"},
+                )
+            )
+        )
+        gone = cluster_support.unique_name("gone")
+        targets = [health.Target(n) for n in (good, dirty, lacking, gone)]
+        result = health.check_many(commander_client, targets, parallel=3)
+        verdicts = {v.namespace: v for v in result.verdicts}
+        assert result.failed == {}
+        assert set(verdicts) == {good, dirty, lacking, gone}
+        assert verdicts[good].ok
+        assert (
+            verdicts[dirty].reason
+            == "1 object(s) of a former Deployment remain: ConfigMap old-config (Deployment dep-old)"
+        )
+        assert verdicts[lacking].reason is not None
+        assert f"create pods (core) in namespace {lacking}" in verdicts[lacking].reason
+        assert verdicts[gone].reason is not None
+        assert gone in verdicts[gone].reason
+        full = 2 + len(kinds.NAMESPACED_KINDS)  # namespace read + rules review + one list per managed kind
+        assert verdicts[good].calls == full
+        assert verdicts[gone].calls == 1
+        assert result.api_calls == sum(v.calls for v in result.verdicts)
+
+        light = health.check_many(commander_client, [health.Target(dirty, leftovers=False)], parallel=1)
+        assert light.verdicts == (health.PoolHealth(dirty, True, None),)
+        assert light.api_calls == 2

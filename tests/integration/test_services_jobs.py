@@ -228,6 +228,36 @@ def test_health_targets_are_configured_available_or_misconfigured(plat: Platform
     assert pool.health_targets(plat) == ["pool-1", "pool-2", "pool-3", "pool-4", "pool-5"]
 
 
+def test_a_whole_health_pass_is_recorded_at_once_and_writes_only_changes(plat: Platform, admin: Actor) -> None:
+    _create(plat, admin)  # pool-0 claimed: a verdict on it only keeps the reason
+    pool.record_health(plat, "pool-2", ok=False, reason="namespace not found")
+    plan = {t.name: t.state for t in pool.health_plan(plat)}
+    assert "pool-0" not in plan
+    assert plan["pool-2"] is NamespaceState.MISCONFIGURED
+    assert plan["pool-1"] is NamespaceState.AVAILABLE
+    before = len(audit_events(plat, admin))
+    verdicts = [(f"pool-{i}", True, "") for i in range(1, 12)]
+    verdicts[0] = ("pool-1", False, "commander lacks 1 permission(s) here: create pods (core) in namespace pool-1")
+    moved = pool.record_health_many(plat, verdicts)
+    assert moved == {"pool-1": NamespaceState.MISCONFIGURED, "pool-2": NamespaceState.AVAILABLE}
+    states = {v.name: (v.state, v.health_reason) for v in pool.status(plat, admin)}
+    assert states["pool-1"] == (NamespaceState.MISCONFIGURED, verdicts[0][2])
+    assert states["pool-2"] == (NamespaceState.AVAILABLE, "")
+    assert states["pool-0"][0] is NamespaceState.CLAIMED
+    assert len(audit_events(plat, admin)) == before + 2  # one event per move, none for unchanged rows
+    # The same verdicts again move nothing and record nothing.
+    assert pool.record_health_many(plat, verdicts) == {}
+    assert len(audit_events(plat, admin)) == before + 2
+    assert pool.record_health_many(plat, []) == {}
+    assert pool.record_health_many(plat, [("not-in-pool", True, "")]) == {}
+
+
+def audit_events(p: Platform, admin: Actor) -> list[object]:
+    from airpool.services import audit
+
+    return list(audit.list_events(p, admin, limit=1000))
+
+
 def _other_user(p: Platform, admin: Actor) -> Actor:
     from airpool.services import auth
 

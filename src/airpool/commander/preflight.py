@@ -126,20 +126,28 @@ def _granted_rules(client: Client, namespace: str) -> tuple[list[rbac.PolicyRule
 
 def missing(client: Client, namespace: str, wanted: Needs) -> list[str]:
     """Every needed permission commander lacks, described for a human; empty when all are held."""
+    return missing_counted(client, namespace, wanted)[0]
+
+
+def missing_counted(client: Client, namespace: str, wanted: Needs) -> tuple[list[str], int]:
+    """``missing``, and how many API requests it took (one rules review, plus any access reviews)."""
     kinds.warm_up_decoders()
     try:
         granted, incomplete = _granted_rules(client, namespace)
         lacking = list(rbac.missing(wanted.namespaced, granted))
         to_confirm: list[tuple[rbac.AccessCheck, str | None]] = [(c, namespace) for c in lacking] if incomplete else []
         cluster: list[tuple[rbac.AccessCheck, str | None]] = [(c, None) for c in wanted.cluster]
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            answers = list(pool.map(lambda item: _access_allowed(client, *item), to_confirm + cluster))
+        asked = to_confirm + cluster
+        answers: list[bool] = []
+        if asked:
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                answers = list(pool.map(lambda item: _access_allowed(client, *item), asked))
     except ApiError as exc:
         raise errors.from_api_error(exc) from exc
-    confirmed = dict(zip(to_confirm + cluster, answers, strict=True))
+    confirmed = dict(zip(asked, answers, strict=True))
     out = [describe(c, namespace) for c in lacking if not confirmed.get((c, namespace), False)]
     out += [describe(c, None) for c in wanted.cluster if not confirmed[(c, None)]]
-    return out
+    return out, 1 + len(asked)
 
 
 def check(

@@ -8,7 +8,8 @@ takeover converges to exactly one Deployment's objects.
 
 Besides jobs, the worker checks every pool namespace that is offered (or was found misconfigured) every
 ``health_check_interval`` seconds and records the verdict, so a broken namespace leaves the pool and a fixed
-one comes back.
+one comes back. That pass (``pool_monitor``) runs in a thread of its own, so a long pass over thousands of
+namespaces never holds up install and uninstall jobs.
 """
 
 from __future__ import annotations
@@ -24,10 +25,9 @@ from dataclasses import dataclass
 
 from lightkube import Client
 
-from airpool.commander import errors, health, install, specs, status, uninstall
+from airpool.commander import errors, health, install, pool_monitor, specs, status, uninstall
 from airpool.domain.deployments import DeploymentStatus
 from airpool.domain.errors import AirpoolError
-from airpool.domain.pool import NamespaceState
 from airpool.manifests.airflow.spec import AirflowSpec, DagDeployment
 from airpool.services import access, commander_jobs, deployments, pool, views
 from airpool.services.commander_jobs import JobKind
@@ -123,9 +123,9 @@ class Worker:
         self.settings = settings or WorkerSettings()
         # None = never ran: the first pool health check and status refresh run as soon as the worker starts, not
         # once ``time.monotonic()`` (seconds since boot on Linux) exceeds the interval.
-        self._last_health: float | None = None
         self._last_refresh: float | None = None
         self._stopping = threading.Event()
+        self.monitor = pool_monitor.PoolMonitor(platform, client)
 
     # --- the loop ------------------------------------------------------------------------------------------------
 
@@ -133,6 +133,12 @@ class Worker:
         """Until ``stop`` is set: run jobs as they come, and the periodic pool health check."""
         log.info("worker started", extra={"kv": {"worker": self.worker_id}})
         self._stopping = stop
+        health_thread = None
+        if self.settings.periodic:
+            health_thread = threading.Thread(
+                target=self._health_loop, args=(stop,), name=f"pool-health-{self.worker_id}", daemon=True
+            )
+            health_thread.start()
         while not stop.is_set():
             try:
                 if self.settings.periodic:
@@ -143,11 +149,21 @@ class Worker:
                 ran = None
             if ran is None:
                 stop.wait(self.settings.poll_interval)
+        if health_thread is not None:
+            health_thread.join()
         log.info("worker stopped", extra={"kv": {"worker": self.worker_id}})
 
+    def _health_loop(self, stop: threading.Event) -> None:
+        """The pool health pass, at start and then every ``health_check_interval`` seconds (from the end of one
+        pass to the start of the next, so a pass that takes longer than the interval never piles up)."""
+        while not stop.is_set():
+            try:
+                self.check_pool_health()
+            except Exception:  # a database or API hiccup: the next pass tries again
+                log.exception("pool health pass failed", extra={"kv": {"worker": self.worker_id}})
+            stop.wait(self.platform.config.health_check_interval)
+
     def _periodic(self) -> None:
-        if _due(self._last_health, self.platform.config.health_check_interval):
-            self.check_pool_health()
         if _due(self._last_refresh, self.settings.status_refresh_interval):
             self.refresh_statuses()
 
@@ -359,25 +375,9 @@ class Worker:
                 changed += 1
         return changed
 
-    def check_pool_health(self) -> None:
+    def check_pool_health(self) -> health.PassResult:
         """Every offered or misconfigured pool namespace; held ones belong to their Deployment and are skipped."""
-        self._last_health = time.monotonic()
-        if self.platform.config.pool is None:
-            return
-        for ns in pool.status(self.platform, SYSTEM_ACTOR):
-            if ns.state not in (NamespaceState.AVAILABLE, NamespaceState.MISCONFIGURED) or not ns.in_config:
-                continue
-            try:
-                verdict = health.check(self.client, ns.name)
-            except (errors.TemporaryFailure, errors.CommanderError) as exc:
-                log.warning("health check failed", extra={"kv": {"namespace": ns.name, "error": str(exc)}})
-                continue
-            state = pool.record_health(self.platform, ns.name, ok=verdict.ok, reason=verdict.reason or "")
-            if state is not ns.state:
-                log.info(
-                    "pool namespace moved",
-                    extra={"kv": {"namespace": ns.name, "state": state.value, "reason": verdict.reason or ""}},
-                )
+        return self.monitor.run_pass()
 
 
 def _due(last: float | None, interval: float) -> bool:

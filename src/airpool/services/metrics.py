@@ -34,6 +34,21 @@ RELEASE_DURATION = Histogram(
     buckets=_DURATION_BUCKETS,
 )
 
+HEALTH_PASS_SECONDS = Histogram(
+    "airpool_pool_health_pass_seconds",
+    "Duration of one commander pool health pass over every offered or misconfigured namespace.",
+    buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
+)
+HEALTH_API_CALLS = Counter(
+    "airpool_pool_health_api_requests",
+    "Kubernetes API requests made by commander's pool health checks (their cost).",
+)
+HEALTH_CHECKS = Counter(
+    "airpool_pool_health_checks",
+    "Pool namespaces checked by commander, by verdict (ok, misconfigured, error: the check could not finish).",
+    ["result"],
+)
+
 
 class PoolCollector(Collector):
     def __init__(self, platform: Platform) -> None:

@@ -12,6 +12,7 @@ misconfigured or retired.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +31,8 @@ from airpool.store import models, sql
 S = NamespaceState
 P = models.PoolNamespace
 NO_NAMESPACE = "no kubernetes namespaces are available"
+#: Names per IN (...) list: far below SQLite's and PostgreSQL's bound-parameter limits.
+_CHUNK = 1000
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,27 @@ def available_namespaces(platform: Platform, actor: Actor | None = None) -> list
         return list(s.execute(stmt).scalars().all())  # index-only scan of (state, name): ~4 ms for 10,000
 
 
+def offered(
+    platform: Platform, actor: Actor | None = None, *, search: str = "", take: int = 50
+) -> tuple[int, list[str]]:
+    """For a namespace picker: how many names are offered in all, and the first ``take`` of those containing
+    ``search`` (case-insensitive), sorted. Any signed-in user may ask, as for ``available_namespaces``."""
+    del actor
+    take = max(1, min(take, PAGE_MAX))
+    search = search.strip()[:253]
+    with platform.db.read() as s:
+        total = int(s.scalar(sa.select(sa.func.count()).select_from(P).where(P.state == S.AVAILABLE.value)) or 0)
+        stmt = sa.select(P.name).where(P.state == S.AVAILABLE.value).order_by(P.name).limit(take)
+        if search:
+            stmt = stmt.where(sa.func.lower(P.name).like(_like(search), escape="\\"))
+        return total, list(s.execute(stmt).scalars().all())
+
+
+def is_offered(platform: Platform, name: str) -> bool:
+    with platform.db.read() as s:
+        return s.scalar(sa.select(P.name).where(P.name == name, P.state == S.AVAILABLE.value)) is not None
+
+
 def _counts(s: Session) -> views.PoolCounts:
     by_state = dict.fromkeys(S, 0)
     for state, n in s.execute(sa.select(P.state, sa.func.count()).group_by(P.state)):
@@ -89,38 +113,114 @@ def counts(platform: Platform) -> views.PoolCounts:
         return _counts(s)
 
 
+def _namespace_rows(s: Session, stmt: sa.Select[Any]) -> list[views.NamespaceView]:
+    """``stmt`` selects pool rows (``P``); this adds the holder's names (two outer joins) and builds the views."""
+    joined = (
+        stmt.add_columns(
+            models.Deployment.release_name,
+            models.Deployment.label,
+            models.Deployment.workspace_id,
+            models.Workspace.label,
+        )
+        .outerjoin(models.Deployment, models.Deployment.id == P.holder_id)
+        .outerjoin(models.Workspace, models.Workspace.id == models.Deployment.workspace_id)
+    )
+    return [
+        views.NamespaceView(
+            name=ns.name,
+            state=S(ns.state),
+            holder_id=ns.holder_id,
+            holder_release_name=release,
+            in_config=ns.in_config,
+            state_since=ns.state_since,
+            releases_at=ns.releases_at,
+            health_reason=ns.health_reason,
+            holder_label=label,
+            holder_workspace_id=ws_id,
+            holder_workspace_label=ws_label,
+        )
+        for ns, release, label, ws_id, ws_label in s.execute(joined)
+    ]
+
+
 def status(platform: Platform, actor: Actor) -> list[views.NamespaceView]:
     """Every pool namespace with state, holder, since, releases_at and health reason. System admins only."""
     access.require_system_admin(actor)
     with platform.db.read() as s:
-        rows = s.execute(
-            sa.select(
-                P,
-                models.Deployment.release_name,
-                models.Deployment.label,
-                models.Deployment.workspace_id,
-                models.Workspace.label,
-            )
-            .outerjoin(models.Deployment, models.Deployment.id == P.holder_id)
-            .outerjoin(models.Workspace, models.Workspace.id == models.Deployment.workspace_id)
-            .order_by(P.name)
-        )
-        return [
-            views.NamespaceView(
-                name=ns.name,
-                state=S(ns.state),
-                holder_id=ns.holder_id,
-                holder_release_name=release,
-                in_config=ns.in_config,
-                state_since=ns.state_since,
-                releases_at=ns.releases_at,
-                health_reason=ns.health_reason,
-                holder_label=label,
-                holder_workspace_id=ws_id,
-                holder_workspace_label=ws_label,
-            )
-            for ns, release, label, ws_id, ws_label in rows
-        ]
+        return _namespace_rows(s, sa.select(P).order_by(P.name))
+
+
+#: Sort keys of ``status_page``: column, and the name as the tie-breaker (a stable order across pages).
+SORTS = {"name": P.name, "state": P.state, "since": P.state_since}
+#: Most rows one page returns.
+PAGE_MAX = 1000
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped.lower()}%"
+
+
+def status_page(
+    platform: Platform,
+    actor: Actor,
+    *,
+    states: Iterable[NamespaceState | str] = (),
+    search: str = "",
+    sort: str = "name",
+    descending: bool = False,
+    skip: int = 0,
+    take: int | None = None,
+) -> views.NamespacePage:
+    """One page of the pool for an admin: filtered by state and by a piece of the name (case-insensitive),
+    sorted by name, state or since (ties by name), ``skip`` rows left out and at most ``take`` returned
+    (1..1000; None: all). ``total`` counts every row the filter matches, so a pager can say how many pages.
+    Every bad argument is an ``InvalidInput`` naming it and what is allowed."""
+    access.require_system_admin(actor)
+    chosen: list[str] = []
+    for state in states:
+        try:
+            chosen.append(S(state).value)
+        except ValueError:
+            allowed = ", ".join(s.value for s in S)
+            shown = access.shown(str(state), 40)
+            raise InvalidInput(f"state {shown} is not a pool state; allowed: {allowed}") from None
+    if sort not in SORTS:
+        raise InvalidInput(f"sort {access.shown(sort, 40)} is not allowed; allowed: {', '.join(SORTS)}")
+    if skip < 0:
+        raise InvalidInput(f"skip must be 0 or more (got {skip})")
+    if take is not None and not 1 <= take <= PAGE_MAX:
+        raise InvalidInput(f"take must be between 1 and {PAGE_MAX} (got {take})")
+    search = search.strip()
+    if len(search) > 253:
+        raise InvalidInput(f"search is {len(search)} characters long; at most 253 are allowed")
+    where: list[sa.ColumnElement[bool]] = []
+    if chosen:
+        where.append(P.state.in_(sorted(set(chosen))))
+    if search:
+        where.append(sa.func.lower(P.name).like(_like(search), escape="\\"))
+    column = SORTS[sort]
+    order: list[sa.ColumnElement[Any]] = [column.desc() if descending else column.asc()]
+    if sort != "name":
+        order.append(P.name.desc() if descending else P.name.asc())
+    with platform.db.read() as s:
+        total = int(s.scalar(sa.select(sa.func.count()).select_from(P).where(*where)) or 0)
+        stmt = sa.select(P).where(*where).order_by(*order).offset(skip)
+        if take is not None:
+            stmt = stmt.limit(take)
+        rows = _namespace_rows(s, stmt)
+        counts = _counts(s)
+    return views.NamespacePage(total=total, namespaces=tuple(rows), counts=counts)
+
+
+def status_of(platform: Platform, actor: Actor, name: str) -> views.NamespaceView:
+    """One pool namespace as ``status`` shows it."""
+    access.require_system_admin(actor)
+    with platform.db.read() as s:
+        found = _namespace_rows(s, sa.select(P).where(P.name == name))
+    if not found:
+        raise NotFound(f"namespace {access.shown(name)} is not in the namespace pool")
+    return found[0]
 
 
 # --- claim (called by services.deployments.create inside its transaction) ----------------------------------------
@@ -363,6 +463,67 @@ def health_targets(platform: Platform) -> list[str]:
         return list(s.execute(stmt).scalars().all())
 
 
+@dataclass(frozen=True)
+class HealthTarget:
+    name: str
+    state: NamespaceState
+    health_reason: str
+
+
+def health_plan(platform: Platform) -> list[HealthTarget]:
+    """``health_targets`` with each namespace's state and recorded reason (commander decides how deep to check)."""
+    with platform.db.read() as s:
+        stmt = (
+            sa.select(P.name, P.state, P.health_reason)
+            .where(P.in_config.is_(True), P.state.in_([S.AVAILABLE.value, S.MISCONFIGURED.value]))
+            .order_by(P.name)
+        )
+        return [HealthTarget(name, S(state), reason) for name, state, reason in s.execute(stmt)]
+
+
+def record_health_many(platform: Platform, verdicts: Iterable[tuple[str, bool, str]]) -> dict[str, NamespaceState]:
+    """A whole health pass's verdicts ``(name, ok, reason)`` in one transaction; returns the namespaces that moved
+    and their new state. Rows whose state and reason stay as they are are not written at all, so a pass that finds
+    nothing new costs one read."""
+    wanted = {name: (ok, "" if ok else (reason or "health check failed")) for name, ok, reason in verdicts}
+    if not wanted:
+        return {}
+    now = platform.now()
+    moved: dict[str, NamespaceState] = {}
+    with platform.db.write() as s:
+        names = sorted(wanted)
+        rows = [
+            row
+            for i in range(0, len(names), _CHUNK)
+            for row in s.execute(
+                sa.select(P.name, P.state, P.in_config, P.health_reason).where(P.name.in_(names[i : i + _CHUNK]))
+            )
+        ]
+        for name, raw_state, in_config, old_reason in rows:
+            ok, reason = wanted[name]
+            state = S(raw_state)
+            if state is S.AVAILABLE and not ok:
+                dst: NamespaceState | None = S.MISCONFIGURED
+            elif state is S.MISCONFIGURED and ok and in_config:
+                dst = S.AVAILABLE
+            else:
+                dst = None
+            if dst is not None and move(s, name, state, dst, at=now, health_reason=reason):
+                moved[name] = dst
+                audit.record(
+                    s,
+                    actor=audit.SYSTEM,
+                    action=f"pool.{dst.value}",
+                    target_kind="namespace",
+                    target_id=name,
+                    detail={"reason": reason},
+                    at=now,
+                )
+            elif dst is None and old_reason != reason:
+                s.execute(sa.update(P).where(P.name == name, P.state == raw_state).values(health_reason=reason))
+    return moved
+
+
 def awaiting_first_check(platform: Platform) -> list[str]:
     """Configured namespaces commander has not verified yet (new or returning names), sorted."""
     with platform.db.read() as s:
@@ -469,4 +630,4 @@ def release_early(platform: Platform, actor: Actor, name: str, *, force: bool = 
             detail={"deployment_id": holder},
             at=now,
         )
-    return next(v for v in status(platform, actor) if v.name == name)
+    return status_of(platform, actor, name)
