@@ -221,3 +221,25 @@ def test_server_stopped_after_login_is_exit_3(tmp_path: Path) -> None:
     assert result.code == 3
     assert "cannot reach the airpool server at http://127.0.0.1:" in result.err
     assert "Traceback" not in result.err
+
+
+def test_pool_status_filters_sorts_and_pages_on_the_server(config: Path) -> None:
+    assert cli.run(config, "deployment", "create", "-l", "etl", "-n", "pool-b").code == 0
+    page = cli.run(config, "pool", "status", "--limit", "2").out
+    assert "pool-a" in page
+    assert "pool-b" in page
+    assert "pool-c" not in page
+    assert "Showing 1-2 of 3 matching namespaces; --page 2 for more, --all for every one." in page
+    assert "3 namespaces: 2 available, 1 claimed" in page
+    second = cli.run(config, "pool", "status", "--limit", "2", "--page", "2").out
+    assert "pool-c" in second
+    assert "pool-a" not in second
+    assert "Showing 3-3 of 3 matching namespaces." in second
+    claimed = json.loads(cli.run(config, "pool", "status", "--state", "claimed", "-o", "json").out)
+    assert (claimed["total"], [ns["name"] for ns in claimed["namespaces"]]) == (1, ["pool-b"])
+    newest_first = json.loads(cli.run(config, "pool", "status", "--sort", "state", "--desc", "-o", "json").out)
+    assert [ns["name"] for ns in newest_first["namespaces"]] == ["pool-b", "pool-c", "pool-a"]
+    assert "No pool namespace matches." in cli.run(config, "pool", "status", "--search", "zzz").err
+    bad = cli.run(config, "pool", "status", "--state", "sleeping")
+    assert bad.code == 2
+    assert "--state 'sleeping' is not a pool state; allowed: available, claimed" in bad.err

@@ -408,3 +408,67 @@ def test_namespace_field_follows_the_configuration(
         field.fill("team-x")
         page.get_by_role("button", name="Create Deployment").click()
         expect(page.locator(".facts")).to_contain_text("team-x")
+
+
+def test_a_large_pool_gets_a_searchable_namespace_field_and_a_paged_pool_page(
+    tmp_path: Path, sqlite_url: str, browser: object
+) -> None:
+    """150 free namespaces: New Deployment offers a search field whose suggestions come from the server as the user
+    types (and a typed name works without JavaScript); the Pool page shows 100 a page, filters and sorts."""
+    from playwright.sync_api import Browser
+
+    assert isinstance(browser, Browser)
+    names = ", ".join(f"pool-{i:03d}" for i in range(150))
+    with serving(tmp_path, sqlite_url, VALUES.replace("names: [pool-a, pool-b]", f"names: [{names}]")) as server:
+        context = browser.new_context(viewport={"width": 1280, "height": 860})
+        page = context.new_page()
+        sign_up(page, server)
+        page.get_by_role("link", name="New Deployment").click()
+        field = page.get_by_label("Kubernetes Namespace")
+        expect(field).to_have_attribute("list", "namespace-options")
+        expect(page.locator("#namespace-hint")).to_contain_text("150 namespaces of the pool are free right now")
+        options = page.locator("#namespace-options option")
+        expect(options).to_have_count(50)  # the first 50 free names, rendered by the server
+        field.fill("pool-14")
+        expect(options).to_have_count(10)  # pool-140 .. pool-149, asked from the server as the user typed
+        assert options.evaluate_all("os => os.map(o => o.value)") == [f"pool-14{i}" for i in range(10)]
+        capture(page, "new-deployment-namespace-search")
+        field.fill("pool-145")
+        page.get_by_label("Name", exact=True).fill("Big pool")
+        page.get_by_role("button", name="Create Deployment").click()
+        expect(page).to_have_url(re.compile(r"/deployments/[0-9a-f-]{36}$"))
+        expect(page.get_by_text("pool-145").first).to_be_visible()
+
+        page.goto(server.url("/admin/pool"))
+        expect(page.locator("#pool-range")).to_have_text("Showing 1 to 100 of 150 namespaces, page 1 of 2.")
+        expect(page.locator("table.list tbody tr")).to_have_count(100)
+        capture(page, "pool-large")
+        page.get_by_role("link", name="Next page").click()
+        expect(page.locator("#pool-range")).to_have_text("Showing 101 to 150 of 150 namespaces, page 2 of 2.")
+        page.goto(server.url("/admin/pool"))
+        page.get_by_label("claimed").check()
+        page.get_by_role("button", name="Filter").click()
+        expect(page.locator("#pool-range")).to_have_text("Showing 1 to 1 of 1 matching namespaces.")
+        expect(page.locator("table.list tbody th")).to_have_text(["pool-145"])
+        page.goto(server.url("/admin/pool?q=pool-00"))
+        page.get_by_role("link", name="Namespace").click()  # sorted by name already: the same link reverses it
+        expect(page.locator("table.list tbody th").first).to_have_text("pool-009")
+        context.close()
+
+        # Without JavaScript: the field still takes a typed name, and the server checks it.
+        plain = browser.new_context(viewport={"width": 1280, "height": 860}, java_script_enabled=False)
+        page = plain.new_page()
+        page.goto(server.url("/login"))
+        page.get_by_label("Username or email").fill("ada")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.get_by_role("link", name="New Deployment").click()
+        page.get_by_label("Name", exact=True).fill("Typed")
+        page.get_by_label("Kubernetes Namespace").fill("pool-145")  # taken: refused, the form is kept
+        page.get_by_role("button", name="Create Deployment").click()
+        expect(page.get_by_role("alert")).to_contain_text("namespace 'pool-145' is not available")
+        expect(page.get_by_label("Name", exact=True)).to_have_value("Typed")
+        page.get_by_label("Kubernetes Namespace").fill("pool-149")
+        page.get_by_role("button", name="Create Deployment").click()
+        expect(page).to_have_url(re.compile(r"/deployments/[0-9a-f-]{36}$"))
+        plain.close()

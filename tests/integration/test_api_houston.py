@@ -377,3 +377,47 @@ def test_available_namespaces_shortcut_answers_like_the_executor(anonymous: Grap
     assert refused_fast["data"] is None
     assert refused_fast["errors"][0]["message"] == "AUTH_TOKEN_REFRESH_FAILED"
     assert refused_fast["errors"][0]["path"] == ["availableNamespaces"]
+
+
+POOL_PAGE = """
+query PoolPage($take: Int, $skip: Int, $states: [NamespaceState!], $search: String, $sortBy: PoolSortField,
+               $sortDesc: Boolean) {
+  poolStatus(take: $take, skip: $skip, states: $states, search: $search, sortBy: $sortBy, sortDesc: $sortDesc) {
+    total counts { state count } namespaces { name state }
+  }
+}"""
+
+
+def test_pool_status_pages_sorts_and_filters_on_the_server(admin: GraphQL) -> None:
+    _create(admin, "pool-b")
+
+    def page(**variables: Any) -> dict[str, Any]:
+        result: dict[str, Any] = admin.data(POOL_PAGE, variables)["poolStatus"]
+        return result
+
+    everything = page()
+    assert everything["total"] == 3
+    assert [n["name"] for n in everything["namespaces"]] == ["pool-a", "pool-b", "pool-c"]
+    first = page(take=2)
+    assert (first["total"], [n["name"] for n in first["namespaces"]]) == (3, ["pool-a", "pool-b"])
+    second = page(take=2, skip=2)
+    assert [n["name"] for n in second["namespaces"]] == ["pool-c"]
+    assert [n["name"] for n in page(sortDesc=True)["namespaces"]] == ["pool-c", "pool-b", "pool-a"]
+    by_state = page(sortBy="state")["namespaces"]
+    assert [(n["state"], n["name"]) for n in by_state] == [
+        ("available", "pool-a"),
+        ("available", "pool-c"),
+        ("claimed", "pool-b"),
+    ]
+    claimed = page(states=["claimed"])
+    assert (claimed["total"], [n["name"] for n in claimed["namespaces"]]) == (1, ["pool-b"])
+    assert {c["state"]: c["count"] for c in claimed["counts"]}["available"] == 2  # counts: always the whole pool
+    assert [n["name"] for n in page(search="OL-C")["namespaces"]] == ["pool-c"]
+    assert page(search="%")["total"] == 0  # LIKE wildcards are taken literally
+    assert page(search="_")["total"] == 0
+
+    too_many = admin.error(POOL_PAGE, {"take": 5000})
+    assert too_many["message"] == "take must be between 1 and 1000 (got 5000)"
+    assert too_many["extensions"]["code"] == "BAD_USER_INPUT"
+    assert admin.error(POOL_PAGE, {"skip": -1})["message"] == "skip must be 0 or more (got -1)"
+    assert "sortBy" in admin.error(POOL_PAGE, {"sortBy": "holder"})["message"]

@@ -49,19 +49,66 @@ def summary(status: dict[str, Any]) -> str:
     return line
 
 
-@app.command("status", epilog=output.examples("airpool pool status", "airpool pool status -o json"))
+#: Rows ``pool status`` shows unless told otherwise: a pool of 10,000 stays a quick, readable answer.
+DEFAULT_LIMIT = 100
+_STATES = ("available", "claimed", "releasing", "retained", "misconfigured", "retired")
+
+
+@app.command(
+    "status",
+    epilog=output.examples(
+        "airpool pool status",
+        "airpool pool status --state misconfigured --state retained",
+        "airpool pool status --search team-a --sort since --desc",
+        "airpool pool status --page 3",
+        "airpool pool status --all -o json",
+    ),
+)
 @exits.handled
-def status(fmt: output.Format = output.output_option()) -> None:
-    """Every namespace of the pool: state, holder, since when, when a retained one returns, health reason."""
+def status(
+    states: list[str] = typer.Option(
+        [], "--state", "-s", help=f"Only namespaces in this state (repeatable): {', '.join(_STATES)}."
+    ),
+    search: str = typer.Option("", "--search", "-q", help="Only namespaces whose name contains this text."),
+    sort: str = typer.Option("name", "--sort", help="Sort by name, state or since (ties by name)."),
+    desc: bool = typer.Option(False, "--desc", help="Reverse the order."),
+    limit: int = typer.Option(DEFAULT_LIMIT, "--limit", "-n", min=1, max=1000, help="Rows per page (1 to 1000)."),
+    page: int = typer.Option(1, "--page", "-p", min=1, help="Which page of --limit rows."),
+    show_all: bool = typer.Option(False, "--all", help="Every matching namespace, however many."),
+    fmt: output.Format = output.output_option(),
+) -> None:
+    """Pool namespaces (100 a page unless --limit/--all): state, holder, since when, when a retained one returns,
+    health reason. Filtering, sorting and paging happen on the server."""
+    unknown = [s for s in states if s not in _STATES]
+    if unknown:
+        raise exits.fail(f"--state {unknown[0]!r} is not a pool state; allowed: {', '.join(_STATES)}", code=exits.USAGE)
+    if sort not in ("name", "state", "since"):
+        raise exits.fail(f"--sort {sort!r} is not allowed; allowed: name, state, since", code=exits.USAGE)
+    variables: dict[str, Any] = {"states": states or None, "search": search or None, "sortBy": sort, "sortDesc": desc}
+    if not show_all:
+        variables |= {"take": limit, "skip": (page - 1) * limit}
     current = session.open_session()
-    pool = current.api.execute(queries.POOL_STATUS)["poolStatus"]
+    pool = current.api.execute(queries.POOL_STATUS, variables)["poolStatus"]
     if fmt is output.Format.JSON:
         output.print_json(pool)
         return
     if not pool["enabled"]:
         typer.echo("No namespace pool is configured: commander creates a namespace for each Deployment.")
         return
-    output.show(pool["namespaces"], _COLUMNS, fmt=fmt, empty="The pool has no namespaces.")
+    filtered = bool(states or search)
+    empty = "No pool namespace matches." if filtered else "The pool has no namespaces."
+    if not show_all and page > 1 and not pool["namespaces"] and pool["total"]:
+        empty = f"Page {page} is past the end: {pool['total']} namespaces match, {limit} a page."
+    output.show(pool["namespaces"], _COLUMNS, fmt=fmt, empty=empty)
+    shown = len(pool["namespaces"])
+    if shown and shown < pool["total"]:
+        first = 1 + (0 if show_all else (page - 1) * limit)
+        typer.echo(
+            f"Showing {first}-{first + shown - 1} of {pool['total']} matching namespaces; "
+            f"--page {page + 1} for more, --all for every one."
+            if first + shown - 1 < pool["total"]
+            else f"Showing {first}-{first + shown - 1} of {pool['total']} matching namespaces."
+        )
     typer.echo(summary(pool))
 
 

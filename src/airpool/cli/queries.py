@@ -79,9 +79,11 @@ mutation DeleteDeployment($deploymentUuid: Uuid!, $deploymentHardDelete: Boolean
 """
 
 POOL_STATUS = """
-query PoolStatus {
-  poolStatus {
-    enabled source nextRelease
+query PoolStatus(
+  $take: Int, $skip: Int, $states: [NamespaceState!], $search: String, $sortBy: PoolSortField, $sortDesc: Boolean
+) {
+  poolStatus(take: $take, skip: $skip, states: $states, search: $search, sortBy: $sortBy, sortDesc: $sortDesc) {
+    enabled source nextRelease total
     counts { state count }
     namespaces {
       name state since releasesAt healthReason inConfig

@@ -151,6 +151,15 @@ class PoolCounts:
 
 
 @dataclass(frozen=True)
+class NamespacePage:
+    """One page of ``pool.status_page``: the rows, how many rows the filter matched, and the whole pool's counts."""
+
+    total: int
+    namespaces: tuple[NamespaceView, ...]
+    counts: PoolCounts
+
+
+@dataclass(frozen=True)
 class JobView:
     id: int
     kind: str

@@ -11,6 +11,8 @@ Rules the pages keep:
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
 
 from starlette.responses import JSONResponse, Response
 
@@ -23,6 +25,14 @@ from airpool.services import access, audit, auth, commander_jobs, deployments, p
 from airpool.services.platform import Platform
 from airpool.ui import settings_view, templating
 from airpool.ui.framework import Ctx
+
+#: Free namespaces up to which New Deployment shows a dropdown of all; above it, a search field with suggestions.
+PICKER_SELECT_MAX = 100
+#: Suggestions the search field offers at once.
+PICKER_SUGGESTIONS = 50
+#: Rows per page of the Pool page.
+POOL_PAGE = 100
+_STATE_NAMES = frozenset(s.value for s in NamespaceState)
 
 #: Pool states counted in the empty-pool message, in the words the CLI and API use.
 _UNAVAILABLE = (
@@ -229,18 +239,29 @@ class Pages:
         names: list[str] = []
         pool_error = None
         hint = None
+        free = 0
         if mode == "pool":
-            names = pool.available_namespaces(self.platform, ctx.user)
-            if not names:
+            # Up to PICKER_SELECT_MAX free names: a dropdown of all. More: a text field with suggestions (a
+            # datalist of the first matches, refreshed by app.js as the user types), so the page stays small.
+            free, names = pool.offered(self.platform, ctx.user, take=PICKER_SELECT_MAX)
+            if free > PICKER_SELECT_MAX:
+                names = pool.offered(self.platform, ctx.user, search=form["namespace"], take=PICKER_SUGGESTIONS)[1]
+                names = names or pool.offered(self.platform, ctx.user, take=PICKER_SUGGESTIONS)[1]
+            if not free:
                 counts = pool.counts(self.platform)
                 pool_error = {
                     "counts": [(label, counts[state]) for state, label in _UNAVAILABLE],
                     "next_release": counts.next_release_at,
                 }
-            elif form["namespace"] not in names:
-                if error and form["namespace"]:
+            elif form["namespace"] and not (
+                form["namespace"] in names
+                or (free > PICKER_SELECT_MAX and pool.is_offered(self.platform, form["namespace"]))
+            ):
+                if error:
                     hint = "Choose another namespace below; everything else you entered is kept."
                 form = {**form, "namespace": ""}  # taken meanwhile: the user chooses again, the rest stays
+            elif free <= PICKER_SELECT_MAX and form["namespace"] not in names:
+                form = {**form, "namespace": ""}
         posted = ctx.request.method == "POST"
         return ctx.render(
             "new_deployment.html",
@@ -252,6 +273,8 @@ class Pages:
             default_airflow_version=config.airflow.version,
             namespace_mode=mode,
             namespaces=names,
+            namespaces_free=free,
+            namespace_picker="select" if free <= PICKER_SELECT_MAX else "search",
             # The DAG deploy choice appears once NFS is enabled; where it cannot work, disabled with the reason.
             nfs_enabled=config.deployments.nfs_dag_deploys,
             nfs_blocked=deployments.nfs_unavailable(config),
@@ -312,18 +335,62 @@ class Pages:
 
     # ---- administration -------------------------------------------------------------------------------------
 
+    def namespace_options(self, ctx: Ctx) -> Response:
+        """What the namespace picker asks as the user types: the first matching free names, and how many are free."""
+        self._workspace(ctx, ctx.request.path_params["workspace_id"])
+        query = ctx.request.query_params.get("q", "")
+        free, names = pool.offered(self.platform, ctx.user, search=query, take=PICKER_SUGGESTIONS)
+        return JSONResponse({"free": free, "names": names}, headers={"Cache-Control": "no-store"})
+
     def pool(self, ctx: Ctx) -> Response:
-        rows = pool.status(self.platform, ctx.user)
+        """One page of the pool (POOL_PAGE rows), filtered by state and name and sorted, all on the server."""
+        params = ctx.request.query_params
+        states = [s for s in params.getlist("state") if s in _STATE_NAMES]
+        search = params.get("q", "").strip()[:253]
+        sort = params.get("sort", "name") if params.get("sort") in pool.SORTS else "name"
+        descending = params.get("desc") == "1"
+        page_no = int(params["page"]) if params.get("page", "").isdigit() and int(params["page"]) > 0 else 1
+        result = pool.status_page(
+            self.platform,
+            ctx.user,
+            states=states,
+            search=search,
+            sort=sort,
+            descending=descending,
+            skip=(page_no - 1) * POOL_PAGE,
+            take=POOL_PAGE,
+        )
         self._top_bar(ctx)
-        counts: dict[str, int] = {}
-        for ns in rows:
-            counts[ns.state.value] = counts.get(ns.state.value, 0) + 1
+        pages = max(1, -(-result.total // POOL_PAGE))
+
+        def link(**change: Any) -> str:
+            query: list[tuple[str, str]] = [("state", s) for s in states]
+            current = {"q": search, "sort": sort if sort != "name" else "", "desc": "1" if descending else ""}
+            current |= {"page": str(page_no) if page_no > 1 else ""} | change
+            query += [(k, v) for k, v in current.items() if v]
+            return "/admin/pool" + ("?" + urlencode(query) if query else "")
+
         return ctx.render(
             "pool.html",
             title="Namespace pool",
             nav="pool",
-            namespaces=rows,
-            counts=sorted(counts.items()),
+            namespaces=result.namespaces,
+            total=result.total,
+            pool_total=sum(result.counts.by_state.values()),
+            counts=[(s.value, n) for s, n in sorted(result.counts.by_state.items(), key=lambda i: i[0].value) if n],
+            states=[s.value for s in NamespaceState],
+            chosen_states=states,
+            search=search,
+            sort=sort,
+            descending=descending,
+            page=page_no,
+            pages=pages,
+            first=(page_no - 1) * POOL_PAGE + 1,
+            previous_url=link(page=str(page_no - 1) if page_no > 2 else "") if page_no > 1 else None,
+            next_url=link(page=str(page_no + 1)) if page_no < pages else None,
+            sort_url=lambda key: link(
+                sort=key if key != "name" else "", desc="1" if key == sort and not descending else "", page=""
+            ),
             pool_enabled=self.platform.config.pool_enabled,
         )
 

@@ -39,6 +39,7 @@ def routes(platform: Platform) -> list[BaseRoute]:
         Route("/w/{workspace_id}/deployments", page(pages.deployments), methods=get),
         Route("/w/{workspace_id}/deployments/status", page(pages.deployments_status), methods=get),
         Route("/w/{workspace_id}/deployments/new", page(pages.new_deployment), methods=both),
+        Route("/w/{workspace_id}/namespaces", page(pages.namespace_options), methods=get),
         Route("/deployments/{id}", page(pages.deployment), methods=get),
         Route("/deployments/{id}/live", page(pages.deployment_live), methods=get),
         Route("/deployments/{id}/delete", page(pages.delete_deployment), methods=both),

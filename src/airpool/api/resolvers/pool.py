@@ -27,16 +27,35 @@ def resolve_available_namespaces(_: Any, info: Info, *, cluster_id: str | None =
 
 
 @query.field("poolStatus")
-def resolve_pool_status(_: Any, info: Info) -> dict[str, Any]:
-    namespaces = pool.status(platform(info), caller(info))
-    counts = pool.counts(platform(info))
+def resolve_pool_status(
+    _: Any,
+    info: Info,
+    *,
+    take: int | None = None,
+    skip: int | None = None,
+    states: list[str] | None = None,
+    search: str | None = None,
+    sort_by: str | None = None,
+    sort_desc: bool | None = None,
+) -> dict[str, Any]:
+    page = pool.status_page(
+        platform(info),
+        caller(info),
+        states=states or (),
+        search=search or "",
+        sort=sort_by or "name",
+        descending=bool(sort_desc),
+        skip=skip or 0,
+        take=take,
+    )
     settings = platform(info).config.pool
     return {
         "enabled": settings is not None,
         "source": settings.source.value if settings else None,
-        "counts": [{"state": state, "count": n} for state, n in counts.by_state.items()],
-        "namespaces": namespaces,
-        "next_release": counts.next_release_at,
+        "total": page.total,
+        "counts": [{"state": state, "count": n} for state, n in page.counts.by_state.items()],
+        "namespaces": page.namespaces,
+        "next_release": page.counts.next_release_at,
     }
 
 

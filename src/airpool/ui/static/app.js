@@ -84,3 +84,40 @@
   }
   window.setInterval(poll, 5000);
 })();
+
+// 3. The New Deployment namespace search (pools with many free namespaces): as the user types, ask the server for
+//    the first matching free names and offer them in the field's datalist. Without this script the field still
+//    takes a typed name, and the server-rendered suggestions are the first free names.
+(function () {
+  "use strict";
+  var input = document.querySelector("[data-namespace-search]");
+  if (!input || !input.list) { return; }
+  var url = input.getAttribute("data-namespace-search");
+  var list = input.list;
+  var timer = null;
+  var asked = null;
+
+  function show(names) {
+    while (list.firstChild) { list.removeChild(list.firstChild); }
+    names.forEach(function (name) {
+      var option = document.createElement("option");
+      option.value = name;
+      list.appendChild(option);
+    });
+  }
+
+  function ask() {
+    var q = input.value.trim();
+    if (q === asked) { return; }
+    asked = q;
+    fetch(url + "?q=" + encodeURIComponent(q), { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) { if (data && asked === q) { show(data.names); } })
+      .catch(function () { /* the next keystroke asks again */ });
+  }
+
+  input.addEventListener("input", function () {
+    window.clearTimeout(timer);
+    timer = window.setTimeout(ask, 150);
+  });
+})();
