@@ -389,11 +389,17 @@ def sync(platform: Platform) -> SyncReport:
     """Make the pool table follow the configured names (start-up and reload). Safe to run on every replica.
 
     New and returning names wait in ``misconfigured`` (``PENDING_CHECK``) until commander's health check has verified
-    its access there: a namespace is never offered on the configuration's word alone."""
+    its access there: a namespace is never offered on the configuration's word alone.
+
+    Set operations: one read of (name, state, in_config), then a handful of multi-row statements (inserts, and
+    compare-and-set UPDATEs over chunks of names, each keeping its ``WHERE state = ...``), however large the pool;
+    a sync that finds nothing to change writes nothing."""
     configured = set(platform.config.pool.names) if platform.config.pool else set()
     now = platform.now()
     with platform.db.write() as s:
-        existing = {r.name: r for r in s.scalars(sa.select(P))}
+        existing = {
+            name: (S(state), in_config) for name, state, in_config in s.execute(sa.select(P.name, P.state, P.in_config))
+        }
         new = sorted(configured - existing.keys())
         sql.insert_ignore(
             s,
@@ -411,26 +417,26 @@ def sync(platform: Platform) -> SyncReport:
                 for n in new
             ],
         )
-        retired: list[str] = []
-        returned: list[str] = []
-        on_release: list[str] = []
-        for name, row in sorted(existing.items()):
-            state = S(row.state)
-            if name in configured:
-                if state is S.RETIRED and move(
-                    s, name, S.RETIRED, S.MISCONFIGURED, at=now, in_config=True, health_reason=PENDING_CHECK
-                ):
-                    returned.append(name)
-                elif not row.in_config:
-                    s.execute(sa.update(P).where(P.name == name).values(in_config=True))
-                continue
-            if row.in_config:
-                s.execute(sa.update(P).where(P.name == name).values(in_config=False))
-            if state in (S.AVAILABLE, S.MISCONFIGURED):
-                if move(s, name, state, S.RETIRED, at=now, in_config=False):
-                    retired.append(name)
-            elif state in HELD_STATES:
-                on_release.append(name)
+        came_back = sorted(n for n, (state, _) in existing.items() if n in configured and state is S.RETIRED)
+        back_in = sorted(
+            n for n, (state, inc) in existing.items() if n in configured and state is not S.RETIRED and not inc
+        )
+        gone = {n: row for n, row in existing.items() if n not in configured}
+        left = sorted(n for n, (_, inc) in gone.items() if inc)
+        to_retire = {
+            src: sorted(n for n, (state, _) in gone.items() if state is src) for src in (S.AVAILABLE, S.MISCONFIGURED)
+        }
+        returned = _bulk_move(
+            s, came_back, S.RETIRED, S.MISCONFIGURED, at=now, in_config=True, health_reason=PENDING_CHECK
+        )
+        _bulk_set(s, back_in, in_config=True)
+        _bulk_set(s, left, in_config=False)
+        retired = sorted(
+            name
+            for src, names in to_retire.items()
+            for name in _bulk_move(s, names, src, S.RETIRED, at=now, in_config=False)
+        )
+        on_release = sorted(n for n, (state, _) in gone.items() if state in HELD_STATES)
         report = SyncReport(
             added=tuple(new), retired=tuple(retired), returned=tuple(returned), retire_on_release=tuple(on_release)
         )
@@ -441,10 +447,39 @@ def sync(platform: Platform) -> SyncReport:
                 action="pool.sync",
                 target_kind="pool",
                 target_id="pool",
-                detail={"added": new, "retired": retired, "returned": returned},
+                detail={"added": new, "retired": retired, "returned": list(returned)},
                 at=now,
             )
         return report
+
+
+def _bulk_move(
+    s: Session, names: list[str], src: NamespaceState, dst: NamespaceState, *, at: datetime, **values: Any
+) -> list[str]:
+    """``move`` for many names at once (chunks of ``_CHUNK``); returns the names this caller moved, sorted."""
+    if not can_move(src, dst):
+        raise AssertionError(f"pool namespaces: {src} -> {dst} is not an allowed transition")
+    moved: list[str] = []
+    for i in range(0, len(names), _CHUNK):
+        result = s.execute(
+            sa.update(P)
+            .where(P.name.in_(names[i : i + _CHUNK]), P.state == src.value)
+            .values(state=dst.value, state_since=at, version=P.version + 1, **values)
+            .returning(P.name)
+            .execution_options(synchronize_session=False)
+        )
+        moved += result.scalars().all()
+    return sorted(moved)
+
+
+def _bulk_set(s: Session, names: list[str], **values: Any) -> None:
+    for i in range(0, len(names), _CHUNK):
+        s.execute(
+            sa.update(P)
+            .where(P.name.in_(names[i : i + _CHUNK]))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def note(s: Session, name: str, *, reason: str) -> None:

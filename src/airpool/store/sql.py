@@ -23,10 +23,20 @@ def insert_ignore(session: Session, model: type[Base], rows: list[dict[str, Any]
     assert isinstance(table, sa.Table)
     key = next(iter(table.primary_key.columns))
     total = 0
+    # Multi-row statements (one per chunk of rows with the same columns): 10,000 pool names are 20 statements.
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in rows:
-        stmt = insert(table).values(**row).on_conflict_do_nothing().returning(key)
-        total += len(session.execute(stmt).all())
+        groups.setdefault(tuple(sorted(row)), []).append(row)
+    for columns, group in groups.items():
+        size = max(1, _MAX_PARAMETERS // len(columns))
+        for i in range(0, len(group), size):
+            stmt = insert(table).values(group[i : i + size]).on_conflict_do_nothing().returning(key)
+            total += len(session.execute(stmt).all())
     return total
+
+
+#: Bound parameters per statement: below SQLite's default limit (32,766) and PostgreSQL's (65,535).
+_MAX_PARAMETERS = 5000
 
 
 def rowcount(result: sa.Result[Any]) -> int:
