@@ -64,6 +64,29 @@ def test_create_claims_first_available_and_queues_install(plat: Platform) -> Non
     assert status["pool-b"].holder_label is None
 
 
+def test_create_writes_the_deployment_its_job_and_its_audit_event_together(plat: Platform) -> None:
+    """On PostgreSQL the claim and the three inserts are one statement; on SQLite four. Same rows either way."""
+    admin = tp.admin(plat)
+    ws = _ws(plat, admin)
+    dep = deployments.create(plat, admin, workspace_id=ws, label="Sales", namespace="pool-b", description="d")
+    with plat.db.read() as s:
+        row = s.get(models.Deployment, dep.id)
+        assert row is not None
+        assert (row.namespace, row.active_namespace, row.label, row.description) == ("pool-b", "pool-b", "Sales", "d")
+        assert row.dag_deployment is None
+        assert s.scalar(sa.select(models.Deployment.id).where(models.Deployment.dag_deployment.is_(None))) == dep.id
+        base = f"https://deployments.{plat.config.base_domain}/{dep.release_name}"
+        assert row.urls[0] == {"type": "airflow", "url": f"{base}/airflow"}
+        job = s.scalars(sa.select(models.CommanderJob).where(models.CommanderJob.deployment_id == dep.id)).one()
+        assert (job.kind, job.state, job.namespace, job.payload, job.attempts) == ("install", "queued", "pool-b", {}, 0)
+        event = s.scalars(sa.select(models.AuditEvent).where(models.AuditEvent.target_id == dep.id)).one()
+        assert (event.action, event.actor, event.workspace_id) == ("deployment.create", admin.username, ws)
+        assert event.detail == {"release_name": dep.release_name, "namespace": "pool-b", "dag_deployment": "image"}
+        holder = s.scalar(sa.select(models.PoolNamespace.holder_id).where(models.PoolNamespace.name == "pool-b"))
+        assert holder == dep.id
+    assert deployments.get(plat, admin, dep.id) == dep
+
+
 def test_chosen_namespace_taken_or_unknown_names_itself(plat: Platform) -> None:
     admin = tp.admin(plat)
     ws = _ws(plat, admin)

@@ -21,6 +21,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -197,59 +198,163 @@ def create(
                 f"{config.platform_release}-<release name>"
             )
     now = platform.now()
-    dep_id = str(uuid.uuid4())
-    try:
-        with platform.db.write() as s:
-            access.require_role(s, actor, workspace_id, Role.EDITOR)
-            rname = _release_name(s, wanted_release)
-            if config.pool is not None:
-                ns = pool.claim(s, deployment_id=dep_id, namespace=wanted_ns, at=now)
-            elif wanted_ns is not None:
-                ns = _free_form_namespace(s, config, wanted_ns)
-            else:
-                ns = _derived_namespace(config, rname)
-            dep = D(
-                id=dep_id,
-                label=label,
-                description=description,
-                release_name=rname,
-                executor=chosen_executor.value,
-                airflow_version=version,
-                namespace=ns,
-                active_namespace=ns,
-                workspace_id=workspace_id,
-                status=DeploymentStatus.DEPLOYING.value,
-                status_message="queued for install",
-                urls=_urls(config, rname, chosen_executor),
-                dag_deployment=stored_dags,
-                created_by=actor.user_id,
-                created_at=now,
-                updated_at=now,
-            )
-            s.add(dep)
-            s.flush()
-            commander_jobs.enqueue(
-                s,
-                kind=commander_jobs.JobKind.INSTALL,
-                at=now,
-                deployment_id=dep_id,
-                namespace=ns,
-                payload=_dag_payload(stored_dags),
-            )
-            audit.record(
-                s,
-                actor=actor.username,
-                action="deployment.create",
-                target_kind="deployment",
-                target_id=dep_id,
-                workspace_id=workspace_id,
-                detail={"release_name": rname, "namespace": ns, "dag_deployment": dag_source.type.value},
-                at=now,
-            )
-            return views.DeploymentView.of(dep)
-    except IntegrityError as exc:
-        # A concurrent request took the same release name or namespace between our check and our insert.
-        raise Conflict("release name or namespace was just taken by another Deployment; try again") from exc
+    stored = {
+        "label": label,
+        "description": description,
+        "executor": chosen_executor.value,
+        "airflow_version": version,
+        "workspace_id": workspace_id,
+        "status": DeploymentStatus.DEPLOYING.value,
+        "status_message": "queued for install",
+        "dag_deployment": stored_dags,
+        "created_by": actor.user_id,
+        "created_at": now,
+        "updated_at": now,
+    }
+    # A generated release name is not looked up first: the unique index refuses the rare clash, and the whole
+    # transaction (claim included) is tried again with a new name.
+    attempts = 1 if wanted_release is not None else _NAME_ATTEMPTS
+    for attempt in range(attempts):
+        rname = wanted_release or spec.generate_release_name()
+        values = {
+            **stored,
+            "id": str(uuid.uuid4()),
+            "release_name": rname,
+            "urls": _urls(config, rname, chosen_executor),
+        }
+        try:
+            with platform.db.write() as s:
+                access.require_role(s, actor, workspace_id, Role.EDITOR)
+                if wanted_release is not None:
+                    _release_name(s, wanted_release)
+                ns = _insert(s, config, values, namespace=wanted_ns, dag_type=dag_source.type.value, actor=actor)
+        except IntegrityError as exc:
+            if "release_name" in str(exc.orig) and attempt + 1 < attempts:
+                continue
+            # A concurrent request took the same release name or namespace between our check and our insert.
+            raise Conflict("release name or namespace was just taken by another Deployment; try again") from exc
+        return views.DeploymentView.of(D(**values, namespace=ns, active_namespace=ns))
+    raise Conflict("could not generate an unused release name; give one explicitly")
+
+
+def _insert(
+    s: Session, config: PlatformConfig, values: dict[str, Any], *, namespace: str | None, dag_type: str, actor: Actor
+) -> str:
+    """Claim (or name) the namespace, insert the Deployment, queue its install job and record the audit event, in
+    the caller's transaction; returns the namespace. Core statements (no ORM unit of work); on PostgreSQL with a
+    pool, ONE statement: the claim's UPDATE and the three INSERTs as data-modifying CTEs, so a create is two round
+    trips (role check, this) plus the commit. The claim keeps its compare-and-set (``WHERE state = 'available'``,
+    ``SKIP LOCKED`` when picking): no row claimed means nothing inserted."""
+    dep_id, now = values["id"], values["created_at"]
+    job = {
+        "kind": commander_jobs.JobKind.INSTALL.value,
+        "deployment_id": dep_id,
+        "payload": _dag_payload(values["dag_deployment"]),
+        "state": commander_jobs.JobState.QUEUED.value,
+        "attempts": 0,
+        "max_attempts": commander_jobs.DEFAULT_MAX_ATTEMPTS,
+        "run_after": now,
+        "created_at": now,
+        "updated_at": now,
+        "last_error": "",
+    }
+    event = {
+        "at": now,
+        "actor": actor.username,
+        "action": "deployment.create",
+        "target_kind": "deployment",
+        "target_id": dep_id,
+        "workspace_id": values["workspace_id"],
+    }
+    detail = {"release_name": values["release_name"], "dag_deployment": dag_type}
+    if config.pool is not None and s.get_bind().dialect.name == "postgresql":
+        claimed = s.scalar(_create_in_one_statement(values, job, event, detail, namespace=namespace, at=now))
+        if claimed is not None:
+            return str(claimed)
+        # Nothing claimed, so nothing inserted: the step-by-step path below says precisely why (or, if a
+        # namespace was freed meanwhile, claims it).
+    if config.pool is not None:
+        ns = pool.claim(s, deployment_id=dep_id, namespace=namespace, at=now)
+    elif namespace is not None:
+        ns = _free_form_namespace(s, config, namespace)
+    else:
+        ns = _derived_namespace(config, values["release_name"])
+    s.execute(sa.insert(D).values(**_nullable(values), namespace=ns, active_namespace=ns))
+    s.execute(sa.insert(models.CommanderJob).values(**job, namespace=ns))
+    s.execute(sa.insert(models.AuditEvent).values(**event, detail={**detail, "namespace": ns}))
+    return ns
+
+
+def _nullable(values: dict[str, Any]) -> dict[str, Any]:
+    """JSON columns store SQL NULL (not JSON ``null``) for None, as the ORM did."""
+    return {k: sa.null() if v is None else v for k, v in values.items()}
+
+
+def _literal(table: sa.Table, column: str, value: Any) -> sa.ColumnElement[Any]:
+    return sa.null() if value is None else sa.literal(value, table.c[column].type)
+
+
+def _create_in_one_statement(
+    values: dict[str, Any],
+    job: dict[str, Any],
+    event: dict[str, Any],
+    detail: dict[str, str],
+    *,
+    namespace: str | None,
+    at: Any,
+) -> sa.Select[tuple[str]]:
+    P = models.PoolNamespace
+    deps, jobs, events = (t.__table__ for t in (D, models.CommanderJob, models.AuditEvent))
+    assert isinstance(deps, sa.Table)
+    assert isinstance(jobs, sa.Table)
+    assert isinstance(events, sa.Table)
+    if namespace is None:
+        target: Any = (
+            sa.select(P.name)
+            .where(P.state == "available")
+            .order_by(P.name)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+    else:
+        target = namespace
+    claimed = (
+        sa.update(P)
+        .where(P.name == target, P.state == "available")
+        .values(state="claimed", state_since=at, version=P.version + 1, holder_id=values["id"], releases_at=None)
+        .returning(P.name)
+        .cte("claimed")
+    )
+    dep = (
+        sa.insert(D)
+        .from_select(
+            [*values, "namespace", "active_namespace"],
+            sa.select(*(_literal(deps, k, v) for k, v in values.items()), claimed.c.name, claimed.c.name),
+        )
+        .returning(D.namespace)
+        .cte("dep")
+    )
+    queued = (
+        sa.insert(models.CommanderJob)
+        .from_select([*job, "namespace"], sa.select(*(_literal(jobs, k, v) for k, v in job.items()), dep.c.namespace))
+        .returning(models.CommanderJob.id)
+        .cte("queued")
+    )
+    pairs = [part for key, value in detail.items() for part in (sa.literal(key), sa.literal(value))]
+    audited = (
+        sa.insert(models.AuditEvent)
+        .from_select(
+            [*event, "detail"],
+            sa.select(
+                *(_literal(events, k, v) for k, v in event.items()),
+                sa.func.json_build_object(*pairs, sa.literal("namespace"), dep.c.namespace, type_=sa.JSON),
+            ),
+        )
+        .returning(models.AuditEvent.id)
+        .cte("audited")
+    )
+    return sa.select(dep.c.namespace).add_cte(queued, audited)
 
 
 def _visible(s: Session, actor: Actor, deployment_id: str, minimum: Role, *, lock: bool = False) -> models.Deployment:
