@@ -8,7 +8,8 @@ in growing steps, so under contention a waiter can oversleep by hundreds of mill
 free; a Python lock hands over at once (it measured ~10x better p99 at 16 threads, bench/services_create.py).
 Several processes on one SQLite file still work, through busy_timeout.
 PostgreSQL runs at READ COMMITTED: the services' compare-and-set UPDATEs re-check their WHERE clause after a
-concurrent commit, which is what makes a claim atomic there.
+concurrent commit, which is what makes a claim atomic there. Its reads run in autocommit (each statement sees the
+latest commits, exactly as at READ COMMITTED inside a transaction, without the BEGIN and COMMIT round trips).
 
 Text holding U+0000 is refused before it reaches either database (``InvalidInput`` naming the column): PostgreSQL
 cannot store it and SQLite would, and the two must give the same answer. The API and the UI refuse it earlier with
@@ -149,7 +150,12 @@ class Database:
         self.engine = make_engine(url, pool_size=pool_size)
         self.dialect = self.engine.dialect.name
         self._write = sessionmaker(self.engine.execution_options(**{_WRITE: True}), expire_on_commit=False)
-        self._read = sessionmaker(self.engine, expire_on_commit=False)
+        # PostgreSQL reads run in autocommit: at READ COMMITTED every statement takes its own snapshot whether or
+        # not a transaction is open, so BEGIN and COMMIT bought nothing but two round trips per read.
+        reads = (
+            self.engine.execution_options(isolation_level="AUTOCOMMIT") if self.dialect == "postgresql" else self.engine
+        )
+        self._read = sessionmaker(reads, expire_on_commit=False)
         self._writer_lock: contextlib.AbstractContextManager[object] = (
             threading.Lock() if self.dialect == "sqlite" else contextlib.nullcontext()
         )
