@@ -1,6 +1,8 @@
 """createDeployment over HTTP: latency p50/p99 and throughput at concurrency 1, 16 and 64, on SQLite and PostgreSQL,
 against a trivial ``appConfig { version }`` query measured the same way in the same run (the ratio is the cost of
-the claim transaction beyond HTTP + GraphQL); then ``availableNamespaces`` latency with a 10,000-namespace pool.
+the claim transaction beyond HTTP + GraphQL), and ``appConfig`` against a bare JSON endpoint of the same ASGI stack
+(``bench/bare_app.py``: Starlette under uvicorn, no GraphQL, auth or database); then createDeployment on PostgreSQL
+behind ``serve --workers 2`` against one process; then ``availableNamespaces`` latency with a 10,000-namespace pool.
 
 Each database gets one real ``airpool serve`` process (no commander). Run from the repository root:
 
@@ -14,6 +16,8 @@ import asyncio
 import contextlib
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -26,6 +30,7 @@ import sqlalchemy as sa
 from tests.support.api_server import PASSWORD, GraphQL, serve_process
 from tests.support.postgres import postgres_server
 
+from airpool.devcluster.processes import free_port
 from airpool.services import schema
 
 CREATE = """
@@ -80,11 +85,38 @@ def _values(directory: Path, names: int) -> Path:
 
 
 @contextlib.contextmanager
-def _server(directory: Path, url: str, names: int) -> Iterator[tuple[str, str, str]]:
+def _bare() -> Iterator[str]:
+    """``bench/bare_app.py`` under uvicorn in its own process; yields its base URL."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "bench.bare_app:app", "--port", str(port), "--log-level", "warning"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.post(f"{base}/v1", json={}, timeout=1).raise_for_status()
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+@contextlib.contextmanager
+def _server(directory: Path, url: str, names: int, *, workers: int = 1) -> Iterator[tuple[str, str, str]]:
     """A migrated database and a serve process with a pool of ``names``; yields (base URL, token, workspace)."""
     schema.upgrade(url)
     env = {"AIRPOOL_ADMIN_USERNAME": "bench", "AIRPOOL_ADMIN_PASSWORD": PASSWORD}
-    with serve_process(values=_values(directory, names), database_url=url, env=env) as served:
+    extra = ("--workers", str(workers)) if workers > 1 else ()
+    with serve_process(values=_values(directory, names), database_url=url, env=env, extra_args=extra) as served:
         base = served.base
         admin = GraphQL(base).login("bench")
         workspace = admin.data("{ workspaces { id } }")["workspaces"][0]["id"]
@@ -101,13 +133,26 @@ def _row(name: str, c: int, create: Result, base: Result) -> str:
     )
 
 
-def _create_bench(name: str, url: str, directory: Path, plan: list[tuple[int, int]]) -> None:
+def _create_bench(
+    name: str, url: str, directory: Path, plan: list[tuple[int, int]], *, bare: str | None = None, workers: int = 1
+) -> dict[int, Result]:
     total = sum(count for _, count in plan)
-    with _server(directory, url, total) as (base, token, workspace):
+    creates: dict[int, Result] = {}
+    with _server(directory, url, total, workers=workers) as (base, token, workspace):
         for concurrency, count in plan:
             base_result = asyncio.run(
                 _load(base, token, query=APP_CONFIG, variables={}, count=count, concurrency=concurrency)
             )
+            if bare is not None:
+                floor = asyncio.run(
+                    _load(bare, token, query=APP_CONFIG, variables={}, count=count, concurrency=concurrency)
+                )
+                print(
+                    f"{'bare':<11}{concurrency:>4}  appConfig {base_result.per_second:7.1f}/s p50 "
+                    f"{base_result.p50_ms:6.1f} ms | bare endpoint {floor.per_second:7.1f}/s p50 {floor.p50_ms:6.1f} ms"
+                    f" | ratio appConfig/bare throughput {base_result.per_second / floor.per_second:.2f}",
+                    flush=True,
+                )
             create = asyncio.run(
                 _load(
                     base,
@@ -118,7 +163,14 @@ def _create_bench(name: str, url: str, directory: Path, plan: list[tuple[int, in
                     concurrency=concurrency,
                 )
             )
+            creates[concurrency] = create
             print(_row(name, concurrency, create, base_result), flush=True)
+            print(
+                f"{'':<15}create/appConfig throughput {create.per_second / base_result.per_second:.2f}  "
+                f"p99/p50 {create.p99_ms / create.p50_ms:.1f}",
+                flush=True,
+            )
+    return creates
 
 
 def _available_bench(url: str, directory: Path, names: int, count: int) -> None:
@@ -148,12 +200,20 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer requests (a smoke run)")
     args = parser.parse_args()
     plan = [(1, 30), (16, 160), (64, 320)] if not args.quick else [(1, 10), (16, 32), (64, 64)]
-    print(f"cpus: {os.cpu_count()}  plan (concurrency, requests): {plan}", flush=True)
-    with tempfile.TemporaryDirectory(prefix="airpool-bench-") as tmp:
+    one, five, _ = os.getloadavg()
+    print(f"cpus: {os.cpu_count()}  load average {one:.1f} / {five:.1f}  plan (concurrency, requests): {plan}")
+    with tempfile.TemporaryDirectory(prefix="airpool-bench-") as tmp, _bare() as bare:
         directory = Path(tmp)
-        _create_bench("sqlite", f"sqlite:///{directory / 'bench.db'}", directory, plan)
+        _create_bench("sqlite", f"sqlite:///{directory / 'bench.db'}", directory, plan, bare=bare)
         with postgres_server() as admin_url:
-            _create_bench("postgresql", _postgres_database(admin_url, "bench"), directory, plan)
+            single = _create_bench("postgresql", _postgres_database(admin_url, "bench"), directory, plan)
+            two = _create_bench("pg 2 procs", _postgres_database(admin_url, "bench2"), directory, plan[1:2], workers=2)
+            c = plan[1][0]
+            print(
+                f"serve --workers 2 on PostgreSQL, concurrency {c}: {two[c].per_second:.1f} creates/s | one process "
+                f"{single[c].per_second:.1f}/s | scaling {two[c].per_second / single[c].per_second:.2f}x",
+                flush=True,
+            )
         _available_bench(f"sqlite:///{directory / 'ns.db'}", directory, 10_000, 30 if not args.quick else 10)
 
 

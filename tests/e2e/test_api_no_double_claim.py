@@ -1,6 +1,6 @@
 """No double claim: 200 concurrent ``createDeployment`` requests over HTTP against a pool of 50 namespaces give
 exactly 50 Deployments on 50 distinct namespaces and 150 empty-pool errors -- on SQLite behind one server, and on
-PostgreSQL behind two server processes sharing the database.
+PostgreSQL behind two server processes sharing the database, and behind one ``serve --workers 2`` on either.
 """
 
 from __future__ import annotations
@@ -41,13 +41,14 @@ def _values(tmp_path: Path) -> Path:
 
 
 @contextlib.contextmanager
-def _servers(tmp_path: Path, database_url: str, count: int) -> Iterator[list[str]]:
+def _servers(tmp_path: Path, database_url: str, count: int, *, workers: int = 1) -> Iterator[list[str]]:
     schema.upgrade(database_url)
     values = _values(tmp_path)
     env = {"AIRPOOL_ADMIN_USERNAME": "admin", "AIRPOOL_ADMIN_PASSWORD": PASSWORD}
+    extra = ("--workers", str(workers)) if workers > 1 else ()
     with contextlib.ExitStack() as stack:
         bases = [
-            stack.enter_context(serve_process(values=values, database_url=database_url, env=env)).base
+            stack.enter_context(serve_process(values=values, database_url=database_url, env=env, extra_args=extra)).base
             for _ in range(count)
         ]
         yield bases
@@ -120,3 +121,12 @@ def test_no_double_claim_on_sqlite_one_server(tmp_path: Path, sqlite_url: str) -
 def test_no_double_claim_on_postgresql_two_servers(tmp_path: Path, postgres_url: str) -> None:
     with _servers(tmp_path, postgres_url, 2) as bases:
         _check(bases, postgres_url)
+
+
+@pytest.mark.parametrize("engine", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_no_double_claim_behind_serve_with_two_worker_processes(
+    tmp_path: Path, engine: str, request: pytest.FixtureRequest
+) -> None:
+    url = str(request.getfixturevalue(f"{engine}_url"))
+    with _servers(tmp_path, url, 1, workers=2) as bases:
+        _check(bases, url)

@@ -59,8 +59,7 @@ def make(
 def pass_first_check(p: platform.Platform) -> None:
     """Play commander's first health check: every namespace waiting for one is found usable. Tests without a
     cluster call this explicitly; with commander running, its health check does it."""
-    for name in pool.awaiting_first_check(p):
-        pool.record_health(p, name, ok=True)
+    pool.record_health_many(p, [(name, True, "") for name in pool.awaiting_first_check(p)])
 
 
 def with_pool(p: platform.Platform, names: tuple[str, ...]) -> pool.SyncReport:

@@ -75,6 +75,69 @@ class _CommanderWorker:
             handle.stop()
 
 
+#: How ``serve --workers N`` hands its options to the server processes it starts (they import ``worker_app``).
+ENV_WORKER_VALUES = "AIRPOOL_SERVE_WORKER_VALUES"
+ENV_WORKER_DATABASE = "AIRPOOL_SERVE_WORKER_DATABASE_URL"
+ENV_WORKER_LOG_LEVEL = "AIRPOOL_SERVE_WORKER_LOG_LEVEL"
+
+
+def worker_app() -> Any:
+    """The app of one server process under ``serve --workers N``: the API and UI only. Pool sync, the admin from
+    the environment, the scheduled cleanup and the commander worker ran (or run) once, in the parent."""
+    import os
+
+    from airpool import logfmt
+    from airpool.api.app import create_app
+    from airpool.services import platform as platform_service
+
+    logfmt.configure(level=os.environ.get(ENV_WORKER_LOG_LEVEL, "info").upper())
+    values = [Path(p) for p in os.environ.get(ENV_WORKER_VALUES, "").split(os.pathsep) if p]
+    platform = platform_service.connect(_load_config(values), url=os.environ[ENV_WORKER_DATABASE], require_schema=True)
+    return create_app(platform, background=())
+
+
+def _serve_processes(
+    background: list[Any],
+    *,
+    values: list[Path],
+    url: str,
+    host: str,
+    port: int,
+    workers: int,
+    log_level: str,
+    access_log: bool,
+) -> None:
+    """uvicorn's supervisor here, ``workers`` server processes on one socket; the background tasks run in this
+    (parent) process until uvicorn returns (SIGTERM / Ctrl-C: the processes finish their requests first)."""
+    import os
+
+    import uvicorn
+
+    os.environ[ENV_WORKER_VALUES] = os.pathsep.join(str(p.resolve()) for p in values)
+    os.environ[ENV_WORKER_DATABASE] = url
+    os.environ[ENV_WORKER_LOG_LEVEL] = log_level
+    for task in background:
+        task.start()
+        log.info("started %s", task.name)
+    try:
+        uvicorn.run(
+            "airpool.cli.serve_cmd:worker_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=log_level.lower(),
+            log_config=None,
+            access_log=access_log,
+            timeout_graceful_shutdown=30,
+            lifespan="on",
+        )
+    finally:
+        for task in reversed(background):
+            log.info("stopping %s", task.name)
+            task.stop()
+
+
 def _load_config(values: list[Path]) -> Any:
     from airpool import config
 
@@ -111,6 +174,15 @@ def serve(
         False,
         "--no-cleanup",
         help="Do not schedule the soft-delete cleanup here (it runs elsewhere, e.g. the Helm chart's CronJob).",
+    ),
+    workers: int = typer.Option(
+        1,
+        "--workers",
+        "-w",
+        min=1,
+        max=64,
+        help="Server processes sharing the port (PostgreSQL recommended). The commander worker and the scheduled "
+        "cleanup still run once, in the parent process.",
     ),
     log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
     access_log: bool = typer.Option(
@@ -153,6 +225,24 @@ def serve(
         bind_host = host or config.server.host
         bind_port = port if port is not None else config.server.port
         public = config.server.public_url or f"http://{bind_host}:{bind_port}"
+        if workers > 1:
+            _banner(
+                url=public.rstrip("/"),
+                admin_created=admin,
+                initial_signup=auth.auth_config(platform).initial_signup,
+                commander=f"{commander_state} (the parent of {workers} server processes)",
+            )
+            _serve_processes(
+                background,
+                values=values,
+                url=url,
+                host=bind_host,
+                port=bind_port,
+                workers=workers,
+                log_level=log_level,
+                access_log=access_log,
+            )
+            return
         asgi = create_app(platform, background=background)
         server = uvicorn.Server(
             uvicorn.Config(
