@@ -291,7 +291,8 @@ def _nullable(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _literal(table: sa.Table, column: str, value: Any) -> sa.ColumnElement[Any]:
-    return sa.null() if value is None else sa.literal(value, table.c[column].type)
+    """A bound value named after its column (``label_1``), so the store's checks name the column."""
+    return sa.null() if value is None else sa.bindparam(column, value, type_=table.c[column].type, unique=True)
 
 
 def _create_in_one_statement(
@@ -341,7 +342,7 @@ def _create_in_one_statement(
         .returning(models.CommanderJob.id)
         .cte("queued")
     )
-    pairs = [part for key, value in detail.items() for part in (sa.literal(key), sa.literal(value))]
+    pairs = [part for key, value in detail.items() for part in (sa.literal(key), sa.bindparam(key, value, unique=True))]
     audited = (
         sa.insert(models.AuditEvent)
         .from_select(
