@@ -518,8 +518,9 @@ def health_plan(platform: Platform) -> list[HealthTarget]:
 
 def record_health_many(platform: Platform, verdicts: Iterable[tuple[str, bool, str]]) -> dict[str, NamespaceState]:
     """A whole health pass's verdicts ``(name, ok, reason)`` in one transaction; returns the namespaces that moved
-    and their new state. Rows whose state and reason stay as they are are not written at all, so a pass that finds
-    nothing new costs one read."""
+    and their new state. Set operations: namespaces making the same move with the same reason move in one
+    compare-and-set UPDATE per chunk, their audit events go in one multi-row INSERT, and rows whose state and
+    reason stay as they are are not written at all, so a pass that finds nothing new costs one read."""
     wanted = {name: (ok, "" if ok else (reason or "health check failed")) for name, ok, reason in verdicts}
     if not wanted:
         return {}
@@ -534,28 +535,42 @@ def record_health_many(platform: Platform, verdicts: Iterable[tuple[str, bool, s
                 sa.select(P.name, P.state, P.in_config, P.health_reason).where(P.name.in_(names[i : i + _CHUNK]))
             )
         ]
+        moves: dict[tuple[NamespaceState, NamespaceState, str], list[str]] = {}
+        notes: dict[tuple[str, str], list[str]] = {}
         for name, raw_state, in_config, old_reason in rows:
             ok, reason = wanted[name]
             state = S(raw_state)
             if state is S.AVAILABLE and not ok:
-                dst: NamespaceState | None = S.MISCONFIGURED
+                moves.setdefault((state, S.MISCONFIGURED, reason), []).append(name)
             elif state is S.MISCONFIGURED and ok and in_config:
-                dst = S.AVAILABLE
-            else:
-                dst = None
-            if dst is not None and move(s, name, state, dst, at=now, health_reason=reason):
+                moves.setdefault((state, S.AVAILABLE, reason), []).append(name)
+            elif old_reason != reason:
+                notes.setdefault((raw_state, reason), []).append(name)
+        events = []
+        for (src, dst, reason), group in moves.items():
+            for name in _bulk_move(s, group, src, dst, at=now, health_reason=reason):
                 moved[name] = dst
-                audit.record(
-                    s,
-                    actor=audit.SYSTEM,
-                    action=f"pool.{dst.value}",
-                    target_kind="namespace",
-                    target_id=name,
-                    detail={"reason": reason},
-                    at=now,
+                events.append(
+                    {
+                        "at": now,
+                        "actor": audit.SYSTEM,
+                        "action": f"pool.{dst.value}",
+                        "target_kind": "namespace",
+                        "target_id": name,
+                        "workspace_id": None,
+                        "detail": {"reason": reason},
+                    }
                 )
-            elif dst is None and old_reason != reason:
-                s.execute(sa.update(P).where(P.name == name, P.state == raw_state).values(health_reason=reason))
+        for (raw_state, reason), group in notes.items():
+            for i in range(0, len(group), _CHUNK):
+                s.execute(
+                    sa.update(P)
+                    .where(P.name.in_(group[i : i + _CHUNK]), P.state == raw_state)
+                    .values(health_reason=reason)
+                    .execution_options(synchronize_session=False)
+                )
+        for i in range(0, len(events), _CHUNK):
+            s.execute(sa.insert(models.AuditEvent).values(events[i : i + _CHUNK]))
     return moved
 
 
