@@ -401,9 +401,7 @@ class Pages:
             released = pool.release_early(self.platform, ctx.user, name)
             ctx.session.notify(f"Namespace {released.name} is back in the pool and offered to new Deployments.")
             return ctx.redirect("/admin/pool")
-        found = next((ns for ns in pool.status(self.platform, ctx.user) if ns.name == name), None)
-        if found is None:
-            raise errors.NotFound(f"namespace {name!r} is not in the namespace pool")
+        found = pool.status_of(self.platform, ctx.user, name)  # one row, however large the pool
         self._top_bar(ctx)
         return ctx.render("release_namespace.html", title=f"Release {name}", nav="pool", ns=found)
 
