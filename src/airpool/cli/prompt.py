@@ -86,10 +86,18 @@ class Menu:
     options: Sequence[str]
     query: str = ""
     index: int = 0
+    #: Lower-cased options and the last query's matches, so a keystroke over 10,000 names filters once.
+    _lowered: list[str] = dataclasses.field(default_factory=list, init=False, repr=False, compare=False)
+    _found: tuple[str, list[int]] | None = dataclasses.field(default=None, init=False, repr=False, compare=False)
 
     def matches(self) -> list[int]:
-        needle = self.query.lower()
-        return [i for i, option in enumerate(self.options) if needle in option.lower()]
+        if len(self._lowered) != len(self.options):
+            self._lowered = [option.lower() for option in self.options]
+            self._found = None
+        if self._found is None or self._found[0] != self.query:
+            needle = self.query.lower()
+            self._found = (self.query, [i for i, option in enumerate(self._lowered) if needle in option])
+        return self._found[1]
 
     def press(self, key: str) -> int | None:
         """Apply one key; the chosen option's index on Enter, else None. Raises :class:`Cancelled`."""
