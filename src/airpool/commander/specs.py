@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from airpool.commander import database
 from airpool.config.model import PlatformConfig
+from airpool.domain import sizes
 from airpool.manifests.airflow import network
 from airpool.manifests.airflow.spec import AirflowSpec, ExternalDatabase
 
@@ -44,7 +47,9 @@ def airflow_spec(
     executor: str,
     airflow_version: str,
     workspace_id: str | None = None,
+    config_payload: Mapping[str, Any] | None = None,
 ) -> AirflowSpec:
+    """``config_payload``: the components the user resized (``DeploymentView.config``)."""
     from airpool.domain.deployments import Executor
 
     labels: tuple[tuple[str, str], ...] = ()
@@ -69,7 +74,14 @@ def airflow_spec(
         logs_persistence=config.airflow.logs_persistence,
         extra_volumes=config.airflow.extra_volumes,
         extra_volume_mounts=config.airflow.extra_volume_mounts,
+        sizes=resized(config, config_payload),
     )
+
+
+def resized(config: PlatformConfig, stored: Mapping[str, Any] | None) -> tuple[tuple[str, sizes.ComponentSize], ...]:
+    defaults = {name: limits.default for name, limits in config.deployment_sizes}
+    chosen = sizes.from_stored(stored, defaults)
+    return tuple((name, chosen[name]) for name in sizes.COMPONENTS if name in (stored or {}))
 
 
 def urls(spec: AirflowSpec) -> list[tuple[str, str]]:

@@ -241,6 +241,7 @@ class Worker:
             executor=dep.executor.value,
             airflow_version=dep.airflow_version,
             workspace_id=dep.workspace_id,
+            config_payload=dep.config,
         )
         return dataclasses.replace(spec, dags=dags) if dags is not None else spec
 

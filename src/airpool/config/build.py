@@ -17,8 +17,11 @@ from croniter import croniter
 
 from airpool.config import model
 from airpool.config.reader import Problem, Reader, show
+from airpool.domain import sizes
 from airpool.domain.deployments import Executor
+from airpool.domain.errors import InvalidInput
 from airpool.domain.names import SYSTEM_NAMESPACES, dns1123_label_problem
+from airpool.domain.sizes import Resources
 
 STANDARD = "global.features.namespacePools"
 ADVANCED = "astronomer.houston.config.deployments"
@@ -181,6 +184,7 @@ def _read_airpool(reader: Reader) -> dict[str, Any]:
         "health_check_interval": reader.integer(
             f"{AIRPOOL}.healthCheckInterval", _defaults.health_check_interval, minimum=1, maximum=86_400
         ),
+        "deployment_sizes": _deployment_sizes(reader),
         "server": model.ServerSettings(
             host=reader.string(f"{AIRPOOL}.server.host", _server_defaults.host),
             port=reader.integer(f"{AIRPOOL}.server.port", _server_defaults.port, minimum=1, maximum=65535),
@@ -202,6 +206,47 @@ def _read_airpool(reader: Reader) -> dict[str, Any]:
             **_extra_volumes(reader),
         ),
     }
+
+
+def _resources(reader: Reader, path: str, default: Resources) -> Resources:
+    out: dict[str, str] = {}
+    for field in ("cpu", "memory"):
+        value = reader.string(f"{path}.{field}", getattr(default, field))
+        try:
+            sizes.quantity(value, "value")
+        except InvalidInput as exc:
+            reader.problem(f"{path}.{field}", exc.message)
+        out[field] = value
+    return Resources(cpu=out["cpu"], memory=out["memory"])
+
+
+def _deployment_sizes(reader: Reader) -> tuple[tuple[str, sizes.ComponentLimits], ...]:
+    """``airpool.deploymentSizes.<scheduler|webserver|workers|triggerer>``: default replicas and resources, and
+    the largest a user may set (``maxReplicas``, ``maxResources``)."""
+    out = []
+    base = f"{AIRPOOL}.deploymentSizes"
+    for name, default in model.DEFAULT_SIZES:
+        path = f"{base}.{name}"
+        minimum = default.min_replicas
+        max_replicas = reader.integer(f"{path}.maxReplicas", default.max_replicas, minimum=max(minimum, 1))
+        replicas = reader.integer(f"{path}.replicas", default.default.replicas, minimum=minimum)
+        if replicas > max_replicas:
+            reader.problem(f"{path}.replicas", f"{replicas} is more than {path}.maxReplicas ({max_replicas})")
+        requests = _resources(reader, f"{path}.resources.requests", default.default.requests)
+        limits = _resources(reader, f"{path}.resources.limits", default.default.limits)
+        largest = _resources(reader, f"{path}.maxResources", default.max_limits)
+        limited = sizes.ComponentLimits(
+            default=sizes.ComponentSize(replicas=replicas, requests=requests, limits=limits),
+            max_replicas=max_replicas,
+            min_replicas=minimum,
+            max_limits=largest,
+        )
+        try:
+            sizes.check_component(name, {}, limited.default, limited, path=base)
+        except InvalidInput as exc:
+            reader.problem(f"{path}.resources", f"the defaults do not fit: {exc.message}")
+        out.append((name, limited))
+    return tuple(out)
 
 
 # -- images and volumes -------------------------------------------------------------------------------------

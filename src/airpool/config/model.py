@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from airpool.domain.sizes import ComponentLimits, ComponentSize, Resources
+
 
 class PoolSource(StrEnum):
     """Which settings defined the effective pool (Astronomer's standard or advanced namespace-pool settings)."""
@@ -102,6 +104,25 @@ class AirflowDefaults:
     extra_volume_mounts: tuple[str, ...] = ()
 
 
+def _size(cpu: str, memory: str, *, max_replicas: int, min_replicas: int = 1) -> ComponentLimits:
+    return ComponentLimits(
+        default=ComponentSize(replicas=1, requests=Resources("50m", "128Mi"), limits=Resources(cpu, memory)),
+        max_replicas=max_replicas,
+        min_replicas=min_replicas,
+        max_limits=Resources("4", "8Gi"),
+    )
+
+
+#: Defaults and largest sizes per component (``airpool.deploymentSizes``); the defaults are what the manifests
+#: render for a Deployment nobody resized (a LocalExecutor scheduler, which runs the tasks, gets 2Gi).
+DEFAULT_SIZES: tuple[tuple[str, ComponentLimits], ...] = (
+    ("scheduler", _size("1", "1Gi", max_replicas=4)),
+    ("webserver", _size("1", "1536Mi", max_replicas=4)),
+    ("workers", _size("1", "2Gi", max_replicas=10)),
+    ("triggerer", _size("1", "1Gi", max_replicas=2, min_replicas=0)),
+)
+
+
 @dataclass(frozen=True)
 class ServerSettings:
     host: str = "127.0.0.1"
@@ -130,6 +151,8 @@ class PlatformConfig:
     airflow: AirflowDefaults = field(default_factory=AirflowDefaults)
     images: Images = field(default_factory=Images)
     server: ServerSettings = field(default_factory=ServerSettings)
+    #: Per component (Houston's names: scheduler, webserver, workers, triggerer): defaults and largest sizes.
+    deployment_sizes: tuple[tuple[str, ComponentLimits], ...] = DEFAULT_SIZES
     #: SQLAlchemy URL; None means the embedded SQLite file in the data directory.
     database_url: str | None = None
     data_dir: str = ".airpool"
@@ -154,6 +177,10 @@ class PlatformConfig:
     def deployments_url(self) -> str:
         """Deployment UIs live under ``<this>/<release>/airflow`` (and ``/flower``)."""
         return (self.deployments_base_url or f"https://deployments.{self.base_domain}").rstrip("/")
+
+    @property
+    def size_limits(self) -> dict[str, ComponentLimits]:
+        return dict(self.deployment_sizes)
 
     @property
     def pool_enabled(self) -> bool:

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from airpool.config.build import ADVANCED
 from airpool.config.model import PlatformConfig
-from airpool.domain import dags
+from airpool.domain import dags, sizes
 from airpool.domain import deployments as spec
 from airpool.domain.deployments import DeploymentStatus, Executor
 from airpool.domain.errors import Conflict, InvalidInput, NotFound
@@ -521,11 +521,24 @@ def update(
     description: str | None = None,
     executor: str | None = None,
     airflow_version: str | None = None,
+    config: Mapping[str, Any] | None = None,
+    triggerer_replicas: int | None = None,
 ) -> views.DeploymentView:
-    """Change a live Deployment; a new executor or Airflow version queues an ``upgrade`` job. Needs editor."""
+    """Change a live Deployment; a new executor, Airflow version or size queues an ``upgrade`` job (commander
+    re-renders and applies). Needs editor.
+
+    ``config``: Houston's ``config`` payload (``domain.sizes``), checked against ``airpool.deploymentSizes``;
+    ``triggerer_replicas``: Houston's ``triggerer: {replicas}``. A refusal names the field and the limit and
+    changes nothing."""
+    if triggerer_replicas is not None:
+        config = {
+            **(config or {}),
+            "triggerer": {**dict((config or {}).get("triggerer") or {}), "replicas": triggerer_replicas},
+        }
     new_label = spec.check_label(label) if label is not None else None
     new_executor = spec.parse_executor(executor) if executor else None
     new_version = check_airflow_version(airflow_version) if airflow_version else None
+    defaults = {name: limits.default for name, limits in platform.config.deployment_sizes}
     if description is not None and len(description) > 10_000:
         raise InvalidInput(f"description is {len(description)} characters long; at most 10000 are allowed")
     now = platform.now()
@@ -545,6 +558,19 @@ def update(
         if new_version is not None and new_version != dep.airflow_version:
             dep.airflow_version = changed["airflow_version"] = new_version
             upgrade = True
+        if config is not None:
+            stored = dict(dep.config or {})
+            current = sizes.from_stored(stored, defaults)
+            chosen = sizes.check_config(config, current, platform.config.size_limits)
+            resized = {
+                name: chosen[name].as_config()
+                for name in sizes.COMPONENTS
+                if name in stored or (name in config and config[name] is not None)
+            }
+            if resized != stored:
+                dep.config = resized
+                changed["config"] = ", ".join(sorted(n for n in resized if resized[n] != stored.get(n)))
+                upgrade = True
         if not changed:
             return views.DeploymentView.of(dep)
         dep.updated_at = now
@@ -570,4 +596,48 @@ def update(
             detail=changed,
             at=now,
         )
+        return views.DeploymentView.of(dep)
+
+
+def effective_sizes(config: PlatformConfig, dep: views.DeploymentView) -> dict[str, dict[str, Any]]:
+    """Every component's replicas and resources (Houston's ``config``): what the user set, else the defaults."""
+    defaults = {name: limits.default for name, limits in config.deployment_sizes}
+    chosen = sizes.from_stored(dep.config, defaults)
+    return {name: chosen[name].as_config() for name in sizes.COMPONENTS}
+
+
+def size_settings(config: PlatformConfig) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(defaults, limits) per component, as ``deploymentConfig`` shows them."""
+    defaults = {name: limits.default.as_config() for name, limits in config.deployment_sizes}
+    limits = {
+        name: {
+            "minReplicas": limit.min_replicas,
+            "maxReplicas": limit.max_replicas,
+            "resources": {"limits": {"cpu": limit.max_limits.cpu, "memory": limit.max_limits.memory}},
+        }
+        for name, limit in config.deployment_sizes
+    }
+    return defaults, limits
+
+
+def find(
+    platform: Platform, actor: Actor, *, deployment_id: str | None = None, release_name: str | None = None
+) -> views.DeploymentView | None:
+    """A live Deployment the caller may see, by id or release name; None when there is none (or not for them)."""
+    with platform.db.read() as s:
+        dep: models.Deployment | None = None
+        if deployment_id:
+            try:
+                uuid.UUID(deployment_id)
+            except ValueError:
+                raise InvalidInput(f"deployment id {access.shown(deployment_id, 40)} is not a UUID") from None
+            dep = s.get(D, deployment_id)
+        elif release_name:
+            dep = s.scalars(sa.select(D).where(D.release_name == release_name, D.deleted_at.is_(None))).first()
+        if dep is None or dep.deleted_at is not None:
+            return None
+        try:
+            access.require_deployment(s, actor, dep, Role.VIEWER)
+        except NotFound:
+            return None
         return views.DeploymentView.of(dep)

@@ -97,6 +97,8 @@ class DeploymentView:
     releases_at: datetime | None = None
     #: How DAGs arrive: image-based (the default) or an NFS export.
     dag_deployment: dags.DagDeploy = dags.IMAGE
+    #: Components a user resized (``domain.sizes``: component -> ``as_config``); the rest use the defaults.
+    config: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def of(cls, row: models.Deployment) -> DeploymentView:
@@ -118,6 +120,7 @@ class DeploymentView:
             hard_delete=row.hard_delete,
             releases_at=row.releases_at,
             dag_deployment=dags.from_payload(row.dag_deployment),
+            config=dict(row.config or {}),
         )
 
 

@@ -114,6 +114,9 @@ class Deployment(Base):
     #: How DAGs arrive (``domain.dags`` payload shape, e.g. ``{"type": "nfs", "nfs_location": "h:/p"}``);
     #: NULL = image-based, the default and what every row before migration 0003 had.
     dag_deployment: Mapped[dict[str, str] | None] = mapped_column(sa.JSON)
+    #: Components a user resized (Houston's ``config`` payload, ``domain.sizes.ComponentSize.as_config`` per
+    #: component); NULL or a missing component: the installation's defaults (migration 0005).
+    config: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     #: Set when a delete was requested; the row disappears from users' lists from then on.
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     hard_delete: Mapped[bool | None] = mapped_column(sa.Boolean)

@@ -16,6 +16,7 @@ import airpool
 from airpool.api.resolvers.common import Info, caller, platform
 from airpool.api.resolvers.workspaces import WorkspaceRef
 from airpool.domain import dags
+from airpool.domain.deployments import Executor
 from airpool.domain.errors import InvalidInput
 from airpool.services import commander_jobs, deployments
 from airpool.services.views import DeploymentView, JobView
@@ -81,6 +82,86 @@ def resolve_create_deployment(
         namespace=namespace,
         description=description or "",
         dag_deployment=_dag_deployment(dag_deployment),
+    )
+
+
+@query.field("deployment")
+def resolve_deployment(_: Any, info: Info, *, where: dict[str, Any]) -> DeploymentView | None:
+    """Houston's ``deployment(where: {id})`` (the CLI's GetDeployment); also ``deploymentUuid``/``releaseName``."""
+    wanted = where.get("id") or where.get("deployment_uuid")
+    release = where.get("release_name")
+    if not wanted and not release:
+        raise InvalidInput("deployment needs where.id, where.deploymentUuid or where.releaseName")
+    return deployments.find(platform(info), caller(info), deployment_id=wanted, release_name=release)
+
+
+@query.field("deploymentConfig")
+def resolve_deployment_config(_: Any, info: Info, **_houston_filters: Any) -> dict[str, Any]:
+    """What the CLI's ``DeploymentInfo`` reads (Airflow images and versions) and the sizes an admin allows."""
+    platform(info)  # any logged-in or anonymous caller reads the installation's settings, as with appConfig
+    config = platform(info).config
+    defaults, limits = deployments.size_settings(config)
+    version = config.airflow.version
+    return {
+        "airflow_images": [{"version": version, "tag": config.images.airflow.tag or version, "channel": "stable"}],
+        "airflow_versions": [version],
+        "default_airflow_image_tag": config.images.airflow.tag or version,
+        "latest_version": version,
+        "executors": [e.value for e in Executor],
+        "defaults": defaults,
+        "limits": limits,
+    }
+
+
+def _payload_text(payload: dict[str, Any], key: str) -> str | None:
+    value = payload.get(key)
+    if value is None or value == "":
+        return None  # the CLI sends every flag; an empty one means "unchanged"
+    if not isinstance(value, str):
+        raise InvalidInput(f"payload.{key} must be a string")
+    return value
+
+
+@mutation.field("updateDeployment")
+def resolve_update_deployment(
+    _: Any,
+    info: Info,
+    *,
+    deployment_uuid: str,
+    payload: Any = None,
+    executor: str | None = None,
+    dag_deployment: dict[str, Any] | None = None,
+    triggerer: dict[str, Any] | None = None,
+    config: Any = None,
+    **_houston_only: Any,  # cloudRole (IAM roles are not used), sync (commander always applies)
+) -> DeploymentView:
+    payload = payload if payload is not None else {}
+    if not isinstance(payload, dict):
+        raise InvalidInput("payload must be an object: {label, description, config}")
+    unknown = sorted(set(payload) - {"label", "description", "config"})
+    if unknown:
+        raise InvalidInput(f"payload.{unknown[0]} cannot be changed here; allowed: label, description, config")
+    if config is not None and payload.get("config") is not None:
+        raise InvalidInput("config is given twice (argument and payload.config); give it once")
+    sizes = config if config is not None else payload.get("config")
+    chosen = _dag_deployment(dag_deployment)
+    if chosen is not None and chosen.get("type"):
+        current = deployments.get(platform(info), caller(info), deployment_uuid).dag_deployment
+        if chosen["type"] != current.type.value or (chosen.get("nfs_location") or None) != current.nfs_location:
+            raise InvalidInput(
+                "dagDeployment cannot be changed on an existing Deployment yet; create a new Deployment with the "
+                "DAG deploy type you want"
+            )
+    replicas = (triggerer or {}).get("replicas")
+    return deployments.update(
+        platform(info),
+        caller(info),
+        deployment_uuid,
+        label=_payload_text(payload, "label"),
+        description=_payload_text(payload, "description"),
+        executor=executor,
+        config=sizes,
+        triggerer_replicas=replicas,
     )
 
 
@@ -158,6 +239,17 @@ def resolve_desired_airflow_version(deployment: DeploymentView, _: Info) -> str:
 @deployment_type.field("runtimeVersion")
 def resolve_runtime_version(*_: Any) -> str:
     return ""
+
+
+@deployment_type.field("desiredRuntimeVersion")
+@deployment_type.field("runtimeAirflowVersion")
+def resolve_no_runtime(*_: Any) -> str:
+    return ""
+
+
+@deployment_type.field("config")
+def resolve_config(deployment: DeploymentView, info: Info) -> dict[str, Any]:
+    return deployments.effective_sizes(platform(info).config, deployment)
 
 
 @deployment_type.field("dagDeployment")

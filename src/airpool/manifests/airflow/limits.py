@@ -6,10 +6,57 @@ task pods launched without resources the same small defaults as the components.
 
 from __future__ import annotations
 
+import math
+from decimal import Decimal
+
+from airpool.domain.sizes import quantity
 from airpool.manifests.airflow import common as c
+from airpool.manifests.airflow import workloads
 from airpool.manifests.airflow.spec import AirflowSpec, DagSource
 
 DAGS_VOLUME_SIZE = "1Gi"
+
+#: The quota of a Deployment of the default size: room for its components, helpers, the migration and cleanup
+#: jobs, a rolling update's extra pods and task pods.
+BASE_PODS = 60
+BASE_QUOTA = {"requests.cpu": "4", "requests.memory": "8Gi", "limits.cpu": "32", "limits.memory": "64Gi"}
+_MI = Decimal(2**20)
+
+
+def _cpu(value: Decimal) -> str:
+    return f"{math.ceil(value * 1000)}m"
+
+
+def _memory(value: Decimal) -> str:
+    return f"{math.ceil(value / _MI)}Mi"
+
+
+def quota_hard(spec: AirflowSpec) -> dict[str, str]:
+    """The base quota, grown with the Deployment's size: twice what its resized components take (a rolling
+    update runs old and new pods side by side) on top of the base, so a larger Deployment always fits."""
+    extra: dict[str, Decimal] = {"pods": Decimal(0)}
+    for component in workloads.airflow_components(spec):
+        size = workloads.component_size(spec, component)
+        if size is None:
+            continue
+        n = Decimal(size.replicas * 2)
+        extra["pods"] += n
+        for key, value in (
+            ("requests.cpu", size.requests.cpu),
+            ("requests.memory", size.requests.memory),
+            ("limits.cpu", size.limits.cpu),
+            ("limits.memory", size.limits.memory),
+        ):
+            extra[key] = extra.get(key, Decimal(0)) + quantity(value, key) * n
+    hard = {"pods": str(BASE_PODS + int(extra["pods"]))}
+    for key in ("requests.cpu", "requests.memory", "limits.cpu", "limits.memory"):
+        base = BASE_QUOTA[key]
+        if key not in extra:
+            hard[key] = base
+            continue
+        total = quantity(base, key) + extra[key]
+        hard[key] = _cpu(total) if key.endswith("cpu") else _memory(total)
+    return hard
 
 
 def resource_quota(spec: AirflowSpec) -> c.Obj:
@@ -17,15 +64,7 @@ def resource_quota(spec: AirflowSpec) -> c.Obj:
         "v1",
         "ResourceQuota",
         c.meta(spec, c.name(spec, "resource-quota")),
-        spec={
-            "hard": {
-                "pods": "60",
-                "requests.cpu": "4",
-                "requests.memory": "8Gi",
-                "limits.cpu": "32",
-                "limits.memory": "64Gi",
-            }
-        },
+        spec={"hard": quota_hard(spec)},
     )
 
 

@@ -15,6 +15,7 @@ from enum import StrEnum
 from airpool.config.model import AirflowDefaults, ImageRef, Images, Persistence
 from airpool.domain import dags
 from airpool.domain.deployments import Executor
+from airpool.domain.sizes import ComponentSize
 
 _DEFAULTS = AirflowDefaults()
 
@@ -79,6 +80,12 @@ class AirflowSpec:
     #: Admin-added volumes and mounts for every Airflow container, as canonical JSON (see ``config``).
     extra_volumes: tuple[str, ...] = ()
     extra_volume_mounts: tuple[str, ...] = ()
+    #: Components a user resized, by Houston's name (scheduler, webserver, workers, triggerer); others render
+    #: with the built-in sizes.
+    sizes: tuple[tuple[str, ComponentSize], ...] = ()
+
+    def size(self, houston_name: str) -> ComponentSize | None:
+        return dict(self.sizes).get(houston_name)
 
     @property
     def airflow3(self) -> bool:

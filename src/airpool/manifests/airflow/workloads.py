@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 from airpool.domain.deployments import Executor
+from airpool.domain.sizes import ComponentSize
 from airpool.manifests.airflow import common as c
 from airpool.manifests.airflow import settings
 from airpool.manifests.airflow.spec import AirflowSpec, DagSource
@@ -191,7 +192,39 @@ def airflow_ports(spec: AirflowSpec, component: str) -> list[tuple[str, int]]:
     return out
 
 
+#: Houston's name (the ``config`` payload's key) of each component a user may size.
+HOUSTON_NAMES = {
+    "scheduler": "scheduler",
+    "api-server": "webserver",
+    "webserver": "webserver",
+    "worker": "workers",
+    "triggerer": "triggerer",
+}
+
+
+def component_size(spec: AirflowSpec, component: str) -> ComponentSize | None:
+    name = HOUSTON_NAMES.get(component)
+    return spec.size(name) if name else None
+
+
+def _sized(size: ComponentSize) -> c.Obj:
+    return c.resources(
+        cpu=size.requests.cpu,
+        memory=size.requests.memory,
+        cpu_limit=size.limits.cpu,
+        memory_limit=size.limits.memory,
+    )
+
+
+def replicas(spec: AirflowSpec, component: str) -> int:
+    size = component_size(spec, component)
+    return size.replicas if size is not None else 1
+
+
 def airflow_resources(spec: AirflowSpec, component: str) -> c.Obj:
+    size = component_size(spec, component)
+    if size is not None:
+        return _sized(size)
     limit = _MEMORY_LIMITS.get(component, "1Gi")
     if component == "scheduler" and spec.executor is Executor.LOCAL:
         limit = "2Gi"
@@ -343,7 +376,7 @@ def deployment(spec: AirflowSpec, component: str, pod: c.Obj) -> c.Obj:
         "Deployment",
         c.meta(spec, c.name(spec, component), component),
         spec={
-            "replicas": 1,
+            "replicas": replicas(spec, component),
             "revisionHistoryLimit": 2,
             "selector": {"matchLabels": c.selector_labels(spec, component)},
             "template": _template(spec, component, pod),
@@ -373,7 +406,12 @@ def worker_pod_template(spec: AirflowSpec) -> c.Obj:
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
         base.pop(probe, None)  # a task pod runs one task and ends
     base.pop("ports", None)
-    base["resources"] = c.resources(cpu="50m", memory="128Mi", cpu_limit="1", memory_limit="1Gi")
+    workers = spec.size("workers")
+    base["resources"] = (
+        _sized(workers)
+        if workers is not None
+        else c.resources(cpu="50m", memory="128Mi", cpu_limit="1", memory_limit="1Gi")
+    )
     pod["restartPolicy"] = "Never"
     if spec.dags.source is DagSource.NFS:
         pod["volumes"].append(
