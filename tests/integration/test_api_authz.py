@@ -183,3 +183,64 @@ def test_api_token_acts_as_its_user(world: World) -> None:
     assert world.admin.as_(value).data("{ self { username } }") == {"self": {"username": "root"}}
     world.clock.advance(days=2)
     assert "expired" in world.admin.as_(value).error("{ self { username } }")["extensions"]["reason"]
+
+
+def test_retry_inspect_and_force_release_through_the_api(world: World, database_url: str) -> None:
+    """airpool's recovery operations over real HTTP: who may use them, what they answer, and that they act."""
+    from airpool.services import commander_jobs, platform
+
+    plat = platform.connect(tp.config(pool_names=POOL, hard_delete=True), url=database_url, clock=world.clock)
+    try:
+        editor = world.user("eddie", world.alpha, "WORKSPACE_EDITOR")
+        viewer = world.user("vera", world.alpha, "WORKSPACE_VIEWER")
+        outsider = world.user("olga", world.bravo, "WORKSPACE_EDITOR")
+        dep = editor.data(CREATE, {"label": "stuck", "ws": world.alpha, "ns": "pool-a"})["createDeployment"]
+        assert editor.data(DELETE, {"id": dep["id"]})
+        leased = commander_jobs.lease(plat, worker_id="w", kinds=(commander_jobs.JobKind.UNINSTALL,))
+        assert leased is not None
+        commander_jobs.fail(plat, leased.job.id, worker_id="w", error="connection refused", temporary=False)
+
+        again = editor.error(DELETE, {"id": dep["id"]})
+        assert again["extensions"]["code"] == "CONFLICT"
+        assert again["message"].startswith(f"Deployment {dep['releaseName']} is already deleted: deleted at ")
+        deleted = viewer.data(
+            "query($id: Uuid!) { deletedDeployment(deploymentUuid: $id) { status statusMessage } }", {"id": dep["id"]}
+        )["deletedDeployment"]
+        assert deleted["status"] == "deleting"
+        assert deleted["statusMessage"].startswith("uninstall failed: connection refused")
+        listed = viewer.data("query($w: Uuid!) { deletedDeployments(workspaceUuid: $w) { id } }", {"w": world.alpha})[
+            "deletedDeployments"
+        ]
+        assert listed == [{"id": dep["id"]}]
+        jobs_q = "query($id: Uuid!) { deploymentJobs(deploymentUuid: $id) { kind state attempts lastError } }"
+        jobs = viewer.data(jobs_q, {"id": dep["id"]})["deploymentJobs"]
+        assert jobs[0] == {"kind": "uninstall", "state": "failed", "attempts": 1, "lastError": "connection refused"}
+        assert outsider.error(jobs_q, {"id": dep["id"]})["extensions"]["code"] == "NOT_FOUND"
+
+        retry = "mutation($id: Uuid!) { retryDeployment(deploymentUuid: $id) { id kind state attempts } }"
+        assert viewer.error(retry, {"id": dep["id"]})["message"] == FORBIDDEN
+        assert outsider.error(retry, {"id": dep["id"]})["extensions"]["code"] == "NOT_FOUND"
+        assert editor.data(retry, {"id": dep["id"]})["retryDeployment"] == {
+            "id": leased.job.id,
+            "kind": "uninstall",
+            "state": "queued",
+            "attempts": 0,
+        }
+        leased = commander_jobs.lease(plat, worker_id="w", kinds=(commander_jobs.JobKind.UNINSTALL,))
+        assert leased is not None
+        commander_jobs.fail(plat, leased.job.id, worker_id="w", error="forbidden", temporary=False)
+
+        force = 'mutation { releaseNamespace(name: "pool-a", force: true) { name state healthReason holder { id } } }'
+        assert editor.error(force)["message"] == FORBIDDEN
+        plain = world.admin.error('mutation { releaseNamespace(name: "pool-a") { name } }')
+        assert plain["extensions"]["code"] == "CONFLICT"
+        assert "airpool pool release --force pool-a" in plain["message"]
+        released = world.admin.data(force)["releaseNamespace"]
+        assert released["state"] == "misconfigured"
+        assert released["healthReason"].startswith("force-released by an admin")
+        assert released["holder"] is None
+        assert viewer.data(
+            "query($id: Uuid!) { deletedDeployment(deploymentUuid: $id) { id } }", {"id": dep["id"]}
+        ) == {"deletedDeployment": None}
+    finally:
+        plat.close()

@@ -146,6 +146,13 @@ def test_a_second_delete_says_where_the_removal_stands(plat: Platform) -> None:
     view = deployments.deletion(plat, admin, dep)
     assert view is not None
     assert view.status is DeploymentStatus.DELETING
+    with pytest.raises(Conflict) as taken:  # what holds the namespace, why, and how to free it
+        _create(plat, admin, namespace="pool-0", label="next")
+    assert taken.value.message.startswith(
+        f"namespace 'pool-0' is not available: it is being released after its Deployment {dep} was deleted "
+        "(uninstall failed: connection refused"
+    )
+    assert "`airpool pool release --force pool-0`" in taken.value.message
     with pytest.raises(NotFound):
         deployments.deletion(plat, admin, _create(plat, admin, namespace="pool-1"))  # a live one
 

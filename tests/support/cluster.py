@@ -6,6 +6,7 @@ import contextlib
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from lightkube import ApiError, Client
 from lightkube.models.meta_v1 import ObjectMeta
@@ -36,3 +37,25 @@ def wait_for(condition: Callable[[], bool], *, timeout: float, interval: float =
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(interval)
+
+
+@contextlib.contextmanager
+def api_server_down(data_dir: Path, admin: Client) -> Iterator[None]:
+    """The dev cluster's kube-apiserver stopped for the ``with`` block (connections refused), then started again
+    with the same flags and awaited: healthy, and answering the admin."""
+    from airpool.devcluster import cluster
+
+    cluster.stop_component(data_dir, "kube-apiserver")
+    try:
+        yield
+    finally:
+        cluster.start_component(data_dir, "kube-apiserver", timeout=300, die_with_caller=True)
+
+        def answers() -> bool:
+            try:
+                admin.get(Namespace, "default")
+            except Exception:
+                return False
+            return True
+
+        wait_for(answers, timeout=300, interval=0.2, what="the restarted API server to answer")

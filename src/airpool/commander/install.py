@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -100,12 +100,29 @@ def _wait_deleted(client: Client, kind: kinds.Kind, name: str, namespace: str, t
     raise errors.TemporaryFailure(f"{kind.kind} {namespace}/{name} was not deleted within {timeout:.0f} s")
 
 
-def apply_all(client: Client, objects: Sequence[Obj], *, parallelism: int = DEFAULT_PARALLELISM) -> None:
-    """Apply ``objects`` wave by wave; the first failure stops the run (later waves are not started)."""
+Fence = Callable[[], None]
+
+
+def _no_fence() -> None:
+    return None
+
+
+def _fenced_apply(client: Client, obj: Obj, fence: Fence) -> None:
+    fence()  # right before the write: a paused worker that lost its lease meanwhile stops here
+    apply_object(client, obj)
+
+
+def apply_all(
+    client: Client, objects: Sequence[Obj], *, parallelism: int = DEFAULT_PARALLELISM, fence: Fence = _no_fence
+) -> None:
+    """Apply ``objects`` wave by wave; the first failure stops the run (later waves are not started).
+    ``fence`` is called before each wave and each write; it raises ``errors.Fenced`` once the worker's lease
+    has passed."""
     kinds.warm_up_decoders()
     with ThreadPoolExecutor(max_workers=parallelism) as pool:
         for wave in waves(objects):
-            futures = [pool.submit(apply_object, client, obj) for obj in wave]
+            fence()
+            futures = [pool.submit(_fenced_apply, client, obj, fence) for obj in wave]
             failures = [f.exception() for f in futures if f.exception() is not None]
             if failures:
                 first = failures[0]
@@ -117,7 +134,14 @@ def _prunable(cluster_scoped: bool) -> list[kinds.Kind]:
     return [k for k in kinds.MANAGED_KINDS if k not in kinds.CONTROLLER_MADE and (k.namespaced or cluster_scoped)]
 
 
-def prune(client: Client, spec: AirflowSpec, objects: Sequence[Obj], *, cluster_scoped: bool = False) -> list[str]:
+def prune(
+    client: Client,
+    spec: AirflowSpec,
+    objects: Sequence[Obj],
+    *,
+    cluster_scoped: bool = False,
+    fence: Fence = _no_fence,
+) -> list[str]:
     """Delete what carries the Deployment's label but is no longer rendered (an upgrade from Airflow 2 leaves a
     webserver behind otherwise). Objects owned by another object (the CronJob's Jobs) are their owner's
     business. Returns ``Kind name`` of what was deleted."""
@@ -134,6 +158,7 @@ def prune(client: Client, spec: AirflowSpec, objects: Sequence[Obj], *, cluster_
 
     def delete(item: tuple[kinds.Kind, str]) -> None:
         kind, name = item
+        fence()
         try:
             client.delete(
                 kind.resource,
@@ -183,13 +208,16 @@ def install(
     database_admin_url: str | None = None,
     cluster_scoped: bool = False,
     parallelism: int = DEFAULT_PARALLELISM,
+    fence: Fence = _no_fence,
 ) -> InstallResult:
     """Install or upgrade; raises ``PermissionsMissing`` / ``ClusterRefused`` (permanent, nothing changed when
     raised before the first apply) or ``TemporaryFailure`` (retry). ``cluster_scoped``: also prune the
-    Deployment's cluster-scoped objects (commander holds cluster rights for PersistentVolumes)."""
+    Deployment's cluster-scoped objects (commander holds cluster rights for PersistentVolumes). ``fence``: see
+    ``apply_all``; also called before the secrets and the namespace are written."""
     started = time.monotonic()
     where = {"deployment": spec.deployment_id, "namespace": spec.namespace}
     log.info("install started", extra={"kv": where})
+    fence()
     secrets = secretstore.load_or_generate(client, spec)
     preflight.check(
         client, spec, manage_namespace=manage_namespace, pool_enabled=pool_enabled, cluster_roles=cluster_roles
@@ -197,13 +225,14 @@ def install(
     if database_admin_url is not None and spec.external_database is not None:
         database.ensure(database_admin_url, spec.external_database, password=secrets.db_password)
     objects = render.render(spec, secrets)
+    fence()
     try:
         if manage_namespace:
             apply_object(client, namespace_object(spec, namespace_labels))
     except ApiError as exc:
         raise errors.from_api_error(exc) from exc
-    apply_all(client, objects, parallelism=parallelism)
-    pruned = prune(client, spec, objects, cluster_scoped=cluster_scoped)
+    apply_all(client, objects, parallelism=parallelism, fence=fence)
+    pruned = prune(client, spec, objects, cluster_scoped=cluster_scoped, fence=fence)
     if pruned:
         log.info("pruned objects no longer rendered", extra={"kv": {**where, "objects": ", ".join(pruned)}})
     applied = len(objects) + int(manage_namespace)

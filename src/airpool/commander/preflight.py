@@ -113,6 +113,14 @@ def _access_allowed(client: Client, check: rbac.AccessCheck, namespace: str | No
     return bool(result.status and result.status.allowed)
 
 
+def access_allowed(
+    client: Client, verb: str, resource: str, subresource: str, group: str, namespace: str | None
+) -> bool:
+    """One fresh SelfSubjectAccessReview (``errors.classify`` asks it about a 403)."""
+    check = rbac.AccessCheck(verb=verb, resource=resource, subresource=subresource, group=group)
+    return _access_allowed(client, check, namespace)
+
+
 def _granted_rules(client: Client, namespace: str) -> tuple[list[rbac.PolicyRule], bool]:
     review = client.create(SelfSubjectRulesReview(spec=SelfSubjectRulesReviewSpec(namespace=namespace)))
     status = review.status

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -73,7 +74,15 @@ def remaining(
         return [f"{k.kind} {o.metadata.name}" for k, objs in found for o in objs]
 
 
-def _delete(client: Client, kind: kinds.Kind, name: str, namespace: str | None) -> None:
+Fence = Callable[[], None]
+
+
+def _no_fence() -> None:
+    return None
+
+
+def _delete(client: Client, kind: kinds.Kind, name: str, namespace: str | None, fence: Fence = _no_fence) -> None:
+    fence()
     try:
         client.delete(kind.resource, name, namespace=namespace, cascade=CascadeType.BACKGROUND)
     except ApiError as exc:
@@ -82,7 +91,13 @@ def _delete(client: Client, kind: kinds.Kind, name: str, namespace: str | None) 
 
 
 def delete_objects(
-    client: Client, namespace: str, deployment_id: str, *, cluster_scoped: bool = False, keep_data: bool = False
+    client: Client,
+    namespace: str,
+    deployment_id: str,
+    *,
+    cluster_scoped: bool = False,
+    keep_data: bool = False,
+    fence: Fence = _no_fence,
 ) -> int:
     kinds.warm_up_decoders()
     deleted = 0
@@ -93,7 +108,7 @@ def delete_objects(
             owned = _owned(client, kind, namespace, deployment_id, keep_data=keep_data)
             objs = [o for o in owned if not o.metadata.deletionTimestamp]
             ns = namespace if kind.namespaced else None
-            list(pool.map(lambda o, k=kind, n=ns: _delete(client, k, o.metadata.name, n), objs))
+            list(pool.map(lambda o, k=kind, n=ns: _delete(client, k, o.metadata.name, n, fence), objs))
             deleted += len(objs)
     return deleted
 
@@ -119,16 +134,20 @@ def uninstall(
     drop_database: tuple[str, ExternalDatabase] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     keep_data: bool = False,
+    fence: Fence = _no_fence,
 ) -> UninstallResult:
     """Delete and wait; ``delete_namespace`` (no pool: commander created it) then removes the namespace too;
     ``cluster_scoped`` (NFS DAG deploys) also removes the Deployment's PersistentVolume; ``drop_database``
     (admin URL, database) drops the Deployment's own database and role once no pod can use them any more —
     only on FINAL removal (a soft delete keeps them until its retention ends). ``keep_data`` (a soft delete in a
-    pool namespace): the Deployment's data objects (the in-namespace PostgreSQL's claim) stay until the purge."""
+    pool namespace): the Deployment's data objects (the in-namespace PostgreSQL's claim) stay until the purge.
+    ``fence`` is called before each delete and raises ``errors.Fenced`` once the worker's lease has passed."""
     started = time.monotonic()
     deadline = started + timeout
     try:
-        deleted = delete_objects(client, namespace, deployment_id, cluster_scoped=cluster_scoped, keep_data=keep_data)
+        deleted = delete_objects(
+            client, namespace, deployment_id, cluster_scoped=cluster_scoped, keep_data=keep_data, fence=fence
+        )
         left = remaining(client, namespace, deployment_id, cluster_scoped=cluster_scoped, keep_data=keep_data)
         while left:
             if time.monotonic() > deadline:
@@ -140,10 +159,11 @@ def uninstall(
             left = remaining(client, namespace, deployment_id, cluster_scoped=cluster_scoped, keep_data=keep_data)
             if left:  # pods made by a controller after the first sweep (a race with the deletion)
                 deleted += delete_objects(
-                    client, namespace, deployment_id, cluster_scoped=cluster_scoped, keep_data=keep_data
+                    client, namespace, deployment_id, cluster_scoped=cluster_scoped, keep_data=keep_data, fence=fence
                 )
         if delete_namespace:
             if not namespace_gone(client, namespace):
+                fence()
                 client.delete(Namespace, namespace)
             while not namespace_gone(client, namespace):
                 if time.monotonic() > deadline:
@@ -153,6 +173,7 @@ def uninstall(
     except ApiError as exc:
         raise errors.from_api_error(exc) from exc
     if drop_database is not None:
+        fence()
         database.drop(*drop_database)
     took = time.monotonic() - started
     log.info(

@@ -6,10 +6,20 @@ renews. When a worker dies, its lease expires and another worker takes the job o
 (server-side apply of the same objects, secrets read back before rendering, label-selected deletion), so the
 takeover converges to exactly one Deployment's objects.
 
+Fencing: a worker paused (SIGSTOP, a frozen VM) past its lease must not write once another worker may own the
+job. The heartbeat keeps the time the lease is known to last (monotonic clock, which runs on while the process is
+stopped); ``_Heartbeat.check`` -- the fence handed to ``install``/``uninstall``, called before every write --
+raises ``errors.Fenced`` once it has passed, unless the database confirms the lease is still ours. Status reports
+and job ends are fenced by the database itself (``commander_jobs`` checks the lease). And right before a
+namespace is offered again after a hard delete, commander checks it holds nothing of any Deployment.
+
 Besides jobs, the worker checks every pool namespace that is offered (or was found misconfigured) every
 ``health_check_interval`` seconds and records the verdict, so a broken namespace leaves the pool and a fixed
 one comes back. That pass (``pool_monitor``) runs in a thread of its own, so a long pass over thousands of
-namespaces never holds up install and uninstall jobs.
+namespaces never holds up install and uninstall jobs. The worker also refreshes the status of live Deployments
+(``unknown`` with the reason when it cannot look) and queues again the work still owed
+(``commander_jobs.requeue_owed``): convergence is level-triggered, a failed or lost job never strands a Deployment
+or a namespace. The first of each runs as soon as the worker starts.
 """
 
 from __future__ import annotations
@@ -22,10 +32,11 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 from lightkube import Client
 
-from airpool.commander import errors, health, install, pool_monitor, specs, status, uninstall
+from airpool.commander import errors, health, install, pool_monitor, preflight, specs, status, uninstall
 from airpool.domain.deployments import DeploymentStatus
 from airpool.domain.errors import AirpoolError
 from airpool.manifests.airflow.spec import AirflowSpec, DagDeployment
@@ -50,13 +61,18 @@ class WorkerSettings:
     #: Between looks at every live Deployment no job is working on (a pod that crashes an hour after the
     #: install turns its Deployment unhealthy, and back).
     status_refresh_interval: float = 15.0
+    #: Between passes that queue again the work still owed (a failed uninstall, a lost job).
+    converge_interval: float = 30.0
+    #: How long a permanently failed job waits before the periodic pass tries it again (an admin's fix is picked
+    #: up within this time; `airpool deployment retry` does it at once).
+    permanent_retry_seconds: float = 300.0
     #: Whether this worker also runs the periodic pool health check and status refresh (one per process is
     #: enough; the others only run jobs).
     periodic: bool = True
 
 
-class LeaseLost(Exception):
-    """Another worker owns the job now (our lease expired): stop without reporting anything."""
+#: Another worker may own the job now (our lease passed): stop without writing or reporting anything.
+LeaseLost = errors.Fenced
 
 
 def dag_deployment(payload: dict[str, object]) -> DagDeployment | None:
@@ -75,12 +91,25 @@ def new_worker_id() -> str:
 
 
 class _Heartbeat:
-    """Renews the lease every third of its length while a job runs; flags a lost lease."""
+    """Renews the lease every third of its length while a job runs, and fences: ``check`` raises ``LeaseLost``
+    once the lease may have passed.
 
-    def __init__(self, platform: Platform, job_id: int, worker_id: str, lease_seconds: int) -> None:
+    ``valid_until`` (monotonic) is when the lease last granted or renewed ends, counted from before the request
+    that got it. A process stopped and resumed sees its monotonic clock jump past it; ``check`` then asks the
+    database once (a heartbeat) and goes on only if the lease is still ours."""
+
+    #: Stop writing this much before the lease ends (clocks of two machines are never quite the same).
+    MARGIN = 0.1
+
+    def __init__(
+        self, platform: Platform, job_id: int, worker_id: str, lease_seconds: int, *, leased_at: float
+    ) -> None:
+        self.job_id = job_id
         self.lost = threading.Event()
         self._stop = threading.Event()
         self._args = (platform, job_id, worker_id, lease_seconds)
+        self._lock = threading.Lock()
+        self._valid_until = leased_at + lease_seconds * (1 - self.MARGIN)
         self._thread = threading.Thread(target=self._beat, name=f"lease-{job_id}", daemon=True)
 
     def __enter__(self) -> _Heartbeat:
@@ -91,21 +120,47 @@ class _Heartbeat:
         self._stop.set()
         self._thread.join()
 
-    def _beat(self) -> None:
+    def _renew(self) -> bool:
         platform, job_id, worker_id, lease_seconds = self._args
+        asked_at = time.monotonic()
+        alive = commander_jobs.heartbeat(platform, job_id, worker_id=worker_id, lease_seconds=lease_seconds)
+        if alive:
+            with self._lock:
+                self._valid_until = max(self._valid_until, asked_at + lease_seconds * (1 - self.MARGIN))
+        else:
+            self.lost.set()
+        return alive
+
+    def _beat(self) -> None:
+        _, job_id, _, lease_seconds = self._args
         while not self._stop.wait(max(lease_seconds / 3, 0.2)):
             try:
-                alive = commander_jobs.heartbeat(platform, job_id, worker_id=worker_id, lease_seconds=lease_seconds)
+                if not self._renew():
+                    return
             except Exception:  # a database hiccup: try again at the next beat, the lease still has time
                 log.warning("heartbeat failed", exc_info=True, extra={"kv": {"job": job_id}})
-                continue
-            if not alive:
-                self.lost.set()
-                return
 
     def check(self) -> None:
+        """The fence: raise ``LeaseLost`` when another worker may own the job now."""
         if self.lost.is_set():
             raise LeaseLost()
+        with self._lock:
+            expired = time.monotonic() >= self._valid_until
+        if expired:
+            try:
+                alive = self._renew()
+            except Exception:  # cannot confirm the lease: do not write
+                alive = False
+            if not alive:
+                self.lost.set()
+                raise LeaseLost()
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    message: str
+    #: uninstall: why the namespace must not be offered yet (commander's check right before offering it)
+    not_offerable: str | None = None
 
 
 class Worker:
@@ -124,6 +179,7 @@ class Worker:
         # None = never ran: the first pool health check and status refresh run as soon as the worker starts, not
         # once ``time.monotonic()`` (seconds since boot on Linux) exceeds the interval.
         self._last_refresh: float | None = None
+        self._last_converge: float | None = None
         self._stopping = threading.Event()
         self.monitor = pool_monitor.PoolMonitor(platform, client)
 
@@ -166,9 +222,25 @@ class Worker:
     def _periodic(self) -> None:
         if _due(self._last_refresh, self.settings.status_refresh_interval):
             self.refresh_statuses()
+        if _due(self._last_converge, self.settings.converge_interval):
+            self.converge()
+
+    def converge(self) -> list[views.JobView]:
+        """Queue again the work Deployments still need with no job on it (level-triggered convergence)."""
+        self._last_converge = time.monotonic()
+        queued = commander_jobs.requeue_owed(
+            self.platform, failed_before=timedelta(seconds=self.settings.permanent_retry_seconds)
+        )
+        for job in queued:
+            log.info(
+                "work still owed, queued again",
+                extra={"kv": {"job": job.id, "kind": job.kind, "deployment": job.deployment_id}},
+            )
+        return queued
 
     def run_once(self) -> views.JobView | None:
         """Lease and run one job; None when the queue had nothing runnable."""
+        leased_at = time.monotonic()
         leased = commander_jobs.lease(
             self.platform, worker_id=self.worker_id, lease_seconds=self.settings.lease_seconds
         )
@@ -177,55 +249,100 @@ class Worker:
         job = leased.job
         where = {"job": job.id, "kind": job.kind, "deployment": job.deployment_id, "namespace": job.namespace}
         log.info("job leased", extra={"kv": {**where, "attempt": job.attempts, "worker": self.worker_id}})
-        with _Heartbeat(self.platform, job.id, self.worker_id, self.settings.lease_seconds) as beat:
+        beat = _Heartbeat(self.platform, job.id, self.worker_id, self.settings.lease_seconds, leased_at=leased_at)
+        with beat:
             try:
-                message = self._run(leased, beat)
+                outcome = self._run(leased, beat)
                 beat.check()
             except LeaseLost:
-                log.warning("lease lost; another worker owns the job now", extra={"kv": where})
+                removed = self._after_lost_lease(job)
+                log.warning(
+                    "lease lost; another worker owns the job now, nothing more is written",
+                    extra={"kv": {**where, "late_objects_removed": removed}},
+                )
                 return job
-            except errors.TemporaryFailure as exc:
-                log.warning("job failed, will retry", extra={"kv": {**where, "error": str(exc)}})
-                return self._finish(job, error=str(exc), temporary=True)
-            except AirpoolError as exc:
-                log.warning("job failed", extra={"kv": {**where, "error": exc.message}})
-                return self._finish(job, error=exc.message, temporary=False)
             except Exception as exc:
+                judged = errors.classify(exc, review=self._review)
+                if isinstance(judged, errors.TemporaryFailure):
+                    log.warning("job failed, will retry", extra={"kv": {**where, "error": str(judged)}})
+                    return self._finish(job, beat, error=str(judged), temporary=True)
+                if isinstance(judged, AirpoolError):
+                    log.warning("job failed", extra={"kv": {**where, "error": judged.message}})
+                    return self._finish(job, beat, error=judged.message, temporary=False)
                 log.exception("job crashed", extra={"kv": where})
                 return self._finish(
-                    job, error=f"internal error ({type(exc).__name__}); see commander logs", temporary=True
+                    job, beat, error=f"internal error ({type(exc).__name__}); see commander logs", temporary=True
                 )
-        log.info("job done", extra={"kv": {**where, "result": message}})
-        return self._finish(job, message=message)
+        log.info("job done", extra={"kv": {**where, "result": outcome.message}})
+        return self._finish(job, beat, message=outcome.message, not_offerable=outcome.not_offerable)
+
+    def _after_lost_lease(self, job: views.JobView) -> int:
+        """An install or upgrade stopped by its fence may have sent writes that were in flight when the process was
+        paused (a fence cannot reach inside a request already on its way). When its Deployment has been deleted
+        meanwhile, whatever it wrote is that deleted Deployment's garbage: remove it (only objects labelled with
+        that Deployment's id, so nothing of any other Deployment is touched). A live Deployment is its new
+        owner's business. Returns how many objects were removed."""
+        if JobKind(job.kind) not in (JobKind.INSTALL, JobKind.UPGRADE) or not job.deployment_id or not job.namespace:
+            return 0
+        try:
+            deployments.get(self.platform, SYSTEM_ACTOR, job.deployment_id)
+            return 0  # still live: the worker that took the job over applies the same objects
+        except AirpoolError:
+            pass
+        try:
+            return uninstall.delete_objects(self.client, job.namespace, job.deployment_id)
+        except Exception:
+            log.warning("could not remove a deleted Deployment's late objects", exc_info=True)
+            return 0
+
+    def _review(self, verb: str, resource: str, subresource: str, group: str, namespace: str | None) -> bool:
+        return preflight.access_allowed(self.client, verb, resource, subresource, group, namespace)
 
     def _finish(
-        self, job: views.JobView, *, message: str = "", error: str | None = None, temporary: bool = False
+        self,
+        job: views.JobView,
+        beat: _Heartbeat,
+        *,
+        message: str = "",
+        error: str | None = None,
+        temporary: bool = False,
+        not_offerable: str | None = None,
     ) -> views.JobView:
         try:
+            beat.check()
             if error is None:
-                return commander_jobs.complete(self.platform, job.id, worker_id=self.worker_id, message=message)
+                return commander_jobs.complete(
+                    self.platform, job.id, worker_id=self.worker_id, message=message, not_offerable=not_offerable
+                )
             return commander_jobs.fail(
                 self.platform, job.id, worker_id=self.worker_id, error=error, temporary=temporary
             )
+        except LeaseLost:
+            log.warning(
+                "lease lost before the job's end was recorded; the new owner reports", extra={"kv": {"job": job.id}}
+            )
+            return job
         except AirpoolError as exc:  # lease expired meanwhile: the new owner reports
             log.warning("could not record the job's end", extra={"kv": {"job": job.id, "error": exc.message}})
             return job
 
     # --- jobs ----------------------------------------------------------------------------------------------------
 
-    def _run(self, leased: views.LeasedJob, beat: _Heartbeat) -> str:
+    def _run(self, leased: views.LeasedJob, beat: _Heartbeat) -> _Outcome:
         job = leased.job
         kind = JobKind(job.kind)
         if kind in (JobKind.INSTALL, JobKind.UPGRADE):
             if leased.deployment is None or leased.deployment.deleted_at is not None:
-                return "nothing to install: the Deployment was deleted"
-            return self._install(leased.deployment, beat, dags=dag_deployment(job.payload))
+                return _Outcome("nothing to install: the Deployment was deleted")
+            return _Outcome(self._install(leased.deployment, beat, dags=dag_deployment(job.payload)))
         if kind is JobKind.UNINSTALL:
-            return self._uninstall(job)
+            return self._uninstall(job, beat)
         if kind is JobKind.PURGE:
-            return self._purge(job)
+            beat.check()
+            return _Outcome(self._purge(job))
         if kind is JobKind.HEALTH:
-            return self._health(job.namespace or "")
+            beat.check()
+            return _Outcome(self._health(job.namespace or ""))
         raise errors.CommanderError(f"unknown commander job kind {job.kind!r}")
 
     @property
@@ -249,7 +366,7 @@ class Worker:
         config = self.platform.config
         spec = self._spec(dep, dags=dags)
         where = specs.placement(config, spec.namespace, pool_row=pool.is_known(self.platform, spec.namespace))
-        self._report(dep.id, DeploymentStatus.DEPLOYING, "applying the Deployment's objects")
+        self._report(dep.id, DeploymentStatus.DEPLOYING, "applying the Deployment's objects", beat=beat)
         result = install.install(
             self.client,
             spec,
@@ -259,6 +376,7 @@ class Worker:
             cluster_roles=config.cluster_roles,
             database_admin_url=config.airflow.database_admin_url,
             cluster_scoped=where.cluster_scoped,
+            fence=beat.check,
         )
         beat.check()
         applied = f"{result.applied} objects applied in {result.seconds:.1f} s"
@@ -285,6 +403,7 @@ class Worker:
                     report.status,
                     message,
                     urls=urls if report.status is DeploymentStatus.HEALTHY else None,
+                    beat=beat,
                 )
             # The job's result becomes the Deployment's message: keep it the status message itself.
             if report.status is DeploymentStatus.HEALTHY:
@@ -306,17 +425,28 @@ class Worker:
         message: str,
         *,
         urls: list[views.DeploymentUrl] | None = None,
+        beat: _Heartbeat | None = None,
     ) -> None:
-        commander_jobs.report_status(self.platform, deployment_id, status=state, message=message, urls=urls)
+        """Record what commander saw; inside a job only while its lease is ours (the database checks it)."""
+        if beat is None:
+            commander_jobs.report_status(self.platform, deployment_id, status=state, message=message, urls=urls)
+            return
+        beat.check()
+        job_id, worker_id = beat.job_id, self.worker_id
+        if not commander_jobs.report_status(
+            self.platform, deployment_id, status=state, message=message, urls=urls, lease=(job_id, worker_id)
+        ):
+            raise LeaseLost()
 
-    def _uninstall(self, job: views.JobView) -> str:
+    def _uninstall(self, job: views.JobView, beat: _Heartbeat) -> _Outcome:
         config = self.platform.config
         namespace = job.namespace or ""
         if not namespace or not job.deployment_id:
             raise errors.CommanderError(f"uninstall job {job.id} names no namespace or Deployment")
         hard = bool(job.payload.get("hard", True))
         release = str(job.payload.get("release_name", ""))
-        where = specs.placement(config, namespace, pool_row=pool.is_known(self.platform, namespace))
+        in_pool = pool.is_known(self.platform, namespace)
+        where = specs.placement(config, namespace, pool_row=in_pool)
         db = specs.external_database(config, release) if release else None
         url = config.airflow.database_admin_url
         result = uninstall.uninstall(
@@ -327,13 +457,25 @@ class Worker:
             cluster_scoped=where.cluster_scoped or dag_deployment(job.payload) is not None,
             drop_database=(url, db) if hard and url and db else None,
             keep_data=not hard and not where.manage_namespace,
+            fence=beat.check,
         )
         if result.kept:
-            return (
+            return _Outcome(
                 f"{result.deleted} objects deleted in {result.seconds:.1f} s; kept until the retention ends: "
                 + ", ".join(result.kept)
             )
-        return f"{result.deleted} objects deleted in {result.seconds:.1f} s; namespace {namespace} is clean"
+        message = f"{result.deleted} objects deleted in {result.seconds:.1f} s; namespace {namespace} is clean"
+        if not (in_pool and hard):
+            return _Outcome(message)
+        # Right before the namespace is offered again: nothing of ANY Deployment may be in it (a paused worker
+        # that lost its lease may have written after this one's sweep), and commander must still be able to use it.
+        verdict = health.check(self.client, namespace)
+        if verdict.ok:
+            return _Outcome(message)
+        log.warning(
+            "namespace not offered after uninstall", extra={"kv": {"namespace": namespace, "reason": verdict.reason}}
+        )
+        return _Outcome(message, not_offerable=verdict.reason or "health check failed")
 
     def _purge(self, job: views.JobView) -> str:
         from airpool.commander import database
@@ -359,20 +501,32 @@ class Worker:
         return "ok" if verdict.ok else (verdict.reason or "failed")
 
     def refresh_statuses(self) -> int:
-        """Report the current status of every live Deployment no job is busy with; returns how many changed."""
+        """Report the current status of every live Deployment no job is busy with; returns how many changed.
+        A Deployment commander cannot look at (its namespace deleted, the API server down) turns ``unknown`` with
+        the reason: a status never stays ``healthy`` on old news."""
         self._last_refresh = time.monotonic()
         changed = 0
-        watched = (DeploymentStatus.DEPLOYING, DeploymentStatus.HEALTHY, DeploymentStatus.UNHEALTHY)
+        watched = (
+            DeploymentStatus.DEPLOYING,
+            DeploymentStatus.HEALTHY,
+            DeploymentStatus.UNHEALTHY,
+            DeploymentStatus.UNKNOWN,
+        )
         for dep in deployments.list_visible(self.platform, SYSTEM_ACTOR, take=-1):
             if dep.status not in watched or _busy(self.platform, dep.id):
                 continue
             try:
                 report = status.check(self.client, self._spec(dep), read_health_endpoint=self._reads_health)
-            except (errors.TemporaryFailure, errors.CommanderError) as exc:
-                log.warning("status check failed", extra={"kv": {"deployment": dep.id, "error": str(exc)}})
-                continue
-            if (report.status, report.message) != (dep.status, dep.status_message):
-                self._report(dep.id, report.status, report.message)
+                seen = (report.status, report.message)
+            except Exception as exc:
+                judged = errors.classify(exc)
+                if not isinstance(judged, errors.TemporaryFailure | AirpoolError):
+                    raise
+                reason = judged.message if isinstance(judged, AirpoolError) else str(judged)
+                log.warning("status check failed", extra={"kv": {"deployment": dep.id, "error": reason}})
+                seen = (DeploymentStatus.UNKNOWN, f"commander cannot check this Deployment: {reason}")
+            if seen != (dep.status, dep.status_message):
+                self._report(dep.id, *seen)
                 changed += 1
         return changed
 

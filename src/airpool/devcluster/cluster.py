@@ -437,3 +437,27 @@ def statuses(data_dir: Path) -> list[ComponentStatus]:
             )
         )
     return result
+
+
+def stop_component(data_dir: Path, name: str) -> None:
+    """Stop one running component (tests: the API server down while commander works); the rest keep running."""
+    if name not in ORDER:
+        raise errors.DevClusterError(f"no dev cluster component {name!r}; components: {', '.join(ORDER)}")
+    processes.stop_all([name], layout=_layout(data_dir.resolve()))
+
+
+def start_component(
+    data_dir: Path, name: str, *, timeout: float = DEFAULT_TIMEOUT, die_with_caller: bool = False
+) -> None:
+    """Start one stopped component again with the flags ``start`` gave it, and wait until it is healthy."""
+    data_dir = data_dir.resolve()
+    if name not in ORDER:
+        raise errors.DevClusterError(f"no dev cluster component {name!r}; components: {', '.join(ORDER)}")
+    layout = _layout(data_dir)
+    if processes.recorded_pid(name, layout=layout) is not None:
+        return
+    real_node = _saved_real_node(data_dir)
+    specs = _specs(data_dir, ports=_saved_ports(data_dir), keys=pki.ensure(data_dir / "pki"), real_node=real_node)
+    spec = next(s for s in specs if s.name == name)
+    started = processes.spawn(spec, layout=layout, die_with_caller=die_with_caller)
+    processes.wait_healthy([(spec, started)], layout=layout, deadline=time.monotonic() + timeout, probe=_probe)

@@ -273,7 +273,12 @@ def _unavailable_reason(row: models.PoolNamespace) -> str:
     if state is S.CLAIMED:
         return "it is used by another Deployment"
     if state is S.RELEASING:
-        return "it is being released after its Deployment was deleted"
+        why = f" ({row.health_reason})" if row.health_reason else ""
+        return (
+            f"it is being released after its Deployment {row.holder_id} was deleted{why}; it returns as soon as "
+            "commander has removed that Deployment's objects (a system admin can retry with `airpool deployment "
+            f"retry {row.holder_id}` or give the removal up with `airpool pool release --force {row.name}`)"
+        )
     if state is S.RETAINED:
         when = _utc(row.releases_at) if row.releases_at else "the next cleanup"
         return f"it is retained after a soft delete until {when}"

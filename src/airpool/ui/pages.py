@@ -301,7 +301,14 @@ class Pages:
             events=[_job_event(j) for j in reversed(jobs)],
             history=audit.for_deployment(self.platform, ctx.user, d.id, limit=20),
             can_delete=people.deployment_abilities(self.platform, ctx.user, d.id).can_delete,
+            # failed, or backing off after a temporary failure: the work can be run again now
+            can_retry=d.status.value == "failed" or any(j.state == "queued" and j.last_error for j in jobs),
         )
+
+    def retry_deployment(self, ctx: Ctx) -> Response:
+        job = commander_jobs.retry_deployment(self.platform, ctx.user, ctx.request.path_params["id"])
+        ctx.session.notify(f"Queued the {job.kind} again; commander runs it now.")
+        return ctx.redirect(f"/deployments/{ctx.request.path_params['id']}")
 
     def delete_deployment(self, ctx: Ctx) -> Response:
         d = deployments.get(self.platform, ctx.user, ctx.request.path_params["id"])
@@ -395,15 +402,30 @@ class Pages:
         )
 
     def release(self, ctx: Ctx) -> Response:
-        """Early release asks first (GET: what will be lost, POST: do it): it ends a soft delete for good."""
+        """Early release asks first (GET: what will be lost, POST: do it): it ends a soft delete for good. With
+        ``force`` (a namespace stuck releasing) it gives up its deleted Deployment's removal."""
         name = ctx.request.path_params["name"]
+        force = (ctx.field("force") or ctx.request.query_params.get("force", "")) == "1"
         if ctx.request.method == "POST":
-            released = pool.release_early(self.platform, ctx.user, name)
-            ctx.session.notify(f"Namespace {released.name} is back in the pool and offered to new Deployments.")
+            released = pool.release_early(self.platform, ctx.user, name, force=force)
+            if released.state.value == "available":
+                ctx.session.notify(f"Namespace {released.name} is back in the pool and offered to new Deployments.")
+            else:
+                ctx.session.notify(f"Namespace {released.name} is {released.state.value}: {released.health_reason}")
             return ctx.redirect("/admin/pool")
         found = pool.status_of(self.platform, ctx.user, name)  # one row, however large the pool
         self._top_bar(ctx)
-        return ctx.render("release_namespace.html", title=f"Release {name}", nav="pool", ns=found)
+        return ctx.render("release_namespace.html", title=f"Release {name}", nav="pool", ns=found, force=force)
+
+    def retry_release(self, ctx: Ctx) -> Response:
+        """Retry the removal of the deleted Deployment that a releasing namespace still holds."""
+        name = ctx.request.path_params["name"]
+        row = next((ns for ns in pool.status(self.platform, ctx.user) if ns.name == name), None)
+        if row is None or row.holder_id is None:
+            raise errors.NotFound(f"namespace {name!r} is not in the pool or holds no Deployment")
+        job = commander_jobs.retry_deployment(self.platform, ctx.user, row.holder_id)
+        ctx.session.notify(f"Queued the {job.kind} of {row.holder_release_name or row.holder_id} again in {name}.")
+        return ctx.redirect("/admin/pool")
 
     def workspaces(self, ctx: Ctx) -> Response:
         """The workspaces you belong to, with your role, and a form to create one (you become its admin)."""
