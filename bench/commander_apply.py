@@ -6,7 +6,7 @@ namespace (commander's Role applied as admin beforehand) and uses commander's ow
 applies the same objects (rendered for its own fresh namespace) with the same identity and field manager, as a
 subprocess the way an operator would run it. Ratio = commander's apply phase / kubectl's; aim <= 1.0.
 
-    .venv/bin/python bench/commander_apply.py [--runs 10] [--concurrent 20] [--executor CeleryExecutor]
+    .venv/bin/python -m bench.commander_apply [--runs 10] [--concurrent 20] [--executor CeleryExecutor]
 """
 
 from __future__ import annotations
