@@ -4,7 +4,9 @@ through the API server with a webhook-authorized kubelet, and a ``dev down`` tha
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
+import signal
 import ssl
 import subprocess
 import sys
@@ -28,8 +30,10 @@ from lightkube.resources.core_v1 import (
 )
 
 from airpool import devcluster
-from airpool.devcluster import realnode
+from airpool.devcluster import cluster as devcluster_cluster
+from airpool.devcluster import processes, realnode
 from airpool.devcluster.realnode import host, network, paths
+from airpool.devcluster.realnode import node as realnode_node
 from tests.support import cluster as cluster_support
 from tests.support import realnode as realnode_support
 from tests.support.realnode import RealNodeCluster
@@ -312,26 +316,27 @@ def _iptables() -> dict[str, list[str]]:
     return rules
 
 
-def _our_processes(data_dir: Path) -> list[str]:
+def _our_processes(*dirs: Path) -> list[str]:
+    markers = [str(directory) for directory in (*dirs, paths.RUN_DIR)]
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             with contextlib.suppress(OSError):
                 cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-                if str(data_dir) in cmdline or str(paths.RUN_DIR) in cmdline:
+                if any(marker in cmdline for marker in markers):
                     found.append(f"{entry.name}: {cmdline[:200]}")
     return found
 
 
-def _snapshot(data_dir: Path) -> dict[str, object]:
+def _snapshot(data_dir: Path, *dirs: Path) -> dict[str, object]:
     """What a node could leave behind. Mounts and links: only the kinds a node makes (other work on the machine,
     such as an image build's chroot, mounts and unmounts meanwhile)."""
     links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, timeout=60).stdout
     names = [line.split(":")[1].strip().split("@")[0] for line in links.splitlines()]
-    roots = [data_dir, paths.RUN_DIR, paths.CONTAINERD_ROOT, paths.KUBELET_ROOT, *map(Path, host.WATCHED_DIRS)]
+    roots = [data_dir, *dirs, paths.RUN_DIR, paths.CONTAINERD_ROOT, paths.KUBELET_ROOT, *map(Path, host.WATCHED_DIRS)]
     nsfs = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines() if " - nsfs " in line]
     return {
-        "processes": _our_processes(data_dir),
+        "processes": _our_processes(data_dir, *dirs),
         "links": sorted(name for name in names if name == network.BRIDGE or name.startswith(("veth", "cni"))),
         "mounts": sorted(host.mounts_under(roots) + nsfs),
         "iptables": _iptables(),
@@ -340,19 +345,20 @@ def _snapshot(data_dir: Path) -> dict[str, object]:
         "runtime dir": paths.RUN_DIR.exists(),
         "kubelet root": paths.KUBELET_ROOT.exists(),
         "fixed directories": [directory for directory in host.WATCHED_DIRS if Path(directory).exists()],
+        "shim sockets": sorted(str(p) for p in paths.SHIM_SOCKETS.iterdir()) if paths.SHIM_SOCKETS.is_dir() else [],
         "CNI state": paths.CNI_STATE.exists(),
     }
 
 
-@pytest.mark.realnode
-def test_dev_up_and_down_with_a_real_node_leave_the_host_as_it_was(tmp_path: Path) -> None:
-    data_dir = tmp_path / "cluster"
+def _up_waiting(data_dir: Path, *dirs: Path) -> tuple[dict[str, object], subprocess.CompletedProcess[str]]:
+    """``dev up --real-node``, waiting while another session holds the machine's node; the host snapshot taken just
+    before the successful try (once the other node is gone)."""
     reason = realnode.why_not()
     if reason is not None:
         pytest.fail(realnode.explain(reason), pytrace=False)
     deadline = time.monotonic() + realnode_support.LOCK_WAIT
-    while True:  # another session's node may hold the machine: wait for it, and snapshot once it is gone
-        before = _snapshot(data_dir)
+    while True:
+        before = _snapshot(data_dir, *dirs)
         up = subprocess.run(
             [AIRPOOL, "dev", "up", "--real-node", "--timeout", str(realnode_support.START_TIMEOUT), "--data-dir",
              str(data_dir)],
@@ -361,39 +367,83 @@ def test_dev_up_and_down_with_a_real_node_leave_the_host_as_it_was(tmp_path: Pat
             timeout=realnode_support.START_TIMEOUT + 120,
         )  # fmt: skip
         if up.returncode == 0 or "A real node already runs" not in up.stderr or time.monotonic() > deadline:
-            break
+            return before, up
         time.sleep(2.0)
-    try:
-        assert up.returncode == 0, up.stdout + up.stderr
-        assert "real node:" in up.stdout
-        cluster = devcluster.info(data_dir)
-        during = _snapshot(data_dir)
-        assert network.BRIDGE in during["links"]  # type: ignore[operator]
-        assert any("KUBE-FIREWALL" in rule for rule in during["iptables"]["iptables filter"])  # type: ignore[index]
-        # a container makes the rest of the side effects: sandbox, network namespace, veth, mounts, cgroups
-        client = lightkube.Client(
-            config=lightkube.KubeConfig.from_file(str(cluster.admin_kubeconfig)), field_manager="test"
-        )
-        image = realnode.import_image(realnode_support.build_test_image(tmp_path))
-        cluster_support.wait_for(
-            lambda: _exists(client, ServiceAccount, "default", "default"), timeout=120, what="the default account"
-        )
-        client.create(_pod("sleeper", image, ["sleep", "3600"]), namespace="default")
-        assert _wait_phase(client, "sleeper", "default", {"Running"}) == "Running"
-        assert host.pod_cgroups()
-        assert host.mounts_under([paths.RUN_DIR])
-    finally:
-        down = subprocess.run(
-            [AIRPOOL, "dev", "down", "--data-dir", str(data_dir)], capture_output=True, text=True, timeout=300
-        )
+
+
+def _run_a_container(data_dir: Path, images: Path) -> None:
+    """A running pod makes the rest of the side effects: sandbox, network namespace, veth, mounts, cgroups."""
+    cluster = devcluster.info(data_dir)
+    client = lightkube.Client(config=lightkube.KubeConfig.from_file(str(cluster.admin_kubeconfig)), field_manager="t")
+    image = realnode.import_image(realnode_support.build_test_image(images))
+    cluster_support.wait_for(
+        lambda: _exists(client, ServiceAccount, "default", "default"), timeout=120, what="the default account"
+    )
+    client.create(_pod("sleeper", image, ["sleep", "3600"]), namespace="default")
+    assert _wait_phase(client, "sleeper", "default", {"Running"}) == "Running"
+    assert host.pod_cgroups()
+    assert host.mounts_under([paths.RUN_DIR])
+
+
+def _down(data_dir: Path) -> None:
+    down = subprocess.run(
+        [AIRPOOL, "dev", "down", "--data-dir", str(data_dir)], capture_output=True, text=True, timeout=300
+    )
     assert down.returncode == 0, down.stdout + down.stderr
-    after = _snapshot(data_dir)
+
+
+def _assert_as_before(before: dict[str, object], data_dir: Path, *dirs: Path) -> None:
+    after = _snapshot(data_dir, *dirs)
     deadline = time.monotonic() + realnode_support.LOCK_WAIT
     while after != before and host.owner_dir() not in (None, data_dir.resolve()) and time.monotonic() < deadline:
         time.sleep(2.0)  # another session's node started right after ours: compare once it is gone
-        after = _snapshot(data_dir)
+        after = _snapshot(data_dir, *dirs)
     for key, value in before.items():
         assert after[key] == value, f"{key} changed by dev up/down"
+
+
+@pytest.mark.realnode
+def test_dev_up_and_down_with_a_real_node_leave_the_host_as_it_was(tmp_path: Path) -> None:
+    data_dir = tmp_path / "cluster"
+    before, up = _up_waiting(data_dir)
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert "real node:" in up.stdout
+        during = _snapshot(data_dir)
+        assert network.BRIDGE in during["links"]  # type: ignore[operator]
+        assert any("KUBE-FIREWALL" in rule for rule in during["iptables"]["iptables filter"])  # type: ignore[index]
+        _run_a_container(data_dir, tmp_path)
+    finally:
+        _down(data_dir)
+    _assert_as_before(before, data_dir)
+
+
+@pytest.mark.realnode
+def test_a_node_killed_without_dev_down_is_cleaned_up_by_the_next_up(tmp_path: Path) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    before, up = _up_waiting(first, second)
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        _run_a_container(first, tmp_path)
+    finally:
+        # like a session that is killed: every process dies at once and nothing is undone
+        layout = processes.Layout(run_dir=first / "run", log_dir=first / "logs")
+        for name in (*devcluster_cluster.ORDER, *realnode_node.NAMES):
+            if (pid := processes.recorded_pid(name, layout=layout)) is not None:
+                os.kill(pid, signal.SIGKILL)
+    cluster_support.wait_for(lambda: host.try_lock_free(), timeout=60, what="the killed kubelet to release the lock")
+    assert host.bridge_exists()
+    assert host.pod_cgroups()  # the container outlived its kubelet and containerd
+    assert host.kube_chains()
+
+    # (when another session's node takes the machine first, its `up` does this cleanup: the same code)
+    _, again = _up_waiting(second, first)
+    try:
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert host.owner_dir() == second.resolve()
+    finally:
+        _down(second)
+    _assert_as_before(before, second, first)
 
 
 def test_kwok_leaves_the_real_node_alone(real_node_cluster: RealNodeCluster) -> None:

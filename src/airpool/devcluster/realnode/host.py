@@ -102,6 +102,15 @@ def try_lock() -> int | None:
     return fd
 
 
+def try_lock_free() -> bool:
+    """Whether no process holds the machine lock now (no real node's kubelet runs)."""
+    fd = try_lock()
+    if fd is None:
+        return False
+    os.close(fd)
+    return True
+
+
 def wait_lock(timeout: float) -> int | None:
     """Wait up to ``timeout`` seconds for the lock (processes that hold it are stopping)."""
     deadline = time.monotonic() + timeout
@@ -349,7 +358,29 @@ def shim_pids() -> list[int]:
     return found
 
 
+def _shim_sockets(pids: list[int]) -> list[Path]:
+    """The socket files under ``paths.SHIM_SOCKETS`` that the shims ``pids`` hold (a killed shim leaves its file)."""
+    inodes: set[str] = set()
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    target = os.readlink(fd)
+                    if target.startswith("socket:["):
+                        inodes.add(target[len("socket:[") : -1])
+    found = []
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/net/unix").read_text().splitlines()[1:]:
+            fields = line.split()
+            if len(fields) >= 8 and fields[6] in inodes and fields[7].startswith(str(paths.SHIM_SOCKETS) + "/"):
+                found.append(Path(fields[7]))
+    return found
+
+
 def kill_shims(timeout: float = 10.0) -> None:
+    """SIGKILL the shims that serve our containerd (left when it stopped without deleting its tasks)."""
+    for socket_file in _shim_sockets(shim_pids()):
+        socket_file.unlink(missing_ok=True)
     deadline = time.monotonic() + timeout
     while pids := shim_pids():
         for pid in pids:

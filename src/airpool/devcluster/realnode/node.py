@@ -567,6 +567,7 @@ def clean(data_dir: Path, *, saved: object, absent: object = None) -> None:
         directory / "pod-logs",
         paths.CONTAINERD_STATE,
         paths.CNI_STATE,
+        paths.RUNC_ROOT,
         paths.CONTAINERD_SOCKET,
         paths.CONTAINERD_SOCKET.with_name(f"{paths.CONTAINERD_SOCKET.name}.ttrpc"),  # containerd leaves it
     ):

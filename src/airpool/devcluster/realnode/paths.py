@@ -18,6 +18,9 @@ CONTAINERD_SOCKET = RUN_DIR / "containerd.sock"
 CONTAINERD_STATE = RUN_DIR / "containerd"
 CONTAINERD_ROOT = Path("/var/lib/airpool-node/containerd")
 CNI_STATE = RUN_DIR / "cni"  # host-local IPAM's allocations
+RUNC_ROOT = RUN_DIR / "runc"  # runc's state of the node's containers
+# containerd 1.6 puts its shims' sockets here whatever its state directory (removed when a shim exits cleanly).
+SHIM_SOCKETS = Path("/run/containerd/s")
 # The kubelet's root: pod volumes (emptyDir data too, so on disk rather than in /run) and the kubelet's own Unix
 # sockets, whose paths must stay short wherever the cluster's data directory is.
 KUBELET_ROOT = Path("/var/lib/airpool-node/kubelet")
