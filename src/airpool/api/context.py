@@ -28,6 +28,8 @@ class RequestContext:
     state: AppState
     headers: Mapping[str, str]
     request_id: str
+    #: The caller's address (as uvicorn saw it, proxy headers applied): failed log-ins are throttled per client.
+    client: str | None = None
     #: Per-request cache (``resolvers.common.memo``).
     memo: dict[tuple[Any, ...], Any] = field(default_factory=dict, repr=False)
     _caller: auth_service.Actor | None = field(default=None, init=False, repr=False)

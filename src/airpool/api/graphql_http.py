@@ -91,7 +91,12 @@ class GraphQLEndpoint:
             data = json.loads(body)
         except ValueError:
             return _error_response('request body is not JSON; expected {"query": ..., "variables": {...}}', rid)
-        context = RequestContext(state=self.state, headers=dict(request.headers), request_id=rid)
+        context = RequestContext(
+            state=self.state,
+            headers=dict(request.headers),
+            request_id=rid,
+            client=request.client.host if request.client else None,
+        )
         result = await anyio.to_thread.run_sync(self._execute, data, context)
         return JSONResponse(result, headers={"x-request-id": rid})
 

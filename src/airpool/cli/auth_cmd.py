@@ -78,12 +78,20 @@ def _keep_or_pick(workspaces: list[dict[str, str]], *, previous_id: str | None) 
 def logout(
     name: str | None = typer.Option(None, "--context", help="Context to log out of (default: the current one)."),
 ) -> None:
-    """Forget the token of the current context (the context itself stays, so `airpool login` finds it again)."""
+    """End the session on the server (its token stops working everywhere) and forget it here; the context stays,
+    so `airpool login` finds it again. An unreachable server still gets the token forgotten, and says so."""
     config = settings.load()
     context = settings.find(config, name=name) if name else settings.current(config)
     if not context.token:
         typer.echo(f"Already logged out of {context.server} (context {context.name}).")
         return
+    note = ""
+    try:
+        client.Client(server=context.server, token=context.token).execute("mutation Logout { logout }")
+    except client.Unreachable:
+        note = " The server could not be reached, so the session itself ends only when it expires."
+    except AirpoolError:
+        pass  # the token no longer works (expired, revoked): nothing left to end on the server
     context.token = None
     settings.save(config)
-    typer.echo(f"Logged out of {context.server} (context {context.name}).")
+    typer.echo(f"Logged out of {context.server} (context {context.name}).{note}")

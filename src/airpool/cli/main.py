@@ -74,6 +74,11 @@ def _register() -> None:
     app.add_typer(people_cmd.service_accounts, name="service-account")
     app.add_typer(people_cmd.teams, name="team")
 
+    from airpool.cli import token_cmd
+
+    app.add_typer(token_cmd.app, name="token")
+    app.add_typer(token_cmd.user_app, name="user")
+
     from airpool.cli import commander_cmd
 
     app.command("commander", help=commander_cmd.HELP)(commander_cmd.commander)

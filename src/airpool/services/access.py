@@ -104,6 +104,10 @@ class Actor:
     #: Set when a service account's API key authenticated the request (``user_id`` is then the account's id).
     service_account: ServiceAccountScope | None = None
 
+    #: The session (log-in) or API token the caller authenticated with: what ``logout`` ends.
+    session_id: str | None = None
+    api_token_id: str | None = None
+
     @property
     def is_service_account(self) -> bool:
         return self.service_account is not None

@@ -1,9 +1,16 @@
 """Users, passwords, session tokens and API tokens.
 
 - Passwords: argon2id (argon2-cffi defaults); hashes are upgraded on login when the parameters change.
-- Session tokens: itsdangerous-signed ``{"u": user id}`` with a timestamp, valid ``Platform.session_ttl_seconds``.
-  The signing key is generated once per installation and kept in the database, so every replica accepts every
-  replica's tokens and restarts do not sign everybody out.
+- Session tokens: itsdangerous-signed ``{"u": user id, "s": session id}`` with a timestamp, valid
+  ``Platform.session_ttl_seconds``. The signing key is generated once per installation and kept in the database,
+  so every replica accepts every replica's tokens and restarts do not sign everybody out. The signature alone is
+  not enough: the session row must exist and not be revoked, so ``logout`` (the UI's log-out button, the CLI's
+  ``airpool logout``) and ``revoke_session`` end a token everywhere at once.
+- Failed log-ins are throttled per account and per client address (``LoginThrottle`` rows, shared by replicas):
+  after ``ACCOUNT_FREE_FAILURES`` (per client ``CLIENT_FREE_FAILURES``) failures in a row, the key is blocked for
+  ``BLOCK_BASE`` doubling with each further failure up to ``BLOCK_MAX``; a blocked attempt is refused before the
+  password is checked (so guessing stops, and costs nothing). A successful log-in clears the account's and the
+  client's counters; a system admin clears an account's with ``unblock_login``.
 - API tokens (automation): ``ap_`` + 43 random characters; only their SHA-256 is stored (the secret has 256 bits
   of entropy, so a slow hash adds nothing). They act as the user who made them, until revoked or expired.
 - Sign-up: only the first user of an empty installation signs up alone, and becomes system admin. The race of
@@ -13,6 +20,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import secrets
@@ -46,6 +54,20 @@ _FIRST_ADMIN = "first-admin"
 _SALT = "airpool-session"
 _SERIALIZER = "token-serializer"
 _hasher = argon2.PasswordHasher()
+
+
+ACCOUNT_FREE_FAILURES = 5
+CLIENT_FREE_FAILURES = 20
+BLOCK_BASE = timedelta(seconds=30)
+BLOCK_MAX = timedelta(minutes=15)
+#: Failures older than this (counted from the first of a run) no longer count.
+FAILURE_WINDOW = timedelta(hours=1)
+
+
+class LoginThrottled(Unauthenticated):
+    """Too many failed log-ins for an account or from a client: refused until ``until``, password unchecked."""
+
+    code = "LOGIN_THROTTLED"
 
 
 class TokenExpired(Unauthenticated):
@@ -270,24 +292,95 @@ def _serializer(platform: Platform) -> itsdangerous.URLSafeTimedSerializer:
 
 
 def _session_for(platform: Platform, user: views.UserView) -> LoginResult:
-    token = _serializer(platform).dumps({"u": user.id})
-    return LoginResult(
-        user=user, token=token, expires_at=platform.now() + timedelta(seconds=platform.session_ttl_seconds)
+    """A new session row and its signed token."""
+    now = platform.now()
+    expires = now + timedelta(seconds=platform.session_ttl_seconds)
+    row = models.AuthSession(id=str(uuid.uuid4()), user_id=user.id, created_at=now, expires_at=expires)
+    with platform.db.write() as s:
+        s.add(row)
+    token = _serializer(platform).dumps({"u": user.id, "s": row.id})
+    return LoginResult(user=user, token=token, expires_at=expires)
+
+
+def _throttle_keys(username: str, client: str | None) -> list[tuple[str, int]]:
+    keys = [(f"user:{username.strip()[:USERNAME_MAX]}", ACCOUNT_FREE_FAILURES)]
+    if client:
+        keys.append((f"client:{client[:60]}", CLIENT_FREE_FAILURES))
+    return keys
+
+
+def _check_throttle(platform: Platform, username: str, client: str | None) -> None:
+    now = platform.now()
+    keys = dict(_throttle_keys(username, client))
+    with platform.db.read() as s:
+        rows = s.scalars(sa.select(models.LoginThrottle).where(models.LoginThrottle.key.in_(keys)))
+        blocked = [(r.key, r.blocked_until) for r in rows if r.blocked_until is not None and r.blocked_until > now]
+    if not blocked:
+        return
+    key, until = max(blocked, key=lambda item: item[1])
+    wait = max(1, int((until - now).total_seconds() + 0.999))
+    stamp = until.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if key.startswith("user:"):
+        raise LoginThrottled(
+            f"too many failed log-ins for this account: try again in {wait} s (after {stamp}); every further "
+            "failure doubles the wait. A system admin can lift the block at once "
+            f"(`airpool user unblock {key[5:]}`)."
+        )
+    raise LoginThrottled(
+        f"too many failed log-ins from your address: try again in {wait} s (after {stamp}); every further "
+        "failure doubles the wait."
     )
 
 
-def login(platform: Platform, *, username: str, password: str) -> LoginResult:
-    """Houston's ``createToken``. The error never says whether the user exists."""
+def _record_failure(platform: Platform, username: str, client: str | None) -> None:
+    now = platform.now()
+    with platform.db.write() as s:
+        for key, free in _throttle_keys(username, client):
+            sql.insert_ignore(s, models.LoginThrottle, [{"key": key, "failures": 0, "first_failure_at": now}])
+            row = s.get(models.LoginThrottle, key, with_for_update=True)
+            assert row is not None
+            if row.first_failure_at < now - FAILURE_WINDOW and (row.blocked_until is None or row.blocked_until < now):
+                row.failures, row.first_failure_at = 0, now
+            row.failures += 1
+            if row.failures >= free:
+                block = min(BLOCK_MAX, BLOCK_BASE * 2 ** min(row.failures - free, 16))
+                row.blocked_until = now + block
+
+
+def _clear_failures(platform: Platform, keys: list[str]) -> None:
+    with platform.db.write() as s:
+        s.execute(sa.delete(models.LoginThrottle).where(models.LoginThrottle.key.in_(keys)))
+
+
+def unblock_login(platform: Platform, actor: Actor, *, username: str) -> bool:
+    """A system admin lifts an account's log-in block (and forgets its failures); True when there was one."""
+    access.require_system_admin(actor)
+    key = f"user:{username.strip()}"
+    with platform.db.write() as s:
+        found = sql.rowcount(s.execute(sa.delete(models.LoginThrottle).where(models.LoginThrottle.key == key)))
+        audit.record(
+            s, actor=actor.username, action="user.unblock", target_kind="user", target_id=key[5:], at=platform.now()
+        )
+    return found > 0
+
+
+def login(platform: Platform, *, username: str, password: str, client: str | None = None) -> LoginResult:
+    """Houston's ``createToken``. The error never says whether the user exists. ``client``: the caller's address,
+    for throttling failed log-ins per client as well as per account (see module docstring)."""
     bad = Unauthenticated("invalid username or password")
+    _check_throttle(platform, username, client)
     with platform.db.read() as s:
         user = s.scalar(sa.select(models.User).where(models.User.username == username.strip()))
     if user is None or not user.password_hash or user.status != "active":
         _hasher.hash(password)  # same cost either way: no user-enumeration by timing
+        _record_failure(platform, username, client)
         raise bad
     try:
         _hasher.verify(user.password_hash, password)
     except argon2.exceptions.VerificationError:
+        _record_failure(platform, username, client)
         raise bad from None
+    _clear_failures(platform, [key for key, _ in _throttle_keys(username, client)])
     if _hasher.check_needs_rehash(user.password_hash):
         rehashed = _hasher.hash(password)
         with platform.db.write() as s:
@@ -321,13 +414,108 @@ def authenticate(platform: Platform, token: str | None) -> Actor:
     except itsdangerous.BadData:
         raise Unauthenticated("malformed or invalid token") from None
     user_id = data.get("u") if isinstance(data, dict) else None
+    session_id = data.get("s") if isinstance(data, dict) else None
     if not isinstance(user_id, str):
         raise Unauthenticated("malformed or invalid token")
+    if not isinstance(session_id, str):
+        raise Unauthenticated("this token was issued before sessions could be revoked: log in again")
     with platform.db.read() as s:
-        user = s.get(models.User, user_id)
-        if user is None or user.status != "active":
+        row = s.execute(
+            sa.select(models.User, models.AuthSession.revoked_at)
+            .join(models.AuthSession, models.AuthSession.user_id == models.User.id)
+            .where(models.AuthSession.id == session_id, models.User.id == user_id)
+        ).first()
+        if row is None:
+            raise Unauthenticated("this session no longer exists: log in again")
+        user, revoked_at = row
+        if revoked_at is not None:
+            raise Unauthenticated("this session was logged out or revoked: log in again")
+        if user.status != "active":
             raise Unauthenticated("the user of this token no longer exists or is disabled")
-        return access.actor_for_user(s, user)
+        return dataclasses.replace(access.actor_for_user(s, user), session_id=session_id)
+
+
+@dataclass(frozen=True)
+class SessionView:
+    id: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    current: bool
+
+
+def logout(platform: Platform, actor: Actor) -> bool:
+    """End what the caller authenticated with: its session, or the API token it used. True when it was live."""
+    now = platform.now()
+    with platform.db.write() as s:
+        if actor.session_id is not None:
+            target: Any = s.get(models.AuthSession, actor.session_id)
+            kind = "session"
+        elif actor.api_token_id is not None:
+            target = s.get(models.ApiToken, actor.api_token_id)
+            kind = "api_token"
+        else:
+            return False
+        if target is None or target.revoked_at is not None:
+            return False
+        target.revoked_at = now
+        audit.record(s, actor=actor.username, action=f"{kind}.logout", target_kind=kind, target_id=target.id, at=now)
+    return True
+
+
+def logout_token(platform: Platform, token: str | None) -> bool:
+    """``logout`` for a raw token (the UI's cookie); a token that no longer authenticates has nothing to end."""
+    try:
+        actor = authenticate(platform, token)
+    except Unauthenticated:
+        return False
+    return logout(platform, actor)
+
+
+def list_sessions(platform: Platform, actor: Actor) -> list[SessionView]:
+    """The caller's sessions that still work (not revoked, not expired), newest first."""
+    now = platform.now()
+    with platform.db.read() as s:
+        rows = s.scalars(
+            sa.select(models.AuthSession)
+            .where(
+                models.AuthSession.user_id == actor.user_id,
+                models.AuthSession.revoked_at.is_(None),
+                models.AuthSession.expires_at > now,
+            )
+            .order_by(models.AuthSession.created_at.desc())
+        )
+        return [
+            SessionView(
+                id=r.id,
+                created_at=r.created_at,
+                expires_at=r.expires_at,
+                revoked_at=r.revoked_at,
+                current=r.id == actor.session_id,
+            )
+            for r in rows
+        ]
+
+
+def revoke_session(platform: Platform, actor: Actor, session_id: str) -> SessionView:
+    """End one of the caller's sessions (a system admin: anybody's). Revoking twice is not an error."""
+    now = platform.now()
+    with platform.db.write() as s:
+        row = s.get(models.AuthSession, session_id)
+        if row is None or (row.user_id != actor.user_id and not actor.is_system_admin):
+            raise NotFound(f"session {access.shown(session_id)} not found")
+        if row.revoked_at is None:
+            row.revoked_at = now
+            audit.record(
+                s, actor=actor.username, action="session.revoke", target_kind="session", target_id=row.id, at=now
+            )
+        return SessionView(
+            id=row.id,
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            revoked_at=row.revoked_at,
+            current=row.id == actor.session_id,
+        )
 
 
 # --- API tokens --------------------------------------------------------------------------------------------------
@@ -354,7 +542,7 @@ def _api_token_actor(platform: Platform, raw: str) -> Actor:
             raise TokenExpired("API token expired: create a new one")
         if user.status != "active":
             raise Unauthenticated("the user of this token is disabled")
-        return access.actor_for_user(s, user)
+        return dataclasses.replace(access.actor_for_user(s, user), api_token_id=tok.id)
 
 
 def create_api_token(
@@ -428,7 +616,9 @@ __all__ = [
     "ApiTokenView",
     "AuthConfig",
     "LoginResult",
+    "LoginThrottled",
     "Role",
+    "SessionView",
     "TokenExpired",
     "auth_config",
     "authenticate",
@@ -436,8 +626,13 @@ __all__ = [
     "create_user",
     "ensure_admin_from_env",
     "list_api_tokens",
+    "list_sessions",
     "login",
+    "logout",
+    "logout_token",
     "me",
     "revoke_api_token",
+    "revoke_session",
     "signup",
+    "unblock_login",
 ]

@@ -116,6 +116,24 @@ def members(platform: Platform, actor: Actor, workspace_id: str) -> list[views.R
         ]
 
 
+def ensure_admin_remains(s: Session, workspace_id: str, *, losing: models.RoleBinding, username: str) -> None:
+    """Refuse (``Conflict``) a change that takes ``losing`` (a binding about to be demoted or removed) away from
+    the workspace's admins when it is the last one: no operation leaves a workspace without an admin. The admin
+    rows are locked (PostgreSQL), so two admins demoting each other at once cannot both pass."""
+    if losing.role != Role.ADMIN.value:
+        return
+    admins = s.scalars(
+        sa.select(models.RoleBinding.id)
+        .where(models.RoleBinding.workspace_id == workspace_id, models.RoleBinding.role == Role.ADMIN.value)
+        .with_for_update()
+    ).all()
+    if len(admins) <= 1:
+        raise Conflict(
+            f"user {access.shown(username)} is the last admin of workspace {access.shown(workspace_id)}: make "
+            "another member admin first, then change or remove this one"
+        )
+
+
 def set_member(
     platform: Platform, actor: Actor, workspace_id: str, *, username: str, role: str
 ) -> views.RoleBindingView:
@@ -138,6 +156,8 @@ def set_member(
                 )
             )
         else:
+            if wanted is not Role.ADMIN:
+                ensure_admin_remains(s, workspace_id, losing=binding, username=user.username)
             binding.role = wanted.value
         audit.record(
             s,

@@ -95,6 +95,31 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class AuthSession(Base):
+    """One log-in (``createToken``, sign-up, the UI's log-in form): its signed token names this row, so logging out
+    or revoking it ends the token on every replica before its signature expires."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    user_id: Mapped[str] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    created_at: Mapped[datetime] = _created()
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class LoginThrottle(Base):
+    """Failed log-ins per account (``user:<name>``) and per client address (``client:<addr>``), shared by every
+    replica: after a few failures the key is blocked for a growing time (``services.auth``)."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(sa.String(320), primary_key=True)
+    failures: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+    first_failure_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 class Deployment(Base):
     __tablename__ = "deployments"
 

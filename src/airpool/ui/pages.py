@@ -90,7 +90,12 @@ class Pages:
             return ctx.render("login.html", title="Log in", next=next_url, username="", signup_open=False)
         username = ctx.field("username")
         try:
-            result = auth.login(self.platform, username=username, password=ctx.form.get("password", ""))
+            result = auth.login(
+                self.platform,
+                username=username,
+                password=ctx.form.get("password", ""),
+                client=ctx.request.client.host if ctx.request.client else None,
+            )
         except errors.AirpoolError as exc:
             return ctx.render(
                 "login.html",
@@ -128,6 +133,9 @@ class Pages:
         return ctx.redirect("/")
 
     def logout(self, ctx: Ctx) -> Response:
+        """Ends the session on the server too: a copy of the cookie saved before stops working everywhere."""
+        if ctx.session.token:
+            auth.logout_token(self.platform, ctx.session.token)
         ctx.session.log_out()
         ctx.session.notify("You are logged out.")
         return ctx.redirect("/login")

@@ -48,7 +48,9 @@ def resolve_self(_: Any, info: Info) -> UserView:
 def resolve_create_token(
     _: Any, info: Info, *, password: str, identity: str | None = None, duration: int | None = None
 ) -> dict[str, Any]:
-    return _auth_user(info, auth.login(platform(info), username=identity or "", password=password))
+    return _auth_user(
+        info, auth.login(platform(info), username=identity or "", password=password, client=ctx(info).client)
+    )
 
 
 @mutation.field("signup")
@@ -78,13 +80,43 @@ def resolve_create_user(
     if auth.auth_config(plat).initial_signup or auth_header.token_from_headers(ctx(info).headers) is None:
         return _auth_user(info, auth.signup(plat, username=name, password=password, full_name=full_name))
     auth.create_user(plat, caller(info), username=name, password=password, full_name=full_name)
-    return _auth_user(info, auth.login(plat, username=name, password=password))
+    return _auth_user(info, auth.login(plat, username=name, password=password, client=ctx(info).client))
 
 
 @mutation.field("createApiToken")
 def resolve_create_api_token(_: Any, info: Info, *, label: str, expires_in_days: int | None = None) -> dict[str, Any]:
     view, secret = auth.create_api_token(platform(info), caller(info), label=label, expires_in_days=expires_in_days)
     return {"id": view.id, "label": view.label, "value": secret, "expires_at": view.expires_at}
+
+
+@query.field("apiTokens")
+def resolve_api_tokens(_: Any, info: Info) -> list[auth.ApiTokenView]:
+    return auth.list_api_tokens(platform(info), caller(info))
+
+
+@mutation.field("revokeApiToken")
+def resolve_revoke_api_token(_: Any, info: Info, *, id: str) -> auth.ApiTokenView:
+    return auth.revoke_api_token(platform(info), caller(info), id)
+
+
+@query.field("sessions")
+def resolve_sessions(_: Any, info: Info) -> list[auth.SessionView]:
+    return auth.list_sessions(platform(info), caller(info))
+
+
+@mutation.field("logout")
+def resolve_logout(_: Any, info: Info) -> bool:
+    return auth.logout(platform(info), caller(info))
+
+
+@mutation.field("revokeSession")
+def resolve_revoke_session(_: Any, info: Info, *, id: str) -> auth.SessionView:
+    return auth.revoke_session(platform(info), caller(info), id)
+
+
+@mutation.field("unblockLogin")
+def resolve_unblock_login(_: Any, info: Info, *, username: str) -> bool:
+    return auth.unblock_login(platform(info), caller(info), username=username)
 
 
 @user_type.field("emails")
