@@ -51,6 +51,22 @@ class ClusterRefused(CommanderError):
         super().__init__(message)
 
 
+class NamespaceNotOurs(CommanderError):
+    """The namespace exists and airpool did not create it for this Deployment: it is never adopted."""
+
+    code = "NAMESPACE_NOT_OURS"
+
+    def __init__(self, namespace: str, deployment_id: str) -> None:
+        super().__init__(
+            f"namespace {namespace!r} already exists and was not created by airpool for this Deployment, so nothing "
+            "was changed: airpool never adopts, relabels or deletes a namespace it did not create. Delete this "
+            "Deployment (the namespace and everything in it stay untouched) and create it again with a namespace "
+            "name that does not exist yet, or ask an admin to add the namespace to the pool."
+        )
+        self.namespace = namespace
+        self.deployment_id = deployment_id
+
+
 class Fenced(Exception):
     """The worker's lease on its job has passed (it was paused, or lost its database): another worker may own the
     job now, so this one must not write to the cluster or the database any more. Raised by the fence the worker

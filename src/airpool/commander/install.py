@@ -179,6 +179,63 @@ def prune(
     return [f"{kind.kind} {name}" for kind, name in found]
 
 
+#: On a namespace commander created: the Deployment it was created for. Only such a namespace is commander's.
+OWNER_LABEL = "airpool.io/owner-deployment"
+
+
+def owns_namespace(namespace: Any, deployment_id: str) -> bool:
+    """Whether commander created ``namespace`` (a lightkube Namespace) for ``deployment_id``."""
+    labels = (namespace.metadata.labels if namespace is not None and namespace.metadata else None) or {}
+    return labels.get(OWNER_LABEL) == deployment_id and labels.get(common.MANAGED_BY) == common.MANAGED_BY_VALUE
+
+
+def refuse_foreign_namespace(client: Client, spec: AirflowSpec) -> None:
+    """``NamespaceNotOurs`` when the namespace exists and commander did not create it for this Deployment."""
+    from lightkube.resources.core_v1 import Namespace
+
+    try:
+        found = client.get(Namespace, spec.namespace)
+    except ApiError as exc:
+        if exc.status.code == 404:
+            return
+        raise errors.from_api_error(exc) from exc
+    if not owns_namespace(found, spec.deployment_id):
+        raise errors.NamespaceNotOurs(spec.namespace, spec.deployment_id)
+
+
+def ensure_own_namespace(client: Client, spec: AirflowSpec, labels: Sequence[tuple[str, str]]) -> None:
+    """Without a pool: create the namespace, or find the one commander created for this Deployment before.
+
+    A namespace that exists without commander's owner label for this Deployment (another team's, a pool's, one
+    an admin made) is refused with ``NamespaceNotOurs`` before any change: it is never adopted or relabelled
+    (``refuse_foreign_namespace`` checks the same before commander's first request in the namespace)."""
+    from lightkube.models.meta_v1 import ObjectMeta
+    from lightkube.resources.core_v1 import Namespace
+
+    wanted = namespace_object(spec, labels)
+    try:
+        try:
+            found = client.get(Namespace, spec.namespace)
+        except ApiError as exc:
+            if exc.status.code != 404:
+                raise
+            try:
+                client.create(
+                    Namespace(metadata=ObjectMeta(name=spec.namespace, labels=wanted["metadata"]["labels"])),
+                    field_manager=COMMANDER_FIELD_MANAGER,
+                )
+                return
+            except ApiError as again:
+                if again.status.code != 409:  # created meanwhile: judge the one that exists
+                    raise
+                found = client.get(Namespace, spec.namespace)
+        if not owns_namespace(found, spec.deployment_id):
+            raise errors.NamespaceNotOurs(spec.namespace, spec.deployment_id)
+        apply_object(client, wanted)  # ours: keep its labels current (namespaceLabels may have changed)
+    except ApiError as exc:
+        raise errors.from_api_error(exc) from exc
+
+
 def namespace_object(spec: AirflowSpec, labels: Sequence[tuple[str, str]]) -> Obj:
     """Without a pool commander owns the namespace; it carries the platform labels, not the Deployment's (so
     that deleting the Deployment's objects by label never selects the namespace itself)."""
@@ -191,7 +248,7 @@ def namespace_object(spec: AirflowSpec, labels: Sequence[tuple[str, str]]) -> Ob
                 **dict(labels),
                 common.MANAGED_BY: common.MANAGED_BY_VALUE,
                 pool.PLATFORM_RELEASE_LABEL: spec.platform_release,
-                "airpool.io/owner-deployment": spec.deployment_id,
+                OWNER_LABEL: spec.deployment_id,
             },
         },
     }
@@ -218,6 +275,8 @@ def install(
     where = {"deployment": spec.deployment_id, "namespace": spec.namespace}
     log.info("install started", extra={"kv": where})
     fence()
+    if manage_namespace:
+        refuse_foreign_namespace(client, spec)  # before commander's first request in it
     secrets = secretstore.load_or_generate(client, spec)
     preflight.check(
         client, spec, manage_namespace=manage_namespace, pool_enabled=pool_enabled, cluster_roles=cluster_roles
@@ -226,11 +285,8 @@ def install(
         database.ensure(database_admin_url, spec.external_database, password=secrets.db_password)
     objects = render.render(spec, secrets)
     fence()
-    try:
-        if manage_namespace:
-            apply_object(client, namespace_object(spec, namespace_labels))
-    except ApiError as exc:
-        raise errors.from_api_error(exc) from exc
+    if manage_namespace:
+        ensure_own_namespace(client, spec, namespace_labels)
     apply_all(client, objects, parallelism=parallelism, fence=fence)
     pruned = prune(client, spec, objects, cluster_scoped=cluster_scoped, fence=fence)
     if pruned:

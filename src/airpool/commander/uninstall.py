@@ -124,6 +124,26 @@ def namespace_gone(client: Client, namespace: str) -> bool:
     return False
 
 
+def _ours(client: Client, namespace: str, deployment_id: str) -> bool:
+    """Only a namespace commander created for this Deployment is deleted with it (see ``install.owns_namespace``);
+    any other is left as it is, with whatever else is in it."""
+    from airpool.commander.install import owns_namespace
+
+    try:
+        found = client.get(Namespace, namespace)
+    except ApiError as exc:
+        if exc.status.code == 404:
+            return False
+        raise
+    if owns_namespace(found, deployment_id):
+        return True
+    log.info(
+        "namespace kept: commander did not create it for this Deployment",
+        extra={"kv": {"deployment": deployment_id, "namespace": namespace}},
+    )
+    return False
+
+
 def uninstall(
     client: Client,
     *,
@@ -136,7 +156,8 @@ def uninstall(
     keep_data: bool = False,
     fence: Fence = _no_fence,
 ) -> UninstallResult:
-    """Delete and wait; ``delete_namespace`` (no pool: commander created it) then removes the namespace too;
+    """Delete and wait; ``delete_namespace`` (no pool) then removes the namespace too, if commander created it
+    for this Deployment (never another one);
     ``cluster_scoped`` (NFS DAG deploys) also removes the Deployment's PersistentVolume; ``drop_database``
     (admin URL, database) drops the Deployment's own database and role once no pod can use them any more —
     only on FINAL removal (a soft delete keeps them until its retention ends). ``keep_data`` (a soft delete in a
@@ -161,7 +182,7 @@ def uninstall(
                 deleted += delete_objects(
                     client, namespace, deployment_id, cluster_scoped=cluster_scoped, keep_data=keep_data, fence=fence
                 )
-        if delete_namespace:
+        if delete_namespace and _ours(client, namespace, deployment_id):
             if not namespace_gone(client, namespace):
                 fence()
                 client.delete(Namespace, namespace)

@@ -453,10 +453,12 @@ class Worker:
             self.client,
             namespace=namespace,
             deployment_id=job.deployment_id,
-            delete_namespace=where.manage_namespace,
+            # A soft delete keeps the data, and without a pool the namespace holding it, until the retention ends:
+            # the purge removes them (what the CLI promises).
+            delete_namespace=where.manage_namespace and hard,
             cluster_scoped=where.cluster_scoped or dag_deployment(job.payload) is not None,
             drop_database=(url, db) if hard and url and db else None,
-            keep_data=not hard and not where.manage_namespace,
+            keep_data=not hard,
             fence=beat.check,
         )
         if result.kept:
@@ -485,11 +487,19 @@ class Worker:
         db = specs.external_database(self.platform.config, release) if release else None
         done: list[str] = []
         namespace = job.namespace or ""
-        if namespace and job.deployment_id and pool.is_known(self.platform, namespace):
+        known = bool(namespace) and pool.is_known(self.platform, namespace)
+        where = specs.placement(self.platform.config, namespace, pool_row=known)
+        if namespace and job.deployment_id and known:
             # What the soft delete kept in the pool namespace (the in-namespace PostgreSQL's claim).
             result = uninstall.uninstall(self.client, namespace=namespace, deployment_id=job.deployment_id)
             if result.deleted:
                 done.append(f"{result.deleted} kept object(s) deleted from {namespace}")
+        elif namespace and job.deployment_id and where.manage_namespace:
+            # The soft-deleted Deployment's namespace, kept until now; deleted only if commander created it for it.
+            uninstall.uninstall(
+                self.client, namespace=namespace, deployment_id=job.deployment_id, delete_namespace=True
+            )
+            done.append(f"namespace {namespace} released")
         if url and db:
             database.drop(url, db)
             done.append(f"database {db.database} dropped")

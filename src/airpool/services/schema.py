@@ -83,15 +83,17 @@ def check(url: str, *, database: store_engine.Database | None = None) -> SchemaS
         if database is None and missing is not None and not missing.exists():
             current = None  # looking must not create the file (or its directory)
         elif database is not None:
-            with database.engine.connect() as conn:
+            with database.engine.connect() as conn, store_engine.deadline(conn, url):
                 current = _current(conn)
         else:
             eng = store_engine.make_engine(url, pool_size=1)
             try:
-                with eng.connect() as conn:
+                with eng.connect() as conn, store_engine.deadline(conn, url):
                     current = _current(conn)
             finally:
                 eng.dispose()
+    except sa.exc.TimeoutError:
+        raise store_engine.DatabaseUnavailable(f"no connection to the database {store_engine.redact(url)}") from None
     except sa.exc.DBAPIError as exc:
         raise unavailable(url, exc) from None
     want = head()
@@ -118,7 +120,7 @@ def upgrade(url: str, *, revision: str = "head") -> SchemaState:
     state = check(url)
     if state.status is SchemaStatus.AHEAD:
         raise SchemaMismatch(state.message)
-    eng = store_engine.make_engine(url, pool_size=1)
+    eng = store_engine.make_engine(url, pool_size=1, timeouts=False)
     try:
         with eng.begin() as conn:
             cfg = _config()

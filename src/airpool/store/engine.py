@@ -11,6 +11,17 @@ PostgreSQL runs at READ COMMITTED: the services' compare-and-set UPDATEs re-chec
 concurrent commit, which is what makes a claim atomic there. Its reads run in autocommit (each statement sees the
 latest commits, exactly as at READ COMMITTED inside a transaction, without the BEGIN and COMMIT round trips).
 
+Nothing waits without bound, so every request ends quickly even when the database hangs (a stopped PostgreSQL
+server still accepts TCP connections and data, so the kernel never reports an error):
+
+- PostgreSQL: ``connect_timeout`` (``CONNECT_TIMEOUT_S``) for new connections, the server's ``statement_timeout``
+  (``STATEMENT_TIMEOUT_S``) for slow statements on a live server, and a client-side deadline for every
+  transaction (``TRANSACTION_TIMEOUT_S``): a watchdog thread shuts the socket of a transaction that passes it, so
+  the blocked driver call returns at once and the transaction fails with ``DatabaseUnavailable`` ("did not answer
+  within ..."). Migrations (``timeouts=False``) have no statement timeout and no deadline.
+- both: a free pooled connection is waited for at most ``POOL_TIMEOUT_S``;
+- SQLite: ``busy_timeout`` and the in-process writer lock are bounded by ``BUSY_TIMEOUT_MS``.
+
 Text holding U+0000 is refused before it reaches either database (``InvalidInput`` naming the column): PostgreSQL
 cannot store it and SQLite would, and the two must give the same answer. The API and the UI refuse it earlier with
 the argument's or form field's name; this is the last line for every other path.
@@ -24,7 +35,9 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import socket
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -37,12 +50,99 @@ from airpool.domain.errors import AirpoolError, InvalidInput
 
 ENV_URL = "AIRPOOL_DATABASE_URL"
 SQLITE_FILE = "airpool.db"
-BUSY_TIMEOUT_MS = 30_000
+BUSY_TIMEOUT_MS = 10_000
+CONNECT_TIMEOUT_S = 5
+STATEMENT_TIMEOUT_S = 10
+TRANSACTION_TIMEOUT_S = 15
+POOL_TIMEOUT_S = 10
 _WRITE = "airpool_write"
 
 
 class DatabaseUnavailable(AirpoolError):
     code = "DATABASE_UNAVAILABLE"
+
+
+class _Watchdog:
+    """Shuts the socket of a PostgreSQL connection whose transaction passed its deadline (see module docstring).
+
+    One daemon thread per process, started on first use; ``watch`` and ``release`` are a dict update each."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self._watched: dict[int, tuple[float, int]] = {}  # token -> (deadline, socket fd)
+        self._fired: set[int] = set()
+        self._thread: threading.Thread | None = None
+        self._next = 0
+
+    def watch(self, fd: int, seconds: float) -> int:
+        with self._lock:
+            self._next += 1
+            token = self._next
+            self._watched[token] = (time.monotonic() + seconds, fd)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="airpool-db-watchdog", daemon=True)
+                self._thread.start()
+            self._lock.notify()
+            return token
+
+    def release(self, token: int) -> bool:
+        """Stop watching; True when the deadline had passed and the socket was shut."""
+        with self._lock:
+            self._watched.pop(token, None)
+            if token in self._fired:
+                self._fired.discard(token)
+                return True
+            return False
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                for token, (deadline, fd) in list(self._watched.items()):
+                    if deadline <= now:
+                        del self._watched[token]
+                        self._fired.add(token)
+                        _shut(fd)
+                wait = min((d for d, _ in self._watched.values()), default=now + 60) - now
+                self._lock.wait(timeout=max(0.05, min(wait, 1.0)))
+
+
+def _shut(fd: int) -> None:
+    """Shut down (not close: the driver still owns the descriptor) the socket behind ``fd``."""
+    with contextlib.suppress(OSError):
+        dup = socket.socket(fileno=os.dup(fd))
+        try:
+            dup.shutdown(socket.SHUT_RDWR)
+        finally:
+            dup.close()
+
+
+_watchdog = _Watchdog()
+
+
+@contextlib.contextmanager
+def deadline(conn: sa.Connection, url: str, seconds: float = TRANSACTION_TIMEOUT_S) -> Iterator[None]:
+    """Bound the PostgreSQL work done on ``conn`` inside the block to ``seconds`` (a no-op on SQLite): past it the
+    connection's socket is shut and the block fails with ``DatabaseUnavailable``."""
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    raw: Any = conn.connection.dbapi_connection
+    token = _watchdog.watch(raw.fileno(), seconds)
+    fired = False
+    try:
+        yield
+    except sa.exc.DBAPIError as exc:
+        fired = _watchdog.release(token)
+        if fired:
+            raise DatabaseUnavailable(
+                f"the database {redact(url)} did not answer within {seconds:.0f} s (it may be overloaded or "
+                "hung); the request was abandoned, nothing was changed"
+            ) from exc
+        raise
+    finally:
+        if not fired:
+            _watchdog.release(token)
 
 
 def unavailable(url: str, exc: BaseException) -> DatabaseUnavailable:
@@ -119,7 +219,8 @@ def sqlite_file(url: str) -> Path | None:
     return Path(parsed.database)
 
 
-def make_engine(url: str, *, pool_size: int = 20) -> sa.Engine:
+def make_engine(url: str, *, pool_size: int = 20, timeouts: bool = True) -> sa.Engine:
+    """``timeouts=False`` (migrations): no server-side statement timeout."""
     parsed = sa.make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if (path := sqlite_file(url)) is not None:
@@ -130,14 +231,24 @@ def make_engine(url: str, *, pool_size: int = 20) -> sa.Engine:
             poolclass=sa.pool.QueuePool,
             pool_size=pool_size,
             max_overflow=pool_size * 4,
-            pool_timeout=60,
+            pool_timeout=POOL_TIMEOUT_S,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         event.listen(engine, "before_cursor_execute", _refuse_nul)
         return engine
     # No pre-ping (a round trip per transaction); recycle instead, and a dead connection fails one request.
-    engine = sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size * 4, pool_recycle=1800, pool_timeout=60)
+    connect_args: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT_S}
+    if timeouts:
+        connect_args["options"] = f"-c statement_timeout={STATEMENT_TIMEOUT_S * 1000}"
+    engine = sa.create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size * 4,
+        pool_recycle=1800,
+        pool_timeout=POOL_TIMEOUT_S,
+        connect_args=connect_args,
+    )
     event.listen(engine, "before_cursor_execute", _refuse_nul)
     return engine
 
@@ -156,9 +267,7 @@ class Database:
             self.engine.execution_options(isolation_level="AUTOCOMMIT") if self.dialect == "postgresql" else self.engine
         )
         self._read = sessionmaker(reads, expire_on_commit=False)
-        self._writer_lock: contextlib.AbstractContextManager[object] = (
-            threading.Lock() if self.dialect == "sqlite" else contextlib.nullcontext()
-        )
+        self._writer_lock = threading.Lock() if self.dialect == "sqlite" else None
 
     @property
     def is_postgres(self) -> bool:
@@ -167,8 +276,20 @@ class Database:
     @contextlib.contextmanager
     def write(self) -> Iterator[Session]:
         """One write transaction: committed when the block ends normally, rolled back on any exception."""
-        with self._writer_lock, self._transaction(self._write) as session:
-            yield session
+        if self._writer_lock is None:
+            with self._transaction(self._write) as session:
+                yield session
+            return
+        if not self._writer_lock.acquire(timeout=BUSY_TIMEOUT_MS / 1000):
+            raise DatabaseUnavailable(
+                f"the database {redact(self.url)} is busy: no write could start within {BUSY_TIMEOUT_MS // 1000} s; "
+                "try again"
+            )
+        try:
+            with self._transaction(self._write) as session:
+                yield session
+        finally:
+            self._writer_lock.release()
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:
@@ -181,12 +302,18 @@ class Database:
         database error propagates unchanged. Leaving the block without commit rolls back (``Session.close``)."""
         with maker() as session:
             try:
-                session.connection()  # begins: the checkout (and SQLite's BEGIN IMMEDIATE wait) happens here
+                conn = session.connection()  # begins: the checkout (and SQLite's BEGIN IMMEDIATE wait) happens here
             except sa.exc.DBAPIError as exc:
                 raise unavailable(self.url, exc) from None
+            except sa.exc.TimeoutError:
+                raise DatabaseUnavailable(
+                    f"no connection to the database {redact(self.url)} became free within {POOL_TIMEOUT_S} s "
+                    "(every pooled connection is busy or the database hangs); try again"
+                ) from None
             try:
-                yield session
-                session.commit()
+                with deadline(conn, self.url):
+                    yield session
+                    session.commit()
             except sa.exc.DBAPIError as exc:
                 if exc.connection_invalidated:
                     raise unavailable(self.url, exc) from None

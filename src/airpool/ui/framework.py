@@ -153,7 +153,7 @@ async def _read_form(request: Request) -> tuple[dict[str, str], str | None]:
     except limits.BodyTooLarge:
         return {}, f"The form is larger than {MAX_FORM_BYTES} bytes; no page of airpool sends that much."
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
-        return {}, "The form was not sent as application/x-www-form-urlencoded; reload the page and try again."
+        return {}, None  # not one of our forms: it carries no CSRF token either, so it is refused as forged
     form = dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
     for key, value in form.items():
         if "\x00" in key or "\x00" in value:
