@@ -195,15 +195,22 @@ def test_failures_from_one_client_over_many_accounts_are_throttled_per_client(en
 
 def test_the_last_admin_of_a_workspace_cannot_demote_or_remove_themself(env: Env) -> None:
     workspace = env.admin.data("{ workspaces { id } }")["workspaces"][0]["id"]
+    me = env.admin.data("{ self { id } }")["self"]["id"]
     demote = (
-        "mutation($w: Uuid!, $e: String!, $r: Role) { workspaceAddUser(workspaceUuid: $w, email: $e, role: $r) { id } }"
+        "mutation($w: Uuid!, $e: String!, $r: Role!) {"
+        " workspaceUpsertUserRole(workspaceUuid: $w, email: $e, role: $r) }"
     )
-    error = env.admin.error(demote, {"w": workspace, "e": "admin", "r": "WORKSPACE_VIEWER"})
-    assert error["extensions"]["code"] == "CONFLICT"
-    assert "is the last admin of workspace" in error["message"]
-    assert "make another member admin first" in error["message"]
+    leave = "mutation($w: Uuid!, $u: Uuid!) { workspaceRemoveUser(workspaceUuid: $w, userUuid: $u) { id } }"
+    for query, variables in (
+        (demote, {"w": workspace, "e": "admin", "r": "WORKSPACE_VIEWER"}),
+        (leave, {"w": workspace, "u": me}),
+    ):
+        error = env.admin.error(query, variables)
+        assert error["extensions"]["code"] == "CONFLICT"
+        assert "is the last admin of workspace" in error["message"]
+        assert "make another member admin first" in error["message"]
     roles = env.admin.data("{ workspaces { roleBindings { role user { username } } } }")["workspaces"][0]
     assert [(b["user"]["username"], b["role"]) for b in roles["roleBindings"]] == [("admin", "WORKSPACE_ADMIN")]
     env.admin.data('mutation { createUser(email: "dan", password: "correct horse battery") { user { id } } }')
     env.admin.data(demote, {"w": workspace, "e": "dan", "r": "WORKSPACE_ADMIN"})
-    env.admin.data(demote, {"w": workspace, "e": "admin", "r": "WORKSPACE_VIEWER"})
+    assert env.admin.data(demote, {"w": workspace, "e": "admin", "r": "WORKSPACE_VIEWER"})
