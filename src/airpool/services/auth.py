@@ -368,6 +368,8 @@ def login(platform: Platform, *, username: str, password: str, client: str | Non
     """Houston's ``createToken``. The error never says whether the user exists. ``client``: the caller's address,
     for throttling failed log-ins per client as well as per account (see module docstring)."""
     bad = Unauthenticated("invalid username or password")
+    if "\x00" in username:
+        raise InvalidInput("username must not contain the character U+0000 (NUL); remove it")
     _check_throttle(platform, username, client)
     with platform.db.read() as s:
         user = s.scalar(sa.select(models.User).where(models.User.username == username.strip()))
