@@ -2,8 +2,9 @@
 
 - ``airpool deployment list`` (one Deployment) against ``helm list`` (one release), median of ``--runs``;
 - ``airpool deployment delete NAME --hard --yes --wait`` against ``helm uninstall --wait`` of a release holding the
-  same Deployment's objects (rendered by airpool's manifests, installed with ``helm install --wait`` into a pool
-  namespace of its own), one Deployment each, ``--deletes`` rounds.
+  same Deployment's objects (rendered by airpool's manifests, installed with ``helm install`` into a pool
+  namespace of its own; not ``--wait``: Helm waits for PersistentVolumeClaims to bind, which the dev cluster's
+  fake nodes never do), one Deployment each, ``--deletes`` rounds.
 
 airpool runs as ``airpool serve`` with its in-process commander (dev cluster, kwok nodes); Helm is the binary
 ``scripts/setup.sh`` builds into ``~/.cache/airpool/k8s/helm-*`` (or ``--helm PATH``). Without it the Helm
@@ -140,7 +141,7 @@ def main() -> None:
         helm_list: list[float] = []
         if helm:
             chart = chart_for(work, helm_ns[-1])
-            timed([helm, "install", "listed", str(chart), "-n", helm_ns[-1], "--wait", "--timeout", "5m"], kube_env)
+            timed([helm, "install", "listed", str(chart), "-n", helm_ns[-1]], kube_env)
             helm_list = [timed([helm, "list", "-n", helm_ns[-1]], kube_env) for _ in range(args.runs)]
         for i in range(args.deletes):
             ours_delete.append(cli_seconds(config, "deployment", "delete", f"bench{i}", "--hard", "--yes", "--wait"))
