@@ -132,9 +132,7 @@ def main() -> None:
             cli_seconds(config, "deployment", "create", "-l", f"bench{i}", "-n", names[i], "--wait")
             if helm:
                 chart = chart_for(work, helm_ns[i])
-                timed(
-                    [helm, "install", f"bench{i}", str(chart), "-n", helm_ns[i], "--wait", "--timeout", "5m"], kube_env
-                )
+                timed([helm, "install", f"bench{i}", str(chart), "-n", helm_ns[i]], kube_env)
         # list: one live Deployment / one release.
         cli_seconds(config, "deployment", "create", "-l", "listed", "-n", names[-1], "--wait")
         ours_list = [cli_seconds(config, "deployment", "list") for _ in range(args.runs)]
