@@ -5,6 +5,8 @@ objects gone)."""
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,8 @@ from typing import Any
 import lightkube
 import pytest
 from lightkube.resources.apps_v1 import Deployment
-from lightkube.resources.core_v1 import ResourceQuota
+from lightkube.resources.batch_v1 import Job
+from lightkube.resources.core_v1 import ResourceQuota, Secret
 
 from airpool.devcluster import ClusterInfo
 from tests.integration.test_commander_api import CREATE, values_file, wait_until
@@ -25,6 +28,11 @@ UPDATE = """
 mutation($id: Uuid!, $config: JSON, $executor: ExecutorType) {
   updateDeployment(deploymentUuid: $id, config: $config, executor: $executor, payload: {}) { id }
 }"""
+VARIABLES = """
+mutation($id: Uuid!, $items: [InputEnvironmentVariable!]!) {
+  updateDeploymentVariables(deploymentUuid: $id, environmentVariables: $items) { key }
+}"""
+LIST_VARIABLES = "query($id: Uuid!) { deploymentVariables(deploymentUuid: $id) { key value isSecret } }"
 STATUS = "query($id: String!) { deployment(where: {id: $id}) { status statusMessage } }"
 
 
@@ -97,6 +105,47 @@ def test_resizing_and_changing_the_executor_are_applied_by_commander(
         assert quota.spec.hard["pods"] == "64"  # 60 + twice two workers
         assert quota.spec.hard["limits.cpu"] == "40"  # 32 + 2 x 2 x 2 cores
         wait_until(lambda: status()["status"] == "healthy", timeout=180, what="healthy again after the resize")
+
+        # Environment variables reach every Airflow component through the Secret <release>-env.
+        client.data(
+            VARIABLES,
+            {
+                "id": dep_id,
+                "items": [
+                    {"key": "PLAIN_SETTING", "value": "on", "isSecret": False},
+                    {"key": "API_TOKEN", "value": "t0ps3cret", "isSecret": True},
+                ],
+            },
+        )
+
+        def env_data() -> dict[str, str]:
+            try:
+                found = admin_client.get(Secret, f"{release}-env", namespace=pool_namespace)
+            except lightkube.ApiError:
+                return {}
+            return {k: base64.b64decode(v).decode() for k, v in (found.data or {}).items()}
+
+        wait_until(
+            lambda: env_data() == {"PLAIN_SETTING": "on", "API_TOKEN": "t0ps3cret"},
+            timeout=180,
+            what="the variables in the env Secret",
+        )
+        airflow_deployments = [
+            d
+            for d in admin_client.list(Deployment, namespace=pool_namespace)
+            if d.metadata is not None
+            and d.metadata.name
+            in {f"{release}-{c}" for c in ("scheduler", "api-server", "worker", "triggerer", "dag-processor", "flower")}
+        ]
+        assert len(airflow_deployments) == 6
+        for d in airflow_deployments:
+            container = d.spec.template.spec.containers[0]  # type: ignore[union-attr]
+            assert [e.secretRef.name for e in container.envFrom or [] if e.secretRef] == [f"{release}-env"]
+        migration = admin_client.get(Job, f"{release}-run-airflow-migrations", namespace=pool_namespace)
+        job_container = migration.spec.template.spec.containers[0]  # type: ignore[union-attr]
+        assert [e.secretRef.name for e in job_container.envFrom or [] if e.secretRef] == [f"{release}-env"]
+        assert "t0ps3cret" not in json.dumps(client.post(LIST_VARIABLES, {"id": dep_id}))
+        assert "t0ps3cret" not in served.output()
 
         # Celery -> Local: the workers, flower and Redis go; the scheduler runs the tasks.
         client.data(UPDATE, {"id": dep_id, "executor": "LocalExecutor"})

@@ -3,9 +3,12 @@ render from it (replicas, resources, the namespace's quota)."""
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 from typing import Any
 
 import pytest
+import yaml
 
 from airpool.commander import specs
 from airpool.config.build import build
@@ -114,3 +117,29 @@ def test_config_checks_name_the_field_and_the_limit() -> None:
         sizes.check_config({"scheduler": {"resources": {"limits": {"gpu": "1"}}}}, defaults, config.size_limits)
     with pytest.raises(InvalidInput, match=r"config.scheduler.resources.limits.cpu 5 is larger .* at most 4"):
         sizes.check_config({"scheduler": {"resources": {"limits": {"cpu": "5"}}}}, defaults, config.size_limits)
+
+
+def test_environment_variables_render_into_one_secret_every_airflow_container_reads() -> None:
+    config, _ = build({})
+    spec = specs.airflow_spec(
+        config,
+        deployment_id="d1",
+        release_name="rel",
+        namespace="ns",
+        executor="KubernetesExecutor",
+        airflow_version="3.3.2",
+    )
+    spec = dataclasses.replace(spec, env_vars=(("API_TOKEN", "hush"), ("MODE", "prod")))
+    assert "hush" not in repr(spec)
+    objects = {(o["kind"], o["metadata"]["name"]): o for o in render.render(spec, SECRETS)}
+    data = objects[("Secret", "rel-env")]["data"]
+    assert {k: base64.b64decode(v).decode() for k, v in data.items()} == {"API_TOKEN": "hush", "MODE": "prod"}
+    pods = [o["spec"]["template"]["spec"] for o in objects.values() if o["kind"] in ("Deployment", "Job")]
+    airflow = [p["containers"][0] for p in pods if p["containers"][0]["image"].startswith("apache/airflow:3")]
+    assert len(airflow) >= 5
+    for container in airflow:
+        assert container["envFrom"] == [{"secretRef": {"name": "rel-env"}}]
+    task_pod = yaml.safe_load(objects[("ConfigMap", "rel-config")]["data"]["pod_template_file.yaml"])
+    assert task_pod["spec"]["containers"][0]["envFrom"] == [{"secretRef": {"name": "rel-env"}}]
+    empty = render.render(dataclasses.replace(spec, env_vars=()), SECRETS)
+    assert next(o for o in empty if o["metadata"]["name"] == "rel-env").get("data") == {}

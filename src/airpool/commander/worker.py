@@ -40,7 +40,7 @@ from airpool.commander import errors, health, install, pool_monitor, preflight, 
 from airpool.domain.deployments import DeploymentStatus
 from airpool.domain.errors import AirpoolError
 from airpool.manifests.airflow.spec import AirflowSpec, DagDeployment
-from airpool.services import access, commander_jobs, deployments, pool, views
+from airpool.services import access, commander_jobs, deployments, pool, variables, views
 from airpool.services.commander_jobs import JobKind
 from airpool.services.platform import Platform
 
@@ -360,6 +360,7 @@ class Worker:
             workspace_id=dep.workspace_id,
             config_payload=dep.config,
         )
+        spec = dataclasses.replace(spec, env_vars=variables.for_commander(self.platform, dep.id).items)
         return dataclasses.replace(spec, dags=dags) if dags is not None else spec
 
     def _install(self, dep: views.DeploymentView, beat: _Heartbeat, *, dags: DagDeployment | None) -> str:

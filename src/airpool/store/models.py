@@ -216,6 +216,23 @@ class PlatformSecret(Base):
     created_at: Mapped[datetime] = _created()
 
 
+class DeploymentVariable(Base):
+    """One environment variable of a Deployment (Houston's ``deploymentVariables``), kept apart from the
+    Deployment row so a read of Deployments never carries a secret value; secret values are never returned."""
+
+    __tablename__ = "deployment_variables"
+    __table_args__ = (sa.UniqueConstraint("deployment_id", "key"),)
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    deployment_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("deployments.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    key: Mapped[str] = mapped_column(sa.String(255), nullable=False)
+    value: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
+    is_secret: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    updated_at: Mapped[datetime] = _updated()
+
+
 class DeploymentRoleBinding(Base):
     """A user's role on one Deployment (``services.access.DeploymentRole``), on top of their workspace role.
 

@@ -18,7 +18,7 @@ from airpool.api.resolvers.workspaces import WorkspaceRef
 from airpool.domain import dags
 from airpool.domain.deployments import Executor
 from airpool.domain.errors import InvalidInput
-from airpool.services import commander_jobs, deployments
+from airpool.services import commander_jobs, deployments, variables
 from airpool.services.views import DeploymentView, JobView
 
 query = QueryType()
@@ -163,6 +163,25 @@ def resolve_update_deployment(
         config=sizes,
         triggerer_replicas=replicas,
     )
+
+
+@query.field("deploymentVariables")
+def resolve_deployment_variables(
+    _: Any, info: Info, *, deployment_uuid: str, release_name: str | None = None
+) -> list[variables.VariableView]:
+    return variables.list_for(platform(info), caller(info), deployment_uuid)
+
+
+@mutation.field("updateDeploymentVariables")
+def resolve_update_deployment_variables(
+    _: Any,
+    info: Info,
+    *,
+    deployment_uuid: str,
+    environment_variables: list[dict[str, Any]],
+    release_name: str | None = None,
+) -> list[variables.VariableView]:
+    return variables.replace(platform(info), caller(info), deployment_uuid, environment_variables)
 
 
 @mutation.field("deleteDeployment")

@@ -109,8 +109,15 @@ def metadata_connection(spec: AirflowSpec, s: AirflowSecrets) -> str:
     )
 
 
+def env_secret_name(spec: AirflowSpec) -> str:
+    return c.name(spec, "env")
+
+
 def secret_objects(spec: AirflowSpec, s: AirflowSecrets) -> list[c.Obj]:
     objs = [
+        # The user's environment variables, for every Airflow container's envFrom (rendered even when empty, so
+        # that a pod never waits for a Secret that is not there).
+        c.secret(spec, env_secret_name(spec), dict(spec.env_vars)),
         c.secret(spec, fernet_secret_name(spec), {"fernet-key": s.fernet_key}),
         c.secret(
             spec, metadata_secret_name(spec), {"connection": metadata_connection(spec, s), "password": s.db_password}

@@ -83,6 +83,9 @@ class AirflowSpec:
     #: Components a user resized, by Houston's name (scheduler, webserver, workers, triggerer); others render
     #: with the built-in sizes.
     sizes: tuple[tuple[str, ComponentSize], ...] = ()
+    #: The user's environment variables (``services.variables``), values included: hidden from ``repr`` so that a
+    #: logged spec never carries them; rendered into the Secret ``<release>-env`` only.
+    env_vars: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
     def size(self, houston_name: str) -> ComponentSize | None:
         return dict(self.sizes).get(houston_name)

@@ -316,6 +316,8 @@ def airflow_pod_spec(spec: AirflowSpec, component: str, command: list[str], *, w
         "name": component,
         **c.image_fields(spec.images.airflow, spec.airflow_version),
         "args": command,
+        # The user's variables first: airpool's own ``env`` entries win over them (Kubernetes' precedence).
+        "envFrom": [{"secretRef": {"name": settings.env_secret_name(spec)}}],
         "env": _env(spec),
         "volumeMounts": mounts,
         "resources": airflow_resources(spec, component),
