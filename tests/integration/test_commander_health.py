@@ -114,7 +114,7 @@ def test_a_pass_checks_many_namespaces_at_once_and_one_failure_stops_no_other(
         commander_env.pool_namespace(admin_client) as dirty,
         cluster_support.fresh_namespace(admin_client, prefix="opt2") as lacking,
     ):
-        commander_env.grant_seed_option2(admin_client, lacking)
+        commander_env.grant_guide_role(admin_client, lacking)
         admin_client.create(
             ConfigMap(
                 metadata=ObjectMeta(
