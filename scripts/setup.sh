@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything airpool needs on a fresh Debian machine; does nothing that is already done.
 # Debian packages (PostgreSQL 15, Chromium, and what the dev cluster's real node runs on: containerd, runc, the CNI
-# plugins, iptables, conntrack, busybox), the Python virtualenv in .venv, and the Kubernetes binaries built from Go
-# modules into ~/.cache/airpool/k8s (see tools/k8s/README.md).
+# plugins, iptables, conntrack, busybox, mmdebstrap for its images), the Python virtualenv in .venv, the Kubernetes
+# binaries built from Go modules into ~/.cache/airpool/k8s (see tools/k8s/README.md) and, as root, the real node's
+# container images into ~/.cache/airpool/images (docs/images.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,8 +14,9 @@ missing=()
 command -v chromium >/dev/null || missing+=(chromium)
 command -v kubectl >/dev/null || missing+=(kubectl)
 command -v runuser >/dev/null || missing+=(util-linux)
-# The real node (`airpool dev up --real-node`, docs/devcluster.md): container runtime, CNI plugins, packet filter.
-for package in containerd runc containernetworking-plugins iptables conntrack iproute2 busybox-static; do
+# The real node (`airpool dev up --real-node`, docs/devcluster.md): container runtime, CNI plugins, packet filter;
+# mmdebstrap builds the root filesystems of its images (docs/images.md).
+for package in containerd runc containernetworking-plugins iptables conntrack iproute2 busybox-static mmdebstrap; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -60,5 +62,5 @@ if [ ! -x .venv/bin/airpool ] || [ pyproject.toml -nt .venv/.installed ]; then
   touch .venv/.installed
 fi
 
-say "building the local Kubernetes binaries and node images (cached after the first build)"
+say "building the local Kubernetes binaries, node images and, as root, the real node's images (cached after the first build)"
 .venv/bin/airpool dev build

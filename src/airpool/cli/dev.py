@@ -7,6 +7,7 @@ are (``exits.handled``), never as a traceback.
 from __future__ import annotations
 
 import enum
+import os
 import time
 from pathlib import Path
 
@@ -31,12 +32,23 @@ def _dir_hint(data_dir: Path) -> str:
 
 @app.command()
 @exits.handled
-def build() -> None:
-    """Build the control plane (etcd, kube-apiserver, ..., kwok) and the real node's programs into the cache (once)."""
+def build(
+    images_too: bool = typer.Option(
+        os.geteuid() == 0,
+        "--images/--no-images",
+        help="Also build the real node's container images (`airpool dev images`); default: when running as root.",
+    ),
+) -> None:
+    """Build the control plane (etcd, kube-apiserver, ..., kwok) and the real node's programs into the cache (once),
+    and, as root, the container images a real node runs (`airpool dev images`)."""
     from airpool.devcluster import build as devbuild
 
     started = time.monotonic()
     built = devbuild.build_all(report=typer.echo)
+    if images_too:
+        from airpool.devcluster import images as devimages
+
+        built = any(not item.cached for item in devimages.build(devimages.IMAGES, report=typer.echo)) or built
     typer.echo(f"done in {time.monotonic() - started:.0f} s" if built else "nothing to build")
 
 
@@ -44,6 +56,44 @@ class Nodes(enum.StrEnum):
     FAKE = "fake"
     REAL = "real"
     AUTO = "auto"
+
+
+@app.command()
+@exits.handled
+def images(
+    names: list[str] = typer.Argument(
+        None, help="Only these images, by name or name:tag (default: every image the dev cluster runs)."
+    ),
+    jobs: int = typer.Option(2, "--jobs", min=1, max=8, help="Build up to this many images at once."),
+    show: bool = typer.Option(False, "--list", help="List the images, their local names and cache state; build none."),
+    dockerfile: str | None = typer.Option(
+        None, "--dockerfile", metavar="IMAGE", help="Print a Dockerfile equivalent of IMAGE's recipe; build none."
+    ),
+) -> None:
+    """Build the images the real node runs (Airflow, PostgreSQL, Redis, PgBouncer, StatsD exporter, airpool) into
+    OCI archives in the cache; a second run builds nothing."""
+    from airpool.devcluster import images as devimages
+    from airpool.devcluster.images import dockerfile as render
+
+    try:
+        selected = [devimages.find(name) for name in names] if names else list(devimages.IMAGES)
+        if dockerfile is not None:
+            typer.echo(render.dockerfile(devimages.find(dockerfile)), nl=False)
+            return
+    except LookupError as exc:
+        raise exits.fail(str(exc.args[0])) from None
+    if show:
+        for image in selected:
+            path = devimages.archive(image)
+            state = f"cached {path}" if path else "not built"
+            typer.echo(f"{image.key_name:<26} {image.reference:<44} {state}")
+        return
+    started = time.monotonic()
+    built = devimages.build(selected, report=typer.echo, jobs=jobs)
+    fresh = [item for item in built if not item.cached]
+    typer.echo(f"done in {time.monotonic() - started:.0f} s" if fresh else "nothing to build")
+    for item in built:
+        typer.echo(f"  {item.image.reference:<44} {item.size / 1e6:>6.0f} MB  {item.archive}")
 
 
 @app.command()

@@ -30,6 +30,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import stat
 import subprocess
 import tarfile
@@ -105,13 +106,18 @@ class Layer:
     directory: Path | None = None
     files: Mapping[str, File] | None = None
     clamp_mtime: int | None = None
+    overlay_upper: bool = False
 
     @classmethod
-    def from_directory(cls, root: Path, *, clamp_mtime: int | None = None) -> Layer:
-        """Every file under ``root`` (a root filesystem), at the same path in the image."""
+    def from_directory(cls, root: Path, *, clamp_mtime: int | None = None, overlay_upper: bool = False) -> Layer:
+        """Every file under ``root`` (a root filesystem), at the same path in the image.
+
+        ``overlay_upper``: ``root`` is the upper directory of an overlay mount, whose deletions (0/0 character
+        devices) and replaced directories (``trusted.overlay.opaque``) become OCI whiteouts (``.wh.<name>``,
+        ``.wh..wh..opq``) hiding what the layers below have there."""
         if not root.is_dir():
             raise errors.DevClusterError(f"Cannot pack {root} into an image layer: it is not a directory.")
-        return cls(directory=root, clamp_mtime=clamp_mtime)
+        return cls(directory=root, clamp_mtime=clamp_mtime, overlay_upper=overlay_upper)
 
     @classmethod
     def from_files(cls, files: Mapping[str, File]) -> Layer:
@@ -125,9 +131,31 @@ class Layer:
             format=tarfile.PAX_FORMAT,
         ) as tar:
             if self.directory is not None:
-                _add_directory(tar, self.directory, clamp_mtime=self.clamp_mtime)
+                _add_directory(tar, self.directory, clamp_mtime=self.clamp_mtime, overlay_upper=self.overlay_upper)
             else:
                 _add_files(tar, self.files or {})
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PackedLayer:
+    """A layer already written as a gzip'd tar (``pack_layer``): images that share it reuse its bytes."""
+
+    path: Path
+    digest: str  # sha256:... of the gzip'd file
+    diff_id: str  # sha256:... of the tar inside
+    size: int
+
+    def as_json(self) -> dict[str, object]:
+        return {"path": str(self.path), "digest": self.digest, "diff_id": self.diff_id, "size": self.size}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, object]) -> PackedLayer:
+        return cls(
+            path=Path(str(data["path"])),
+            digest=str(data["digest"]),
+            diff_id=str(data["diff_id"]),
+            size=int(str(data["size"])),
+        )
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -183,10 +211,32 @@ def _walk(directory: Path) -> Iterator[Path]:
             yield from _walk(child)
 
 
-def _add_directory(tar: tarfile.TarFile, root: Path, *, clamp_mtime: int | None) -> None:
+WHITEOUT_PREFIX = ".wh."
+OPAQUE_WHITEOUT = ".wh..wh..opq"
+
+
+def _whiteout(tar: tarfile.TarFile, name: str) -> None:
+    info = tarfile.TarInfo(name)
+    info.mode = 0o644
+    tar.addfile(info)
+
+
+def _is_opaque(path: Path) -> bool:
+    try:
+        return os.getxattr(path, "trusted.overlay.opaque", follow_symlinks=False) == b"y"
+    except OSError:
+        return False
+
+
+def _add_directory(tar: tarfile.TarFile, root: Path, *, clamp_mtime: int | None, overlay_upper: bool = False) -> None:
     for path in _walk(root):
         name = path.relative_to(root).as_posix()
-        mode = path.lstat().st_mode
+        st = path.lstat()
+        mode = st.st_mode
+        if overlay_upper and stat.S_ISCHR(mode) and st.st_rdev == 0:  # overlayfs: deleted below
+            head, _, base = name.rpartition("/")
+            _whiteout(tar, f"{head}/{WHITEOUT_PREFIX}{base}" if head else f"{WHITEOUT_PREFIX}{base}")
+            continue
         if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode)):
             continue
         info = _clean(tar.gettarinfo(str(path), arcname=name), mtime=clamp_mtime)
@@ -195,6 +245,8 @@ def _add_directory(tar: tarfile.TarFile, root: Path, *, clamp_mtime: int | None)
                 tar.addfile(info, handle)
         else:
             tar.addfile(info)
+        if overlay_upper and info.isdir() and _is_opaque(path):  # overlayfs: replaced, nothing below shows
+            _whiteout(tar, f"{name}/{OPAQUE_WHITEOUT}")
 
 
 def _add_files(tar: tarfile.TarFile, files: Mapping[str, File]) -> None:
@@ -240,6 +292,15 @@ def _write_layer(layer: Layer, blobs: Path, *, compresslevel: int) -> tuple[str,
     return f"sha256:{digest}", f"sha256:{uncompressed.sha.hexdigest()}", compressed.count
 
 
+def pack_layer(layer: Layer, path: Path, *, compresslevel: int = 6) -> PackedLayer:
+    """Write ``layer`` once as a gzip'd tar at ``path`` (complete or absent), for any number of images."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".layer-") as tmp:
+        digest, diff_id, size = _write_layer(layer, Path(tmp), compresslevel=compresslevel)
+        (Path(tmp) / digest.removeprefix("sha256:")).replace(path)
+    return PackedLayer(path=path, digest=digest, diff_id=diff_id, size=size)
+
+
 def _blob(blobs: Path, data: bytes) -> tuple[str, int]:
     digest = hashlib.sha256(data).hexdigest()
     (blobs / digest).write_bytes(data)
@@ -254,11 +315,13 @@ def write_image(
     path: Path,
     *,
     reference: str,
-    layers: Sequence[Layer],
+    layers: Sequence[Layer | PackedLayer],
     config: ImageConfig,
     compresslevel: int = 6,
 ) -> Image:
     """Write an OCI image-layout tar of ``layers`` (bottom first) to ``path``, named ``reference``.
+
+    A ``PackedLayer`` is taken as it is (not packed again).
 
     The archive appears at ``path`` only when complete (written under a temporary name, then renamed).
     """
@@ -270,7 +333,13 @@ def write_image(
         blobs.mkdir(parents=True)
         layer_descriptors, diff_ids = [], []
         for layer in layers:
-            digest, diff_id, size = _write_layer(layer, blobs, compresslevel=compresslevel)
+            if isinstance(layer, PackedLayer):
+                digest, diff_id, size = layer.digest, layer.diff_id, layer.size
+                target = blobs / digest.removeprefix("sha256:")
+                if not target.exists():
+                    shutil.copyfile(layer.path, target)
+            else:
+                digest, diff_id, size = _write_layer(layer, blobs, compresslevel=compresslevel)
             layer_descriptors.append({"mediaType": MEDIA_LAYER, "digest": digest, "size": size})
             diff_ids.append(diff_id)
         image_config = {
