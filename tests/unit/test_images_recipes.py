@@ -4,13 +4,16 @@ shown in docs/images.md) staying the recipe."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
+import stat
+import tarfile
 from pathlib import Path
 
 import pytest
 
 from airpool.devcluster import images
-from airpool.devcluster.images import builder, dockerfile, recipes
+from airpool.devcluster.images import builder, dockerfile, oci, recipes, sandbox
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "images.md"
 
@@ -78,3 +81,31 @@ def test_docs_show_the_current_airpool_dockerfile() -> None:
     assert shown == dockerfile.dockerfile(images.AIRPOOL), (
         "docs/images.md is stale: paste the output of `airpool dev images --dockerfile airpool`"
     )
+
+
+def test_overlay_deletions_become_whiteouts_and_unpack_applies_them(tmp_path: Path) -> None:
+    lower, upper, out = tmp_path / "lower", tmp_path / "upper", tmp_path / "out"
+    (lower / "etc" / "gone.d").mkdir(parents=True)
+    (lower / "etc" / "gone.d" / "a").write_text("a")
+    (lower / "etc" / "kept").write_text("kept")
+    (lower / "etc" / "deleted").write_text("deleted")
+    (lower / "var").mkdir()
+    (lower / "var" / "old").write_text("old")
+    # what overlayfs leaves in the upper directory: a 0/0 device for a deleted file or directory, and an opaque
+    # directory for one that was removed and made again
+    (upper / "etc").mkdir(parents=True)
+    os.mknod(upper / "etc" / "deleted", stat.S_IFCHR | 0o600, 0)
+    os.mknod(upper / "etc" / "gone.d", stat.S_IFCHR | 0o600, 0)
+    (upper / "etc" / "new").write_text("new")
+    (upper / "var").mkdir()
+    os.setxattr(upper / "var", "trusted.overlay.opaque", b"y")
+    (upper / "var" / "fresh").write_text("fresh")
+    base = oci.pack_layer(oci.Layer.from_directory(lower), tmp_path / "base.tar.gz")
+    own = oci.pack_layer(oci.Layer.from_directory(upper, overlay_upper=True), tmp_path / "own.tar.gz")
+    with tarfile.open(own.path) as tar:
+        names = set(tar.getnames())
+    assert {"etc/.wh.deleted", "etc/.wh.gone.d", "var/.wh..wh..opq", "etc/new", "var/fresh"} <= names
+    out.mkdir()
+    sandbox.unpack([base.path, own.path], out)
+    found = sorted(str(p.relative_to(out)) for p in out.rglob("*"))
+    assert found == ["etc", "etc/kept", "etc/new", "var", "var/fresh"]
