@@ -11,11 +11,13 @@ import tarfile
 from pathlib import Path
 
 import pytest
+import yaml
 
 from airpool.devcluster import images
 from airpool.devcluster.images import builder, dockerfile, oci, recipes, sandbox
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "images.md"
+REPO = Path(__file__).resolve().parents[2]
+DOCS = REPO / "docs" / "images.md"
 
 
 def test_local_names_live_under_localhost() -> None:
@@ -27,6 +29,16 @@ def test_local_names_live_under_localhost() -> None:
         "localhost/airpool/airflow:3.3.2",
         "localhost/airpool/airflow:2.11.2",
     ]
+
+
+def test_values_entries_for_the_dev_cluster() -> None:
+    values = images.local_values()
+    assert values["airflow"] == {"repository": "localhost/airpool/airflow"}
+    assert values["postgresql"] == {"repository": "localhost/airpool/postgres", "tag": "17"}
+    assert values["statsd"] == {"repository": "localhost/airpool/statsd-exporter", "tag": "v0.28.0"}
+    assert images.by_reference("localhost/airpool/pgbouncer:1.24") is recipes.PGBOUNCER
+    with pytest.raises(LookupError, match="is not an image airpool builds"):
+        images.by_reference("postgres:16")
 
 
 def test_find_by_name_or_name_and_tag() -> None:
@@ -109,3 +121,11 @@ def test_overlay_deletions_become_whiteouts_and_unpack_applies_them(tmp_path: Pa
     sandbox.unpack([base.path, own.path], out)
     found = sorted(str(p.relative_to(out)) for p in out.rglob("*"))
     assert found == ["etc", "etc/kept", "etc/new", "var", "var/fresh"]
+
+
+def test_the_real_node_overlay_names_the_images_built_here() -> None:
+    overlay = yaml.safe_load((REPO / "examples" / "values-dev-realnode.yaml").read_text())["airpool"]["images"]
+    for key, expected in images.local_values().items():
+        if key == "airpool":
+            continue  # airpool's own image is not part of a Deployment
+        assert {k: v for k, v in overlay[key].items() if k != "pullPolicy"} == expected, key

@@ -32,8 +32,10 @@ from airpool.devcluster.images.recipes import (
     LOCAL_REGISTRY,
     Image,
     airflow,
+    by_reference,
     find,
     local_references,
+    local_values,
 )
 
 __all__ = [
@@ -46,8 +48,10 @@ __all__ = [
     "airflow",
     "archive",
     "build",
+    "by_reference",
     "cache_dir",
     "find",
     "image_key",
     "local_references",
+    "local_values",
 ]

@@ -304,7 +304,9 @@ def inner_script(image: Image) -> str:
         command = " ".join([*map(shlex.quote, pip), *map(shlex.quote, venv.requirements)])
         if venv.project_wheel:
             command += f" {stage}/wheels/*.whl"
-        lines.append(command)
+        # pip only warns about an extra it does not know (a misspelt one installs nothing): that fails the build
+        lines.append(f"{command} 2>&1 | tee {stage}/pip.log")
+        lines.append(f"! grep -F 'does not provide the extra' {stage}/pip.log")
         lines.append(f"{venv.path}/bin/pip check")
     lines += list(image.post_install)
     return "\n".join(lines) + "\n"

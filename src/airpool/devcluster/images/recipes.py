@@ -127,12 +127,12 @@ AIRFLOW_UID = 50000
 AIRFLOW_HOME = "/opt/airflow"
 AIRFLOW_VENV = "/opt/airflow-venv"
 #: Airflow 3 and the supported 2.x; each with the extras the three executors and airpool's rendered settings need:
-#: postgres (metadata database), celery + redis (CeleryExecutor), cncf.kubernetes (KubernetesExecutor), statsd
+#: postgres (metadata database), celery + redis (CeleryExecutor), cncf-kubernetes (KubernetesExecutor), statsd
 #: (metrics), fab (the auth manager with users).
 AIRFLOW_VERSIONS = ("3.3.2", "2.11.2")
 AIRFLOW_EXTRAS = {
-    "3": "postgres,celery,cncf.kubernetes,redis,statsd,fab",
-    "2": "postgres,celery,cncf.kubernetes,redis,statsd",
+    "3": "postgres,celery,cncf-kubernetes,redis,statsd,fab",
+    "2": "postgres,celery,cncf-kubernetes,redis,statsd",
 }
 
 
@@ -315,13 +315,30 @@ def find(key_name: str) -> Image:
 
 
 def local_references() -> dict[str, str]:
-    """What the dev cluster points values.yaml at: ``airflow`` (repository only: the tag is the Airflow version) and
-    the helpers' full references."""
+    """What the dev cluster points values.yaml at, by the key of ``airpool.images`` in values.yaml: ``airflow`` is a
+    repository only (its tag is each Deployment's Airflow version); the others are full references."""
     return {
         "airflow": f"{LOCAL_REGISTRY}/airflow",
-        "postgres": POSTGRES.reference,
+        "postgresql": POSTGRES.reference,
         "redis": REDIS.reference,
         "pgbouncer": PGBOUNCER.reference,
         "statsd": STATSD_EXPORTER.reference,
         "airpool": AIRPOOL.reference,
     }
+
+
+def local_values() -> dict[str, dict[str, str]]:
+    """The same as values.yaml ``airpool.images`` entries (``repository``, and ``tag`` except for Airflow)."""
+    out: dict[str, dict[str, str]] = {}
+    for key, reference in local_references().items():
+        repository, _, tag = reference.rpartition(":") if key != "airflow" else (reference, "", "")
+        out[key] = {"repository": repository, **({"tag": tag} if tag else {})}
+    return out
+
+
+def by_reference(reference: str) -> Image:
+    """The recipe of a local image reference (``localhost/airpool/redis:8.0``)."""
+    for image in IMAGES:
+        if image.reference == reference:
+            return image
+    raise LookupError(f"{reference} is not an image airpool builds; they are: {', '.join(i.reference for i in IMAGES)}")
