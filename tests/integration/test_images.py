@@ -198,7 +198,7 @@ def test_postgres_image_initialises_a_utf8_database_from_the_official_variables(
     [
         ("redis:8.0", ["--version"], "v=8.0"),
         ("pgbouncer:1.24", ["--version"], "PgBouncer 1.24"),
-        ("statsd-exporter:v0.28.0", ["--version"], "version 0.28.0"),
+        ("statsd-exporter:v0.28.0", ["--version"], "version v0.28.0"),
     ],
 )
 def test_helper_images_run_their_program(

@@ -80,6 +80,8 @@ def run(
     image = config["config"]
     assert isinstance(image, dict)
     entrypoint = command if command is not None else list(image.get("Entrypoint") or [])
+    if not args and command is None:
+        args = list(image.get("Cmd") or [])  # a runtime's default arguments when a pod gives none
     variables = dict(item.split("=", 1) for item in image.get("Env") or [])
     variables.update(env or {})
     uid, _, gid = (user or image.get("User") or "0:0").partition(":")
