@@ -266,3 +266,55 @@ def test_validate_reports_a_fully_applied_pool_as_ok(tmp_path: Path, dev_cluster
     result = airpool(tmp_path, "config", "validate", "-f", str(values), "--kubeconfig", admin, "--strict")
     assert result.code == 0, result.out + result.err
     assert f"namespace {names[0]}: ok (Role astronomer-commander)" in result.out
+
+
+def test_switching_to_a_pool_removes_the_cluster_wide_rights_airpool_granted_before(
+    tmp_path: Path, dev_cluster: devcluster.ClusterInfo, admin_client: lightkube.Client
+) -> None:
+    """Issue 11, part 8: after no pool -> pool, commander could still list Secrets cluster-wide and neither
+    ``apply`` nor ``validate --kubeconfig`` said so. A ClusterRoleBinding that is not airpool's is reported, never
+    deleted."""
+    from lightkube.models.meta_v1 import ObjectMeta as Meta
+    from lightkube.models.rbac_v1 import RoleRef, Subject
+    from lightkube.resources.rbac_authorization_v1 import ClusterRole, ClusterRoleBinding
+
+    release = unique_name("rel")
+    admin = str(dev_cluster.admin_kubeconfig)
+    no_pool = tmp_path / "no-pool.yaml"
+    no_pool.write_text(yaml.safe_dump({"airpool": {"releaseName": release}}))
+    assert airpool(tmp_path, "config", "apply", "-f", str(no_pool), "--kubeconfig", admin).code == 0
+    name = f"{release}-commander"
+    assert admin_client.get(ClusterRoleBinding, name).roleRef.name == name
+    # Somebody else's binding to commander's account: reported, never touched.
+    foreign = unique_name("foreign")
+    admin_client.create(
+        ClusterRoleBinding(
+            metadata=Meta(name=foreign),
+            roleRef=RoleRef(apiGroup="rbac.authorization.k8s.io", kind="ClusterRole", name="view"),
+            subjects=[Subject(kind="ServiceAccount", name=name, namespace="astronomer")],
+        )
+    )
+    try:
+        pooled = values_file(tmp_path, [unique_name("pool")], release=release)
+        report = airpool(tmp_path, "config", "validate", "-f", str(pooled), "--kubeconfig", admin)
+        assert f"cluster-wide: ClusterRoleBinding {name} (created by airpool) still grants commander rights" in (
+            report.out
+        )
+        assert f"cluster-wide: ClusterRole {name} (created by airpool)" in report.out
+        assert f"cluster-wide: ClusterRoleBinding {foreign} (not airpool's)" in report.out
+        strict = airpool(tmp_path, "config", "validate", "-f", str(pooled), "--kubeconfig", admin, "--strict")
+        assert strict.code == 1
+
+        applied = airpool(tmp_path, "config", "apply", "-f", str(pooled), "--kubeconfig", admin)
+        assert applied.code == 0, applied.err
+        assert f"ClusterRoleBinding {name} deleted: this configuration no longer grants it" in applied.out
+        assert f"ClusterRole {name} deleted" in applied.out
+        for resource in (ClusterRoleBinding, ClusterRole):
+            with pytest.raises(ApiError) as gone:
+                admin_client.get(resource, name)
+            assert gone.value.status.code == 404
+        assert admin_client.get(ClusterRoleBinding, foreign).roleRef.name == "view"
+        again = airpool(tmp_path, "config", "validate", "-f", str(pooled), "--kubeconfig", admin)
+        assert "(created by airpool)" not in again.out
+    finally:
+        admin_client.delete(ClusterRoleBinding, foreign)

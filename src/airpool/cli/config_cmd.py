@@ -103,13 +103,13 @@ def _check_cluster(cfg: Any, kubeconfig: Path, *, strict: bool) -> bool:
     from airpool.commander import preflight
     from airpool.kube import apply, client, grants
 
+    ok = _report_leftover_rights(cfg, kubeconfig, strict=strict)
     if cfg.pool is None:
         typer.echo("cluster: no namespace pool configured; nothing to check per namespace")
-        return True
+        return ok
     # The very checks commander's preflight makes before it puts any Deployment into a pool namespace.
     needed = preflight.pool_namespace_needs().namespaced
     account, home = cfg.commander_service_account, cfg.platform_namespace
-    ok = True
     try:
         with apply.cluster_errors():
             kube = client.connect(kubeconfig, field_manager=client.ADMIN_FIELD_MANAGER)
@@ -120,6 +120,49 @@ def _check_cluster(cfg: Any, kubeconfig: Path, *, strict: bool) -> bool:
     except apply.ApplyError as exc:
         raise _error(exc.message) from None
     return ok
+
+
+def _report_leftover_rights(cfg: Any, kubeconfig: Path, *, strict: bool) -> bool:
+    """Cluster-wide rights commander still holds that this configuration does not grant: airpool's own (``config
+    apply`` removes them) and any other ClusterRoleBinding naming commander's service account (the admin's)."""
+    from lightkube.resources.rbac_authorization_v1 import ClusterRoleBinding
+
+    from airpool.kube import apply, client
+    from airpool.manifests import pool
+
+    account, home = cfg.commander_service_account, cfg.platform_namespace
+    rendered = pool.render(cfg)
+    try:
+        with apply.cluster_errors():
+            kube = client.connect(kubeconfig, field_manager=client.ADMIN_FIELD_MANAGER)
+            ours = apply.stale_cluster_rbac(kube, rendered, labels=pool.labels(cfg))
+            wanted = {obj["metadata"]["name"] for obj in rendered if obj["kind"] == "ClusterRoleBinding"}
+            theirs = [
+                str(binding.metadata.name)
+                for binding in kube.list(ClusterRoleBinding)
+                if binding.metadata is not None
+                and binding.metadata.name not in wanted
+                and (binding.metadata.labels or {}).get(pool.MANAGED_BY) != pool.MANAGED_BY_VALUE
+                and any(
+                    s.kind == "ServiceAccount" and s.name == account and s.namespace == home
+                    for s in binding.subjects or ()
+                )
+            ]
+    except apply.ApplyError as exc:
+        raise _error(exc.message) from None
+    for kind, name in ours:
+        typer.secho(
+            f"cluster-wide: {kind} {name} (created by airpool) still grants commander rights this configuration "
+            "does not give; `airpool config apply` removes it",
+            fg=typer.colors.YELLOW,
+        )
+    for name in theirs:
+        typer.secho(
+            f"cluster-wide: ClusterRoleBinding {name} (not airpool's) binds {home}/{account} cluster-wide; this "
+            "configuration does not need it: remove it yourself if nothing else does",
+            fg=typer.colors.YELLOW,
+        )
+    return not (strict and (ours or theirs))
 
 
 def _report_namespace(found: Any, needed: Any, *, account: str, strict: bool) -> bool:
@@ -202,8 +245,13 @@ def apply_cmd(
                     progress.update(task, advance=1, description=str(item))
 
                 summary = apply.apply(kube, objects, field_manager=client.ADMIN_FIELD_MANAGER, on_applied=step)
+            # Cluster-wide rights airpool granted earlier that this configuration no longer grants: removed.
+            stale = apply.stale_cluster_rbac(kube, objects, labels=pool.labels(cfg))
+            apply.delete_cluster_rbac(kube, stale)
     except apply.ApplyError as exc:
         raise _error(exc.message) from None
+    for kind, name in stale:
+        typer.echo(f"{kind} {name} deleted: this configuration no longer grants it (airpool created it earlier)")
     for item in summary.results:
         if item.outcome is not apply.Outcome.UNCHANGED:
             typer.echo(str(item))

@@ -215,3 +215,37 @@ def cluster_errors(server: str = "the API server") -> Iterator[None]:
         raise ApplyError(f"cannot reach {server}: {exc}") from None
     except ApiError as exc:
         raise ApplyError(f"the API server refused: {exc.status.message}") from None
+
+
+def stale_cluster_rbac(client: Client, objects: Sequence[Obj], *, labels: Mapping[str, str]) -> list[tuple[str, str]]:
+    """``(kind, name)`` of the ClusterRoles and ClusterRoleBindings airpool created for this platform (they carry
+    ``labels``) that ``objects`` no longer render: rights the configuration does not grant any more (e.g. the
+    cluster-wide ones of a setup without a pool, after a pool was configured). Objects without the labels are
+    somebody else's and never listed."""
+    from lightkube.resources.rbac_authorization_v1 import ClusterRole, ClusterRoleBinding
+
+    wanted = {(obj["kind"], obj["metadata"]["name"]) for obj in objects}
+    found: list[tuple[str, str]] = []
+    selector: dict[str, Any] = dict(labels)
+    for binding in client.list(ClusterRoleBinding, labels=selector):
+        if binding.metadata and binding.metadata.name and ("ClusterRoleBinding", binding.metadata.name) not in wanted:
+            found.append(("ClusterRoleBinding", binding.metadata.name))
+    for role in client.list(ClusterRole, labels=selector):
+        if role.metadata and role.metadata.name and ("ClusterRole", role.metadata.name) not in wanted:
+            found.append(("ClusterRole", role.metadata.name))
+    return found
+
+
+def delete_cluster_rbac(client: Client, stale: Sequence[tuple[str, str]]) -> None:
+    """Delete what ``stale_cluster_rbac`` found (bindings first, so no binding points at a missing role)."""
+    from lightkube.resources.rbac_authorization_v1 import ClusterRole, ClusterRoleBinding
+
+    for kind, name in stale:
+        try:
+            if kind == "ClusterRoleBinding":
+                client.delete(ClusterRoleBinding, name)
+            else:
+                client.delete(ClusterRole, name)
+        except ApiError as exc:
+            if exc.status.code != 404:
+                raise
