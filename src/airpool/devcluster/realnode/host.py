@@ -309,11 +309,17 @@ def pod_cgroups() -> list[Path]:
     return _cgroup_dirs()
 
 
+def _cgroup_tree(top: Path) -> list[Path]:
+    """Every directory under ``top`` (itself included). Cgroups come and go while containers stop, so this walks
+    with ``os.walk``, which skips a directory that vanished under it, where ``Path.rglob`` raises."""
+    return [Path(directory) for directory, _subdirs, _files in os.walk(top)]
+
+
 def _pids_in(directory: Path) -> set[int]:
     pids: set[int] = set()
-    for procs in directory.rglob("cgroup.procs"):
+    for cgroup in _cgroup_tree(directory):
         with contextlib.suppress(OSError, ValueError):
-            pids.update(int(line) for line in procs.read_text().split())
+            pids.update(int(line) for line in (cgroup / "cgroup.procs").read_text().split())
     return pids
 
 
@@ -337,11 +343,9 @@ def kill_pod_processes(timeout: float = 30.0) -> None:
 def remove_pod_cgroups() -> None:
     """rmdir each pod cgroup, deepest first (a cgroup directory can only be removed empty)."""
     for top in _cgroup_dirs():
-        for directory in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        for directory in sorted(_cgroup_tree(top), key=lambda p: len(p.parts), reverse=True):
             with contextlib.suppress(OSError):
                 directory.rmdir()
-        with contextlib.suppress(OSError):
-            top.rmdir()
 
 
 def shim_pids() -> list[int]:
