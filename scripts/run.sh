@@ -10,6 +10,8 @@ values=${AIRPOOL_VALUES:-examples/values.yaml}
 
 "$airpool" dev up --nodes auto   # a real node when this machine can run containers (it says why not)
 "$airpool" config apply -f "$values" --kubeconfig "$("$airpool" dev kubeconfig)"
+# The dev overlay that fits the nodes: the images built here on a real node, or simulated nodes' settings.
+overlay=$("$airpool" dev values)
 
 # The first run makes an admin account; its password stays in .airpool/admin-password (mode 0600).
 mkdir -p .airpool
@@ -19,7 +21,7 @@ if [ -z "${AIRPOOL_ADMIN_PASSWORD:-}" ]; then
   AIRPOOL_ADMIN_PASSWORD=$(cat .airpool/admin-password)
 fi
 export AIRPOOL_ADMIN_USERNAME=${AIRPOOL_ADMIN_USERNAME:-admin} AIRPOOL_ADMIN_PASSWORD
-export AIRPOOL_VALUES=$values
+export AIRPOOL_VALUES=$values:$overlay
 export AIRPOOL_COMMANDER_KUBECONFIG=$("$airpool" dev kubeconfig --commander)
 echo "log in as ${AIRPOOL_ADMIN_USERNAME} with the password in .airpool/admin-password"
 # Not exec: after the server stops (Ctrl-C ends it with exit 0), say what is still running.

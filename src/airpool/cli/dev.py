@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
@@ -147,10 +148,46 @@ def up(
     typer.echo(f"dev cluster {took}: API server {cluster.server}")
     if cluster.real_node:
         typer.echo(f"  real node:            {realnode.NODE_NAME} (pods run in containers; fake nodes are tainted)")
+        _import_built_images(typer.echo)
     typer.echo(f"  admin kubeconfig:     {cluster.admin_kubeconfig}")
     typer.echo(f"  commander kubeconfig: {cluster.commander_kubeconfig}")
     typer.echo(f"try: kubectl --kubeconfig {cluster.admin_kubeconfig} get nodes")
     typer.echo(f"stop it with: airpool dev down{_dir_hint(data_dir)}")
+
+
+def _import_built_images(say: Callable[[str], None]) -> None:
+    """Every image `airpool dev images` has built, into the node's containerd (importing one already there changes
+    nothing), so Deployments of the dev overlay run at once; an image not built yet is named with how to build it."""
+    from airpool.devcluster import images as devimages
+    from airpool.devcluster import realnode
+
+    missing = []
+    for image in devimages.IMAGES:
+        archive = devimages.archive(image)
+        if archive is None:
+            missing.append(image.key_name)
+        else:
+            realnode.import_image(archive)
+    say(f"  images:               {len(devimages.IMAGES) - len(missing)} imported into the node")
+    if missing:
+        say(f"  not built yet:        {', '.join(missing)} (build them with `airpool dev images`)")
+
+
+#: The values overlays of the dev cluster, by node kind (see each file's header).
+OVERLAYS = {True: "values-dev-realnode.yaml", False: "values-dev-fakenodes.yaml"}
+
+
+@app.command()
+@exits.handled
+def values(data_dir: Path = DataDir) -> None:
+    """Print the path of the values overlay that fits the running dev cluster: images built here on a real node,
+    or the settings of simulated nodes (``-f examples/values.yaml -f "$(airpool dev values)"``)."""
+    from airpool import devcluster
+
+    if not all(component.healthy for component in devcluster.status(data_dir)):
+        raise exits.fail(f"no dev cluster is running: start it with `airpool dev up{_dir_hint(data_dir)}`.")
+    examples = Path(__file__).resolve().parents[3] / "examples"
+    typer.echo(str(examples / OVERLAYS[devcluster.info(data_dir).real_node]))
 
 
 @app.command()
