@@ -41,8 +41,11 @@ def _run_as() -> list[str]:
 
 
 @contextlib.contextmanager
-def postgres_server() -> Iterator[str]:
-    """Start a server and yield the SQLAlchemy URL of its ``postgres`` database; remove everything afterwards."""
+def postgres_server(*, listen: tuple[str, ...] = ("127.0.0.1",), clients: str | None = None) -> Iterator[str]:
+    """Start a server and yield the SQLAlchemy URL of its ``postgres`` database; remove everything afterwards.
+
+    ``listen``: addresses to listen on (the first is the URL's host); ``clients``: a CIDR whose connections are
+    accepted with a password (scram-sha-256), e.g. the real node's pod range for airpool's chart in a pod."""
     bindir = pg_bin_dir()
     prefix = _run_as()
     root = Path(tempfile.mkdtemp(prefix="airpool-pg-"))
@@ -68,6 +71,9 @@ def postgres_server() -> Iterator[str]:
             check=True,
             capture_output=True,
         )
+        if clients is not None:
+            with (data / "pg_hba.conf").open("a") as hba:
+                hba.write(f"host all all {clients} scram-sha-256\n")
         subprocess.run(
             [
                 *prefix,
@@ -80,14 +86,14 @@ def postgres_server() -> Iterator[str]:
                 "-t",
                 "60",
                 "-o",
-                f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
+                f"-p {port} -k {root} -c listen_addresses={','.join(listen)} -c fsync=off -c synchronous_commit=off "
                 "-c full_page_writes=off -c max_connections=300",
                 "start",
             ],
             check=True,
             capture_output=True,
         )
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+        yield f"postgresql+psycopg://postgres@{listen[0]}:{port}/postgres"
     finally:
         subprocess.run(
             [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
