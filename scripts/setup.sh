@@ -62,5 +62,11 @@ if [ ! -x .venv/bin/airpool ] || [ pyproject.toml -nt .venv/.installed ]; then
   touch .venv/.installed
 fi
 
-say "building the local Kubernetes binaries, node images and, as root, the real node's images (cached after the first build)"
-.venv/bin/airpool dev build
+if [ -n "${AIRPOOL_IMAGES_LATER:-}" ]; then
+  # scripts/test.sh builds the real node's images beside the first tests (they need them only at the end).
+  say "building the local Kubernetes binaries and node images (cached after the first build)"
+  .venv/bin/airpool dev build --no-images
+else
+  say "building the local Kubernetes binaries, node images and, as root, the real node's images (cached after the first build)"
+  .venv/bin/airpool dev build
+fi

@@ -22,10 +22,12 @@ import pytest
 from airpool.devcluster import images
 from airpool.devcluster.images import recipes, sandbox
 
-pytestmark = [pytest.mark.images, pytest.mark.slow]
-
 AIRPOOL = str(Path(sys.executable).parent / "airpool")
 BUILD_TIMEOUT = 3600
+
+# The module's first test waits for the images: scripts/test.sh builds them beside the earlier tests (a cold
+# build takes tens of minutes), and the builder's lock makes this one wait for that build.
+pytestmark = [pytest.mark.images, pytest.mark.slow, pytest.mark.timeout(BUILD_TIMEOUT)]
 
 
 @pytest.fixture(scope="module")
