@@ -16,7 +16,7 @@ import pytest
 from airpool.config.model import PlatformConfig
 from airpool.services.platform import Platform
 from airpool.ui import session as ui_session
-from tests.support.api_server import PASSWORD, MovableClock, make_platform, running_app
+from tests.support.api_server import PASSWORD, GraphQL, MovableClock, make_platform, running_app
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -133,3 +133,43 @@ def test_status_feed_is_json_for_members_only(base: str) -> None:
     assert client.get("/w/00000000-0000-0000-0000-000000000000/deployments/status").status_code == 404
     anonymous = httpx.get(base + page + "/status")
     assert anonymous.status_code == 303
+
+
+def test_account_page_lists_and_ends_sessions_and_api_tokens(base: str) -> None:
+    client, page = signed_up(base)
+    api = GraphQL(base).login("ada")
+    made = api.data('mutation { createApiToken(label: "ci robot", expiresInDays: 30) { id value } }')
+    token_id, secret = made["createApiToken"]["id"], made["createApiToken"]["value"]
+    robot = GraphQL(base, secret)
+    assert robot.data("{ self { username } }")["self"]["username"] == "ada"
+
+    account = client.get("/account")
+    assert account.status_code == 200
+    assert "ci robot" in account.text
+    assert token_id in account.text
+    assert secret not in account.text  # shown once by createApiToken, never again
+    assert account.text.count('name="revoke_session"') == 2  # this browser and the API login
+    assert "this one" in account.text
+
+    # Revoking the token refuses the robot at once.
+    revoked = client.post("/account", data={"csrf_token": csrf_of(account), "revoke_token": token_id})
+    assert revoked.status_code == 303
+    assert robot.error("{ self { username } }")["extensions"]["code"] == "UNAUTHENTICATED"
+    assert token_id not in client.get("/account").text  # the notice names it; the list no longer does
+
+    # Ending the API login's session refuses its token; this browser stays logged in.
+    api_session = next(s["id"] for s in api.data("{ sessions { id current } }")["sessions"] if s["current"])
+    account = client.get("/account")
+    client.post("/account", data={"csrf_token": csrf_of(account), "revoke_session": api_session})
+    assert api.error("{ self { username } }")["extensions"]["code"] == "UNAUTHENTICATED"
+    assert client.get(page).status_code == 200
+
+    # Ending this one logs the browser out, and a forged request (no CSRF token) ends nothing.
+    account = client.get("/account")
+    mine = re.findall(r'name="revoke_session" value="([^"]+)"', account.text)
+    assert len(mine) == 1
+    assert client.post("/account", data={"revoke_session": mine[0]}).status_code == 403
+    assert client.get(page).status_code == 200
+    ended = client.post("/account", data={"csrf_token": csrf_of(account), "revoke_session": mine[0]})
+    assert ended.headers["location"] == "/login"
+    assert client.get(page).status_code == 303

@@ -461,6 +461,29 @@ class Pages:
             error_title="The workspace was not created",
         )
 
+    def account(self, ctx: Ctx) -> Response:
+        """Your sessions and API tokens, each revocable: a revoked one stops working at once, on every replica."""
+        self._top_bar(ctx)
+        if ctx.request.method == "POST":
+            if session_id := ctx.field("revoke_session"):
+                ended = auth.revoke_session(self.platform, ctx.user, session_id)
+                if ended.current:
+                    ctx.session.log_out()
+                    ctx.session.notify("You ended this session: log in again.")
+                    return ctx.redirect("/login")
+                ctx.session.notify(f"Session {ended.id} ended: whoever used it must log in again.")
+            elif token_id := ctx.field("revoke_token"):
+                revoked = auth.revoke_api_token(self.platform, ctx.user, token_id)
+                ctx.session.notify(f"API token {revoked.label!r} revoked: requests with it are refused from now on.")
+            return ctx.redirect("/account")
+        return ctx.render(
+            "account.html",
+            title="Your account",
+            nav="account",
+            sessions=auth.list_sessions(self.platform, ctx.user),
+            tokens=[t for t in auth.list_api_tokens(self.platform, ctx.user) if t.revoked_at is None],
+        )
+
     def settings(self, ctx: Ctx) -> Response:
         access.require_system_admin(ctx.user)
         self._top_bar(ctx)

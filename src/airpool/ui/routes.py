@@ -48,6 +48,7 @@ def routes(platform: Platform) -> list[BaseRoute]:
         Route("/admin/pool/{name}/release", page(pages.release), methods=both),
         Route("/admin/pool/{name}/retry", page(pages.retry_release), methods=post),
         Route("/workspaces", page(pages.workspaces), methods=both),
+        Route("/account", page(pages.account), methods=both),
         Route("/admin/settings", page(pages.settings), methods=get),
         Route("/w/{workspace_id}/members", page(people.members), methods=both),
         Route("/w/{workspace_id}/service-accounts", page(people.workspace_service_accounts), methods=both),
