@@ -66,7 +66,7 @@ def test_duplicate_release_name_writes_nothing(plat: Platform) -> None:
     ws = workspaces.list_for(plat, admin)[0].id
     deployments.create(plat, admin, workspace_id=ws, label="one", release_name="sales")
     before = _snapshot(plat)
-    with pytest.raises(Conflict, match="release name 'sales' is already used"):
+    with pytest.raises(Conflict, match="release name 'sales' is held by another Deployment 'one'"):
         deployments.create(plat, admin, workspace_id=ws, label="two", release_name="sales")
     assert _snapshot(plat) == before  # in particular the second pool namespace is still available
 
