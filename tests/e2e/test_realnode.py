@@ -350,6 +350,16 @@ def _snapshot(data_dir: Path, *dirs: Path) -> dict[str, object]:
     }
 
 
+def _clean_after_a_dead_node() -> None:
+    """A node whose session ended abruptly (killed with everything else) leaves its bridge, veths and chains until
+    the next ``up`` undoes them. Undo them the same way first, so that "the host as it was" means a clean host."""
+    previous = host.owner()
+    if previous and host.try_lock_free():
+        realnode_node.clean(
+            Path(str(previous.get("data_dir"))), saved=previous.get("sysctls"), absent=previous.get("absent_dirs")
+        )
+
+
 def _up_waiting(data_dir: Path, *dirs: Path) -> tuple[dict[str, object], subprocess.CompletedProcess[str]]:
     """``dev up --real-node``, waiting while another session holds the machine's node; the host snapshot taken just
     before the successful try (once the other node is gone)."""
@@ -405,6 +415,7 @@ def _assert_as_before(before: dict[str, object], data_dir: Path, *dirs: Path) ->
 @pytest.mark.realnode
 def test_dev_up_and_down_with_a_real_node_leave_the_host_as_it_was(tmp_path: Path) -> None:
     data_dir = tmp_path / "cluster"
+    _clean_after_a_dead_node()
     before, up = _up_waiting(data_dir)
     try:
         assert up.returncode == 0, up.stdout + up.stderr
@@ -421,6 +432,7 @@ def test_dev_up_and_down_with_a_real_node_leave_the_host_as_it_was(tmp_path: Pat
 @pytest.mark.realnode
 def test_a_node_killed_without_dev_down_is_cleaned_up_by_the_next_up(tmp_path: Path) -> None:
     first, second = tmp_path / "first", tmp_path / "second"
+    _clean_after_a_dead_node()
     before, up = _up_waiting(first, second)
     try:
         assert up.returncode == 0, up.stdout + up.stderr
