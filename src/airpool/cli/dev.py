@@ -9,7 +9,6 @@ from __future__ import annotations
 import enum
 import os
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import typer
@@ -148,29 +147,14 @@ def up(
     typer.echo(f"dev cluster {took}: API server {cluster.server}")
     if cluster.real_node:
         typer.echo(f"  real node:            {realnode.NODE_NAME} (pods run in containers; fake nodes are tainted)")
-        _import_built_images(typer.echo)
+        imported, missing = realnode.import_built_images()
+        typer.echo(f"  images:               {imported} imported into the node")
+        if missing:
+            typer.echo(f"  not built yet:        {', '.join(missing)} (build them with `airpool dev images`)")
     typer.echo(f"  admin kubeconfig:     {cluster.admin_kubeconfig}")
     typer.echo(f"  commander kubeconfig: {cluster.commander_kubeconfig}")
     typer.echo(f"try: kubectl --kubeconfig {cluster.admin_kubeconfig} get nodes")
     typer.echo(f"stop it with: airpool dev down{_dir_hint(data_dir)}")
-
-
-def _import_built_images(say: Callable[[str], None]) -> None:
-    """Every image `airpool dev images` has built, into the node's containerd (importing one already there changes
-    nothing), so Deployments of the dev overlay run at once; an image not built yet is named with how to build it."""
-    from airpool.devcluster import images as devimages
-    from airpool.devcluster import realnode
-
-    missing = []
-    for image in devimages.IMAGES:
-        archive = devimages.archive(image)
-        if archive is None:
-            missing.append(image.key_name)
-        else:
-            realnode.import_image(archive)
-    say(f"  images:               {len(devimages.IMAGES) - len(missing)} imported into the node")
-    if missing:
-        say(f"  not built yet:        {', '.join(missing)} (build them with `airpool dev images`)")
 
 
 #: The values overlays of the dev cluster, by node kind (see each file's header).

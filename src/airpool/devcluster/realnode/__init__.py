@@ -38,4 +38,19 @@ def import_image(archive: Path, *, timeout: float = 1800.0) -> str:
     return oci.import_image(archive, address=paths.CONTAINERD_SOCKET, timeout=timeout)
 
 
-__all__ = ["NODE_IP", "NODE_NAME", "NodeBusy", "explain", "import_image", "why_not"]
+def import_built_images() -> tuple[int, list[str]]:
+    """Every image ``airpool dev images`` has built, into the running node (idempotent). Returns how many were
+    imported and the names of those not built yet."""
+    from airpool.devcluster import images
+
+    missing: list[str] = []
+    for image in images.IMAGES:
+        archive = images.archive(image)
+        if archive is None:
+            missing.append(image.key_name)
+        else:
+            import_image(archive)
+    return len(images.IMAGES) - len(missing), missing
+
+
+__all__ = ["NODE_IP", "NODE_NAME", "NodeBusy", "explain", "import_built_images", "import_image", "why_not"]
