@@ -32,6 +32,7 @@ from airpool.devcluster import bootstrap, images, kubeconfig
 from airpool.devcluster.realnode import network
 from tests.e2e.test_realnode_airflow import IMAGE_OVERLAY, import_images
 from tests.integration.test_chart import CHART, helm
+from tests.support.api_server import GraphQL
 from tests.support.postgres import postgres_server
 
 pytestmark = [pytest.mark.realnode, pytest.mark.slow]
@@ -55,31 +56,9 @@ def wait_until(predicate: Callable[[], Any], *, timeout: float, what: str, inter
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
 
 
-class Houston:
-    """The in-cluster server through its Service's ClusterIP (kube-proxy routes the host's connections too)."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.http = httpx.Client(base_url=base, timeout=60.0, trust_env=False)
-        self.token = ""
-
-    def data(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        headers = {"Authorization": self.token} if self.token else {}
-        answer = self.http.post("/v1", json={"query": query, "variables": variables or {}}, headers=headers)
-        body = answer.json()
-        assert not body.get("errors"), body["errors"]
-        return dict(body["data"])
-
-    def login(self, username: str, password: str) -> None:
-        made = self.data(
-            "mutation($u: String!, $p: String!) { createToken(identity: $u, password: $p) { token { value } } }",
-            {"u": username, "p": password},
-        )
-        self.token = made["createToken"]["token"]["value"]
-
-    def pool(self) -> dict[str, str]:
-        found = self.data("query { poolStatus { namespaces { name state } } }")["poolStatus"]["namespaces"]
-        return {n["name"]: n["state"] for n in found}
+def pool_states(houston: GraphQL) -> dict[str, str]:
+    found = houston.data("query { poolStatus { namespaces { name state } } }")["poolStatus"]["namespaces"]
+    return {n["name"]: n["state"] for n in found}
 
 
 def kubectl(cluster: Any, *args: str, check: bool = True) -> str:
@@ -171,10 +150,10 @@ def test_helm_install_serves_real_airflow_and_upgrades_and_uninstalls(
         _check_pods_and_identity(real_node_cluster, admin)
         service = admin.get(Service, f"{RELEASE}-houston", namespace=NAMESPACE)
         assert service.spec is not None
-        houston = Houston(f"http://{service.spec.clusterIP}:8871")
-        wait_until(lambda: houston.http.get("/readyz").status_code == 200, timeout=120, what="/readyz")
-        houston.login(ADMIN, admin_password)
-        wait_until(lambda: all(houston.pool().get(n) == "available" for n in POOL), timeout=300,
+        base_url = f"http://{service.spec.clusterIP}:8871"  # kube-proxy routes the host's connections too
+        wait_until(lambda: httpx.get(f"{base_url}/readyz", timeout=30).status_code == 200, timeout=120, what="/readyz")
+        houston = GraphQL(base_url).login(ADMIN, admin_password)
+        wait_until(lambda: all(pool_states(houston).get(n) == "available" for n in POOL), timeout=300,
                    what="the pool namespaces offered after commander's check")  # fmt: skip
         _deployment_through_the_chart(houston, admin)
 
@@ -183,9 +162,9 @@ def test_helm_install_serves_real_airflow_and_upgrades_and_uninstalls(
         upgraded = chart_values(tmp_path, image, (*POOL[:2], ADDED))
         result = helm("upgrade", RELEASE, str(CHART), *base, "-f", str(upgraded), "--wait", "--timeout", "15m")
         assert result.returncode == 0, result.stderr
-        wait_until(lambda: houston.pool().get(ADDED) == "available", timeout=300, what=f"{ADDED} offered")
+        wait_until(lambda: pool_states(houston).get(ADDED) == "available", timeout=300, what=f"{ADDED} offered")
         FIGURES.append(f"helm upgrade adding a namespace -> offered: {time.monotonic() - started:.0f} s")
-        assert houston.pool().get(POOL[2]) == "retired"
+        assert pool_states(houston).get(POOL[2]) == "retired"
 
         # A live Deployment's namespace and data outlive the platform's uninstall.
         kept = _create(houston, "kept", POOL[1])
@@ -265,13 +244,13 @@ mutation($label: String!, $ws: Uuid!, $namespace: String) {
 }"""
 
 
-def _create(houston: Houston, label: str, namespace: str) -> str:
+def _create(houston: GraphQL, label: str, namespace: str) -> str:
     ws = houston.data("query { workspaces { id } }")["workspaces"][0]["id"]
     made = houston.data(CREATE, {"label": label, "ws": ws, "namespace": namespace})
     return str(made["createDeployment"]["id"])
 
 
-def _status(houston: Houston, dep_id: str) -> str:
+def _status(houston: GraphQL, dep_id: str) -> str:
     ws = houston.data("query { workspaces { id } }")["workspaces"][0]["id"]
     found = houston.data("query($ws: Uuid!) { workspaceDeployments(workspaceUuid: $ws) { id status } }", {"ws": ws})[
         "workspaceDeployments"
@@ -279,7 +258,7 @@ def _status(houston: Houston, dep_id: str) -> str:
     return str(next((d["status"] for d in found if d["id"] == dep_id), "gone"))
 
 
-def _deployment_through_the_chart(houston: Houston, admin: lightkube.Client) -> None:
+def _deployment_through_the_chart(houston: GraphQL, admin: lightkube.Client) -> None:
     """Create, reach Airflow's healthy (one server replica killed on the way), hard delete, namespace back."""
     namespace = POOL[0]
     started = time.monotonic()
@@ -297,4 +276,4 @@ def _deployment_through_the_chart(houston: Houston, admin: lightkube.Client) -> 
         time.sleep(3)
     FIGURES.append(f"create through the chart's server -> Airflow healthy: {time.monotonic() - started:.0f} s")
     houston.data("mutation($id: Uuid!) { deleteDeployment(deploymentUuid: $id) { id } }", {"id": dep_id})
-    wait_until(lambda: houston.pool().get(namespace) == "available", timeout=600, what=f"{namespace} back")
+    wait_until(lambda: pool_states(houston).get(namespace) == "available", timeout=600, what=f"{namespace} back")
