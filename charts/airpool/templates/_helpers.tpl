@@ -29,7 +29,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
 {{- define "airpool.image" -}}
-{{- $image := index .Values.astronomer.images .component -}}
+{{- $image := index .root.Values.astronomer.images .component -}}
 {{- printf "%s:%s" $image.repository ($image.tag | default .root.Chart.AppVersion | toString) -}}
 {{- end -}}
 
