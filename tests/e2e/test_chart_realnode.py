@@ -31,8 +31,8 @@ from lightkube.resources.core_v1 import Namespace, PersistentVolumeClaim, Pod, S
 from airpool.devcluster import bootstrap, images, kubeconfig
 from airpool.devcluster.realnode import network
 from tests.e2e.test_realnode_airflow import IMAGE_OVERLAY, import_images
-from tests.integration.test_chart import CHART, helm
 from tests.support.api_server import GraphQL
+from tests.support.chart import CHART, helm
 from tests.support.postgres import postgres_server
 
 pytestmark = [pytest.mark.realnode, pytest.mark.slow]

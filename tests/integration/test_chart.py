@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -11,19 +10,12 @@ import pytest
 import yaml
 
 from airpool import config
-from airpool.devcluster import binaries
 from airpool.manifests import chart_rules, pool
+from tests.support.chart import CHART, helm
 
 ROOT = Path(__file__).parents[2]
-CHART = ROOT / "charts" / "airpool"
 EXAMPLE = ROOT / "examples" / "values.yaml"
 POSTGRES = "astronomer: {houston: {backendSecretName: airpool-db, replicas: 2}}\n"
-
-
-def helm(*args: str) -> subprocess.CompletedProcess[str]:
-    executable = binaries.HELM.binary("helm")
-    assert executable.is_file(), f"{executable} is missing: run `airpool dev build`"
-    return subprocess.run([str(executable), *args], capture_output=True, text=True, timeout=120)
 
 
 def template(*values: Path, namespace: str = "astronomer", release: str = "astronomer") -> list[dict[str, Any]]:

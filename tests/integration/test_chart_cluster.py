@@ -20,8 +20,8 @@ from lightkube.resources.core_v1 import Namespace
 from lightkube.resources.rbac_authorization_v1 import ClusterRole, Role
 
 from airpool import devcluster
-from tests.integration.test_chart import CHART, helm
 from tests.support import cluster as cluster_support
+from tests.support.chart import CHART, helm
 
 pytestmark = pytest.mark.slow
 
