@@ -13,4 +13,5 @@ CHART = Path(__file__).parents[2] / "charts" / "airpool"
 def helm(*args: str) -> subprocess.CompletedProcess[str]:
     executable = binaries.HELM.binary("helm")
     assert executable.is_file(), f"{executable} is missing: run `airpool dev build`"
-    return subprocess.run([str(executable), *args], capture_output=True, text=True, timeout=1200)  # beyond the tests' own `--wait --timeout 15m`
+    # The process limit is above the tests' own `helm ... --wait --timeout 15m`.
+    return subprocess.run([str(executable), *args], capture_output=True, text=True, timeout=1200)
