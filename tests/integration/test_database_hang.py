@@ -106,5 +106,7 @@ def test_the_documented_timeouts_are_what_the_engine_uses() -> None:
         try:
             with eng.connect() as conn:
                 assert conn.scalar(sa.text("SHOW statement_timeout")) == f"{store_engine.STATEMENT_TIMEOUT_S}s"
+                idle = conn.scalar(sa.text("SHOW idle_in_transaction_session_timeout"))
+                assert idle == f"{store_engine.IDLE_IN_TRANSACTION_TIMEOUT_S}s"
         finally:
             eng.dispose()

@@ -18,7 +18,10 @@ server still accepts TCP connections and data, so the kernel never reports an er
   (``STATEMENT_TIMEOUT_S``) for slow statements on a live server, and a client-side deadline for every
   transaction (``TRANSACTION_TIMEOUT_S``): a watchdog thread shuts the socket of a transaction that passes it, so
   the blocked driver call returns at once and the transaction fails with ``DatabaseUnavailable`` ("did not answer
-  within ..."). Migrations (``timeouts=False``) have no statement timeout and no deadline.
+  within ..."). The server's ``idle_in_transaction_session_timeout`` (``IDLE_IN_TRANSACTION_TIMEOUT_S``) is the
+  last line when the client itself stops (a frozen or partitioned process whose watchdog never runs): the server
+  ends that session and frees its row locks, so a namespace claim can never stay locked behind a dead client.
+  Migrations (``timeouts=False``) have none of these.
 - both: a free pooled connection is waited for at most ``POOL_TIMEOUT_S``;
 - SQLite: ``busy_timeout`` and the in-process writer lock are bounded by ``BUSY_TIMEOUT_MS``.
 
@@ -54,6 +57,7 @@ BUSY_TIMEOUT_MS = 10_000
 CONNECT_TIMEOUT_S = 5
 STATEMENT_TIMEOUT_S = 10
 TRANSACTION_TIMEOUT_S = 15
+IDLE_IN_TRANSACTION_TIMEOUT_S = 30  # above TRANSACTION_TIMEOUT_S: the client's own deadline acts first
 POOL_TIMEOUT_S = 10
 _WRITE = "airpool_write"
 
@@ -240,7 +244,10 @@ def make_engine(url: str, *, pool_size: int = 20, timeouts: bool = True) -> sa.E
     # No pre-ping (a round trip per transaction); recycle instead, and a dead connection fails one request.
     connect_args: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT_S}
     if timeouts:
-        connect_args["options"] = f"-c statement_timeout={STATEMENT_TIMEOUT_S * 1000}"
+        connect_args["options"] = (
+            f"-c statement_timeout={STATEMENT_TIMEOUT_S * 1000}"
+            f" -c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_TIMEOUT_S * 1000}"
+        )
     engine = sa.create_engine(
         url,
         pool_size=pool_size,
