@@ -181,6 +181,8 @@ def _specs(data_dir: Path, *, ports: dict[str, int], keys: pki.Pki, real_node: b
         ]
 
     stage_args = [arg for stage in binaries.stage_files() for arg in ("-c", str(stage))]
+    if not real_node:
+        stage_args += _fake_pod_log_args(data_dir, kwok_port=ports["kwok"])
     return [
         processes.Spec(
             name="etcd",
@@ -255,6 +257,37 @@ def _specs(data_dir: Path, *, ports: dict[str, int], keys: pki.Pki, real_node: b
             health_url=health["kwok"],
         ),
     ]
+
+
+def fake_pod_log(data_dir: Path) -> Path:
+    """The file every container of every fake pod logs to (CRI log format: ``<RFC 3339 time> stdout F <line>``).
+
+    kwok plays the kubelet for its fake nodes' pod logs too: the API server's ``pods/log`` reaches kwok's server
+    (the fake nodes' InternalIP 127.0.0.1, kubelet port = kwok's port), which reads this file as the ClusterLogs
+    configuration below says, following it for ``follow=true``. A test appends lines here to make a fake
+    scheduler "write" them. Without a real node only: there the API server checks kubelet certificates against the
+    cluster CA, which kwok's own serving certificate is not signed by, and real pods have real logs.
+    """
+    return data_dir.resolve() / "fake-pod-logs" / "containers.log"
+
+
+def _fake_pod_log_args(data_dir: Path, *, kwok_port: int) -> list[str]:
+    log_file = fake_pod_log(data_dir)
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    log_file.touch()
+    config = data_dir.resolve() / "components" / "kwok-logs.yaml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(
+        json.dumps(
+            {
+                "apiVersion": "kwok.x-k8s.io/v1alpha1",
+                "kind": "ClusterLogs",
+                "metadata": {"name": "fake-pod-logs"},
+                "spec": {"logs": [{"logsFile": str(log_file), "follow": True}]},
+            }
+        )
+    )
+    return ["-c", str(config), f"--node-ip={LOOPBACK}", f"--node-port={kwok_port}"]
 
 
 def _probe_context() -> ssl.SSLContext:
