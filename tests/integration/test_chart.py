@@ -133,6 +133,11 @@ def test_postgres_install_runs_server_commander_migration_and_cleanup_apart(tmp_
     assert commander_pod["serviceAccountName"] == "astronomer-commander"
     assert commander_pod["containers"][0]["args"][0] == "commander"
     assert not any("kubeconfig" in str(c) for c in commander_pod["containers"])  # its mounted token only
+    # the servers reach each commander pod for Deployment logs at the address it records (docs/commander.md)
+    commander_env = {e["name"]: e for e in commander_pod["containers"][0]["env"]}
+    assert commander_env["AIRPOOL_COMMANDER_LOGS_ADDRESS"]["value"] == "0.0.0.0:8872"
+    assert commander_env["AIRPOOL_COMMANDER_LOGS_URL"]["value"] == "http://$(POD_IP):8872"
+    assert commander_env["POD_IP"]["valueFrom"] == {"fieldRef": {"fieldPath": "status.podIP"}}
     (job,) = by_kind["Job"]
     assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
     assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["db", "upgrade"]

@@ -17,10 +17,10 @@ from typing import Protocol
 import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from airpool.api import health, schema
+from airpool.api import health, schema, ws
 from airpool.api.context import AppState
 from airpool.api.graphql_http import GraphQLEndpoint
 from airpool.api.metrics import Metrics
@@ -29,6 +29,8 @@ from airpool.services.platform import Platform
 log = logging.getLogger("airpool.api")
 
 GRAPHQL_PATH = "/v1"
+#: Where Houston serves subscriptions (graphql-ws); the astro CLI derives it from the platform's domain.
+SUBSCRIPTIONS_PATH = "/ws"
 
 
 class BackgroundTask(Protocol):
@@ -59,8 +61,11 @@ def create_app(
     state = AppState(platform=platform)
     metrics = Metrics(platform=platform)
     graphql = GraphQLEndpoint(schema=schema.executable_schema(), state=state, shortcuts=schema.SHORTCUTS, debug=debug)
+    subscriptions = ws.GraphQLWebSocket(schema=schema.executable_schema(), state=state)
     routes: list[BaseRoute] = [
         Route(GRAPHQL_PATH, graphql.handle, methods=["GET", "POST"]),
+        WebSocketRoute(SUBSCRIPTIONS_PATH, subscriptions.handle),
+        WebSocketRoute(GRAPHQL_PATH, subscriptions.handle),
         *health.routes(state=state, metrics=metrics),
         *extra_routes,
     ]

@@ -9,7 +9,7 @@ from ariadne import make_executable_schema
 from graphql import GraphQLSchema
 
 from airpool.api import fastpath, scalars
-from airpool.api.resolvers import app_config, audit, auth, deployments, people, pool, workspaces
+from airpool.api.resolvers import app_config, audit, auth, deployments, logs, people, pool, workspaces
 
 SDL_FILE = "schema.graphql"
 
@@ -30,6 +30,7 @@ def executable_schema() -> GraphQLSchema:
         *pool.BINDABLES,
         *audit.BINDABLES,
         *people.BINDABLES,
+        *logs.BINDABLES,
         convert_names_case=True,
     )
 

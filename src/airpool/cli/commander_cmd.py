@@ -32,7 +32,7 @@ def commander(
     from airpool import commander as commander_pkg
     from airpool import config as config_mod
     from airpool import logfmt
-    from airpool.commander import worker
+    from airpool.commander import log_server, worker
     from airpool.domain.errors import AirpoolError
     from airpool.services import platform as platform_mod
 
@@ -53,12 +53,18 @@ def commander(
             return
         stopped = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+        try:
+            logs = log_server.LogServer(plat, client).start()
+        except (AirpoolError, OSError) as exc:
+            typer.echo(f"Error: commander's log endpoint could not start: {getattr(exc, 'message', exc)}", err=True)
+            raise typer.Exit(1) from None
         handle = worker.start(plat, client, concurrency=concurrency, settings=settings)
         try:
             while not stopped.wait(0.5) and handle.alive:
                 pass
         except KeyboardInterrupt:
             pass
+        logs.stop()
         handle.stop()
     finally:
         plat.close()

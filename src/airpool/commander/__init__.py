@@ -22,13 +22,32 @@ def kubeconfig_from_env(environ: dict[str, str] | None = None) -> Path | None:
 
 
 def start_worker(platform: Any, *, kubeconfig: Path | None = None, concurrency: int = 4) -> Any:
-    """Start ``concurrency`` worker threads; returns a handle whose ``stop()`` returns once they stopped."""
+    """Start ``concurrency`` worker threads and the log endpoint (``log_server``); returns a handle whose
+    ``stop()`` returns once they stopped."""
     from airpool import logfmt
-    from airpool.commander import worker
+    from airpool.commander import log_server, worker
 
     if not logging.getLogger().handlers and not logging.getLogger("airpool.commander").handlers:
         logfmt.configure(logger="airpool.commander")
-    return worker.start(platform, connect(kubeconfig), concurrency=concurrency)
+    client = connect(kubeconfig)
+    logs = log_server.LogServer(platform, client).start()
+    return _Both(worker.start(platform, client, concurrency=concurrency), logs)
+
+
+class _Both:
+    """The workers and the log endpoint, stopped together (the log endpoint first: it holds no job)."""
+
+    def __init__(self, workers: Any, logs: Any) -> None:
+        self.workers = workers
+        self.logs = logs
+
+    @property
+    def alive(self) -> bool:
+        return bool(self.workers.alive)
+
+    def stop(self, timeout: float | None = None) -> None:
+        self.logs.stop()
+        self.workers.stop(timeout)
 
 
 def connect(kubeconfig: Path | None = None) -> Any:

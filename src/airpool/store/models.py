@@ -193,6 +193,19 @@ class CommanderJob(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class CommanderLogEndpoint(Base):
+    """Where a running commander serves Deployment logs to the servers (``services.logs``): its URL and the
+    secret a server sends with each request. Each commander process keeps its row fresh; a row not refreshed
+    for a while belongs to a commander that is gone and is not used (and is removed by the next registration)."""
+
+    __tablename__ = "commander_log_endpoints"
+
+    id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    url: Mapped[str] = mapped_column(sa.String(1024), nullable=False)
+    secret: Mapped[str] = mapped_column(sa.String(255), nullable=False)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow, index=True)
+
+
 class AuditEvent(Base):
     __tablename__ = "audit_events"
 

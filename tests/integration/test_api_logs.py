@@ -1,0 +1,223 @@
+"""Deployment logs as the astro CLI reads them from a Houston 0.37 server: its exact ``GetLogs`` document over HTTP and
+its ``log`` subscription over graphql-ws (a real WebSocket client), against ``airpool serve`` with its in-process
+commander on the dev cluster's fake nodes. kwok plays the kubelet for the fake pods' logs: every container reads
+the dev cluster's one log file (``devcluster.cluster.fake_pod_log``), which the test writes as a container runtime
+would (CRI format). The path is user -> server -> commander (its own identity, ``pods/log``) -> API server -> kwok.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import lightkube
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
+
+from airpool.devcluster import ClusterInfo
+from airpool.devcluster.cluster import fake_pod_log
+from tests.integration.test_commander_api import CREATE, values_file, wait_until
+from tests.support import commander_env
+from tests.support import houston_logs as cli
+from tests.support.api_server import PASSWORD, GraphQL, serve_process
+
+pytestmark = pytest.mark.slow
+
+STATUS = "query($id: String!) { deployment(where: {id: $id}) { status } }"
+
+
+def write_lines(cluster: ClusterInfo, *lines: tuple[datetime, str]) -> None:
+    """Append lines to every fake container's log, as containerd writes them (``<time> stdout F <text>``)."""
+    with fake_pod_log(cluster.data_dir).open("a") as sink:
+        for when, text in lines:
+            sink.write(f"{when.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S.%fZ')} stdout F {text}\n")
+
+
+@dataclass
+class Running:
+    admin: GraphQL
+    base: str
+    deployment_id: str
+    release: str
+    cluster: ClusterInfo
+
+
+@pytest.fixture(scope="module")
+def running(
+    tmp_path_factory: pytest.TempPathFactory, dev_cluster: ClusterInfo, admin_client: lightkube.Client
+) -> Iterator[Running]:
+    """One healthy Celery Deployment (scheduler, webserver, workers, triggerer) served with its commander."""
+    tmp = tmp_path_factory.mktemp("logs")
+    with commander_env.pool_namespace(admin_client) as namespace:
+        env = {"AIRPOOL_COMMANDER_KUBECONFIG": str(dev_cluster.commander_kubeconfig)}
+        database = f"sqlite:///{tmp / 'airpool.db'}"
+        with serve_process(
+            values=values_file(tmp, (namespace,)),
+            database_url=database,
+            extra_args=["--migrate"],
+            env=env,
+            commander=True,
+        ) as served:
+            admin = GraphQL(served.base).signup("admin")
+            ws = admin.data("query { workspaces { id } }")["workspaces"][0]["id"]
+            made = admin.data(CREATE, {"label": "logs", "ws": ws, "executor": "CeleryExecutor", "namespace": namespace})
+            dep = made["createDeployment"]
+            wait_until(
+                lambda: admin.data(STATUS, {"id": dep["id"]})["deployment"]["status"] == "healthy",
+                timeout=240,
+                what="the Deployment healthy",
+            )
+            yield Running(
+                admin=admin, base=served.base, deployment_id=dep["id"], release=dep["releaseName"], cluster=dev_cluster
+            )
+            admin.data(
+                "mutation($id: Uuid!) { deleteDeployment(deploymentUuid: $id, deploymentHardDelete: true) { id } }",
+                {"id": dep["id"]},
+            )
+
+
+def test_the_cli_logs_query_returns_the_lines_after_its_time_with_its_search(running: Running) -> None:
+    marker = uuid.uuid4().hex[:8]
+    now = datetime.now(UTC)
+    write_lines(
+        running.cluster,
+        (now - timedelta(minutes=10), f"{marker} old line"),
+        (now - timedelta(seconds=20), f"{marker} scheduler heartbeat"),
+        (now - timedelta(seconds=10), f"{marker} ERROR task failed"),
+    )
+    # `astro deployment logs scheduler <id> --since 1m`
+    body = running.admin.post(
+        cli.GET_LOGS, cli.variables(running.deployment_id, "scheduler", since=timedelta(minutes=1))
+    )
+    assert "errors" not in body, body
+    mine = [line for line in body["data"]["logs"] if marker in line["log"]]
+    assert [line["log"] for line in mine] == [f"{marker} scheduler heartbeat", f"{marker} ERROR task failed"]
+    for line in mine:
+        assert line["id"]
+        assert datetime.fromisoformat(line["createdAt"]) > now - timedelta(minutes=1)
+        assert line["createdAt"].endswith("Z")  # Go's RFC 3339 parser needs the zone
+
+    # --search is case-insensitive; each component the CLI names has its own pods
+    for component in ("scheduler", "webserver", "worker", "triggerer"):
+        found = running.admin.data(
+            cli.GET_LOGS, cli.variables(running.deployment_id, component, search="error", since=timedelta(minutes=1))
+        )["logs"]
+        assert [line["log"] for line in found if marker in line["log"]] == [f"{marker} ERROR task failed"], component
+
+    # without --since the CLI asks for lines after "now": none yet, as Houston answers
+    assert running.admin.data(cli.GET_LOGS, cli.variables(running.deployment_id, "scheduler"))["logs"] == []
+
+    # airpool's own fields: the pod that wrote each line, Houston's component name, a limit
+    newest = running.admin.data(
+        'query($id: Uuid!) { logs(deploymentUuid: $id, component: "webserver", limit: 1) '
+        "{ message component release pod timestamp } }",
+        {"id": running.deployment_id},
+    )["logs"]
+    assert len(newest) == 1
+    assert newest[0]["message"] == f"{marker} ERROR task failed"
+    assert newest[0]["component"] == "webserver"  # the API server on Airflow 3, by Houston's name
+    assert newest[0]["release"] == running.release
+    assert newest[0]["pod"].startswith(f"{running.release}-api-server-")
+
+
+def test_bad_requests_and_callers_without_access_get_clear_errors(running: Running) -> None:
+    admin = running.admin
+    dep = running.deployment_id
+    error = admin.error(cli.GET_LOGS, cli.variables(dep, "flower"))
+    assert error["message"] == (
+        "component 'flower' has no logs in this Deployment; allowed: scheduler, webserver, triggerer, dag-processor, "
+        "worker"
+    )
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    future = {**cli.variables(dep, "scheduler"), "timestamp": "2999-01-01T00:00:00Z"}
+    assert "is in the future" in admin.error(cli.GET_LOGS, future)["message"]
+    bad_time = {**cli.variables(dep, "scheduler"), "timestamp": "yesterday"}
+    assert "'yesterday' is not an RFC 3339 time" in admin.error(cli.GET_LOGS, bad_time)["message"]
+    assert (
+        "limit 0 is out of range"
+        in admin.error(
+            'query($id: Uuid!) { logs(deploymentUuid: $id, component: "scheduler", limit: 0) { id } }', {"id": dep}
+        )["message"]
+    )
+
+    # someone with no role in the Deployment's workspace: it does not exist for them
+    admin.data(
+        "mutation($e: String!, $p: String!) { createUser(email: $e, password: $p) { user { id } } }",
+        {"e": "outsider", "p": PASSWORD},
+    )
+    outsider = GraphQL(running.base).login("outsider")
+    assert outsider.error(cli.GET_LOGS, cli.variables(dep, "scheduler"))["message"] == f"deployment '{dep}' not found"
+    # no token at all: Houston's message, which the CLI turns into "log in again"
+    assert GraphQL(running.base).error(cli.GET_LOGS, cli.variables(dep, "scheduler"))["message"] == (
+        "AUTH_TOKEN_REFRESH_FAILED"
+    )
+
+
+def _ws(base: str) -> ClientConnection:
+    return connect(base.replace("http://", "ws://") + "/ws", subprotocols=["graphql-ws"], open_timeout=30)  # type: ignore[list-item]
+
+
+def _next(conn: ClientConnection, *, timeout: float) -> dict[str, Any]:
+    message: dict[str, Any] = json.loads(conn.recv(timeout=timeout))
+    return message
+
+
+def test_the_cli_subscription_streams_a_new_line_within_seconds(running: Running) -> None:
+    marker = uuid.uuid4().hex[:8]
+    with _ws(running.base) as conn:
+        assert conn.subprotocol == "graphql-ws"
+        # as the CLI: init and start at once, no id, no wait for the ack
+        conn.send(json.dumps({"type": "connection_init", "payload": {"authorization": running.admin.token}}))
+        conn.send(json.dumps(cli.start_message(running.deployment_id, "scheduler", search=marker)))
+        assert _next(conn, timeout=30)["type"] == "connection_ack"
+        time.sleep(1)  # not a synchronisation: a line written before the follow starts may be missed, by design
+        written = datetime.now(UTC)
+        write_lines(running.cluster, (written, f"{marker} DAG run started"), (written, "someone else's line"))
+        deadline = time.monotonic() + 60
+        data = None
+        while time.monotonic() < deadline:
+            message = _next(conn, timeout=60)
+            if message["type"] == "data":
+                data = message
+                break
+            assert message["type"] == "ka", message
+        assert data is not None
+        received = datetime.now(UTC)
+        assert data["id"] == "1"
+        line = data["payload"]["data"]["log"]
+        assert line["log"] == f"{marker} DAG run started\n"  # the CLI prints it as it is
+        assert line["id"]
+        print(f"live tail: written -> received in {(received - written).total_seconds():.2f} s")
+        assert (received - written) < timedelta(seconds=30)
+        # as the CLI's Ctrl-C: a close frame naming the operation
+        conn.close(code=1000, reason='{"id":"1","type":"stop"}')
+
+
+def test_the_subscription_refuses_a_bad_token_and_a_bad_component(running: Running) -> None:
+    with _ws(running.base) as conn:
+        conn.send(json.dumps({"type": "connection_init", "payload": {"authorization": "not-a-token"}}))
+        conn.send(json.dumps(cli.start_message(running.deployment_id, "scheduler")))
+        refused = _next(conn, timeout=30)
+        assert refused["type"] == "connection_error"
+        assert refused["payload"]["message"] == "AUTH_TOKEN_REFRESH_FAILED"
+        with pytest.raises(ConnectionClosed) as closed:
+            conn.recv(timeout=30)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 4401  # the CLI: "Your token has expired. Please log in again."
+
+    with _ws(running.base) as conn:
+        conn.send(json.dumps({"type": "connection_init", "payload": {"authorization": running.admin.token}}))
+        conn.send(json.dumps({**cli.start_message(running.deployment_id, "flower"), "id": "7"}))
+        assert _next(conn, timeout=30)["type"] == "connection_ack"
+        error = _next(conn, timeout=30)
+        while error["type"] == "ka":
+            error = _next(conn, timeout=30)
+        assert error["type"] == "error"
+        assert error["id"] == "7"
+        assert error["payload"][0]["message"].startswith("component 'flower' has no logs in this Deployment")
