@@ -3,14 +3,18 @@
 For each pool size (default 100 and 1,000 namespaces, each prepared as ``airpool config apply`` leaves it:
 namespace + commander's Role + RoleBinding) it measures, with commander's own identity:
 
-- the first pass (every namespace new: the full check, leftovers included) and a steady pass (existence and
-  access for all, leftovers for a tenth), as ``Worker.check_pool_health`` runs them (checks + one recording
-  transaction);
+- the first pass (every namespace new: the full check, leftovers included);
+- a steady pass as commander runs it, with its watches on the pool (``PoolMonitor.run``): only the round-robin
+  tenth whose turn it is gets checked (fully), every other namespace's watches saw no change; and the steady pass
+  without watches (existence and access for all, leftovers for a tenth: the previous round's pass);
+- how long a change takes to be noticed: commander's Role in one namespace narrowed, until the namespace is
+  recorded misconfigured (the periodic pass an hour away, so only the watches can notice it);
 - the baseline of the same run: the check as it ran before, one namespace after the other with every leftover
   list (``health.check`` in a loop), timed on the first 100 namespaces and scaled to the pool;
 - a ``kubectl get namespaces`` round trip as the API server's floor.
 
-Ratio = steady pass / sequential full check (lower is better). Goals: 1,000 namespaces < 10 s, 100 < 2 s.
+Ratio = steady pass with watches / sequential full check (lower is better). Goals: 1,000 namespaces < 10 s, 100 <
+2 s; a change noticed within seconds.
 
     .venv/bin/python -m bench.pool_health [--sizes 100,1000] [--parallel 16]
 """
@@ -19,8 +23,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -31,8 +37,9 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace
 
 from airpool import devcluster
-from airpool.commander import health, pool_monitor
+from airpool.commander import health, pool_monitor, worker
 from airpool.config.model import PlatformConfig, PoolSettings, PoolSource
+from airpool.domain.pool import NamespaceState
 from airpool.kube import client as kube_client
 from airpool.manifests import pool, rbac
 from airpool.services import platform, schema
@@ -64,7 +71,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         cluster = devcluster.start(work / "cluster")
-        rows = []
+        rows: list[dict[str, float]] = []
         try:
             admin = kube_client.connect(cluster.admin_kubeconfig, field_manager=kube_client.ADMIN_FIELD_MANAGER)
             commander = kube_client.connect(
@@ -85,20 +92,32 @@ def main() -> None:
                 )
                 plat = platform.connect(PlatformConfig(pool=settings), url=url)
                 pool_service.sync(plat)
-                monitor = pool_monitor.PoolMonitor(plat, commander, parallel=args.parallel)
                 # RBAC of namespaces prepared a moment ago may take a moment to reach the authorizer: the first
                 # pass is repeated (untimed) until every namespace is offered, then timed once more from scratch.
+                plain = pool_monitor.PoolMonitor(plat, commander, parallel=args.parallel)
                 deadline = time.monotonic() + 300
-                first = monitor.run_pass()
+                plain.run_pass()
                 while len(pool_service.available_namespaces(plat)) < size and time.monotonic() < deadline:
-                    first = monitor.run_pass()
+                    plain.run_pass()
                 offered = len(pool_service.available_namespaces(plat))
                 all_deep = [health.Target(n, leftovers=True) for n in names]
                 start = time.perf_counter()
                 full = health.check_many(commander, all_deep, parallel=args.parallel)
                 full_s = time.perf_counter() - start
-                steady = [monitor.run_pass() for _ in range(3)]
-                steady_s = sorted(r.seconds for r in steady)[1]
+                unwatched = [plain.run_pass() for _ in range(3)]
+                unwatched_s = statistics.median(r.seconds for r in unwatched)
+
+                watched = pool_monitor.PoolMonitor(plat, commander, parallel=args.parallel)
+                start = time.perf_counter()
+                watched.start_watch()
+                watched.run_pass()  # every namespace once more, now that its watches run
+                watch_start_s = time.perf_counter() - start
+                steady = [watched.run_pass() for _ in range(5)]
+                steady_s = statistics.median(r.seconds for r in steady)
+                steady_calls = int(statistics.median(r.api_calls for r in steady))
+                watched.stop_watch()
+                notice_s = notice(plat, admin, commander, names[len(names) // 2], args.parallel)
+
                 sample = names[: args.baseline]
                 start = time.perf_counter()
                 for n in sample:
@@ -111,19 +130,78 @@ def main() -> None:
                     capture_output=True,
                 )
                 kubectl_s = time.perf_counter() - start
-                rows.append((size, offered, full_s, full.api_calls, steady_s, steady[1].api_calls, seq_s, kubectl_s))
+                rows.append(
+                    {
+                        "size": size,
+                        "offered": offered,
+                        "full_s": full_s,
+                        "full_calls": full.api_calls,
+                        "unwatched_s": unwatched_s,
+                        "unwatched_calls": unwatched[1].api_calls,
+                        "steady_s": steady_s,
+                        "steady_calls": steady_calls,
+                        "watch_start_s": watch_start_s,
+                        "notice_s": notice_s,
+                        "seq_s": seq_s,
+                        "kubectl_s": kubectl_s,
+                    }
+                )
                 plat.close()
-                del first
         finally:
             devcluster.stop(work / "cluster")
 
     print(f"pool health pass, commander's identity, {args.parallel} namespaces at once ({load()})")
-    for size, offered, full_s, full_calls, steady_s, steady_calls, seq_s, kubectl_s in rows:
+    for r in rows:
         print(
-            f"  {size:6d} namespaces ({offered} offered): full check {full_s:6.2f} s ({full_calls} requests)  "
-            f"steady pass {steady_s:6.2f} s ({steady_calls} requests)  sequential full check (before) "
-            f"{seq_s:7.2f} s  ratio steady/before {steady_s / seq_s:.3f}  kubectl get namespaces {kubectl_s:.2f} s"
+            f"  {r['size']:6d} namespaces ({r['offered']} offered): steady pass with watches {r['steady_s']:6.2f} s "
+            f"({r['steady_calls']} requests), without {r['unwatched_s']:6.2f} s ({r['unwatched_calls']} requests); "
+            f"first pass (full check) {r['full_s']:6.2f} s ({r['full_calls']} requests); watches started + one pass "
+            f"{r['watch_start_s']:6.2f} s; Role edit noticed in {r['notice_s']:5.2f} s; sequential full check "
+            f"(before) {r['seq_s']:7.2f} s; ratio steady/before {r['steady_s'] / r['seq_s']:.3f}; kubectl get "
+            f"namespaces {r['kubectl_s']:.2f} s"
         )
+
+
+def notice(plat: platform.Platform, admin: lightkube.Client, commander: lightkube.Client, name: str, par: int) -> float:
+    """Seconds from narrowing commander's Role in ``name`` to the namespace recorded misconfigured, with the monitor
+    running as commander runs it (its periodic pass an hour away); the Role is restored afterwards."""
+    monitor = pool_monitor.PoolMonitor(plat, commander, parallel=par)
+    stop = threading.Event()
+    thread = threading.Thread(target=monitor.run, args=(stop,), kwargs={"interval": 3600}, daemon=True)
+    thread.start()
+
+    def state() -> NamespaceState:
+        return next(ns.state for ns in pool_service.status(plat, worker.SYSTEM_ACTOR) if ns.name == name)
+
+    try:
+        while monitor.watch is None or not monitor._checked_at:  # its first pass done
+            time.sleep(0.1)
+        role = pool.commander_role_name(CONFIG)
+        narrowed = tuple(r for r in rbac.COMMANDER_NAMESPACE_RULES if r.resources != ("pods",))
+        start = time.perf_counter()
+        admin.apply(
+            codecs.from_dict(pool.role(CONFIG, role, name, narrowed)),
+            field_manager=kube_client.ADMIN_FIELD_MANAGER,
+            force=True,
+        )
+        while state() is not NamespaceState.MISCONFIGURED:
+            if time.perf_counter() - start > 300:
+                raise SystemExit(f"the Role edit in {name} was not noticed within 300 s")
+            time.sleep(0.05)
+        return time.perf_counter() - start
+    finally:
+        prepare_role(admin, name)
+        stop.set()
+        thread.join(60)
+
+
+def prepare_role(admin: lightkube.Client, name: str) -> None:
+    role = pool.commander_role_name(CONFIG)
+    admin.apply(
+        codecs.from_dict(pool.role(CONFIG, role, name, rbac.COMMANDER_NAMESPACE_RULES)),
+        field_manager=kube_client.ADMIN_FIELD_MANAGER,
+        force=True,
+    )
 
 
 if __name__ == "__main__":

@@ -7,23 +7,35 @@ records every verdict in one transaction that writes only what changed. How deep
 - offered (``available``): existence and access every pass, and the search for a former Deployment's objects
   round-robin, ``1 / deep_share`` of them per pass, so each is searched every ``deep_share`` passes.
 
-The pass runs in its own thread (``Worker.run`` starts it), so it never holds up install and uninstall jobs.
-Its duration, the namespaces it checked and the API requests it made are exported as metrics.
+With watches (``run``, ``pool_watch``), an offered namespace whose watches ran unbroken since its last check is
+skipped by the pass unless it is in its round-robin turn (then it gets the full check): the pass re-reads only
+what may have changed. A change the watches see is checked at once (``run_changes``), within seconds.
+
+The monitor runs in its own thread (``Worker.run`` starts it) with its own Kubernetes connections for the
+watches, so it never holds up install and uninstall jobs. Every pass's duration, the namespaces it checked and the
+API requests it made are exported as metrics (``kind`` = ``pass`` or ``changes``).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
+import time
+from collections.abc import Callable, Sequence
 
 from lightkube import Client
 
-from airpool.commander import health
+from airpool.commander import health, pool_watch, preflight
 from airpool.domain.pool import NamespaceState
 from airpool.services import metrics, pool
 from airpool.services.platform import Platform
 
 log = logging.getLogger(__name__)
+
+#: A namespace a watch saw change is checked at once and once more this many seconds later: the API server's
+#: authorizer learns an RBAC change a moment after the write its watch reports.
+SETTLE_SECONDS = 3.0
 
 #: Each offered namespace is searched for a former Deployment's objects every this many passes.
 DEEP_SHARE = 10
@@ -42,16 +54,97 @@ class PoolMonitor:
         self.client = client
         self.parallel = parallel
         self.deep_share = max(deep_share, 1)
+        self.watch: pool_watch.PoolWatch | None = None
         self._passes = 0
         self._lock = threading.Lock()  # one pass at a time per monitor
+        #: name -> monotonic start of the pass that last checked it (a verdict was recorded).
+        self._checked_at: dict[str, float] = {}
+        #: name -> when to check it once more after a change (``SETTLE_SECONDS``).
+        self._settle: dict[str, float] = {}
+
+    # --- watches -------------------------------------------------------------------------------------------------
+
+    def start_watch(self) -> pool_watch.PoolWatch:
+        """Watch the pool (cluster-wide for each kind commander may watch everywhere, else per namespace)."""
+        if self.watch is None:
+            everywhere = [
+                kind
+                for kind, resource, group in pool_watch.CLUSTER_WIDE_CANDIDATES
+                if all(preflight.access_allowed(self.client, v, resource, "", group, None) for v in ("list", "watch"))
+            ]
+            self.watch = pool_watch.PoolWatch(self.client._client.config, cluster_wide=everywhere)
+            log.info(
+                "pool watch started",
+                extra={"kv": {"cluster_wide": ",".join(sorted(k.__name__ for k in everywhere)) or "none"}},
+            )
+        return self.watch
+
+    def stop_watch(self) -> None:
+        if self.watch is not None:
+            self.watch.stop()
+            self.watch = None
+
+    def run(self, stop: threading.Event, *, interval: float, debounce: float = 0.2) -> None:
+        """Until ``stop``: a pass at once and every ``interval`` seconds (from the end of one to the start of the
+        next, so passes never pile up), and in between a check of whatever the watches saw change."""
+        try:
+            watch = self.start_watch()
+        except Exception:  # cannot even ask what commander may watch: passes alone, as without watches
+            log.warning("pool watch not started; every pass checks every namespace", exc_info=True)
+            watch = None
+        try:
+            next_pass = time.monotonic()
+            while not stop.is_set():
+                now = time.monotonic()
+                if now >= next_pass:
+                    self._guarded(self.run_pass)
+                    next_pass = time.monotonic() + interval
+                    continue
+                due = [name for name, at in self._settle.items() if at <= now]
+                if due:
+                    for name in due:
+                        del self._settle[name]
+                    self._guarded(functools.partial(self.run_changes, set(due), settle=False))
+                    continue
+                wait = min(0.5, next_pass - now)
+                if watch is not None and watch.changed.wait(wait):
+                    stop.wait(debounce)  # let a burst (a namespace's deletion) arrive as one check
+                    self._guarded(self.run_changes)
+                elif watch is None:
+                    stop.wait(wait)
+        finally:
+            self.stop_watch()
+
+    @staticmethod
+    def _guarded(step: Callable[[], object]) -> None:
+        try:
+            step()
+        except Exception:  # a database or API hiccup: the next pass tries again
+            log.exception("pool health pass failed")
+
+    def _watched(self, name: str) -> bool:
+        """Whether ``name``'s watches have run unbroken since before its last check."""
+        since = self.watch.covered_since(name) if self.watch is not None else None
+        checked = self._checked_at.get(name)
+        return since is not None and checked is not None and checked > since
+
+    # --- passes --------------------------------------------------------------------------------------------------
 
     def targets(self) -> list[health.Target]:
         plan = pool.health_plan(self.platform)
+        dirty: set[str] = set()
+        if self.watch is not None:
+            self.watch.set_names(t.name for t in plan)
+            dirty = self.watch.take_dirty()
         turn = self._passes % self.deep_share
-        return [
-            health.Target(t.name, leftovers=t.state is not NamespaceState.AVAILABLE or i % self.deep_share == turn)
-            for i, t in enumerate(plan)
-        ]
+        targets = []
+        for i, t in enumerate(plan):
+            offered = t.state is NamespaceState.AVAILABLE
+            in_turn = i % self.deep_share == turn
+            if offered and not in_turn and t.name not in dirty and self._watched(t.name):
+                continue  # its watches saw no change since its last check
+            targets.append(health.Target(t.name, leftovers=not offered or in_turn))
+        return targets
 
     def run_pass(self) -> health.PassResult:
         """One pass over the pool; returns what it found (the verdicts are already recorded)."""
@@ -59,33 +152,59 @@ class PoolMonitor:
             if self.platform.config.pool is None:
                 return health.PassResult(verdicts=(), failed={}, api_calls=0, seconds=0.0)
             targets = self.targets()
+            started = time.monotonic()  # after the watches of new names got their starting version
             self._passes += 1
-            result = health.check_many(self.client, targets, parallel=self.parallel)
-            moved = pool.record_health_many(
-                self.platform, ((v.namespace, v.ok, v.reason or "") for v in result.verdicts)
-            )
+            return self._check(targets, started=started, kind="pass")
+
+    def run_changes(self, names: set[str] | None = None, *, settle: bool = True) -> health.PassResult | None:
+        """Check ``names`` (default: what the watches saw change); None when there is nothing to check. With
+        ``settle`` each is checked once more ``SETTLE_SECONDS`` later (by ``run``)."""
+        with self._lock:
+            if self.platform.config.pool is None:
+                return None
+            started = time.monotonic()
+            if names is None:
+                names = self.watch.take_dirty() if self.watch is not None else set()
+            if not names:
+                return None
+            targets = [
+                health.Target(t.name, leftovers=t.state is not NamespaceState.AVAILABLE)
+                for t in pool.health_plan(self.platform)
+                if t.name in names
+            ]
+            if settle:
+                self._settle.update((t.namespace, started + SETTLE_SECONDS) for t in targets)
+            return self._check(targets, started=started, kind="changes")
+
+    def _check(self, targets: Sequence[health.Target], *, started: float, kind: str) -> health.PassResult:
+        result = health.check_many(self.client, targets, parallel=self.parallel)
+        moved = pool.record_health_many(self.platform, ((v.namespace, v.ok, v.reason or "") for v in result.verdicts))
+        for verdict in result.verdicts:
+            self._checked_at[verdict.namespace] = started
         reasons = {v.namespace: v.reason or "" for v in result.verdicts}
         for name, state in sorted(moved.items()):
             where = {"namespace": name, "state": state.value, "reason": reasons[name]}
             log.info("pool namespace moved", extra={"kv": where})
         for name, error in sorted(result.failed.items()):
             log.warning("health check failed", extra={"kv": {"namespace": name, "error": error}})
-        metrics.HEALTH_PASS_SECONDS.observe(result.seconds)
+        metrics.HEALTH_PASS_SECONDS.labels(kind=kind).observe(result.seconds)
         metrics.HEALTH_API_CALLS.inc(result.api_calls)
         metrics.HEALTH_CHECKS.labels(result="ok").inc(sum(1 for v in result.verdicts if v.ok))
         metrics.HEALTH_CHECKS.labels(result="misconfigured").inc(sum(1 for v in result.verdicts if not v.ok))
         metrics.HEALTH_CHECKS.labels(result="error").inc(len(result.failed))
-        log.info(
-            "pool health pass",
-            extra={
-                "kv": {
-                    "namespaces": len(targets),
-                    "deep": sum(1 for t in targets if t.leftovers),
-                    "moved": len(moved),
-                    "errors": len(result.failed),
-                    "api_calls": result.api_calls,
-                    "seconds": round(result.seconds, 3),
-                }
-            },
-        )
+        if kind == "pass" or moved or result.failed:
+            log.info(
+                "pool health pass" if kind == "pass" else "pool changes checked",
+                extra={
+                    "kv": {
+                        "namespaces": len(targets),
+                        "deep": sum(1 for t in targets if t.leftovers),
+                        "moved": len(moved),
+                        "errors": len(result.failed),
+                        "api_calls": result.api_calls,
+                        "seconds": round(result.seconds, 3),
+                        "watched": self.watch.streams if self.watch is not None else 0,
+                    }
+                },
+            )
         return result

@@ -210,14 +210,9 @@ class Worker:
         log.info("worker stopped", extra={"kv": {"worker": self.worker_id}})
 
     def _health_loop(self, stop: threading.Event) -> None:
-        """The pool health pass, at start and then every ``health_check_interval`` seconds (from the end of one
-        pass to the start of the next, so a pass that takes longer than the interval never piles up)."""
-        while not stop.is_set():
-            try:
-                self.check_pool_health()
-            except Exception:  # a database or API hiccup: the next pass tries again
-                log.exception("pool health pass failed", extra={"kv": {"worker": self.worker_id}})
-            stop.wait(self.platform.config.health_check_interval)
+        """The pool health pass at start and every ``health_check_interval`` seconds, and in between a check of
+        what commander's watches on the pool saw change (``PoolMonitor.run``)."""
+        self.monitor.run(stop, interval=self.platform.config.health_check_interval)
 
     def _periodic(self) -> None:
         if _due(self._last_refresh, self.settings.status_refresh_interval):

@@ -1,0 +1,121 @@
+"""Commander's watches on the pool: a Role edited or a namespace deleted is noticed within seconds, without waiting
+for the next periodic pass, and a pass skips the namespaces whose watches saw no change."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import threading
+import time
+from collections.abc import Iterator
+
+import lightkube
+import pytest
+from lightkube.resources.core_v1 import Namespace
+from lightkube.resources.rbac_authorization_v1 import RoleBinding
+
+from airpool.commander import health, pool_monitor, worker
+from airpool.domain.pool import NamespaceState
+from airpool.manifests import pool as pool_manifests
+from airpool.manifests import rbac
+from airpool.services import platform as platform_mod
+from airpool.services import pool, schema
+from airpool.services.platform import Platform
+from tests.support import cluster as cluster_support
+from tests.support import commander_env
+from tests.support import platform as platform_support
+
+pytestmark = pytest.mark.slow
+
+
+@contextlib.contextmanager
+def pool_of(sqlite_url: str, admin: lightkube.Client, count: int) -> Iterator[tuple[Platform, tuple[str, ...]]]:
+    """``count`` prepared pool namespaces and a platform whose periodic pass is an hour apart: whatever is noticed
+    sooner was noticed by the watches."""
+    with contextlib.ExitStack() as stack:
+        names = tuple(stack.enter_context(commander_env.pool_namespace(admin)) for _ in range(count))
+        cfg = dataclasses.replace(platform_support.config(pool_names=names), health_check_interval=3600)
+        schema.upgrade(sqlite_url)
+        plat = platform_mod.connect(cfg, url=sqlite_url, clock=platform_support.Clock())
+        stack.callback(plat.close)
+        pool.sync(plat)
+        yield plat, names
+
+
+def state(plat: Platform, name: str) -> tuple[NamespaceState, str]:
+    row = next(ns for ns in pool.status(plat, worker.SYSTEM_ACTOR) if ns.name == name)
+    return row.state, row.health_reason or ""
+
+
+def time_until(plat: Platform, name: str, wanted: NamespaceState, *, what: str) -> float:
+    start = time.monotonic()
+    cluster_support.wait_for(lambda: state(plat, name)[0] is wanted, timeout=120, interval=0.1, what=what)
+    return time.monotonic() - start
+
+
+def test_a_role_edited_or_a_namespace_deleted_is_noticed_within_seconds(
+    sqlite_url: str, admin_client: lightkube.Client, commander_client: lightkube.Client
+) -> None:
+    with pool_of(sqlite_url, admin_client, 3) as (plat, (edited, deleted, untouched)):
+        monitor = pool_monitor.PoolMonitor(plat, commander_client)
+        stop = threading.Event()
+        thread = threading.Thread(target=monitor.run, args=(stop,), kwargs={"interval": 3600}, daemon=True)
+        thread.start()
+        try:
+            cluster_support.wait_for(
+                lambda: pool.available_namespaces(plat) == sorted([edited, deleted, untouched]),
+                timeout=120,
+                what="the first pass to offer the pool",
+            )
+            assert monitor.watch is not None
+            # The admin narrows commander's Role: no more pods.
+            narrowed = tuple(r for r in rbac.COMMANDER_NAMESPACE_RULES if r.resources != ("pods",))
+            name = pool_manifests.commander_role_name(commander_env.CONFIG)
+            commander_env.admin_apply(admin_client, [pool_manifests.role(commander_env.CONFIG, name, edited, narrowed)])
+            role_s = time_until(plat, edited, NamespaceState.MISCONFIGURED, what=f"{edited} misconfigured")
+            assert f"create pods (core) in namespace {edited}" in state(plat, edited)[1]
+
+            admin_client.delete(Namespace, deleted)
+            deleted_s = time_until(plat, deleted, NamespaceState.MISCONFIGURED, what=f"{deleted} misconfigured")
+            assert deleted in state(plat, deleted)[1]
+
+            # The fix is noticed the same way.
+            commander_env.grant_pool_role(admin_client, edited)
+            fixed_s = time_until(plat, edited, NamespaceState.AVAILABLE, what=f"{edited} offered again")
+            assert state(plat, untouched) == (NamespaceState.AVAILABLE, "")
+            print(f"noticed: Role edited {role_s:.1f} s, namespace deleted {deleted_s:.1f} s, fixed {fixed_s:.1f} s")
+        finally:
+            stop.set()
+            thread.join(60)
+        assert not thread.is_alive()
+        assert monitor.watch is None  # stopped with the monitor
+
+
+def test_a_pass_skips_what_the_watches_saw_unchanged_and_checks_what_changed(
+    sqlite_url: str, admin_client: lightkube.Client, commander_client: lightkube.Client
+) -> None:
+    with pool_of(sqlite_url, admin_client, 4) as (plat, names):
+        monitor = pool_monitor.PoolMonitor(plat, commander_client, deep_share=4)
+        monitor.start_watch()
+        try:
+            first = monitor.run_pass()
+            assert sorted(v.namespace for v in first.verdicts) == sorted(names)
+            assert all(v.ok for v in first.verdicts)
+            # Nothing changed: each later pass checks only the namespace whose round-robin turn it is (fully).
+            for _ in range(3):
+                again = monitor.run_pass()
+                assert len(again.verdicts) == 1, again.verdicts
+                assert again.api_calls == first.api_calls // len(names)
+
+            # The admin labels commander's RoleBinding in one namespace: the watches name exactly that one.
+            target = names[2]
+            binding = pool_manifests.commander_role_name(commander_env.CONFIG)
+            admin_client.patch(RoleBinding, binding, {"metadata": {"labels": {"team": "data"}}}, namespace=target)
+            assert monitor.watch is not None
+            cluster_support.wait_for(monitor.watch.changed.is_set, timeout=60, interval=0.05, what="the change seen")
+            changed = monitor.run_changes()
+            assert changed is not None
+            assert [v.namespace for v in changed.verdicts] == [target]
+            assert changed.verdicts[0] == health.PoolHealth(target, True, None)
+        finally:
+            monitor.stop_watch()
