@@ -88,15 +88,12 @@ class PoolMonitor:
         """Until ``stop``: a pass at once and every ``interval`` seconds (from the end of one to the start of the
         next, so passes never pile up), and in between a check of whatever the watches saw change."""
         try:
-            watch = self.start_watch()
-        except Exception:  # cannot even ask what commander may watch: passes alone, as without watches
-            log.warning("pool watch not started; every pass checks every namespace", exc_info=True)
-            watch = None
-        try:
             next_pass = time.monotonic()
             while not stop.is_set():
                 now = time.monotonic()
                 if now >= next_pass:
+                    if self.watch is None and self.platform.config.pool is not None:
+                        self._guarded(self.start_watch)  # at start, and again while it could not start
                     self._guarded(self.run_pass)
                     next_pass = time.monotonic() + interval
                     continue
@@ -107,10 +104,10 @@ class PoolMonitor:
                     self._guarded(functools.partial(self.run_changes, set(due), settle=False))
                     continue
                 wait = min(0.5, next_pass - now)
-                if watch is not None and watch.changed.wait(wait):
+                if self.watch is not None and self.watch.changed.wait(wait):
                     stop.wait(debounce)  # let a burst (a namespace's deletion) arrive as one check
                     self._guarded(self.run_changes)
-                elif watch is None:
+                elif self.watch is None:
                     stop.wait(wait)
         finally:
             self.stop_watch()
