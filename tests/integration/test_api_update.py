@@ -160,9 +160,10 @@ def test_get_deployment_and_deployment_info_answer_the_cli(admin: GraphQL) -> No
 
     info = admin.data(DEPLOYMENT_INFO)["deploymentConfig"]
     version = dep["airflowVersion"]
+    # The versions a Deployment may upgrade to (airpool.airflow.versions; by default 2.11.2 and 3.3.2), oldest first.
     assert info == {
-        "airflowImages": [{"version": version, "tag": version}],
-        "airflowVersions": [version],
+        "airflowImages": [{"version": v, "tag": v} for v in ("2.11.2", "3.3.2")],
+        "airflowVersions": ["2.11.2", "3.3.2"],
         "defaultAirflowImageTag": version,
     }
 

@@ -51,7 +51,7 @@ def _snapshot(p: Platform) -> dict[str, Any]:
 def test_nfs_is_kept_on_the_deployment_and_carried_by_install_and_upgrade_jobs(plat: Platform) -> None:
     admin = tp.admin(plat)
     ws = workspaces.list_for(plat, admin)[0].id
-    dep = deployments.create(plat, admin, workspace_id=ws, label="nfs", dag_deployment=NFS)
+    dep = deployments.create(plat, admin, workspace_id=ws, label="nfs", dag_deployment=NFS, airflow_version="2.11.2")
     assert dep.dag_deployment == dags.DagDeploy(type=dags.DagDeployType.NFS, nfs_location=NFS["nfs_location"])
     assert deployments.get(plat, admin, dep.id).dag_deployment == dep.dag_deployment
     leased = commander_jobs.lease(plat, worker_id="w")
@@ -61,7 +61,7 @@ def test_nfs_is_kept_on_the_deployment_and_carried_by_install_and_upgrade_jobs(p
     assert leased.deployment.dag_deployment.is_nfs
     commander_jobs.complete(plat, leased.job.id, worker_id="w")
 
-    deployments.update(plat, admin, dep.id, airflow_version="2.10.5")
+    deployments.update(plat, admin, dep.id, airflow_version="3.3.2")
     upgrade = commander_jobs.lease(plat, worker_id="w")
     assert upgrade is not None
     assert (upgrade.job.kind, upgrade.job.payload) == ("upgrade", {"dag_deployment": NFS})

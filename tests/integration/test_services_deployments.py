@@ -191,12 +191,16 @@ def test_config_without_hard_delete_makes_every_delete_soft(database_url: str) -
 
 def test_update_queues_upgrade_only_for_runtime_changes(plat: Platform) -> None:
     admin = tp.admin(plat)
-    dep = deployments.create(plat, admin, workspace_id=_ws(plat, admin), label="Sales", executor="CeleryExecutor")
+    dep = deployments.create(
+        plat, admin, workspace_id=_ws(plat, admin), label="Sales", executor="CeleryExecutor", airflow_version="2.11.2"
+    )
     renamed = deployments.update(plat, admin, dep.id, label="Sales EU")
     assert renamed.label == "Sales EU"
     assert [j.kind for j in commander_jobs.for_deployment(plat, dep.id)] == ["install"]
-    moved = deployments.update(plat, admin, dep.id, executor="KubernetesExecutor", airflow_version="2.10.5")
+    moved = deployments.update(plat, admin, dep.id, executor="KubernetesExecutor", airflow_version="3.3.2")
     assert moved.executor.value == "KubernetesExecutor"
+    # The version is an upgrade commander carries out (migration first): pending until then.
+    assert (moved.airflow_version, moved.desired_airflow_version, moved.rollout_phase) == ("2.11.2", "3.3.2", "queued")
     assert [u.type for u in moved.urls] == ["airflow"]
     assert moved.status is DeploymentStatus.DEPLOYING
     assert [j.kind for j in commander_jobs.for_deployment(plat, dep.id)] == ["install", "upgrade"]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from airpool.commander import database
-from airpool.config.model import PlatformConfig
-from airpool.domain import sizes
+from airpool.config.model import ImageRef, PlatformConfig
+from airpool.domain import rollouts, sizes
 from airpool.manifests.airflow import network
 from airpool.manifests.airflow.spec import AirflowSpec, ExternalDatabase
 
@@ -48,9 +49,18 @@ def airflow_spec(
     airflow_version: str,
     workspace_id: str | None = None,
     config_payload: Mapping[str, Any] | None = None,
+    image: str | None = None,
 ) -> AirflowSpec:
-    """``config_payload``: the components the user resized (``DeploymentView.config``)."""
+    """``config_payload``: the components the user resized (``DeploymentView.config``); ``image``: the reference of
+    an image deploy, run by every Airflow container instead of the platform's image (same pull policy)."""
     from airpool.domain.deployments import Executor
+
+    images = config.images
+    if image:
+        repository, tag = rollouts.split_image(image)
+        images = dataclasses.replace(
+            images, airflow=ImageRef(repository, tag, pull_policy=config.images.airflow.pull_policy)
+        )
 
     labels: tuple[tuple[str, str], ...] = ()
     if workspace_id:
@@ -61,7 +71,7 @@ def airflow_spec(
         namespace=namespace,
         executor=Executor(executor),
         airflow_version=airflow_version,
-        images=config.images,
+        images=images,
         platform_release=config.platform_release,
         platform_namespace=config.platform_namespace,
         base_domain=config.base_domain,

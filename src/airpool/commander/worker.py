@@ -36,11 +36,11 @@ from datetime import timedelta
 
 from lightkube import Client
 
-from airpool.commander import errors, health, install, pool_monitor, preflight, specs, status, uninstall
+from airpool.commander import errors, health, install, pool_monitor, preflight, rollout, specs, status, uninstall
 from airpool.domain.deployments import DeploymentStatus
 from airpool.domain.errors import AirpoolError
 from airpool.manifests.airflow.spec import AirflowSpec, DagDeployment
-from airpool.services import access, commander_jobs, deployments, pool, variables, views
+from airpool.services import access, commander_jobs, deployments, pool, upgrades, variables, views
 from airpool.services.commander_jobs import JobKind
 from airpool.services.platform import Platform
 
@@ -344,22 +344,85 @@ class Worker:
     def _reads_health(self) -> bool:
         return self.platform.config.airflow.read_health_endpoint
 
-    def _spec(self, dep: views.DeploymentView, *, dags: DagDeployment | None = None) -> AirflowSpec:
+    def _spec(
+        self,
+        dep: views.DeploymentView,
+        *,
+        dags: DagDeployment | None = None,
+        target: tuple[str, str | None] | None = None,
+    ) -> AirflowSpec:
+        """``target``: (version, image) of a rollout instead of what the Deployment runs now."""
+        version, image = target if target is not None else (dep.airflow_version, dep.image)
         spec = specs.airflow_spec(
             self.platform.config,
             deployment_id=dep.id,
             release_name=dep.release_name,
             namespace=dep.namespace,
             executor=dep.executor.value,
-            airflow_version=dep.airflow_version,
+            airflow_version=version,
             workspace_id=dep.workspace_id,
             config_payload=dep.config,
+            image=image,
         )
         spec = dataclasses.replace(spec, env_vars=variables.for_commander(self.platform, dep.id).items)
         return dataclasses.replace(spec, dags=dags) if dags is not None else spec
 
+    def _rollout(self, dep: views.DeploymentView, beat: _Heartbeat, *, dags: DagDeployment | None) -> str | None:
+        """A pending upgrade or image deploy: run the new image's migration while the old version runs. Returns
+        None when it succeeded (the Deployment row now names the new version/image) or nothing was pending, else
+        why it failed (recorded on the Deployment; the caller re-applies the old version)."""
+        target = upgrades.target(dep)
+        if target is None:
+            return None
+        lease = (beat.job_id, self.worker_id)
+        version, image = target
+        beat.check()
+        if not upgrades.begin_migration(self.platform, dep.id, version=version, image=image, lease=lease):
+            return None  # cancelled or replaced meanwhile: the caller applies what the row says now
+        config = self.platform.config
+        spec = self._spec(dep, dags=dags, target=target)
+        where = specs.placement(config, spec.namespace, pool_row=pool.is_known(self.platform, spec.namespace))
+        try:
+            took = rollout.migrate(
+                self.client,
+                spec,
+                manage_namespace=where.manage_namespace,
+                pool_enabled=config.pool_enabled,
+                cluster_roles=config.cluster_roles,
+                database_admin_url=config.airflow.database_admin_url,
+                timeout=float(config.airflow.upgrade_timeout),
+                fence=beat.check,
+                progress=lambda message: self._report(dep.id, DeploymentStatus.DEPLOYING, message, beat=beat),
+            )
+        except rollout.MigrationFailed as exc:
+            running = f"Airflow {dep.airflow_version}" + (f" (image {dep.image})" if dep.image else "")
+            what = f"image {image} (Airflow {version})" if image else f"Airflow {version}"
+            reason = f"deploying {what} failed: {exc}; {running} keeps running"
+            beat.check()
+            upgrades.fail_rollout(self.platform, dep.id, reason=reason, lease=lease)
+            log.warning("rollout failed", extra={"kv": {"deployment": dep.id, "reason": reason}})
+            return reason
+        except upgrades.LeaseLost:
+            raise LeaseLost() from None
+        beat.check()
+        upgrades.finish_rollout(self.platform, dep.id, version=version, image=image, lease=lease)
+        log.info(
+            "rollout migrated",
+            extra={"kv": {"deployment": dep.id, "version": version, "seconds": round(took, 1)}},
+        )
+        return None
+
     def _install(self, dep: views.DeploymentView, beat: _Heartbeat, *, dags: DagDeployment | None) -> str:
         config = self.platform.config
+        try:
+            failed = self._rollout(dep, beat, dags=dags)
+        except upgrades.LeaseLost:
+            raise LeaseLost() from None
+        # What the row says now: the new version after a migration, the old one after a failure or a cancel.
+        now = deployments.find(self.platform, SYSTEM_ACTOR, deployment_id=dep.id)
+        if now is None:
+            return "nothing to install: the Deployment was deleted"
+        dep = now
         spec = self._spec(dep, dags=dags)
         where = specs.placement(config, spec.namespace, pool_row=pool.is_known(self.platform, spec.namespace))
         self._report(dep.id, DeploymentStatus.DEPLOYING, "applying the Deployment's objects", beat=beat)
@@ -376,6 +439,8 @@ class Worker:
         )
         beat.check()
         applied = f"{result.applied} objects applied in {result.seconds:.1f} s"
+        if failed:
+            applied = f"{failed}; {applied}"
         return self._watch(dep.id, spec, beat, applied)
 
     def _watch(self, deployment_id: str, spec: AirflowSpec, beat: _Heartbeat, applied: str) -> str:

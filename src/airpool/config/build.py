@@ -17,7 +17,7 @@ from croniter import croniter
 
 from airpool.config import model
 from airpool.config.reader import Problem, Reader, show
-from airpool.domain import sizes
+from airpool.domain import rollouts, sizes
 from airpool.domain.deployments import Executor
 from airpool.domain.errors import InvalidInput
 from airpool.domain.names import SYSTEM_NAMESPACES, dns1123_label_problem
@@ -169,6 +169,12 @@ def _read_airpool(reader: Reader) -> dict[str, Any]:
     if executor not in {item.value for item in Executor}:
         allowed = ", ".join(item.value for item in Executor)
         reader.problem(f"{AIRPOOL}.airflow.executor", f"{show(executor)} is not supported; allowed: {allowed}")
+    version = reader.string(f"{AIRPOOL}.airflow.version", _airflow_defaults.version)
+    try:
+        rollouts.version_key(version)
+    except InvalidInput:
+        reader.problem(f"{AIRPOOL}.airflow.version", f"{show(version)} is not allowed; allowed: a version like 3.3.2")
+        version = _airflow_defaults.version
     return {
         "platform_release": release,
         "platform_namespace": namespace,
@@ -191,7 +197,14 @@ def _read_airpool(reader: Reader) -> dict[str, Any]:
             public_url=public_url,
         ),
         "airflow": model.AirflowDefaults(
-            version=reader.string(f"{AIRPOOL}.airflow.version", _airflow_defaults.version),
+            version=version,
+            versions=_airflow_versions(reader, version),
+            upgrade_timeout=reader.integer(  # 10 s at least: tests on simulated nodes use short limits
+                f"{AIRPOOL}.airflow.upgradeTimeoutSeconds",
+                _airflow_defaults.upgrade_timeout,
+                minimum=10,
+                maximum=86_400,
+            ),
             executor=executor,
             database_admin_url=reader.string(f"{AIRPOOL}.airflow.databaseAdminUrl", None),
             read_health_endpoint=bool(
@@ -206,6 +219,31 @@ def _read_airpool(reader: Reader) -> dict[str, Any]:
             **_extra_volumes(reader),
         ),
     }
+
+
+def _airflow_versions(reader: Reader, default_version: str) -> tuple[str, ...]:
+    """``airpool.airflow.versions``: Airflow 2.x/3.x versions like ``3.3.2``, oldest first; unset: the built-in list
+    plus the default version. A list that leaves out ``airpool.airflow.version`` is refused."""
+    path = f"{AIRPOOL}.airflow.versions"
+    if not reader.present(path):
+        return tuple(sorted({*model.DEFAULT_AIRFLOW_VERSIONS, default_version}, key=rollouts.version_key))
+    out: list[str] = []
+    for item_path, item in reader.items(path):
+        try:
+            if not isinstance(item, str) or rollouts.version_key(item)[0] not in (2, 3):
+                raise InvalidInput("not a version")
+        except InvalidInput:
+            reader.problem(item_path, f"{show(item)} is not allowed; allowed: an Airflow 2.x or 3.x version like 3.3.2")
+            continue
+        if item not in out:
+            out.append(item)
+    if out and default_version not in out:
+        reader.problem(
+            path, f"does not offer airpool.airflow.version ({default_version}); add it, or choose one of the list"
+        )
+    if not out:
+        return (default_version,)
+    return tuple(sorted(out, key=rollouts.version_key))
 
 
 def _resources(reader: Reader, path: str, default: Resources) -> Resources:

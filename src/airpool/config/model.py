@@ -83,9 +83,20 @@ class Persistence:
     access_mode: str = "ReadWriteOnce"
 
 
+#: Airflow versions offered for upgrades when ``airpool.airflow.versions`` is not set (the default version is
+#: always offered too).
+DEFAULT_AIRFLOW_VERSIONS: tuple[str, ...] = ("2.11.2", "3.3.2")
+
+
 @dataclass(frozen=True)
 class AirflowDefaults:
     version: str = "3.3.2"
+    #: ``airpool.airflow.versions``: the versions Deployments may upgrade to (``deploymentConfig.airflowVersions``),
+    #: oldest first; each must have an image (``airpool.images.airflow`` tagged with the version).
+    versions: tuple[str, ...] = DEFAULT_AIRFLOW_VERSIONS
+    #: Seconds commander waits for an upgrade's database migration Job before it gives up and keeps the old
+    #: version (``airpool.airflow.upgradeTimeoutSeconds``).
+    upgrade_timeout: int = 1800
     executor: str = "CeleryExecutor"
     #: PostgreSQL admin URL in which commander creates one database and role per Deployment; None runs an
     #: in-namespace PostgreSQL StatefulSet instead (not for production).

@@ -537,7 +537,7 @@ def update(
         }
     new_label = spec.check_label(label) if label is not None else None
     new_executor = spec.parse_executor(executor) if executor else None
-    new_version = check_airflow_version(airflow_version) if airflow_version else None
+    new_version = airflow_version.strip() if airflow_version else None
     defaults = {name: limits.default for name, limits in platform.config.deployment_sizes}
     if description is not None and len(description) > 10_000:
         raise InvalidInput(f"description is {len(description)} characters long; at most 10000 are allowed")
@@ -556,8 +556,15 @@ def update(
             dep.urls = _urls(platform.config, dep.release_name, new_executor)
             upgrade = True
         if new_version is not None and new_version != dep.airflow_version:
-            dep.airflow_version = changed["airflow_version"] = new_version
-            upgrade = True
+            # The same rules and phases as Houston's updateDeploymentAirflow (imported here: upgrades uses this
+            # module's lookups).
+            from airpool.services import upgrades
+
+            before = dep.desired_airflow_version
+            queued = upgrades.request_upgrade(s, platform, dep, new_version, now=now, job=False)
+            if dep.desired_airflow_version != before:
+                changed["desired_airflow_version"] = new_version
+            upgrade = upgrade or queued
         if config is not None:
             stored = dict(dep.config or {})
             current = sizes.from_stored(stored, defaults)

@@ -99,6 +99,16 @@ class DeploymentView:
     dag_deployment: dags.DagDeploy = dags.IMAGE
     #: Components a user resized (``domain.sizes``: component -> ``as_config``); the rest use the defaults.
     config: dict[str, Any] = field(default_factory=dict)
+    #: A pending upgrade's version (Houston's ``desiredAirflowVersion``), else None.
+    desired_airflow_version: str | None = None
+    #: The image of the last image deploy; None: the platform's image of ``airflow_version``.
+    image: str | None = None
+    #: An image deploy not rolled out yet.
+    desired_image: str | None = None
+    #: ``domain.rollouts.RolloutPhase`` value while a rollout is pending, else None.
+    rollout_phase: str | None = None
+    #: Why the last upgrade or image deploy failed (the old version kept running).
+    rollout_error: str | None = None
 
     @classmethod
     def of(cls, row: models.Deployment) -> DeploymentView:
@@ -121,6 +131,11 @@ class DeploymentView:
             releases_at=row.releases_at,
             dag_deployment=dags.from_payload(row.dag_deployment),
             config=dict(row.config or {}),
+            desired_airflow_version=row.desired_airflow_version,
+            image=row.image,
+            desired_image=row.desired_image,
+            rollout_phase=row.rollout_phase,
+            rollout_error=row.rollout_error,
         )
 
 

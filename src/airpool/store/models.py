@@ -142,6 +142,17 @@ class Deployment(Base):
     #: Components a user resized (Houston's ``config`` payload, ``domain.sizes.ComponentSize.as_config`` per
     #: component); NULL or a missing component: the installation's defaults (migration 0005).
     config: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    #: Houston's ``desiredAirflowVersion`` while an upgrade is pending or running; NULL when nothing is (0009).
+    desired_airflow_version: Mapped[str | None] = mapped_column(sa.String(32))
+    #: The image reference of the last image deploy (``updateDeploymentImage``); NULL: the platform's image of
+    #: ``airflow_version`` (``airpool.images.airflow``).
+    image: Mapped[str | None] = mapped_column(sa.String(512))
+    #: An image deploy commander has not rolled out yet.
+    desired_image: Mapped[str | None] = mapped_column(sa.String(512))
+    #: Where a pending rollout stands (``domain.deployments.RolloutPhase``); NULL: nothing pending.
+    rollout_phase: Mapped[str | None] = mapped_column(sa.String(32))
+    #: Why the last upgrade or image deploy failed (the old version kept running); NULL after a success.
+    rollout_error: Mapped[str | None] = mapped_column(sa.Text)
     #: Set when a delete was requested; the row disappears from users' lists from then on.
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     hard_delete: Mapped[bool | None] = mapped_column(sa.Boolean)

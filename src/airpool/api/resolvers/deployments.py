@@ -18,7 +18,7 @@ from airpool.api.resolvers.workspaces import WorkspaceRef
 from airpool.domain import dags
 from airpool.domain.deployments import Executor
 from airpool.domain.errors import InvalidInput
-from airpool.services import commander_jobs, deployments, variables
+from airpool.services import commander_jobs, deployments, upgrades, variables
 from airpool.services.views import DeploymentView, JobView
 
 query = QueryType()
@@ -102,11 +102,12 @@ def resolve_deployment_config(_: Any, info: Info, **_houston_filters: Any) -> di
     config = platform(info).config
     defaults, limits = deployments.size_settings(config)
     version = config.airflow.version
+    offered = config.airflow.versions
     return {
-        "airflow_images": [{"version": version, "tag": config.images.airflow.tag or version, "channel": "stable"}],
-        "airflow_versions": [version],
+        "airflow_images": [{"version": v, "tag": config.images.airflow.tag or v, "channel": "stable"} for v in offered],
+        "airflow_versions": list(offered),
         "default_airflow_image_tag": config.images.airflow.tag or version,
-        "latest_version": version,
+        "latest_version": offered[-1],
         "executors": [e.value for e in Executor],
         "defaults": defaults,
         "limits": limits,
@@ -162,6 +163,33 @@ def resolve_update_deployment(
         executor=executor,
         config=sizes,
         triggerer_replicas=replicas,
+    )
+
+
+@mutation.field("updateDeploymentAirflow")
+def resolve_update_deployment_airflow(
+    _: Any, info: Info, *, deployment_uuid: str, desired_airflow_version: str
+) -> DeploymentView:
+    return upgrades.update_airflow(platform(info), caller(info), deployment_uuid, desired_airflow_version)
+
+
+@mutation.field("updateDeploymentImage")
+def resolve_update_deployment_image(
+    _: Any,
+    info: Info,
+    *,
+    release_name: str,
+    image: str,
+    airflow_version: str | None = None,
+    runtime_version: str | None = None,
+) -> DeploymentView:
+    return upgrades.deploy_image(
+        platform(info),
+        caller(info),
+        release_name=release_name,
+        image=image,
+        airflow_version=airflow_version,
+        runtime_version=runtime_version,
     )
 
 
@@ -252,7 +280,8 @@ def resolve_version(*_: Any) -> str:
 
 @deployment_type.field("desiredAirflowVersion")
 def resolve_desired_airflow_version(deployment: DeploymentView, _: Info) -> str:
-    return deployment.airflow_version
+    """Houston's: the version a pending upgrade goes to, else the running one (what the CLI's cancel compares)."""
+    return deployment.desired_airflow_version or deployment.airflow_version
 
 
 @deployment_type.field("runtimeVersion")

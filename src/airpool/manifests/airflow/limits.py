@@ -68,7 +68,45 @@ def resource_quota(spec: AirflowSpec) -> c.Obj:
     )
 
 
+#: Defaults for a container that names no resources (a task pod launched without any).
+LIMIT_DEFAULT = {"cpu": "500m", "memory": "512Mi"}
+
+
+def _containers(obj: c.Obj) -> list[c.Obj]:
+    spec = obj.get("spec", {})
+    pod = spec.get("jobTemplate", {}).get("spec", spec).get("template", {}).get("spec", {})
+    return [*pod.get("initContainers", []), *pod.get("containers", [])]
+
+
+def container_max(spec: AirflowSpec) -> dict[str, str]:
+    """The largest CPU and memory limit of any container the Deployment renders (its resized components
+    included; a KubernetesExecutor's task pods take the workers' size), never below the defaults."""
+    pods = [*workloads.all_workloads(spec)]
+    if spec.executor.value == "KubernetesExecutor":
+        pods.append({"spec": {"template": workloads.worker_pod_template(spec)}})
+    largest = {key: quantity(value, key) for key, value in LIMIT_DEFAULT.items()}
+    for obj in pods:
+        for container in _containers(obj):
+            for key, value in container.get("resources", {}).get("limits", {}).items():
+                if key in largest:
+                    largest[key] = max(largest[key], quantity(value, key))
+    return {"cpu": _canonical_cpu(largest["cpu"]), "memory": _canonical_memory(largest["memory"])}
+
+
+def _canonical_cpu(value: Decimal) -> str:
+    """As the API server writes it back (``1``, ``1500m``), so the applied object reads the same."""
+    milli = math.ceil(value * 1000)
+    return str(milli // 1000) if milli % 1000 == 0 else f"{milli}m"
+
+
+def _canonical_memory(value: Decimal) -> str:
+    mebi = math.ceil(value / _MI)
+    return f"{mebi // 1024}Gi" if mebi % 1024 == 0 else f"{mebi}Mi"
+
+
 def limit_range(spec: AirflowSpec) -> c.Obj:
+    """Defaults for containers without resources, and a ``max`` that follows the Deployment's size: no container
+    in the namespace may be larger than the Deployment's largest (a resize moves it, as it moves the quota)."""
     return c.obj(
         "v1",
         "LimitRange",
@@ -78,7 +116,8 @@ def limit_range(spec: AirflowSpec) -> c.Obj:
                 {
                     "type": "Container",
                     "defaultRequest": {"cpu": "10m", "memory": "32Mi"},
-                    "default": {"cpu": "500m", "memory": "512Mi"},
+                    "default": dict(LIMIT_DEFAULT),
+                    "max": container_max(spec),
                 }
             ]
         },
