@@ -23,6 +23,7 @@ from websockets.sync.client import ClientConnection, connect
 from airpool.devcluster import ClusterInfo
 from airpool.devcluster.cluster import fake_pod_log
 from tests.integration.test_commander_api import CREATE, values_file, wait_until
+from tests.support import cli as airpool_cli
 from tests.support import commander_env
 from tests.support import houston_logs as cli
 from tests.support.api_server import PASSWORD, GraphQL, serve_process
@@ -221,3 +222,45 @@ def test_the_subscription_refuses_a_bad_token_and_a_bad_component(running: Runni
         assert error["type"] == "error"
         assert error["id"] == "7"
         assert error["payload"][0]["message"].startswith("component 'flower' has no logs in this Deployment")
+
+
+def test_the_airpool_cli_shows_searches_and_follows_logs_and_stops_cleanly_on_ctrl_c(
+    running: Running, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    config = airpool_cli.login(
+        tmp_path_factory.mktemp("cli") / "config.yaml", running.base, username="admin", password=PASSWORD
+    )
+    marker = uuid.uuid4().hex[:8]
+    now = datetime.now(UTC)
+    write_lines(
+        running.cluster,
+        (now - timedelta(hours=2), f"{marker} two hours ago"),
+        (now - timedelta(seconds=30), f"{marker} INFO started"),
+        (now - timedelta(seconds=20), f"{marker} WARNING slow"),
+    )
+    shown = airpool_cli.run(config, "deployment", "logs", "scheduler", running.release, "--since", "5m", "-s", marker)
+    assert shown.code == 0, shown
+    assert shown.out.splitlines() == [f"{marker} INFO started", f"{marker} WARNING slow"]
+    found = airpool_cli.run(config, "deployment", "logs", "workers", running.release, "-s", f"{marker} warning")
+    assert found.out.splitlines() == [f"{marker} WARNING slow"]
+    nothing = airpool_cli.run(config, "deployment", "logs", "triggerer", running.release, "-s", "no such text anywhere")
+    assert (nothing.code, nothing.out, nothing.err.strip()) == (0, "", "No log lines match.")
+
+    bad_since = airpool_cli.run(config, "deployment", "logs", "scheduler", running.release, "--since", "ten")
+    assert bad_since.code == 2
+    assert "since 'ten' is not a duration; use a number with a unit: 90s, 25m, 1h30m or 2d" in bad_since.err
+    bad_component = airpool_cli.run(config, "deployment", "logs", "flower", running.release)
+    assert bad_component.code == 1
+    assert "component 'flower' has no logs in this Deployment;" in bad_component.err
+
+    # --follow in a terminal: the newest lines first, then a new one as it is written, then Ctrl-C
+    child = airpool_cli.spawn(config, "deployment", "logs", "scheduler", running.release, "-f", "-s", marker)
+    child.expect_exact(f"{marker} WARNING slow")
+    # written right after the backlog shows, perhaps before the subscription starts: it streams from the last line
+    # shown, so nothing falls between the two
+    later = f"{marker} written while following"
+    write_lines(running.cluster, (datetime.now(UTC), later))
+    child.expect_exact(later, timeout=60)
+    child.sendintr()
+    assert airpool_cli.finish(child) == 0
+    assert "Traceback" not in (child.before or "")

@@ -67,7 +67,9 @@ def _register() -> None:
     app.add_typer(deployment_cmd.app, name="deployment")
     app.add_typer(pool_cmd.app, name="pool")
 
-    from airpool.cli import people_cmd
+    from airpool.cli import logs_cmd, people_cmd
+
+    del logs_cmd  # it adds `deployment logs` to deployment_cmd.app
 
     workspace_cmd.app.add_typer(people_cmd.workspace_users, name="user")
     deployment_cmd.app.add_typer(people_cmd.deployment_users, name="user")

@@ -1,0 +1,175 @@
+"""``airpool deployment logs COMPONENT DEPLOYMENT``: a Deployment component's log lines, and ``--follow`` for new ones.
+
+Like ``astro deployment logs``, with two differences a person at a terminal wants: without ``--since`` it shows the
+newest lines (``--limit``, 100 by default; the astro CLI asks for lines after "now", which is empty), and
+``--follow`` first shows the newest lines and then streams from the last one shown, so nothing falls between the
+two. Following uses the same WebSocket subscription as the astro CLI (graphql-ws at ``/ws``); Ctrl-C stops it
+cleanly (the server is told, the connection closed, exit 0).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import typer
+
+from airpool.cli import client, deployment_cmd, exits, output, session
+from airpool.domain import logs as log_rules
+from airpool.domain.errors import AirpoolError, InvalidInput
+
+LOGS = """
+query Logs($deploymentUuid: Uuid!, $component: String, $timestamp: DateTime, $search: String, $limit: Int) {
+  logs(deploymentUuid: $deploymentUuid, component: $component, timestamp: $timestamp, search: $search, limit: $limit) {
+    timestamp message pod
+  }
+}"""
+
+SUBSCRIBE = """
+subscription Log($deploymentUuid: Uuid!, $component: String, $timestamp: DateTime, $search: String) {
+  log(deploymentUuid: $deploymentUuid, component: $component, timestamp: $timestamp, search: $search) {
+    timestamp message pod
+  }
+}"""
+
+#: Lines shown without --limit, and before following when no --since is given.
+SHOWN = 100
+FOLLOW_BACKLOG = 20
+
+
+def _since(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        delta = log_rules.parse_since(value)
+    except InvalidInput as exc:
+        raise typer.BadParameter(exc.message) from None
+    return (datetime.now(UTC) - delta).isoformat()
+
+
+def _show(line: dict[str, Any], *, timestamps: bool) -> None:
+    text = str(line.get("message") or "").rstrip("\n")
+    if timestamps:
+        text = f"{line.get('timestamp')} {line.get('pod')} {text}"
+    typer.echo(text)
+
+
+def ws_url(server: str) -> str:
+    """``https://host/x`` -> ``wss://host/x/ws`` (the subscription path Houston uses)."""
+    scheme, rest = server.split("://", 1)
+    return ("wss" if scheme == "https" else "ws") + "://" + rest.rstrip("/") + "/ws"
+
+
+@deployment_cmd.app.command(
+    "logs",
+    epilog=output.examples(
+        "airpool deployment logs scheduler etl            # its newest 100 lines",
+        "airpool deployment logs webserver etl --since 25m --search ERROR",
+        "airpool deployment logs workers etl -f           # then new lines as they come; Ctrl-C stops",
+    ),
+)
+@exits.handled
+def logs(
+    component: str = typer.Argument(
+        ...,
+        metavar="COMPONENT",
+        help="scheduler, webserver (Airflow 3's API server), triggerer, workers (Celery; KubernetesExecutor task "
+        "pods), dag-processor (Airflow 3).",
+    ),
+    deployment: str = deployment_cmd._DEPLOYMENT_ARGUMENT,
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep showing new lines until Ctrl-C."),
+    search: str | None = typer.Option(None, "--search", "-s", help="Only lines containing this (any case)."),
+    since: str | None = typer.Option(
+        None, "--since", "-t", help="Only lines newer than this duration: 90s, 25m, 1h30m, 2d.", callback=_since
+    ),
+    limit: int | None = typer.Option(
+        None,
+        "--limit",
+        "-n",
+        min=1,
+        max=log_rules.MAX_LIMIT,
+        help=f"At most this many lines (default {SHOWN}; with --follow {FOLLOW_BACKLOG} before the new ones).",
+    ),
+    timestamps: bool = typer.Option(False, "--timestamps", help="Prefix each line with its time and pod."),
+    workspace: str | None = deployment_cmd._WORKSPACE_OPTION,
+) -> None:
+    """Show a Deployment component's logs (read by commander from its pods)."""
+    current = session.open_session()
+    found = deployment_cmd._resolve(current, deployment, workspace=workspace)
+    variables: dict[str, Any] = {
+        "deploymentUuid": found["id"],
+        "component": component,
+        "timestamp": since,
+        "search": search,
+    }
+    start = since
+    if not follow or since is None:
+        wanted = limit or (FOLLOW_BACKLOG if follow else SHOWN)
+        lines = current.api.execute(LOGS, {**variables, "limit": wanted})["logs"]
+        for line in lines:
+            _show(line, timestamps=timestamps)
+        if not follow:
+            if not lines:
+                where = " in that time" if since else ""
+                typer.echo(f"No log lines{' match' if search else ''}{where}.", err=True)
+            return
+        start = lines[-1]["timestamp"] if lines else datetime.now(UTC).isoformat()
+    _follow(current, {**variables, "timestamp": start}, timestamps=timestamps)
+
+
+def _follow(current: session.Session, variables: dict[str, Any], *, timestamps: bool) -> None:
+    from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+    from websockets.sync.client import connect
+
+    url = ws_url(current.context.server)
+    try:
+        conn = connect(url, subprotocols=["graphql-ws"], open_timeout=30)  # type: ignore[list-item]
+    except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as exc:
+        raise client.Unreachable(f"cannot open the log stream at {url} ({exc}); check that the server runs") from None
+    with conn:
+        conn.send(json.dumps({"type": "connection_init", "payload": {"authorization": current.context.token}}))
+        conn.send(json.dumps({"type": "start", "id": "1", "payload": {"query": SUBSCRIBE, "variables": variables}}))
+        try:
+            while True:
+                try:
+                    raw = conn.recv(timeout=1)
+                except TimeoutError:
+                    continue
+                if _handle(json.loads(raw), current=current, timestamps=timestamps):
+                    return
+        except KeyboardInterrupt:
+            conn.send(json.dumps({"type": "stop", "id": "1"}))
+            conn.close()
+            typer.echo("", err=True)
+        except ConnectionClosed as exc:
+            if exc.rcvd is not None and exc.rcvd.code == 4401:
+                raise client.TokenExpired(
+                    f"your token for {current.context.server} is no longer valid; log in again with "
+                    f"`airpool login {current.context.server}`"
+                ) from None
+            raise AirpoolError(f"the log stream from {current.context.server} ended ({exc})") from None
+
+
+def _handle(message: dict[str, Any], *, current: session.Session, timestamps: bool) -> bool:
+    """Show one message; True when the stream is over."""
+    kind = message.get("type")
+    if kind == "data":
+        payload = message.get("payload") or {}
+        if payload.get("errors"):
+            raise AirpoolError(str(payload["errors"][0].get("message")))
+        line = (payload.get("data") or {}).get("log")
+        if line:
+            _show(line, timestamps=timestamps)
+        return False
+    if kind in ("error", "connection_error"):
+        payload = message.get("payload")
+        first = payload[0] if isinstance(payload, list) and payload else payload or {}
+        text = str(first.get("message") if isinstance(first, dict) else first)
+        if text == "AUTH_TOKEN_REFRESH_FAILED":
+            raise client.TokenExpired(
+                f"your token for {current.context.server} is no longer valid; log in again with "
+                f"`airpool login {current.context.server}`"
+            )
+        raise AirpoolError(text)
+    return kind == "complete"
