@@ -13,7 +13,7 @@ from lightkube import codecs
 
 from airpool.domain.deployments import Executor
 from airpool.domain.errors import InvalidInput
-from airpool.manifests.airflow import common, render, settings
+from airpool.manifests.airflow import common, render, settings, workloads
 from airpool.manifests.airflow.spec import AirflowSecrets, AirflowSpec, DagDeployment, ExternalDatabase
 
 VERSIONS = ("3.3.2", "2.11.0")
@@ -125,10 +125,10 @@ def test_celery_has_workers_redis_and_flower_with_their_secrets() -> None:
     assert expected <= names
     for component in ("api-server", "scheduler", "triggerer", "dag-processor", "statsd", "pgbouncer"):
         assert ("Deployment", f"{r}-{component}") in names
-    for suffix in ("pod-launcher-role", "pod-log-reader-role", "cleanup-role"):
+    for suffix in ("pod-launcher-role", "pod-log-reader-role"):
         assert ("Role", f"{r}-{suffix}") in names
         assert ("RoleBinding", f"{r}-{suffix}binding") in names
-    assert {("Job", f"{r}-run-airflow-migrations"), ("CronJob", f"{r}-cleanup")} <= names
+    assert ("Job", f"{r}-run-airflow-migrations") in names
     assert {("ResourceQuota", f"{r}-resource-quota"), ("LimitRange", f"{r}-limit-range")} <= names
     assert ("StatefulSet", f"{r}-postgresql") in names  # no admin URL: in-namespace database
 
@@ -392,3 +392,75 @@ def test_airflow3_api_server_reads_its_admin_password_from_a_secret_copy_and_air
     job = by_kind(old, "Job")["lunar-rocket-1234-run-airflow-migrations"]["spec"]["template"]["spec"]["containers"][0]
     assert "airflow users create --role Admin" in job["command"][-1]
     assert s.admin_password not in json.dumps(job)
+
+
+@pytest.mark.parametrize(("executor", "version"), CASES)
+def test_only_the_kubernetes_executor_gets_the_task_pod_cleanup(executor: Executor, version: str) -> None:
+    """The CronJob runs ``airflow kubernetes cleanup-pods``: only the KubernetesExecutor makes task pods, and
+    Airflow 2.x has that command only when the KubernetesExecutor is configured."""
+    objs = objects(make_spec(executor, version))
+    r = "lunar-rocket-1234"
+    cleanup = {
+        (o["kind"], o["metadata"]["name"])
+        for o in objs
+        if o["metadata"]["name"]
+        in (f"{r}-cleanup", f"{r}-cleanup-role", f"{r}-cleanup-rolebinding", f"{r}-airflow-cleanup")
+    }
+    if executor is Executor.KUBERNETES:
+        assert cleanup == {
+            ("CronJob", f"{r}-cleanup"),
+            ("Role", f"{r}-cleanup-role"),
+            ("RoleBinding", f"{r}-cleanup-rolebinding"),
+            ("ServiceAccount", f"{r}-airflow-cleanup"),
+        }
+        cron = by_kind(objs, "CronJob")[f"{r}-cleanup"]
+        container = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+        assert container["args"][:3] == ["airflow", "kubernetes", "cleanup-pods"]
+        assert "executor = KubernetesExecutor" in by_kind(objs, "ConfigMap")[f"{r}-config"]["data"]["airflow.cfg"]
+    else:
+        assert cleanup == set()
+
+
+def _checksums(objs: list[dict[str, Any]]) -> dict[str, str]:
+    return {
+        o["metadata"]["name"]: o["spec"]["template"]["metadata"]
+        .get("annotations", {})
+        .get(workloads.SETTINGS_CHECKSUM_ANNOTATION, "")
+        for o in objs
+        if o["kind"] == "Deployment"
+    }
+
+
+@pytest.mark.parametrize(("executor", "version"), CASES)
+def test_airflow_pods_roll_when_their_settings_or_variables_change(executor: Executor, version: str) -> None:
+    """airflow.cfg (by subPath) and the variables (envFrom) are read only when a pod starts: the pod templates of
+    the Airflow components carry a keyed digest of them, so a change rolls exactly those pods."""
+    secrets = AirflowSecrets.generate()
+    base = _checksums(objects(make_spec(executor, version), secrets))
+    airflow = {f"lunar-rocket-1234-{c}" for c in workloads.airflow_components(make_spec(executor, version))}
+    assert {n for n, v in base.items() if v} == airflow  # the helpers (statsd, PgBouncer) do not read them
+    assert len(set(base[n] for n in airflow)) == 1
+    assert _checksums(objects(make_spec(executor, version), secrets)) == base  # a re-apply rolls nothing
+
+    secret_value = "hunter2-never-in-an-annotation"
+    with_var = objects(make_spec(executor, version, env_vars=(("API_TOKEN", secret_value),)), secrets)
+    changed = _checksums(with_var)
+    assert all(changed[n] != base[n] for n in airflow)
+    assert all(changed[n] == base[n] for n in base if n not in airflow)
+    assert secret_value not in json.dumps([o for o in with_var if o["kind"] != "Secret"])
+
+    other = Executor.LOCAL if executor is not Executor.LOCAL else Executor.CELERY
+    moved = _checksums(objects(make_spec(other, version), secrets))
+    assert {moved[n] for n in airflow if n in moved} != {base[n] for n in airflow}
+    # keyed: another Deployment's secret key gives another digest for the very same settings
+    assert _checksums(objects(make_spec(executor, version), AirflowSecrets.generate())) != base
+
+
+@pytest.mark.parametrize("executor", list(Executor))
+def test_airflow2_keeps_no_connection_pool_that_forked_processes_could_close(executor: Executor) -> None:
+    """Airflow 2.x's forked processes dispose of the pool they inherit, closing the parent's connections; without
+    a pool (PgBouncer pools server connections) there is nothing to inherit. Airflow 3 keeps its pool."""
+    old = by_kind(objects(make_spec(executor, "2.11.0")), "ConfigMap")["lunar-rocket-1234-config"]["data"]
+    assert "[database]\nsql_alchemy_pool_enabled = False\n" in old["airflow.cfg"]
+    new = by_kind(objects(make_spec(executor, "3.3.2")), "ConfigMap")["lunar-rocket-1234-config"]["data"]
+    assert "sql_alchemy_pool_enabled" not in new["airflow.cfg"]

@@ -41,11 +41,10 @@ def _bound_components(spec: AirflowSpec) -> dict[str, list[str]]:
         launchers.insert(0, "worker")
     if spec.executor in (Executor.KUBERNETES, Executor.LOCAL):
         launchers.append("scheduler")  # it launches the task pods (Kubernetes) or runs the tasks itself (Local)
-    return {
-        "pod-launcher-role": launchers,
-        "pod-log-reader-role": [workloads.webserver_component(spec)],
-        "cleanup-role": ["cleanup"],
-    }
+    out = {"pod-launcher-role": launchers, "pod-log-reader-role": [workloads.webserver_component(spec)]}
+    if workloads.has_cleanup(spec):
+        out["cleanup-role"] = ["cleanup"]
+    return out
 
 
 def roles(spec: AirflowSpec) -> list[c.Obj]:

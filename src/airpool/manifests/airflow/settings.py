@@ -254,6 +254,13 @@ def airflow_cfg(spec: AirflowSpec) -> str:
         sections["core"]["simple_auth_manager_users"] = f"{c.ADMIN_USER}:admin"
     else:
         sections["webserver"] = {"base_url": base_url, "enable_proxy_fix": "True", "workers": "2"}
+        # Airflow 2.x forks processes that inherit the parent's pooled connections and then dispose of the pool
+        # (each of the LocalExecutor's worker processes at scheduler start, the task runner's fork): SQLAlchemy 1.4
+        # closes those inherited connections, which ends them for the parent too, and the scheduler crashed on
+        # ``psycopg2.DatabaseError: error with status PGRES_TUPLES_OK and no message from the libpq``. Without a
+        # pool there is nothing to inherit; every session opens its own connection to the Deployment's PgBouncer
+        # (which pools the server connections anyway).
+        sections["database"] = {"sql_alchemy_pool_enabled": "False"}
         sections["api"] = {"auth_backends": "airflow.api.auth.backend.basic_auth,airflow.api.auth.backend.session"}
     if spec.executor is Executor.CELERY:
         sections["celery"] = {"worker_concurrency": str(CELERY_WORKER_CONCURRENCY)}

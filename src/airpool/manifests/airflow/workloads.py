@@ -7,6 +7,8 @@ parallel with the migration Job instead of after it.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 
 from airpool.domain.deployments import Executor
@@ -38,9 +40,10 @@ def airflow_components(spec: AirflowSpec) -> list[str]:
 
 
 def service_account_components(spec: AirflowSpec) -> list[str]:
-    out = [*airflow_components(spec), "statsd", "pgbouncer", "cleanup", "migrate-database-job"]
+    out = [*airflow_components(spec), "statsd", "pgbouncer", "migrate-database-job"]
     if spec.executor is Executor.KUBERNETES:
         out.append("worker")  # the task pods launched by the scheduler run as the worker account
+        out.append("cleanup")
     if spec.executor is Executor.CELERY:
         out.append("redis")
     if spec.external_database is None:
@@ -613,11 +616,35 @@ def cleanup_cron_job(spec: AirflowSpec) -> c.Obj:
     )
 
 
+def has_cleanup(spec: AirflowSpec) -> bool:
+    """The cleanup CronJob removes the KubernetesExecutor's finished task pods; no other executor makes pods to
+    clean up (and Airflow 2.x offers ``airflow kubernetes`` only when the KubernetesExecutor is configured)."""
+    return spec.executor is Executor.KUBERNETES
+
+
 def all_workloads(spec: AirflowSpec) -> list[c.Obj]:
     out = [*airflow_workloads(spec), statsd(spec), pgbouncer(spec)]
     if spec.executor is Executor.CELERY:
         out.append(redis(spec))
     if spec.external_database is None:
         out.append(postgresql(spec))
-    out += [migration_job(spec), cleanup_cron_job(spec)]
+    out.append(migration_job(spec))
+    if has_cleanup(spec):
+        out.append(cleanup_cron_job(spec))
     return out
+
+
+#: Pod-template annotation of every long-running Airflow component: a keyed digest of what the pods read only when
+#: they start (airflow.cfg and the pod template by subPath, the user's variables by envFrom), so that changing any
+#: of them rolls the pods. Keyed (HMAC with the Deployment's own secret key) because the variables hold secrets.
+SETTINGS_CHECKSUM_ANNOTATION = "airpool.io/settings-checksum"
+
+
+def annotate_settings(spec: AirflowSpec, objects: list[c.Obj], *, key: str, settings_text: str) -> None:
+    """Set ``SETTINGS_CHECKSUM_ANNOTATION`` on the Airflow components' pod templates (in place)."""
+    digest = hmac.new(key.encode(), settings_text.encode(), hashlib.sha256).hexdigest()[:32]
+    names = {c.name(spec, component) for component in airflow_components(spec)}
+    for obj in objects:
+        if obj["kind"] == "Deployment" and obj["metadata"]["name"] in names:
+            template_meta = obj["spec"]["template"]["metadata"]
+            template_meta.setdefault("annotations", {})[SETTINGS_CHECKSUM_ANNOTATION] = digest
