@@ -462,5 +462,6 @@ def test_airflow2_keeps_no_connection_pool_that_forked_processes_could_close(exe
     a pool (PgBouncer pools server connections) there is nothing to inherit. Airflow 3 keeps its pool."""
     old = by_kind(objects(make_spec(executor, "2.11.0")), "ConfigMap")["lunar-rocket-1234-config"]["data"]
     assert "[database]\nsql_alchemy_pool_enabled = False\n" in old["airflow.cfg"]
+    assert "web_server_master_timeout = 600\n" in old["airflow.cfg"]  # a loaded node's first permission sync
     new = by_kind(objects(make_spec(executor, "3.3.2")), "ConfigMap")["lunar-rocket-1234-config"]["data"]
     assert "sql_alchemy_pool_enabled" not in new["airflow.cfg"]

@@ -253,7 +253,14 @@ def airflow_cfg(spec: AirflowSpec) -> str:
         sections["core"]["auth_manager"] = SIMPLE_AUTH_MANAGER
         sections["core"]["simple_auth_manager_users"] = f"{c.ADMIN_USER}:admin"
     else:
-        sections["webserver"] = {"base_url": base_url, "enable_proxy_fix": "True", "workers": "2"}
+        sections["webserver"] = {
+            "base_url": base_url,
+            "enable_proxy_fix": "True",
+            "workers": "2",
+            # The first start syncs every FAB permission before gunicorn answers: minutes on a loaded node, where
+            # the default 120 s made the webserver kill itself ("No response from gunicorn master") and restart.
+            "web_server_master_timeout": "600",
+        }
         # Airflow 2.x forks processes that inherit the parent's pooled connections and then dispose of the pool
         # (each of the LocalExecutor's worker processes at scheduler start, the task runner's fork): SQLAlchemy 1.4
         # closes those inherited connections, which ends them for the parent too, and the scheduler crashed on
