@@ -54,9 +54,10 @@ def make_platform(url: str, cfg: PlatformConfig, *, clock: MovableClock | None =
 
 
 @contextlib.contextmanager
-def running_app(platform: Platform, *, with_ui: bool = False) -> Iterator[str]:
-    """Serve ``create_app(platform)`` with uvicorn in a thread; yields the base URL."""
-    port = free_port()
+def running_app(platform: Platform, *, with_ui: bool = False, port: int | None = None) -> Iterator[str]:
+    """Serve ``create_app(platform)`` with uvicorn in a thread; yields the base URL. ``port``: one chosen before
+    (when another server must know the URL first, as an identity provider knows its redirect URI)."""
+    port = port or free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(platform, with_ui=with_ui), host="127.0.0.1", port=port, log_level="warning")
     )

@@ -30,6 +30,9 @@ class RequestContext:
     request_id: str
     #: The caller's address (as uvicorn saw it, proxy headers applied): failed log-ins are throttled per client.
     client: str | None = None
+    #: The server's URL as this request reached it (``http://host:port/``): links handed out (single sign-on's
+    #: provider URLs) use the configured public URL first, this otherwise.
+    base_url: str = ""
     #: Per-request cache (``resolvers.common.memo``).
     memo: dict[tuple[Any, ...], Any] = field(default_factory=dict, repr=False)
     _caller: auth_service.Actor | None = field(default=None, init=False, repr=False)

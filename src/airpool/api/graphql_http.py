@@ -96,6 +96,7 @@ class GraphQLEndpoint:
             headers=dict(request.headers),
             request_id=rid,
             client=request.client.host if request.client else None,
+            base_url=str(request.base_url),
         )
         result = await anyio.to_thread.run_sync(self._execute, data, context)
         return JSONResponse(result, headers={"x-request-id": rid})

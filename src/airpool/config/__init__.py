@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from airpool.config import build, files
+from airpool.config import auth, build, files
 from airpool.config.model import (
     AirflowDefaults,
     DeploymentSettings,
@@ -55,7 +55,17 @@ def load(paths: Sequence[Path], *, environ: Mapping[str, str] | None = None) -> 
     database_url = env.get(DATABASE_URL_ENV, "").strip()
     if database_url:
         config = dataclasses.replace(config, database_url=database_url)
-    return config
+    return _client_secrets(config, env)
+
+
+def _client_secrets(config: PlatformConfig, env: Mapping[str, str]) -> PlatformConfig:
+    """``AUTH__OPENID_CONNECT__<PROVIDER>__CLIENT_SECRET`` (Houston's name, filled from a Secret by the chart's
+    ``astronomer.houston.secret``) wins over a ``clientSecret`` written in values.yaml."""
+    providers = []
+    for provider in config.auth.providers:
+        secret = env.get(auth.secret_env_name(provider.name), "").strip()
+        providers.append(dataclasses.replace(provider, client_secret=secret) if secret else provider)
+    return dataclasses.replace(config, auth=dataclasses.replace(config.auth, providers=tuple(providers)))
 
 
 def load_default(environ: Mapping[str, str] | None = None) -> PlatformConfig:

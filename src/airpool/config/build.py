@@ -15,7 +15,7 @@ from typing import Any
 
 from croniter import croniter
 
-from airpool.config import model
+from airpool.config import auth, model
 from airpool.config.reader import Problem, Reader, show
 from airpool.domain import rollouts, sizes
 from airpool.domain.deployments import Executor
@@ -76,6 +76,8 @@ def build(tree: Mapping[str, Any], *, sources: tuple[str, ...] = ()) -> tuple[mo
         retention_days=own["retention_days"],
     )
     images = _read_images(reader)
+    auth_settings, auth_warnings = auth.read(reader)
+    warnings += auth_warnings
     reader.report_unknown(AIRPOOL)
     ignored = tuple(
         path
@@ -95,6 +97,7 @@ def build(tree: Mapping[str, Any], *, sources: tuple[str, ...] = ()) -> tuple[mo
         ignored_keys=ignored,
         sources=sources,
         images=images,
+        auth=auth_settings,
         **own,
     )
     return config, reader.problems

@@ -143,6 +143,43 @@ class ServerSettings:
 
 
 @dataclass(frozen=True)
+class OidcProvider:
+    """One OpenID Connect identity provider (``astronomer.houston.config.auth.openidConnect.<name>``)."""
+
+    name: str
+    display_name: str
+    #: ``<issuer>/.well-known/openid-configuration``; https, or http on a loopback address (local testing).
+    discovery_url: str
+    client_id: str
+    #: The client secret (values key ``clientSecret`` or ``AUTH__OPENID_CONNECT__<NAME>__CLIENT_SECRET``); None for
+    #: a public client, which proves itself by PKCE alone.
+    client_secret: str | None = None
+    #: Extra query parameters of the authorization request (``authUrlParams``), e.g. an Auth0 ``audience``.
+    auth_url_params: tuple[tuple[str, str], ...] = ()
+    #: ID-token claims read for the account: the e-mail (the username), the display name and the groups.
+    email_claim: str = "email"
+    name_claim: str = "name"
+    groups_claim: str = "groups"
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    """How people log in (``astronomer.houston.config.auth``)."""
+
+    #: ``auth.local.enabled``: username and password accounts.
+    local_enabled: bool = True
+    #: Enabled OpenID Connect providers, in the order the log-in page offers them.
+    providers: tuple[OidcProvider, ...] = ()
+    #: ``auth.openidConnect.clockTolerance``: seconds of clock skew allowed when checking ID-token times.
+    clock_tolerance: int = 0
+    #: ``auth.openidConnect.idpGroupsImportEnabled``: the groups claim fills the user's identity-provider teams.
+    groups_import: bool = False
+
+    def provider(self, name: str) -> OidcProvider | None:
+        return next((p for p in self.providers if p.name == name), None)
+
+
+@dataclass(frozen=True)
 class PlatformConfig:
     platform_release: str = "astronomer"
     platform_namespace: str = "astronomer"
@@ -162,6 +199,7 @@ class PlatformConfig:
     airflow: AirflowDefaults = field(default_factory=AirflowDefaults)
     images: Images = field(default_factory=Images)
     server: ServerSettings = field(default_factory=ServerSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
     #: Per component (Houston's names: scheduler, webserver, workers, triggerer): defaults and largest sizes.
     deployment_sizes: tuple[tuple[str, ComponentLimits], ...] = DEFAULT_SIZES
     #: SQLAlchemy URL; None means the embedded SQLite file in the data directory.

@@ -94,7 +94,14 @@ HELM = Component(
     packages={"helm": "helm.sh/helm/v3/cmd/helm"},
     version_variable="helm.sh/helm/v3/internal/version.version",
 )
-TOOLS = (HELM,)
+#: Dex, the OpenID Connect provider the single sign-on tests log in through (a real one, run on loopback).
+DEX = Component(
+    name="dex",
+    module="github.com/dexidp/dex",
+    packages={"dex": "github.com/dexidp/dex/cmd/dex"},
+    version_variable="main.version",
+)
+TOOLS = (HELM, DEX)
 
 
 def cache_root() -> Path:

@@ -107,7 +107,18 @@ class ApiTokenView:
 def auth_config(platform: Platform) -> AuthConfig:
     with platform.db.read() as s:
         has_users = s.scalar(sa.select(models.User.id).limit(1)) is not None
-    return AuthConfig(local_enabled=True, public_signup=False, initial_signup=not has_users)
+    return AuthConfig(
+        local_enabled=platform.config.auth.local_enabled, public_signup=False, initial_signup=not has_users
+    )
+
+
+def _require_local(platform: Platform) -> None:
+    if not platform.config.auth.local_enabled:
+        names = ", ".join(p.display_name for p in platform.config.auth.providers)
+        raise Forbidden(
+            "log-in with a username and password is disabled on this installation "
+            f"(astronomer.houston.config.auth.local.enabled: false); log in with {names}"
+        )
 
 
 def me(platform: Platform, actor: Actor) -> views.UserView:
@@ -164,6 +175,7 @@ def _default_workspace(s: Session, platform: Platform, user: models.User) -> Non
 
 def signup(platform: Platform, *, username: str, password: str, full_name: str = "") -> LoginResult:
     """First user of an empty installation: becomes system admin with a default workspace, and is logged in."""
+    _require_local(platform)
     username = _check_credentials(username, password)
     hashed = _hasher.hash(password)
     with platform.db.write() as s:
@@ -302,6 +314,12 @@ def _session_for(platform: Platform, user: views.UserView) -> LoginResult:
     return LoginResult(user=user, token=token, expires_at=expires)
 
 
+def start_session(platform: Platform, user: views.UserView) -> LoginResult:
+    """A new session for a user whom another way of logging in vouched for (single sign-on, the ``/token`` page
+    that hands the astro CLI a token of its own)."""
+    return _session_for(platform, user)
+
+
 def _throttle_keys(username: str, client: str | None) -> list[tuple[str, int]]:
     keys = [(f"user:{username.strip()[:USERNAME_MAX]}", ACCOUNT_FREE_FAILURES)]
     if client:
@@ -367,6 +385,7 @@ def unblock_login(platform: Platform, actor: Actor, *, username: str) -> bool:
 def login(platform: Platform, *, username: str, password: str, client: str | None = None) -> LoginResult:
     """Houston's ``createToken``. The error never says whether the user exists. ``client``: the caller's address,
     for throttling failed log-ins per client as well as per account (see module docstring)."""
+    _require_local(platform)
     bad = Unauthenticated("invalid username or password")
     if "\x00" in username:
         raise InvalidInput("username must not contain the character U+0000 (NUL); remove it")

@@ -308,6 +308,23 @@ class Team(Base):
     updated_at: Mapped[datetime] = _updated()
 
 
+class UserIdentity(Base):
+    """A user's account at an OpenID Connect provider: the ID token's ``sub`` at that provider's issuer. Single
+    sign-on finds the user by this pair (never by a name or an e-mail the provider may let people change)."""
+
+    __tablename__ = "user_identities"
+    __table_args__ = (sa.UniqueConstraint("provider", "subject"),)
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    user_id: Mapped[str] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    #: The provider's name in values.yaml (``astronomer.houston.config.auth.openidConnect.<name>``).
+    provider: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    subject: Mapped[str] = mapped_column(sa.String(255), nullable=False)
+    issuer: Mapped[str] = mapped_column(sa.String(512), nullable=False)
+    created_at: Mapped[datetime] = _created()
+    last_login_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
 class TeamMember(Base):
     __tablename__ = "team_members"
 

@@ -80,8 +80,9 @@ PageFn = Callable[[Ctx], Response]
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-def error_page(ctx: Ctx, *, status: int, heading: str, message: str) -> HTMLResponse:
-    return ctx.render("error.html", status=status, title=heading, heading=heading, message=message)
+def error_page(ctx: Ctx, *, status: int, heading: str, message: str, **extra: Any) -> HTMLResponse:
+    """``extra``: ``back_url`` and ``back_label`` for the page's one button (default: back to airpool's start)."""
+    return ctx.render("error.html", status=status, title=heading, heading=heading, message=message, **extra)
 
 
 @dataclass(frozen=True)

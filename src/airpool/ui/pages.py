@@ -21,7 +21,18 @@ from airpool.domain import errors
 from airpool.domain.deployments import Executor
 from airpool.domain.pool import NamespaceState
 from airpool.manifests.airflow import network
-from airpool.services import access, audit, auth, commander_jobs, deployments, people, pool, views, workspaces
+from airpool.services import (
+    access,
+    audit,
+    auth,
+    commander_jobs,
+    deployments,
+    people,
+    pool,
+    sso,
+    views,
+    workspaces,
+)
 from airpool.services.platform import Platform
 from airpool.ui import settings_view, templating
 from airpool.ui.framework import Ctx
@@ -43,11 +54,8 @@ _UNAVAILABLE = (
 )
 
 
-def safe_next(target: str | None) -> str:
-    """Only local paths: ``next=//evil.example`` must not turn the log-in page into an open redirect."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
-    return target
+#: Only local paths: ``next=//evil.example`` must not turn the log-in page into an open redirect.
+safe_next = sso.local_path
 
 
 def can_write(actor: access.Actor, workspace: views.WorkspaceView) -> bool:
@@ -82,12 +90,13 @@ class Pages:
     def login(self, ctx: Ctx) -> Response:
         if ctx.user is not None:
             return ctx.redirect(safe_next(ctx.request.query_params.get("next")))
-        signup_open = auth.auth_config(self.platform).initial_signup
+        config = auth.auth_config(self.platform)
+        signup_open = config.initial_signup and config.local_enabled
         if ctx.request.method == "GET":
-            if signup_open:
+            if signup_open and not self.platform.config.auth.providers:
                 return ctx.redirect("/signup")
             next_url = safe_next(ctx.request.query_params.get("next"))
-            return ctx.render("login.html", title="Log in", next=next_url, username="", signup_open=False)
+            return self._render_login(ctx, next_url=next_url, username="", signup_open=signup_open)
         username = ctx.field("username")
         try:
             result = auth.login(
@@ -97,11 +106,10 @@ class Pages:
                 client=ctx.request.client.host if ctx.request.client else None,
             )
         except errors.AirpoolError as exc:
-            return ctx.render(
-                "login.html",
+            return self._render_login(
+                ctx,
                 status=400,
-                title="Log in",
-                next=safe_next(ctx.field("next")),
+                next_url=safe_next(ctx.field("next")),
                 username=username,
                 signup_open=signup_open,
                 error=exc.message,
@@ -110,8 +118,22 @@ class Pages:
         ctx.session.log_in(result.token)
         return ctx.redirect(safe_next(ctx.field("next")))
 
+    def _render_login(self, ctx: Ctx, *, next_url: str, status: int = 200, **values: Any) -> Response:
+        """The log-in form (when local accounts are enabled) and a button per single sign-on provider."""
+        base = sso.base_url(self.platform, str(ctx.request.base_url))
+        return ctx.render(
+            "login.html",
+            status=status,
+            title="Log in",
+            next=next_url,
+            local_enabled=self.platform.config.auth.local_enabled,
+            providers=sso.providers(self.platform, base_url=base, next_path=next_url),
+            **values,
+        )
+
     def signup(self, ctx: Ctx) -> Response:
-        if not auth.auth_config(self.platform).initial_signup:
+        config = auth.auth_config(self.platform)
+        if not (config.initial_signup and config.local_enabled):
             ctx.session.notify("This installation already has users: log in, or ask an administrator for an account.")
             return ctx.redirect("/login")
         if ctx.request.method == "GET":

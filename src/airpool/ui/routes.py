@@ -15,6 +15,7 @@ from airpool.ui import framework
 from airpool.ui import session as sessions
 from airpool.ui.pages import Pages
 from airpool.ui.people_pages import PeoplePages
+from airpool.ui.sso_pages import SsoPages
 
 
 def routes(platform: Platform) -> list[BaseRoute]:
@@ -22,6 +23,7 @@ def routes(platform: Platform) -> list[BaseRoute]:
     the database) under the UI's own salt, so a cookie and an API token are never interchangeable."""
     pages = Pages(platform)
     people = PeoplePages(platform)
+    single = SsoPages(platform)
     guard = framework.Guard(
         codec=sessions.SessionCodec(secret_key=lambda: auth.signing_key(platform)),
         current_user=pages.current_user,
@@ -35,6 +37,11 @@ def routes(platform: Platform) -> list[BaseRoute]:
         Route("/login", page(pages.login, login=False), methods=both),
         Route("/signup", page(pages.signup, login=False), methods=both),
         Route("/logout", page(pages.logout, login=False), methods=post),
+        Route("/oauth/start/{provider}", page(single.start, login=False), methods=get),
+        Route("/v1/oauth/redirect/", page(single.redirect, login=False), methods=get),
+        Route("/v1/oauth/redirect", page(single.redirect, login=False), methods=get),
+        Route("/token", page(single.token), methods=both),
+        Route("/v1/token", page(single.token), methods=both),
         Route("/switch", page(pages.switch), methods=get),
         Route("/w/{workspace_id}/deployments", page(pages.deployments), methods=get),
         Route("/w/{workspace_id}/deployments/status", page(pages.deployments_status), methods=get),

@@ -38,6 +38,9 @@ class Session:
     token: str | None = None
     workspace_id: str | None = None
     notices: list[str] = field(default_factory=list)
+    #: A single sign-on in progress (``services.sso.Flow.dump()``): state, nonce and PKCE verifier stay in this
+    #: browser's signed cookie, so whichever replica the provider sends the browser back to can finish it.
+    sso_flow: dict[str, Any] | None = None
     changed: bool = False
 
     def log_in(self, token: str) -> None:
@@ -45,6 +48,17 @@ class Session:
         self.token = token
         self.csrf = secrets.token_urlsafe(32)
         self.changed = True
+
+    def start_sso(self, flow: dict[str, Any]) -> None:
+        self.sso_flow = flow
+        self.changed = True
+
+    def take_sso(self) -> dict[str, Any] | None:
+        """The flow in progress, at most once: a provider's answer replayed later finds nothing to finish."""
+        taken, self.sso_flow = self.sso_flow, None
+        if taken is not None:
+            self.changed = True
+        return taken
 
     def log_out(self) -> None:
         self.token = None
@@ -103,13 +117,20 @@ class SessionCodec:
             token=data.get("t"),
             workspace_id=data.get("w"),
             notices=[str(n) for n in data.get("n", [])],
+            sso_flow=data["o"] if isinstance(data.get("o"), dict) else None,
         )
 
     def save(self, session: Session, request: Request, response: Response) -> None:
         if not session.changed:
             return
         value = self._serializer.dumps(
-            {"c": session.csrf, "t": session.token, "w": session.workspace_id, "n": session.notices}
+            {
+                "c": session.csrf,
+                "t": session.token,
+                "w": session.workspace_id,
+                "n": session.notices,
+                "o": session.sso_flow,
+            }
         )
         response.set_cookie(
             COOKIE_NAME,

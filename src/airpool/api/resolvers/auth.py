@@ -8,7 +8,7 @@ from ariadne import MutationType, ObjectType, QueryType
 
 from airpool.api import auth as auth_header
 from airpool.api.resolvers.common import Info, caller, ctx, platform
-from airpool.services import auth
+from airpool.services import auth, sso
 from airpool.services.views import UserView
 
 query = QueryType()
@@ -31,11 +31,12 @@ def resolve_auth_config(
     _: Any, info: Info, *, redirect: str | None = None, duration: int | None = None
 ) -> dict[str, Any]:
     found = auth.auth_config(platform(info))
+    base = sso.base_url(platform(info), ctx(info).base_url)
     return {
         "local_enabled": found.local_enabled,
         "public_signup": found.public_signup,
         "initial_signup": found.initial_signup,
-        "providers": [],
+        "providers": sso.providers(platform(info), base_url=base, next_path=sso.local_path(redirect)),
     }
 
 
