@@ -59,24 +59,6 @@ def executable() -> Path:
     return path
 
 
-def values(dex: Dex, *, client_secret: str = CLIENT_SECRET, groups: bool = True, extra: str = "") -> str:
-    """airpool's values.yaml for this Dex: one provider ``dex``, local accounts still on."""
-    return f"""
-astronomer:
-  houston:
-    config:
-      auth:
-        openidConnect:
-          idpGroupsImportEnabled: {"true" if groups else "false"}
-          dex:
-            enabled: true
-            displayName: Dex
-            clientId: {CLIENT_ID}
-            clientSecret: {json.dumps(client_secret)}
-            discoveryUrl: {dex.issuer}
-{extra}"""
-
-
 @contextlib.contextmanager
 def running(redirect_uris: Sequence[str]) -> Iterator[Dex]:
     """Dex on a free loopback port, registered with ``redirect_uris``; stopped (and its log removed) on exit."""
