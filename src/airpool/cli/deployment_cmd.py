@@ -12,7 +12,7 @@ from typing import Any
 
 import typer
 
-from airpool.cli import exits, hints, output, prompt, queries, session
+from airpool.cli import entry, exits, hints, output, prompt, queries, session
 from airpool.domain import dags, names
 from airpool.domain import deployments as deployment_rules
 from airpool.domain.errors import AirpoolError, InvalidInput, NotFound
@@ -203,26 +203,13 @@ def _namespace_name(value: str) -> str:
     return value
 
 
-_LIST_COLUMNS = [
-    output.field("label", "label"),
-    output.field("release name", "releaseName", copy=True),
-    output.field("namespace", "namespace", copy=True),
-    output.field("executor", "executor", drop=2),
-    output.field("airflow", "airflowVersion", drop=1),
-    output.field("status", "status", styled=True, copy=True),
-    output.field("id", "id", copy=True),
-]
-
-
 @app.command(
     "list", epilog=output.examples("airpool deployment list", "airpool deployment list -o json | jq -r '.[].namespace'")
 )
 @exits.handled
 def list_(workspace: str | None = _WORKSPACE_OPTION, fmt: output.Format = output.output_option()) -> None:
     """List the Deployments of the workspace."""
-    current = session.open_session()
-    rows = _deployments(current, workspace_id=current.workspace_id(workspace))
-    output.show(rows, _LIST_COLUMNS, fmt=fmt, empty="No Deployments in this workspace.")
+    entry.list_deployments(workspace, fmt)
 
 
 def _deployments(current: session.Session, *, workspace_id: str, release_name: str | None = None) -> list[Any]:
@@ -370,6 +357,7 @@ def _wait_freed(current: session.Session, *, deleted: dict[str, Any], timeout: f
         return
     deadline = time.monotonic() + timeout
     name = deleted["releaseName"]
+    pause = 0.2  # a removal takes about a second on an idle cluster: look often at first, then every second
     with output.progress(quiet=quiet) as show:
         show(f"namespace {namespace}: commander is removing the objects of {name}")
         while True:
@@ -386,7 +374,8 @@ def _wait_freed(current: session.Session, *, deleted: dict[str, Any], timeout: f
                     f"{left['statusMessage']}. Commander keeps retrying; `airpool deployment retry {deleted['id']}` "
                     f"retries now; an admin sees the namespace's state with `airpool pool status`"
                 )
-            time.sleep(1.0)
+            time.sleep(pause)
+            pause = min(pause * 1.5, 1.0)
     if namespace in _available(current):
         typer.echo(f"Namespace {namespace} is back in the pool.", err=quiet)
     else:

@@ -30,6 +30,17 @@ def fail(message: str, *, code: int = ERROR) -> typer.Exit:
     return typer.Exit(code)
 
 
+def report(exc: BaseException) -> int | None:
+    """Print an expected failure's message as ``fail`` does and return its exit code; None for anything else."""
+    if isinstance(exc, client.Unreachable):
+        return fail(str(exc), code=UNREACHABLE).exit_code
+    if isinstance(exc, AirpoolError):
+        return fail(exc.message).exit_code
+    if isinstance(exc, KeyboardInterrupt):
+        return fail("aborted").exit_code
+    return None
+
+
 def handled(fn: Callable[P, R]) -> Callable[P, R]:
     """Wrap a command so that expected failures print a clear message and exit with their code."""
 
@@ -37,11 +48,10 @@ def handled(fn: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
-        except client.Unreachable as exc:
-            raise fail(str(exc), code=UNREACHABLE) from None
-        except AirpoolError as exc:
-            raise fail(exc.message) from None
-        except KeyboardInterrupt:
-            raise fail("aborted") from None
+        except (Exception, KeyboardInterrupt) as exc:
+            code = report(exc)
+            if code is None:
+                raise
+            raise typer.Exit(code) from None
 
     return wrapper

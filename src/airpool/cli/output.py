@@ -1,7 +1,8 @@
 """How listings reach the user: a coloured table on a terminal, aligned plain text when piped, JSON on request.
 
 Plain text keeps one row per line with a header, like ``kubectl get``, so ``grep``/``awk`` work; ``--output json``
-prints the server's objects unchanged for scripts. rich is imported only when a table is drawn on a terminal.
+prints the server's objects unchanged for scripts. rich is imported only when a table is drawn on a terminal, and
+Typer only where a colour or an option needs it: ``airpool deployment list`` runs without it (``cli.entry``).
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from enum import StrEnum
 from typing import Any
 
-import typer
-
 
 class Format(StrEnum):
     TABLE = "table"
@@ -27,7 +26,16 @@ def examples(*lines: str) -> str:
     return "Examples:\n\n" + "\n\n".join(f"  {line}" for line in lines)
 
 
+def echo(message: str, *, err: bool = False) -> None:
+    """One line (or block) on stdout or stderr, flushed: ``typer.echo`` for plain text, without importing Typer."""
+    stream = sys.stderr if err else sys.stdout
+    stream.write(message + "\n")
+    stream.flush()
+
+
 def output_option() -> Any:
+    import typer
+
     return typer.Option(
         Format.TABLE, "--output", "-o", case_sensitive=False, help="table (text for people) or json (for scripts)."
     )
@@ -145,8 +153,8 @@ def _rich_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], *,
     shown = fit_columns(texts, columns, width=console.width)
     if shown is None:
         if title:
-            typer.echo(title)
-        typer.echo(records(texts, columns))
+            echo(title)
+        echo(records(texts, columns))
         return
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, title=title, title_justify="left", header_style="bold")
     for i in shown:
@@ -161,11 +169,11 @@ def _rich_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], *,
     console.print(table)
     dropped = [column.header for i, column in enumerate(columns) if i not in shown]
     if dropped:
-        typer.echo(f"(too narrow to show: {', '.join(dropped)}; widen the terminal or use -o json)", err=True)
+        echo(f"(too narrow to show: {', '.join(dropped)}; widen the terminal or use -o json)", err=True)
 
 
 def print_json(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2))
+    echo(json.dumps(data, indent=2))
 
 
 def show(
@@ -182,16 +190,18 @@ def show(
         print_json(list(rows) if data is None else data)
         return
     if not rows:
-        typer.echo(empty, err=True)
+        echo(empty, err=True)
         return
     if is_terminal():
         _rich_table(rows, columns, title=title)
     else:
-        typer.echo(plain_table(rows, columns))
+        echo(plain_table(rows, columns))
 
 
 def details(pairs: Sequence[tuple[str, Any]]) -> None:
     """``Key: value`` lines for one object (``deployment status``), aligned, plain enough to pipe."""
+    import typer
+
     width = max(len(key) for key, _ in pairs) + 1
     for key, value in pairs:
         text = cell(value)
@@ -210,12 +220,12 @@ def progress(*, quiet: bool = False) -> Iterator[Callable[[str], None]]:
     if not is_terminal():
         last: list[str] = []
 
-        def echo(line: str) -> None:
+        def changed(line: str) -> None:
             if last != [line]:
-                typer.echo(line, err=True)
+                echo(line, err=True)
                 last[:] = [line]
 
-        yield echo
+        yield changed
         return
     from rich.console import Console
 

@@ -1,0 +1,96 @@
+"""The ``airpool`` command's entry point: the few commands scripts run in loops are served before the Typer app is
+built, the rest by it (``cli.main``).
+
+Building the Typer app means importing Typer and click and registering every command module: about three quarters
+of the CLI's start-up. ``airpool deployment list`` (what a script polls, and what is measured against
+``helm list``) needs none of it: its arguments are read here and the listing printed with the same code the Typer
+command uses. Anything this parser does not know exactly (``--help``, an unknown option, a bad value, a global
+option first) goes to the Typer app unchanged, so usage errors and help read the same as ever.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+#: What ``airpool deployment list`` shows (the Typer command shows the same columns).
+EMPTY = "No Deployments in this workspace."
+
+
+def deployment_columns() -> list[Any]:
+    from airpool.cli import output
+
+    return [
+        output.field("label", "label"),
+        output.field("release name", "releaseName", copy=True),
+        output.field("namespace", "namespace", copy=True),
+        output.field("executor", "executor", drop=2),
+        output.field("airflow", "airflowVersion", drop=1),
+        output.field("status", "status", styled=True, copy=True),
+        output.field("id", "id", copy=True),
+    ]
+
+
+def list_deployments(workspace: str | None, fmt: Any) -> None:
+    """``airpool deployment list``: the Deployments of the workspace (``--workspace`` or the context's)."""
+    from airpool.cli import output, queries, session
+
+    current = session.open_session()
+    variables = {"workspaceUuid": current.workspace_id(workspace), "releaseName": None}
+    rows = list(current.api.execute(queries.WORKSPACE_DEPLOYMENTS, variables)["workspaceDeployments"])
+    output.show(rows, deployment_columns(), fmt=fmt, empty=EMPTY)
+
+
+_OPTIONS = {"-w": "workspace", "--workspace": "workspace", "-o": "output", "--output": "output"}
+
+
+def _deployment_list_args(argv: list[str]) -> dict[str, str] | None:
+    """``deployment list [-w ID] [-o table|json]`` exactly; None for anything else."""
+    if argv[:2] != ["deployment", "list"]:
+        return None
+    found: dict[str, str] = {}
+    rest = argv[2:]
+    while rest:
+        arg = rest.pop(0)
+        name, eq, value = arg.partition("=")
+        if name not in _OPTIONS or (eq and not name.startswith("--")):
+            return None
+        if not eq:
+            if not rest or rest[0].startswith("-"):
+                return None
+            value = rest.pop(0)
+        key = _OPTIONS[name]
+        if key in found or not value:
+            return None
+        found[key] = value
+    if found.get("output", "table").lower() not in ("table", "json"):
+        return None
+    return found
+
+
+def _fast(argv: list[str]) -> int | None:
+    """The exit code of a command served here; None when the Typer app must serve it."""
+    args = _deployment_list_args(argv)
+    if args is None:
+        return None
+    from airpool.cli import output
+
+    try:
+        list_deployments(args.get("workspace"), output.Format(args.get("output", "table").lower()))
+    except (Exception, KeyboardInterrupt) as exc:
+        from airpool.cli import exits
+
+        code = exits.report(exc)
+        if code is None:
+            raise
+        return code
+    return 0
+
+
+def run() -> None:
+    code = _fast(sys.argv[1:])
+    if code is not None:
+        sys.exit(code)
+    from airpool.cli import main
+
+    main.run()

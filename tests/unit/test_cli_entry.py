@@ -1,0 +1,76 @@
+"""``airpool deployment list`` is served before the Typer app is built (``cli.entry``); everything else, and any
+form of it the fast path does not know exactly, still goes to Typer."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from airpool.cli import entry
+from tests.support import cli
+
+
+@pytest.mark.parametrize(
+    ("argv", "wanted"),
+    [
+        (["deployment", "list"], {}),
+        (["deployment", "list", "-o", "json"], {"output": "json"}),
+        (["deployment", "list", "--output=JSON", "-w", "ws-1"], {"output": "JSON", "workspace": "ws-1"}),
+        (["deployment", "list", "--workspace", "ws-1"], {"workspace": "ws-1"}),
+    ],
+)
+def test_the_forms_served_before_typer(argv: list[str], wanted: dict[str, str]) -> None:
+    assert entry._deployment_list_args(argv) == wanted
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["deployment", "list", "--help"],
+        ["deployment", "list", "-o", "yaml"],  # Typer says what is allowed
+        ["deployment", "list", "-o"],
+        ["deployment", "list", "-o", "json", "-o", "table"],
+        ["deployment", "list", "-o=json"],
+        ["deployment", "list", "extra"],
+        ["deployment", "status", "etl"],
+        ["--version"],
+        [],
+    ],
+)
+def test_anything_else_goes_to_typer(argv: list[str]) -> None:
+    assert entry._deployment_list_args(argv) is None
+
+
+def test_deployment_list_builds_no_typer_app(tmp_path: Path) -> None:
+    """The point of the fast path: what a listing needs imports neither Typer nor the command tree (a failure's
+    message is printed by ``exits``, which may)."""
+    code = (
+        "import sys; from airpool.cli import entry, output, queries, session\n"
+        "print('typer' in sys.modules, 'airpool.cli.main' in sys.modules)\n"
+        "sys.argv = ['airpool', 'deployment', 'list']\n"
+        "try:\n    entry.run()\nexcept SystemExit as exc:\n    print(exc.code, 'airpool.cli.main' in sys.modules)"
+    )
+    env = {"AIRPOOL_CONFIG": str(tmp_path / "config.yaml"), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert done.stdout.split() == ["False", "False", "1", "False"]
+    assert "Error: " in done.stderr
+
+
+def test_the_fast_path_and_typer_say_the_same(tmp_path: Path) -> None:
+    """Same message and exit code whichever way the command is served (no server: not logged in)."""
+    config = tmp_path / "config.yaml"
+    fast = cli.run(config, "deployment", "list")
+    slow = cli.run(config, "deployment", "list", "--workspace", "ws-1", "--output", "table")
+    typer_served = subprocess.run(
+        [sys.executable, "-c", "from airpool.cli.main import run; run()", "deployment", "list"],
+        capture_output=True,
+        text=True,
+        env=cli.cli_env(config),
+        check=False,
+    )
+    assert fast.code == slow.code == typer_served.returncode == 1
+    assert fast.err == typer_served.stderr
+    assert fast.out == typer_served.stdout == ""
