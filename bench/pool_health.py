@@ -115,8 +115,7 @@ def main() -> None:
                 steady = [watched.run_pass() for _ in range(5)]
                 steady_s = statistics.median(r.seconds for r in steady)
                 steady_calls = int(statistics.median(r.api_calls for r in steady))
-                watched.stop_watch()
-                notice_s = notice(plat, admin, commander, names[len(names) // 2], args.parallel)
+                notice_s = notice(plat, admin, watched, names[len(names) // 2])
 
                 sample = names[: args.baseline]
                 start = time.perf_counter()
@@ -162,10 +161,10 @@ def main() -> None:
         )
 
 
-def notice(plat: platform.Platform, admin: lightkube.Client, commander: lightkube.Client, name: str, par: int) -> float:
+def notice(plat: platform.Platform, admin: lightkube.Client, monitor: pool_monitor.PoolMonitor, name: str) -> float:
     """Seconds from narrowing commander's Role in ``name`` to the namespace recorded misconfigured, with the monitor
-    running as commander runs it (its periodic pass an hour away); the Role is restored afterwards."""
-    monitor = pool_monitor.PoolMonitor(plat, commander, parallel=par)
+    (its watches running) as commander runs it, its next periodic pass an hour away; the Role is restored after."""
+    passes = monitor._passes
     stop = threading.Event()
     thread = threading.Thread(target=monitor.run, args=(stop,), kwargs={"interval": 3600}, daemon=True)
     thread.start()
@@ -174,7 +173,7 @@ def notice(plat: platform.Platform, admin: lightkube.Client, commander: lightkub
         return next(ns.state for ns in pool_service.status(plat, worker.SYSTEM_ACTOR) if ns.name == name)
 
     try:
-        while monitor.watch is None or not monitor._checked_at:  # its first pass done
+        while monitor._passes == passes:  # its first pass (a steady one) done
             time.sleep(0.1)
         role = pool.commander_role_name(CONFIG)
         narrowed = tuple(r for r in rbac.COMMANDER_NAMESPACE_RULES if r.resources != ("pods",))

@@ -104,6 +104,7 @@ class PoolWatch:
         self._tasks: dict[_Key, asyncio.Task[None]] = {}
         self._conns: list[_Conn] = []
         self._conn_of: dict[_Key, _Conn] = {}
+        self._reader: _Conn | None = None
         self._thread = threading.Thread(target=self._loop.run_forever, name="pool-watch", daemon=True)
         self._thread.start()
 
@@ -197,14 +198,12 @@ class PoolWatch:
                         self._since[name] = started
         WATCH_STREAMS.set(len(self._tasks))
 
-    def _first_conn(self) -> _Conn:
-        if not self._conns:
-            self._conns.append(_Conn(self._config))
-        return self._conns[0]
-
     async def _current_version(self, names: list[str]) -> str | None:
-        """The API server's resource version now (one small list), from which new watches start."""
-        client = self._first_conn().client
+        """The API server's resource version now (one small list), from which new watches start. Asked on a client
+        of its own: the watches' clients have every connection taken by a watch that never ends."""
+        if self._reader is None:
+            self._reader = _Conn(self._config)
+        client = self._reader.client
         for name in names[:5]:
             try:
                 listed = client.list(Role, namespace=name, chunk_size=1)
@@ -252,8 +251,9 @@ class PoolWatch:
             task.cancel()
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
         self._tasks.clear()
-        for conn in self._conns:
+        for conn in [*self._conns, *([self._reader] if self._reader else [])]:
             with contextlib.suppress(Exception):
                 await conn.client.close()
         self._conns.clear()
+        self._reader = None
         WATCH_STREAMS.set(0)
