@@ -13,6 +13,7 @@ from airpool.services import auth
 from airpool.services.platform import Platform
 from airpool.ui import framework
 from airpool.ui import session as sessions
+from airpool.ui.logs_pages import LogsPages
 from airpool.ui.pages import Pages
 from airpool.ui.people_pages import PeoplePages
 from airpool.ui.sso_pages import SsoPages
@@ -30,6 +31,7 @@ def routes(platform: Platform) -> list[BaseRoute]:
         public_url=platform.config.server.public_url,
     )
     page = guard.page
+    logs = LogsPages(platform, guard, top_bar=pages._workspace)
 
     get, both, post = ["GET"], ["GET", "POST"], ["POST"]
     return [
@@ -60,6 +62,8 @@ def routes(platform: Platform) -> list[BaseRoute]:
         Route("/w/{workspace_id}/members", page(people.members), methods=both),
         Route("/w/{workspace_id}/service-accounts", page(people.workspace_service_accounts), methods=both),
         Route("/deployments/{id}/access", page(people.deployment_access), methods=both),
+        Route("/deployments/{id}/logs", page(logs.page), methods=get),
+        Route("/deployments/{id}/logs/stream", logs.stream, methods=get),
         Route("/admin/teams", page(people.teams), methods=both),
         Mount("/static", StaticFiles(packages=[("airpool.ui", "static")]), name="ui-static"),
     ]

@@ -1,33 +1,28 @@
 """Deployment logs: Houston's ``logs`` query and ``log`` subscription (served over graphql-ws by ``api.ws``).
 
 The services check access and input and fetch the lines from commander (``services.logs``); these resolvers only
-shape them as Houston's ``DeploymentLog``. The subscription's source runs the blocking stream in a thread and
-hands lines to the event loop; it checks again every ``RECHECK_SECONDS`` that the caller may still read the
-Deployment (a revoked token or a removed role ends the subscription with that error).
+shape them as Houston's ``DeploymentLog``. The subscription streams through ``api.streams``, which checks again
+every minute that the caller may still read the Deployment (a revoked token or a removed role ends the
+subscription with that error).
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import threading
-import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import anyio.to_thread
 from ariadne import QueryType, SubscriptionType
 
+from airpool.api import streams
 from airpool.api.resolvers.common import Info, caller, platform
 from airpool.domain.logs import LogLine, houston_name
 from airpool.services import logs
 
 query = QueryType()
 subscription = SubscriptionType()
-
-RECHECK_SECONDS = 60.0
-_END = object()
 
 
 def shape(line: LogLine, *, release: str, newline: bool = False) -> dict[str, Any]:
@@ -82,41 +77,12 @@ async def source_log(
     return _stream(plat, checked, release=checked.release_name, recheck=recheck)
 
 
-async def _stream(plat: Any, checked: logs.LogQuery, *, release: str, recheck: Any) -> AsyncIterator[dict[str, Any]]:
-    loop = asyncio.get_running_loop()
-    items: asyncio.Queue[Any] = asyncio.Queue(maxsize=10_000)
-    stream = logs.follow(plat, checked)
-
-    def put(item: Any) -> None:
-        if not items.full():
-            items.put_nowait(item)
-
-    def pump() -> None:
-        try:
-            for line in stream:
-                loop.call_soon_threadsafe(put, line)
-        except Exception as exc:  # handed to the event loop and raised there
-            loop.call_soon_threadsafe(put, exc)
-        finally:
-            loop.call_soon_threadsafe(put, _END)
-
-    thread = threading.Thread(target=pump, name="log-subscription", daemon=True)
-    thread.start()
-    checked_at = time.monotonic()
-    try:
-        while True:
-            item = await items.get()
-            if item is _END:
-                return
-            if isinstance(item, Exception):
-                raise item
-            if time.monotonic() - checked_at > RECHECK_SECONDS:
-                await anyio.to_thread.run_sync(recheck)
-                checked_at = time.monotonic()
-            if item is not None:
-                yield {"log": shape(item, release=release, newline=True)}
-    finally:
-        stream.close()
+async def _stream(
+    plat: Any, checked: logs.LogQuery, *, release: str, recheck: Callable[[], object]
+) -> AsyncIterator[dict[str, Any]]:
+    async for line in streams.follow(plat, checked, recheck=recheck):
+        if line is not None:
+            yield {"log": shape(line, release=release, newline=True)}
 
 
 subscription.set_source("log", source_log)  # type: ignore[arg-type]  # an async function returning the stream

@@ -1,6 +1,8 @@
-"""Deployment logs as the astro CLI reads them from a Houston 0.37 server: its exact ``GetLogs`` document over HTTP and
-its ``log`` subscription over graphql-ws (a real WebSocket client), against ``airpool serve`` with its in-process
-commander on the dev cluster's fake nodes. kwok plays the kubelet for the fake pods' logs: every container reads
+"""Deployment logs on the whole path, on the dev cluster's fake nodes, one Deployment for the module: as the astro
+CLI reads them from a Houston 0.37 server (its exact ``GetLogs`` document over HTTP, its ``log`` subscription over
+graphql-ws with a real WebSocket client), with ``airpool deployment logs`` (piped and in a terminal, Ctrl-C), and
+on the UI's logs page in Chromium (with and without JavaScript, live tail), against ``airpool serve`` with its
+in-process commander. kwok plays the kubelet for the fake pods' logs: every container reads
 the dev cluster's one log file (``devcluster.cluster.fake_pod_log``), which the test writes as a container runtime
 would (CRI format). The path is user -> server -> commander (its own identity, ``pods/log``) -> API server -> kwok.
 """
@@ -264,3 +266,67 @@ def test_the_airpool_cli_shows_searches_and_follows_logs_and_stops_cleanly_on_ct
     child.sendintr()
     assert airpool_cli.finish(child) == 0
     assert "Traceback" not in (child.before or "")
+
+
+def test_the_ui_logs_page_searches_without_javascript_and_tails_live_with_it(running: Running, browser: Any) -> None:
+    from playwright.sync_api import Page, expect
+
+    from tests.support.browser import check_basics, screenshot
+
+    marker = uuid.uuid4().hex[:8]
+    now = datetime.now(UTC)
+    write_lines(
+        running.cluster,
+        (now - timedelta(seconds=40), f"{marker} Starting the scheduler"),
+        (now - timedelta(seconds=30), f"{marker} ERROR Executor reports task failed"),
+        (now - timedelta(seconds=20), f"{marker} Sending heartbeat"),
+    )
+
+    def logged_in(*, javascript: bool) -> Page:
+        context = browser.new_context(viewport={"width": 1280, "height": 860}, java_script_enabled=javascript)
+        context.set_default_timeout(60_000)
+        page: Page = context.new_page()
+        page.goto(f"{running.base}/login")
+        page.get_by_label("Username or email").fill("admin")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        return page
+
+    expect.set_options(timeout=60_000)
+    # Without JavaScript: the Deployment page links to its logs; the form filters them; no live tail button.
+    page = logged_in(javascript=False)
+    page.goto(f"{running.base}/deployments/{running.deployment_id}")
+    page.get_by_role("link", name="Logs").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Logs of logs")
+    choices = page.get_by_label("Component").locator("option").all_inner_texts()
+    assert choices == ["scheduler", "webserver", "triggerer", "dag-processor", "worker"]
+    page.get_by_label("Search").fill(f"{marker} error")
+    page.get_by_label("Time").select_option("15m")
+    page.get_by_role("button", name="Show").click()
+    lines = page.locator("[data-log-lines] li")
+    expect(lines).to_have_count(1)
+    expect(lines.first).to_contain_text(f"{marker} ERROR Executor reports task failed")
+    expect(page.get_by_role("button", name="Live tail")).to_be_hidden()
+    check_basics(page)
+    # a bad time window in the address: the page says what is wrong, with the form to fix it
+    response = page.goto(f"{running.base}/deployments/{running.deployment_id}/logs?component=scheduler&since=ten")
+    assert response is not None
+    assert response.status == 400
+    expect(page.get_by_role("alert")).to_contain_text("since 'ten' is not a duration")
+    page.context.close()
+
+    # With JavaScript: live tail appends a line as it is written, Pause stops it.
+    page = logged_in(javascript=True)
+    page.goto(f"{running.base}/deployments/{running.deployment_id}/logs?component=webserver&search={marker}&since=15m")
+    expect(lines := page.locator("[data-log-lines] li")).to_have_count(3)
+    page.get_by_role("button", name="Live tail").click()
+    expect(page.locator("[data-log-state]")).to_contain_text("Live")
+    write_lines(running.cluster, (datetime.now(UTC), f"{marker} DagRun finished: state=success"))
+    expect(lines).to_have_count(4, timeout=30_000)
+    expect(lines.last).to_contain_text(f"{marker} DagRun finished: state=success")
+    screenshot(page, "deployment-logs")
+    page.get_by_role("button", name="Pause").click()
+    expect(page.locator("[data-log-state]")).to_have_text("Paused.")
+    check_basics(page)
+    page.context.close()
