@@ -9,6 +9,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
+import yaml
 from lightkube import codecs
 
 from airpool.domain.deployments import Executor
@@ -457,11 +458,21 @@ def test_airflow_pods_roll_when_their_settings_or_variables_change(executor: Exe
 
 
 @pytest.mark.parametrize("executor", list(Executor))
-def test_airflow2_keeps_no_connection_pool_that_forked_processes_could_close(executor: Executor) -> None:
-    """Airflow 2.x's forked processes dispose of the pool they inherit, closing the parent's connections; without
-    a pool (PgBouncer pools server connections) there is nothing to inherit. Airflow 3 keeps its pool."""
+def test_airflow2_processes_that_fork_keep_no_connection_pool(executor: Executor) -> None:
+    """Airflow 2.x's forked processes dispose of the pool they inherit, closing the parent's connections: the
+    scheduler and the workers (Celery, task pods) keep no pool (PgBouncer pools server connections); the others
+    and Airflow 3 keep theirs."""
+    no_pool = {"name": "AIRFLOW__DATABASE__SQL_ALCHEMY_POOL_ENABLED", "value": "False"}
+    for version in ("2.11.0", "3.3.2"):
+        objs = objects(make_spec(executor, version))
+        for name, pod in pod_specs(objs).items():
+            component = name.removeprefix("lunar-rocket-1234-")
+            has = no_pool in pod["containers"][0].get("env", [])
+            assert has is (version == "2.11.0" and component in ("scheduler", "worker")), (version, name)
+        cfg = by_kind(objs, "ConfigMap")["lunar-rocket-1234-config"]["data"]
+        assert "sql_alchemy_pool_enabled" not in cfg["airflow.cfg"]
+        if executor is Executor.KUBERNETES:
+            template = yaml.safe_load(cfg["pod_template_file.yaml"])
+            assert (no_pool in template["spec"]["containers"][0]["env"]) is (version == "2.11.0")
     old = by_kind(objects(make_spec(executor, "2.11.0")), "ConfigMap")["lunar-rocket-1234-config"]["data"]
-    assert "[database]\nsql_alchemy_pool_enabled = False\n" in old["airflow.cfg"]
     assert "web_server_master_timeout = 600\n" in old["airflow.cfg"]  # a loaded node's first permission sync
-    new = by_kind(objects(make_spec(executor, "3.3.2")), "ConfigMap")["lunar-rocket-1234-config"]["data"]
-    assert "sql_alchemy_pool_enabled" not in new["airflow.cfg"]

@@ -206,6 +206,17 @@ SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_mana
 CELERY_WORKER_CONCURRENCY = 8
 
 
+#: Airflow 2.x components that fork processes which then dispose of the SQLAlchemy pool they inherited: each of
+#: the LocalExecutor's worker processes at scheduler start, the task runner's fork (scheduler, Celery workers,
+#: KubernetesExecutor task pods). SQLAlchemy 1.4 closes those inherited connections, which ends them for the parent
+#: too, and the scheduler crashed on ``psycopg2.DatabaseError: error with status PGRES_TUPLES_OK and no message
+#: from the libpq``. Without a pool there is nothing to inherit: every session opens its own connection to the
+#: Deployment's PgBouncer (which pools the server connections). Only these: a pool-less webserver took minutes
+#: longer for its first permission sync (one connection per statement).
+AIRFLOW2_FORKING_COMPONENTS = frozenset({"scheduler", "worker"})
+AIRFLOW2_NO_POOL = {"name": "AIRFLOW__DATABASE__SQL_ALCHEMY_POOL_ENABLED", "value": "False"}
+
+
 def api_server_url(spec: AirflowSpec) -> str:
     """In-cluster URL of the API server (2.x: webserver) including the base URL's path it serves under."""
     web = "api-server" if spec.airflow3 else "webserver"
@@ -261,13 +272,6 @@ def airflow_cfg(spec: AirflowSpec) -> str:
             # the default 120 s made the webserver kill itself ("No response from gunicorn master") and restart.
             "web_server_master_timeout": "600",
         }
-        # Airflow 2.x forks processes that inherit the parent's pooled connections and then dispose of the pool
-        # (each of the LocalExecutor's worker processes at scheduler start, the task runner's fork): SQLAlchemy 1.4
-        # closes those inherited connections, which ends them for the parent too, and the scheduler crashed on
-        # ``psycopg2.DatabaseError: error with status PGRES_TUPLES_OK and no message from the libpq``. Without a
-        # pool there is nothing to inherit; every session opens its own connection to the Deployment's PgBouncer
-        # (which pools the server connections anyway).
-        sections["database"] = {"sql_alchemy_pool_enabled": "False"}
         sections["api"] = {"auth_backends": "airflow.api.auth.backend.basic_auth,airflow.api.auth.backend.session"}
     if spec.executor is Executor.CELERY:
         sections["celery"] = {"worker_concurrency": str(CELERY_WORKER_CONCURRENCY)}

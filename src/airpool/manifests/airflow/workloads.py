@@ -334,6 +334,8 @@ def airflow_pod_spec(spec: AirflowSpec, component: str, command: list[str], *, w
             *container["env"],
             {"name": "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE", "value": settings.SIMPLE_AUTH_PASSWORDS_FILE},
         ]
+    if not spec.airflow3 and component in settings.AIRFLOW2_FORKING_COMPONENTS:
+        container["env"] = [*container["env"], settings.AIRFLOW2_NO_POOL]
     pod: c.Obj = {
         "serviceAccountName": c.sa_name(spec, "worker" if component == "worker" else component),
         "securityContext": {"runAsUser": c.AIRFLOW_UID, "fsGroup": 0},
