@@ -193,7 +193,7 @@ def test_pool_release_asks_before_ending_the_retention(soft: Server) -> None:
     child = cli.spawn(soft.config, "pool", "release", "airflow-pool-2")
     child.expect(r"\[y/N\]")
     child.sendline("y")
-    child.expect("Namespace airflow-pool-2 is now available.")
+    child.expect("Namespace airflow-pool-2 is released: commander removes the data")
     assert cli.finish(child) == 0
 
 

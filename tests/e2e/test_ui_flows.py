@@ -19,7 +19,7 @@ from playwright.sync_api import Locator, Page, expect
 
 from airpool import config
 from airpool.domain.deployments import DeploymentStatus
-from airpool.services import auth, commander_jobs, deployments, workspaces
+from airpool.services import auth, commander_jobs, deployments, pool, workspaces
 from airpool.services.platform import Platform
 from tests.support.api_server import PASSWORD, make_platform, serve_process
 from tests.support.browser import check_basics, screenshot
@@ -234,7 +234,8 @@ def test_taken_namespace_keeps_the_form_and_an_empty_pool_says_why(server: Serve
     expect(page.get_by_role("row", name=re.compile("pool-a"))).to_contain_text("retained")
     page.get_by_role("link", name="Release now… pool-a").click()
     page.get_by_role("button", name="Release pool-a").click()
-    expect(page.get_by_role("status")).to_contain_text("pool-a is back in the pool")
+    expect(page.get_by_role("status")).to_contain_text("pool-a is released: commander removes the data")
+    pool.record_health(server.platform, "pool-a", ok=True)  # commander's check after its purge: clean
     page.goto(server.url(f"/w/{workspace_id}/deployments/new"))
     assert namespace_options(page) == ["pool-a"]
 

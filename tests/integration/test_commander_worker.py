@@ -350,6 +350,8 @@ def test_soft_delete_keeps_the_database_until_the_retention_ends_then_purge_drop
             assert job is not None
             assert (job.kind, job.state) == ("purge", "done"), job.last_error
             assert not database.exists(postgres_admin_url, db)
+            # offered again only now, on commander's own check after the purge
+            assert ns in pool.available_namespaces(plat)
         finally:
             plat.close()
 

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from airpool.cli.main import app
 from airpool.domain.errors import Conflict, NotFound
-from airpool.domain.pool import NamespaceState
+from airpool.domain.pool import RETENTION_ENDED, NamespaceState
 from airpool.services import cleanup, commander_jobs, deployments, platform, pool, workspaces
 from airpool.services.access import Actor
 from airpool.services.platform import Platform
@@ -27,6 +27,20 @@ def plat(database_url: str) -> Iterator[Platform]:
     p = tp.make(database_url, tp.config(pool_names=NAMES, retention_days=3))
     yield p
     p.close()
+
+
+def _checked_clean(p: Platform, names: tuple[str, ...] | list[str]) -> None:
+    """Commander's check after the purge (what its worker reports): the namespaces are clean."""
+    for name in names:
+        pool.record_health(p, name, ok=True)
+
+
+def _waiting_for_the_check(p: Platform, admin: Actor) -> list[str]:
+    return sorted(
+        v.name
+        for v in pool.status(p, admin)
+        if v.state is NamespaceState.MISCONFIGURED and v.health_reason == RETENTION_ENDED
+    )
 
 
 def _retain_all(p: Platform, admin: Actor, n: int) -> list[str]:
@@ -69,6 +83,10 @@ def test_replicas_cleaning_up_at_once_release_each_namespace_once(plat: Platform
     finalized = [d for r in reports for d in r.finalized]
     assert sorted(released) == list(NAMES[:8])
     assert sorted(finalized) == sorted(ids)
+    # Never offered on the cleanup's word: each waits for commander's purge and check.
+    assert pool.available_namespaces(plat) == list(NAMES[8:])
+    assert _waiting_for_the_check(plat, admin) == list(NAMES[:8])
+    _checked_clean(plat, NAMES[:8])
     assert pool.available_namespaces(plat) == list(NAMES)
     with plat.db.read() as s:
         purges = s.scalars(sa.select(models.CommanderJob.deployment_id).where(models.CommanderJob.kind == "purge"))
@@ -84,8 +102,11 @@ def test_admin_releases_a_retained_namespace_early(plat: Platform) -> None:
     with pytest.raises(NotFound, match="namespace 'nope' is not in the namespace pool"):
         pool.release_early(plat, admin, "nope")
     view = pool.release_early(plat, admin, "pool-00")
-    assert view.state is NamespaceState.AVAILABLE
+    assert (view.state, view.health_reason) == (NamespaceState.MISCONFIGURED, RETENTION_ENDED)
     assert view.holder_id is None
+    assert "pool-00" not in pool.available_namespaces(plat)
+    _checked_clean(plat, ["pool-00"])
+    assert "pool-00" in pool.available_namespaces(plat)
     assert cleanup.run(plat).released == ()
     with plat.db.read() as s:
         assert s.get(models.Deployment, dep_id) is None
@@ -111,7 +132,8 @@ def test_cleanup_command(database_url: str, plat: Platform) -> None:
     assert result.exit_code == 0, result.output
     assert "released 2 namespace(s): pool-00, pool-01" in result.output
     assert "removed 2 soft-deleted Deployment(s)" in result.output
-    assert pool.available_namespaces(plat) == list(NAMES)  # not retired: the command does not sync the pool
+    # not retired (the command does not sync the pool): waiting for commander's purge and check
+    assert _waiting_for_the_check(plat, admin) == ["pool-00", "pool-01"]
 
 
 def test_cleanup_command_on_an_unmigrated_database_says_what_to_run(sqlite_url: str) -> None:

@@ -173,7 +173,7 @@ def test_a_soft_deleted_deployment_holding_its_release_name_is_named_with_how_to
     with pytest.raises(Conflict, match=r"soft-deleted at 20.*kept with its data until"):
         deployments.delete(soft, admin, dep)
     pool.release_early(soft, admin, "pool-0")  # the action the message names frees the name
-    assert _create(soft, admin, namespace="pool-0", release_name="etl-one")
+    assert _create(soft, admin, namespace="pool-1", release_name="etl-one")
 
 
 def test_force_release_gives_up_a_stuck_removal_and_the_check_offers_the_namespace(plat: Platform) -> None:

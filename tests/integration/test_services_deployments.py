@@ -171,12 +171,14 @@ def test_soft_delete_retains_until_cleanup(plat: Platform) -> None:
     report = cleanup.run(plat)
     assert report.released == ("pool-a",)
     assert report.finalized == (dep.id,)
-    assert "pool-a" in pool.available_namespaces(plat)
+    assert "pool-a" not in pool.available_namespaces(plat)  # offered once commander purged and checked it
     assert cleanup.run(plat).released == ()
     purge = commander_jobs.lease(plat, worker_id="w")
     assert purge is not None
     assert purge.job.kind == "purge"
     assert purge.job.payload["release_name"] == dep.release_name
+    pool.record_health(plat, "pool-a", ok=True)  # commander's check after the purge
+    assert "pool-a" in pool.available_namespaces(plat)
 
 
 def test_config_without_hard_delete_makes_every_delete_soft(database_url: str) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import typer
 
 from airpool.cli import exits, hints, output, prompt, queries, session
+from airpool.domain.pool import RETENTION_ENDED, NamespaceState
 
 app = typer.Typer(
     help="See every pool namespace's state and holder, release retained ones early (system admins).",
@@ -160,6 +161,12 @@ def release(
             return
     variables = {"name": name, "force": True if force else None}
     released = current.api.execute(queries.RELEASE_NAMESPACE, variables)["releaseNamespace"]
+    if released["state"] == NamespaceState.MISCONFIGURED.value and released.get("healthReason") == RETENTION_ENDED:
+        typer.echo(
+            f"Namespace {released['name']} is released: commander removes the data its deleted Deployment kept and "
+            "checks the namespace, then offers it (`airpool pool status` shows when it is available)."
+        )
+        return
     typer.echo(f"Namespace {released['name']} is now {released['state']}.")
     if released["state"] == "misconfigured" and released.get("healthReason"):
         typer.echo(hints.rewrite(f"{released['healthReason']} (`airpool pool status` shows when it is available)."))

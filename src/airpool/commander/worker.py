@@ -555,6 +555,10 @@ class Worker:
             result = uninstall.uninstall(self.client, namespace=namespace, deployment_id=job.deployment_id)
             if result.deleted:
                 done.append(f"{result.deleted} kept object(s) deleted from {namespace}")
+            # The namespace waits in misconfigured (retention ended) until checked: offer it now, not at the
+            # monitor's next pass. A failed check keeps it there with the reason; the monitor tries again.
+            verdict = self._health(namespace)
+            done.append(f"namespace {namespace} " + ("checked clean" if verdict == "ok" else f"not offered: {verdict}"))
         elif namespace and job.deployment_id and where.manage_namespace:
             # The soft-deleted Deployment's namespace, kept until now; deleted only if commander created it for it.
             uninstall.uninstall(

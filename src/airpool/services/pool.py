@@ -22,7 +22,14 @@ from sqlalchemy.orm import Session
 
 from airpool.domain import names
 from airpool.domain.errors import Conflict, InvalidInput, NotFound, PoolExhausted
-from airpool.domain.pool import FORCE_RELEASED, HELD_STATES, PENDING_CHECK, NamespaceState, can_move
+from airpool.domain.pool import (
+    FORCE_RELEASED,
+    HELD_STATES,
+    PENDING_CHECK,
+    RETENTION_ENDED,
+    NamespaceState,
+    can_move,
+)
 from airpool.services import access, audit, metrics, views
 from airpool.services.access import Actor
 from airpool.services.platform import Platform
@@ -368,16 +375,26 @@ def after_uninstall(
 
 
 def finish_retention(s: Session, *, name: str, at: datetime, due_before: datetime | None) -> str | None:
-    """retained -> available (or retired): the final step of a soft delete. Returns the former holder's id when
-    this caller made the move (``due_before`` None: an admin's early release, whatever ``releases_at`` says)."""
+    """retained -> misconfigured (``RETENTION_ENDED``; retired when the name left the configuration): the final
+    step of a soft delete. The caller queues commander's purge of the kept data (``cleanup.finalize_deployment``);
+    the namespace is offered once commander's check finds it clean, never on this move's word. Returns the former
+    holder's id when this caller made the move (``due_before`` None: an admin's early release, whatever
+    ``releases_at`` says)."""
     row = s.get(P, name)
     if row is None or row.state != S.RETAINED.value:
         return None
-    dst = S.AVAILABLE if row.in_config else S.RETIRED
+    dst = S.MISCONFIGURED if row.in_config else S.RETIRED
     q = (
         sa.update(P)
         .where(P.name == name, P.state == S.RETAINED.value, P.version == row.version)
-        .values(state=dst.value, state_since=at, version=P.version + 1, holder_id=None, releases_at=None)
+        .values(
+            state=dst.value,
+            state_since=at,
+            version=P.version + 1,
+            holder_id=None,
+            releases_at=None,
+            health_reason=RETENTION_ENDED if dst is S.MISCONFIGURED else "",
+        )
         .execution_options(synchronize_session=False)
     )
     if due_before is not None:

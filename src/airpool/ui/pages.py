@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from airpool.config import describe
 from airpool.domain import errors
 from airpool.domain.deployments import Executor
-from airpool.domain.pool import NamespaceState
+from airpool.domain.pool import RETENTION_ENDED, NamespaceState
 from airpool.manifests.airflow import network
 from airpool.services import (
     access,
@@ -440,6 +440,11 @@ class Pages:
             released = pool.release_early(self.platform, ctx.user, name, force=force)
             if released.state.value == "available":
                 ctx.session.notify(f"Namespace {released.name} is back in the pool and offered to new Deployments.")
+            elif released.health_reason == RETENTION_ENDED:
+                ctx.session.notify(
+                    f"Namespace {released.name} is released: commander removes the data its deleted Deployment "
+                    "kept and checks the namespace, then offers it to new Deployments."
+                )
             else:
                 ctx.session.notify(f"Namespace {released.name} is {released.state.value}: {released.health_reason}")
             return ctx.redirect("/admin/pool")
