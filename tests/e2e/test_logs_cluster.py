@@ -15,17 +15,19 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import lightkube
 import pytest
+import yaml
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from airpool.devcluster import ClusterInfo
 from airpool.devcluster.cluster import fake_pod_log
-from tests.integration.test_commander_api import CREATE, values_file, wait_until
 from tests.support import cli as airpool_cli
+from tests.support import cluster as cluster_support
 from tests.support import commander_env
 from tests.support import houston_logs as cli
 from tests.support.api_server import PASSWORD, GraphQL, serve_process
@@ -33,6 +35,26 @@ from tests.support.api_server import PASSWORD, GraphQL, serve_process
 pytestmark = pytest.mark.slow
 
 STATUS = "query($id: String!) { deployment(where: {id: $id}) { status } }"
+CREATE = """
+mutation($label: String!, $ws: Uuid!, $executor: ExecutorType!, $namespace: String) {
+  createDeployment(label: $label, workspaceUuid: $ws, executor: $executor, namespace: $namespace) { id releaseName }
+}"""
+
+
+def values_file(folder: Path, namespace: str) -> Path:
+    pools = {"enabled": True, "createRbac": False, "namespaces": {"create": False, "names": [namespace]}}
+    tree = {
+        "global": {"features": {"namespacePools": pools}},
+        "astronomer": {"houston": {"config": {"deployments": {"hardDeleteDeployment": True}}}},
+        "airpool": {"healthCheckInterval": 3600},
+    }
+    path = folder / "values.yaml"
+    path.write_text(yaml.safe_dump(tree))
+    return path
+
+
+def wait_until(predicate: Any, *, timeout: float, what: str) -> None:
+    cluster_support.wait_for(predicate, timeout=timeout, interval=0.3, what=what)
 
 
 def write_lines(cluster: ClusterInfo, *lines: tuple[datetime, str]) -> None:
@@ -61,7 +83,7 @@ def running(
         env = {"AIRPOOL_COMMANDER_KUBECONFIG": str(dev_cluster.commander_kubeconfig)}
         database = f"sqlite:///{tmp / 'airpool.db'}"
         with serve_process(
-            values=values_file(tmp, (namespace,)),
+            values=values_file(tmp, namespace),
             database_url=database,
             extra_args=["--migrate"],
             env=env,

@@ -103,7 +103,8 @@ class LogsPages:
             if not session.token:
                 raise AirpoolError("you are logged out; reload the page to log in")
             actor = self.guard.current_user(session.token)
-            after = params.get("after")
+            # A reconnecting EventSource names the last line it got (each line's id is its time): resume after it.
+            after = request.headers.get("last-event-id") or params.get("after")
             since = datetime.fromisoformat(after) if after else None
             checked = logs.check(
                 self.platform,
@@ -121,14 +122,18 @@ class LogsPages:
             except (AirpoolError, ValueError) as exc:
                 yield _event("failure", getattr(exc, "message", None) or f"bad request: {exc}")
                 return
-            yield ": live\n\n"
+            yield "retry: 2000\n: live\n\n"
 
             def recheck() -> object:
                 return check()
 
             try:
                 async for line in streams.follow(self.platform, checked, recheck=recheck):
-                    yield ": ka\n\n" if line is None else _event("line", json.dumps(_line(line)))
+                    if line is None:
+                        yield ": ka\n\n"
+                    else:
+                        shown = _line(line)
+                        yield f"id: {shown['at']}\n" + _event("line", json.dumps(shown))
             except AirpoolError as exc:
                 yield _event("failure", exc.message)
 
