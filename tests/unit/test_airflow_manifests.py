@@ -476,3 +476,12 @@ def test_airflow2_processes_that_fork_keep_no_connection_pool(executor: Executor
             assert (no_pool in template["spec"]["containers"][0]["env"]) is (version == "2.11.0")
     old = by_kind(objects(make_spec(executor, "2.11.0")), "ConfigMap")["lunar-rocket-1234-config"]["data"]
     assert "web_server_master_timeout = 600\n" in old["airflow.cfg"]  # a loaded node's first permission sync
+
+
+@pytest.mark.parametrize("executor", list(Executor))
+def test_airflow3_tasks_wait_for_a_slow_execution_api(executor: Executor) -> None:
+    """Tasks call the API server's execution API; 5 s (Airflow's default) killed tasks on a loaded node."""
+    cfg = by_kind(objects(make_spec(executor, "3.3.2")), "ConfigMap")["lunar-rocket-1234-config"]["data"]
+    assert "[workers]\nexecution_api_timeout = 120\n" in cfg["airflow.cfg"]
+    old = by_kind(objects(make_spec(executor, "2.11.0")), "ConfigMap")["lunar-rocket-1234-config"]["data"]
+    assert "execution_api_timeout" not in old["airflow.cfg"]

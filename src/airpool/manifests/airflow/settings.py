@@ -263,6 +263,9 @@ def airflow_cfg(spec: AirflowSpec) -> str:
         sections["core"]["execution_api_server_url"] = f"{api_server_url(spec)}/execution/"
         sections["core"]["auth_manager"] = SIMPLE_AUTH_MANAGER
         sections["core"]["simple_auth_manager_users"] = f"{c.ADMIN_USER}:admin"
+        # Every task talks to the API server's execution API; on a loaded node one call took 38 s, and with the
+        # default 5 s timeout a KubernetesExecutor task was killed after its retries before it ran any code.
+        sections["workers"] = {"execution_api_timeout": "120"}
     else:
         sections["webserver"] = {
             "base_url": base_url,
