@@ -240,12 +240,16 @@ def test_the_subscription_refuses_a_bad_token_and_a_bad_component(running: Runni
         conn.send(json.dumps({"type": "connection_init", "payload": {"authorization": running.admin.token}}))
         conn.send(json.dumps({**cli.start_message(running.deployment_id, "flower"), "id": "7"}))
         assert _next(conn, timeout=30)["type"] == "connection_ack"
-        error = _next(conn, timeout=30)
-        while error["type"] == "ka":
-            error = _next(conn, timeout=30)
-        assert error["type"] == "error"
-        assert error["id"] == "7"
+        refused = _next(conn, timeout=30)
+        while refused["type"] == "ka":
+            refused = _next(conn, timeout=30)
+        # as subscriptions-transport-ws answers: a data message carrying the errors, then complete
+        assert refused["type"] == "data"
+        assert refused["id"] == "7"
+        assert refused["payload"]["data"] is None
+        error = {"payload": refused["payload"]["errors"]}
         assert error["payload"][0]["message"].startswith("component 'flower' has no logs in this Deployment")
+        assert _next(conn, timeout=30) == {"type": "complete", "id": "7"}
 
 
 def test_the_airpool_cli_shows_searches_and_follows_logs_and_stops_cleanly_on_ctrl_c(

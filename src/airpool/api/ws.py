@@ -5,14 +5,18 @@ The conversation (client -> server, server -> client)::
 
     connection_init {payload: {authorization: <token>}}   -> connection_ack, then ka every KEEPALIVE_SECONDS
     start {id, payload: {query, variables}}                -> data {id, payload: {data}} ... complete {id}
-                                                              (error {id, payload: [errors]} when refused)
+                                                              (refused: data {id, payload: {data: null,
+                                                              errors: [...]}}, complete {id})
     stop {id}                                              -> complete {id}
     connection_terminate                                   -> the socket closes
 
 The astro CLI sends ``start`` without an ``id`` and does not wait for ``connection_ack``; such an operation gets
 the id ``"1"`` (the one the CLI names when it stops). A token that cannot identify a caller gets
 ``connection_error`` and the close code 4401, which the CLI reports as "Your token has expired. Please log in
-again." The token may also come in the upgrade request's ``authorization`` header. Only subscriptions are served
+again." As in subscriptions-transport-ws (Houston's server), an operation refused before its first event answers
+a ``data`` message carrying ``errors``; a malformed message or an error while streaming answers ``error`` whose
+payload is an object with a ``message`` (the astro CLI decodes every payload as an object). The token may also
+come in the upgrade request's ``authorization`` header. Only subscriptions are served
 here; queries and mutations go to ``POST /v1``.
 """
 
@@ -165,11 +169,11 @@ class _Session:
             await self._error(op_id, exc.message)
             return
         except GraphQLError as exc:
-            await self.send({"type": "error", "id": op_id, "payload": [errors.format_error(exc)]})
+            await self._refuse(op_id, [errors.format_error(exc)])
             return
         problems = validate(self.endpoint.schema, document)
         if problems:
-            await self.send({"type": "error", "id": op_id, "payload": [errors.format_error(p) for p in problems]})
+            await self._refuse(op_id, [errors.format_error(p) for p in problems])
             return
         result = subscribe(
             self.endpoint.schema,
@@ -183,9 +187,7 @@ class _Session:
         if isinstance(result, ExecutionResult):
             # Not a subscription, or refused before the first event (no access, bad component, ...).
             if result.errors:
-                await self.send(
-                    {"type": "error", "id": op_id, "payload": [errors.format_error(e) for e in result.errors]}
-                )
+                await self._refuse(op_id, [errors.format_error(e) for e in result.errors])
             else:
                 await self._error(op_id, "only subscriptions are served here; send queries and mutations to POST /v1")
             return
@@ -199,13 +201,13 @@ class _Session:
                     payload["errors"] = [errors.format_error(e) for e in result.errors]
                 await self.send({"type": "data", "id": op_id, "payload": payload})
         except AirpoolError as exc:
-            await self.send({"type": "error", "id": op_id, "payload": [errors.airpool_error_payload(exc)]})
+            await self.send({"type": "error", "id": op_id, "payload": errors.airpool_error_payload(exc)})
         except asyncio.CancelledError:
             raise
         except Exception:
             rid = errors.new_request_id()
             log.exception("subscription %s failed (request %s)", op_id, rid)
-            await self.send({"type": "error", "id": op_id, "payload": [errors.internal_error_payload(rid)]})
+            await self.send({"type": "error", "id": op_id, "payload": errors.internal_error_payload(rid)})
         finally:
             aclose = getattr(results, "aclose", None)
             if aclose is not None:
@@ -225,8 +227,13 @@ class _Session:
 
     async def _error(self, op_id: str, message: str) -> None:
         await self.send(
-            {"type": "error", "id": op_id, "payload": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]}
+            {"type": "error", "id": op_id, "payload": {"message": message, "extensions": {"code": "BAD_REQUEST"}}}
         )
+
+    async def _refuse(self, op_id: str, formatted: list[dict[str, Any]]) -> None:
+        """An operation refused before its first event: a ``data`` message with the errors, then ``complete``."""
+        await self.send({"type": "data", "id": op_id, "payload": {"data": None, "errors": formatted}})
+        await self.send({"type": "complete", "id": op_id})
 
     async def cancel_all(self) -> None:
         tasks = [*self.operations.values(), *([self.keepalive] if self.keepalive else [])]

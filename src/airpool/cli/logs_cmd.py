@@ -152,24 +152,27 @@ def _follow(current: session.Session, variables: dict[str, Any], *, timestamps: 
 
 
 def _handle(message: dict[str, Any], *, current: session.Session, timestamps: bool) -> bool:
-    """Show one message; True when the stream is over."""
+    """Show one message; True when the stream is over. Refusals come as ``data`` with ``errors`` (before the first
+    line) or as ``error`` / ``connection_error`` with a ``{message}`` payload."""
     kind = message.get("type")
-    if kind == "data":
-        payload = message.get("payload") or {}
+    payload = message.get("payload")
+    if kind == "data" and isinstance(payload, dict):
         if payload.get("errors"):
-            raise AirpoolError(str(payload["errors"][0].get("message")))
+            _refused(payload["errors"][0], current=current)
         line = (payload.get("data") or {}).get("log")
         if line:
             _show(line, timestamps=timestamps)
         return False
     if kind in ("error", "connection_error"):
-        payload = message.get("payload")
-        first = payload[0] if isinstance(payload, list) and payload else payload or {}
-        text = str(first.get("message") if isinstance(first, dict) else first)
-        if text == "AUTH_TOKEN_REFRESH_FAILED":
-            raise client.TokenExpired(
-                f"your token for {current.context.server} is no longer valid; log in again with "
-                f"`airpool login {current.context.server}`"
-            )
-        raise AirpoolError(text)
+        _refused(payload[0] if isinstance(payload, list) and payload else payload, current=current)
     return kind == "complete"
+
+
+def _refused(error: Any, *, current: session.Session) -> None:
+    text = str(error.get("message") if isinstance(error, dict) else error)
+    if text == "AUTH_TOKEN_REFRESH_FAILED":
+        raise client.TokenExpired(
+            f"your token for {current.context.server} is no longer valid; log in again with "
+            f"`airpool login {current.context.server}`"
+        )
+    raise AirpoolError(text)
