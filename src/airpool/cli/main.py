@@ -65,6 +65,19 @@ def _register() -> None:
     app.add_typer(context_cmd.app, name="context")
     app.add_typer(workspace_cmd.app, name="workspace")
     app.add_typer(deployment_cmd.app, name="deployment")
+    from airpool.cli import deployment_change_cmd as change
+    from airpool.cli import exits, output
+
+    for name, command, examples in (
+        ("update", change.update, ("airpool deployment update etl --executor celery --replicas workers=2 --wait",
+                                   "airpool deployment update etl --cpu scheduler=2 --memory scheduler=4Gi")),
+        ("upgrade", change.upgrade, ("airpool deployment upgrade etl --airflow-version 3.3.2 --wait",
+                                     "airpool deployment upgrade etl --cancel")),
+        ("deploy-image", change.deploy_image, ("airpool deployment deploy-image etl registry.example.com/etl:7",)),
+        ("variables", change.variables, ("airpool deployment variables etl",
+                                         "airpool deployment variables etl --set MODE=prod --secret API_TOKEN=...")),
+    ):  # fmt: skip
+        deployment_cmd.app.command(name, epilog=output.examples(*examples))(exits.handled(command))
     app.add_typer(pool_cmd.app, name="pool")
 
     from airpool.cli import logs_cmd, people_cmd

@@ -1,0 +1,198 @@
+"""``airpool deployment update|upgrade|deploy-image|variables`` against the real app served in-process; the test
+plays commander's part through the same service functions commander calls (``services.upgrades``,
+``commander_jobs``), so ``--wait`` shows each step and ends on success or on the failure's reason. Confirmations
+and the version menu run in a real terminal (pexpect)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airpool.domain.deployments import DeploymentStatus
+from airpool.services import access, commander_jobs, deployments, upgrades, variables
+from airpool.services.platform import Platform
+from tests.support import cli
+from tests.support import platform as platforms
+from tests.support.api_server import PASSWORD, GraphQL, MovableClock, make_platform, running_app
+
+pytestmark = pytest.mark.slow
+
+SECRET = "tok-never-printed-42"
+
+
+class Server:
+    def __init__(self, platform: Platform, base: str) -> None:
+        self.platform = platform
+        self.base = base
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    plat = make_platform(
+        f"sqlite:///{tmp_path / 'airpool.db'}",
+        platforms.config(pool_names=("pool-a", "pool-b"), hard_delete=True),
+        clock=MovableClock(),
+    )
+    with running_app(plat) as base:
+        GraphQL(base).signup("admin")
+        yield Server(plat, base)
+
+
+@pytest.fixture
+def config(tmp_path: Path, server: Server) -> Path:
+    return cli.login(tmp_path / "cli" / "config.yaml", server.base, username="admin", password=PASSWORD)
+
+
+def _create(config: Path, version: str = "2.11.2") -> dict[str, Any]:
+    result = cli.run(
+        config, "deployment", "create", "-l", "etl", "-n", "pool-a", "-a", version, "-e", "local", "-o", "json"
+    )
+    assert result.code == 0, result
+    created: dict[str, Any] = json.loads(result.out)
+    return created
+
+
+def _lease_upgrade(plat: Platform) -> tuple[int, str]:
+    """Commander takes the Deployment's jobs: the install is done, the upgrade is the one in hand."""
+    while True:
+        leased = commander_jobs.lease(plat, worker_id="cli-test")
+        assert leased is not None, "no job queued"
+        if leased.job.kind == "upgrade":
+            return leased.job.id, "cli-test"
+        commander_jobs.complete(plat, leased.job.id, worker_id="cli-test")
+
+
+#: Reads as the system, as commander does.
+SYSTEM = access.Actor(user_id="system", username="system", is_system_admin=True)
+
+
+def _admin_view(plat: Platform, dep_id: str) -> Any:
+    return deployments.find(plat, SYSTEM, deployment_id=dep_id)
+
+
+def test_update_changes_label_sizes_and_executor_and_refusals_change_nothing(server: Server, config: Path) -> None:
+    created = _create(config)
+    result = cli.run(
+        config, "deployment", "update", "etl", "--label", "etl-eu", "--executor", "celery",
+        "--replicas", "workers=2", "--cpu", "workers=2", "--memory", "workers=3Gi", "-o", "json",
+    )  # fmt: skip
+    assert result.code == 0, result
+    updated = json.loads(result.out)
+    assert (updated["label"], updated["executor"]) == ("etl-eu", "CeleryExecutor")
+    assert updated["config"]["workers"]["replicas"] == 2
+    assert updated["config"]["workers"]["resources"]["limits"] == {"cpu": "2", "memory": "3Gi"}
+
+    before = _admin_view(server.platform, created["id"])
+    for args, message in (
+        (["--replicas", "workers=99"], "workers"),  # the server's limit, named by the server
+        (["--replicas", "spark=2"], "component 'spark' is not known; allowed: scheduler, webserver, workers"),
+        (["--replicas", "workers=two"], "replicas must be a whole number"),
+        ([], "nothing to change"),
+    ):
+        refused = cli.run(config, "deployment", "update", "etl-eu", *args)
+        assert refused.code != 0, (args, refused)
+        assert message in refused.err, (args, refused)
+        assert "Traceback" not in refused.err
+    assert _admin_view(server.platform, created["id"]) == before
+
+
+def test_upgrade_asks_in_a_terminal_and_can_be_cancelled(server: Server, config: Path) -> None:
+    created = _create(config)
+    release = created["releaseName"]
+    # The version menu (only newer versions the server offers) and the confirmation.
+    child = cli.spawn(config, "deployment", "upgrade", "etl")
+    child.expect(f"Upgrade {release} from Airflow 2.11.2 to")
+    child.expect("3.3.2")
+    child.send("\r")
+    child.expect("a migrated database is not migrated back")
+    child.expect(rf"Upgrade {release} from Airflow 2\.11\.2 to 3\.3\.2\? \[y/N\]")
+    child.sendline("n")
+    child.expect("Nothing changed.")
+    assert cli.finish(child) == 0
+    assert _admin_view(server.platform, created["id"]).desired_airflow_version is None
+
+    child = cli.spawn(config, "deployment", "upgrade", "etl", "--airflow-version", "3.3.2")
+    child.expect(r"\[y/N\]")
+    child.sendline("y")
+    child.expect("Upgrade started.")
+    child.expect(f"airpool deployment upgrade {release} --cancel")
+    assert cli.finish(child) == 0
+    assert _admin_view(server.platform, created["id"]).rollout_phase == "queued"
+
+    # Without a terminal it needs --yes; a version the server does not offer is the server's refusal.
+    piped = cli.run(config, "deployment", "upgrade", "etl", "--airflow-version", "3.3.2")
+    assert piped.code != 0
+    assert "pass --yes to upgrade" in piped.err
+    refused = cli.run(config, "deployment", "upgrade", "etl", "-a", "9.9.9", "--yes")
+    assert refused.code == 1, refused
+    assert "desiredAirflowVersion '9.9.9' is not offered" in refused.err, refused
+
+    cancelled = cli.run(config, "deployment", "upgrade", "etl", "--cancel")
+    assert cancelled.code == 0, cancelled
+    assert f"Upgrade cancelled; {release} keeps running Airflow 2.11.2." in cancelled.out
+    again = cli.run(config, "deployment", "upgrade", "etl", "--cancel")
+    assert "Nothing to cancel" in again.out
+    view = _admin_view(server.platform, created["id"])
+    assert (view.airflow_version, view.desired_airflow_version, view.rollout_phase) == ("2.11.2", None, None)
+
+
+def test_upgrade_wait_follows_commander_to_the_new_version_or_to_the_failure(server: Server, config: Path) -> None:
+    created = _create(config)
+    plat, dep_id = server.platform, created["id"]
+    waiting = cli.Piped(config, "deployment", "upgrade", "etl", "-a", "3.3.2", "--yes", "--wait")
+    waiting.wait_for_line("Airflow 2.11.2 [queued], deploying - queued for upgrade to Airflow 3.3.2")
+    lease = _lease_upgrade(plat)
+    assert upgrades.begin_migration(plat, dep_id, version="3.3.2", image=None, lease=lease)
+    waiting.wait_for_line("[migrating], deploying - running the database migration of Airflow 3.3.2")
+    upgrades.finish_rollout(plat, dep_id, version="3.3.2", image=None, lease=lease)
+    commander_jobs.report_status(plat, dep_id, status=DeploymentStatus.HEALTHY, message="all ready", lease=lease)
+    result = waiting.finish()
+    assert result.code == 0, result
+    assert "runs Airflow 3.3.2 and is healthy" in result.out
+
+    # An image deploy whose migration fails: --wait ends with commander's reason, exit 1.
+    commander_jobs.complete(plat, lease[0], worker_id=lease[1])
+    image = "registry.example.com/etl/airflow:7"
+    failing = cli.Piped(config, "deployment", "deploy-image", "etl", image, "--wait")
+    failing.wait_for_line(f"[queued], deploying - queued for deploy of image {image}")
+    lease = _lease_upgrade(plat)
+    assert upgrades.begin_migration(plat, dep_id, version="3.3.2", image=image, lease=lease)
+    reason = f"deploying image {image} (Airflow 3.3.2) failed: ErrImagePull; Airflow 3.3.2 keeps running"
+    upgrades.fail_rollout(plat, dep_id, reason=reason, lease=lease)
+    result = failing.finish()
+    assert result.code == 1, result
+    assert f"Error: Deployment {created['releaseName']}: {reason}" in result.err
+    # A malformed reference never reaches commander.
+    bad = cli.run(config, "deployment", "deploy-image", "etl", "registry.example.com/etl/airflow")
+    assert bad.code == 1, bad
+    assert "names no tag" in bad.err, bad
+
+
+def test_variables_set_secret_and_unset_and_secret_values_are_never_printed(server: Server, config: Path) -> None:
+    _create(config)
+    result = cli.run(config, "deployment", "variables", "etl", "--set", "MODE=prod", "--secret", f"API_TOKEN={SECRET}")
+    assert result.code == 0, result
+    assert "MODE" in result.out
+    assert "prod" in result.out
+    assert "API_TOKEN" in result.out
+    assert "(secret)" in result.out
+    # Changing another variable keeps the secret's stored value without the CLI ever having seen it.
+    result = cli.run(config, "deployment", "variables", "etl", "--set", "MODE=dev", "-o", "json")
+    assert result.code == 0, result
+    listed = {v["key"]: v for v in json.loads(result.out)}
+    assert listed["API_TOKEN"] == {"key": "API_TOKEN", "value": None, "isSecret": True}
+    assert listed["MODE"]["value"] == "dev"
+    dep_id = json.loads(cli.run(config, "deployment", "status", "etl", "-o", "json").out)["id"]
+    assert dict(variables.for_commander(server.platform, dep_id).items)["API_TOKEN"] == SECRET
+    removed = cli.run(config, "deployment", "variables", "etl", "--unset", "MODE")
+    assert removed.code == 0
+    assert "MODE" not in removed.out
+    missing = cli.run(config, "deployment", "variables", "etl", "--unset", "NOPE")
+    assert missing.code == 1
+    assert "variable 'NOPE' is not set" in missing.err
+    for output in (result, removed, missing):
+        assert SECRET not in output.out + output.err
