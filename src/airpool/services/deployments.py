@@ -648,3 +648,28 @@ def find(
         except NotFound:
             return None
         return views.DeploymentView.of(dep)
+
+
+def quota_preview(
+    platform: Platform, actor: Actor, deployment_id: str, config: Mapping[str, Any] | None = None
+) -> dict[str, dict[str, str]]:
+    """What the namespace's ResourceQuota ``hard`` and LimitRange ``max`` would be with ``config`` (Houston's
+    payload, checked as ``update`` checks it; None: as the Deployment is now). Writes nothing; needs viewer."""
+    from airpool.manifests.airflow import limits
+    from airpool.manifests.airflow.spec import AirflowSpec
+
+    dep = get(platform, actor, deployment_id)
+    defaults = {name: size.default for name, size in platform.config.deployment_sizes}
+    stored = dict(dep.config or {})
+    current = sizes.from_stored(stored, defaults)
+    chosen = sizes.check_config(config, current, platform.config.size_limits) if config else current
+    resized = {n for n in sizes.COMPONENTS if n in stored or (config and config.get(n) is not None)}
+    spec = AirflowSpec(
+        deployment_id=dep.id,
+        release_name=dep.release_name,
+        namespace=dep.namespace,
+        executor=dep.executor,
+        airflow_version=dep.airflow_version,
+        sizes=tuple((n, chosen[n]) for n in sizes.COMPONENTS if n in resized),
+    )
+    return {"quota": limits.quota_hard(spec), "container_max": limits.container_max(spec)}

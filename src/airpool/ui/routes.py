@@ -13,6 +13,7 @@ from airpool.services import auth
 from airpool.services.platform import Platform
 from airpool.ui import framework
 from airpool.ui import session as sessions
+from airpool.ui.deployment_pages import DeploymentPages
 from airpool.ui.logs_pages import LogsPages
 from airpool.ui.pages import Pages
 from airpool.ui.people_pages import PeoplePages
@@ -25,6 +26,7 @@ def routes(platform: Platform) -> list[BaseRoute]:
     pages = Pages(platform)
     people = PeoplePages(platform)
     single = SsoPages(platform)
+    changes = DeploymentPages(platform, pages)
     guard = framework.Guard(
         codec=sessions.SessionCodec(secret_key=lambda: auth.signing_key(platform)),
         current_user=pages.current_user,
@@ -53,6 +55,10 @@ def routes(platform: Platform) -> list[BaseRoute]:
         Route("/deployments/{id}/live", page(pages.deployment_live), methods=get),
         Route("/deployments/{id}/delete", page(pages.delete_deployment), methods=both),
         Route("/deployments/{id}/retry", page(pages.retry_deployment), methods=post),
+        Route("/deployments/{id}/settings", page(changes.settings), methods=both),
+        Route("/deployments/{id}/upgrade", page(changes.upgrade), methods=both),
+        Route("/deployments/{id}/upgrade/cancel", page(changes.cancel_upgrade), methods=post),
+        Route("/deployments/{id}/variables", page(changes.variables), methods=both),
         Route("/admin/pool", page(pages.pool), methods=get),
         Route("/admin/pool/{name}/release", page(pages.release), methods=both),
         Route("/admin/pool/{name}/retry", page(pages.retry_release), methods=post),

@@ -1,0 +1,163 @@
+"""A Deployment's Settings and Variables pages in a real browser against ``airpool serve`` (no commander; the test
+plays commander's part through the services it calls): edit label and description, resize with a preview of the
+namespace quota (refusals shown on the form, nothing saved), upgrade after a confirmation, cancel it, see a failed
+upgrade's reason; variables whose secret values never reach the browser."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from airpool.services import access, commander_jobs, deployments, upgrades, variables
+from tests.e2e.test_ui_flows import VALUES, Server, capture, serving, sign_up
+
+pytestmark = pytest.mark.slow
+
+SECRET = "s3cr3t-never-in-the-page"
+SYSTEM = access.Actor(user_id="system", username="system", is_system_admin=True)
+
+
+@pytest.fixture
+def ui_server(tmp_path: Path, sqlite_url: str) -> Iterator[Server]:
+    with serving(tmp_path, sqlite_url, VALUES) as running:
+        yield running
+
+
+def _create(page: Page, label: str, version: str) -> str:
+    page.get_by_role("link", name="New Deployment").click()
+    page.get_by_label("Name", exact=True).fill(label)
+    page.get_by_label("Airflow version").fill(version)
+    page.get_by_label("Kubernetes Namespace").select_option("pool-a")
+    page.get_by_role("button", name="Create Deployment").click()
+    expect(page).to_have_url(re.compile(r"/deployments/[0-9a-f-]{36}$"))
+    return page.url.rsplit("/", 1)[1]
+
+
+def _commander_takes_upgrade(server: Server) -> tuple[int, str]:
+    while True:
+        leased = commander_jobs.lease(server.platform, worker_id="ui-test-commander")
+        assert leased is not None
+        if leased.job.kind == "upgrade":
+            return leased.job.id, "ui-test-commander"
+        commander_jobs.complete(server.platform, leased.job.id, worker_id="ui-test-commander")
+
+
+def test_settings_edit_resize_with_quota_preview_and_upgrade_with_confirmation(
+    ui_server: Server, browser_page: Page
+) -> None:
+    page, server = browser_page, ui_server
+    sign_up(page, server)
+    dep_id = _create(page, "Sales", "2.11.2")
+    page.get_by_role("link", name="Deployment settings").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Settings of Sales")
+    capture(page, "deployment-settings")
+
+    page.get_by_label("Name").fill("Sales EU")
+    page.get_by_label("Description").fill("nightly loads")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page).to_have_url(re.compile(f"/deployments/{dep_id}$"))
+    expect(page.get_by_role("status")).to_contain_text("Saved.")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Sales EU")
+
+    # Resize: the preview shows what the namespace quota becomes, before anything is saved.
+    page.get_by_role("link", name="Deployment settings").click()
+    page.get_by_label("workers replicas").fill("3")
+    page.get_by_label("workers CPU limit").fill("2")
+    page.get_by_role("button", name="Preview quota").click()
+    expect(page.locator('[data-preview="pods"]')).to_have_text("66")  # 60 + twice three workers
+    expect(page.locator('[data-preview="limits.cpu"]')).to_have_text("44000m")  # 32 + 2 x 3 x 2 cores
+    expect(page.locator('[data-preview="container-max"]')).to_have_text("2 CPU, 2Gi")
+    capture(page, "deployment-settings-preview")
+    assert deployments.get(server.platform, SYSTEM, dep_id).config == {}
+    # Beyond the admin's limit: the server's refusal on the form as typed, nothing saved.
+    page.get_by_label("workers replicas").fill("99")
+    page.get_by_role("button", name="Save resources").click()
+    expect(page.get_by_role("alert")).to_contain_text("config.workers.replicas 99 is outside what this installation")
+    expect(page.get_by_label("workers replicas")).to_have_value("99")
+    assert deployments.get(server.platform, SYSTEM, dep_id).config == {}
+    page.get_by_label("workers replicas").fill("3")
+    page.get_by_role("button", name="Save resources").click()
+    expect(page.get_by_role("status")).to_contain_text("Saved the new sizes of workers")
+    assert deployments.get(server.platform, SYSTEM, dep_id).config["workers"]["replicas"] == 3
+
+    # Upgrade 2.11.2 -> 3.3.2 asks first, then is queued; it can be cancelled before its migration.
+    page.get_by_role("link", name="Deployment settings").click()
+    page.get_by_label("Upgrade to").select_option("3.3.2")
+    page.get_by_role("button", name="Upgrade…").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Upgrade Sales EU to Airflow 3.3.2?")
+    expect(page.locator("main")).to_contain_text("A migrated database is not migrated back.")
+    expect(page.locator("main")).to_contain_text("This is a major upgrade")
+    capture(page, "deployment-upgrade-confirm")
+    page.get_by_role("button", name="Upgrade to Airflow 3.3.2").click()
+    expect(page.get_by_role("status")).to_contain_text("Upgrade to Airflow 3.3.2 started")
+    expect(page.locator("[data-rollout-card]")).to_contain_text("Airflow 3.3.2: queued.")
+    page.get_by_role("link", name="Deployment settings").click()
+    page.get_by_role("button", name="Cancel the upgrade").click()
+    expect(page.get_by_role("status")).to_contain_text("Upgrade to Airflow 3.3.2 cancelled")
+    assert deployments.get(server.platform, SYSTEM, dep_id).desired_airflow_version is None
+
+    # Asked again; commander's migration fails: the page says why, 2.11.2 still runs.
+    page.get_by_label("Upgrade to").select_option("3.3.2")
+    page.get_by_role("button", name="Upgrade…").click()
+    page.get_by_role("button", name="Upgrade to Airflow 3.3.2").click()
+    lease = _commander_takes_upgrade(server)
+    assert upgrades.begin_migration(server.platform, dep_id, version="3.3.2", image=None, lease=lease)
+    page.get_by_role("link", name="Deployment settings").click()
+    expect(page.locator("[data-rollout]")).to_contain_text("this can no longer be cancelled")
+    expect(page.get_by_role("button", name="Cancel the upgrade")).to_have_count(0)
+    reason = (
+        "deploying Airflow 3.3.2 failed: the migration Job failed: BackoffLimitExceeded; Airflow 2.11.2 keeps running"
+    )
+    upgrades.fail_rollout(server.platform, dep_id, reason=reason, lease=lease)
+    page.goto(server.url(f"/deployments/{dep_id}"))
+    expect(page.locator("[data-rollout-card]")).to_contain_text(f"Last upgrade failed: {reason}")
+    expect(page.locator(".facts")).to_contain_text("2.11.2")
+    capture(page, "deployment-upgrade-failed")
+
+
+def test_variables_page_keeps_secret_values_out_of_the_browser(ui_server: Server, browser_page: Page) -> None:
+    page, server = browser_page, ui_server
+    sign_up(page, server)
+    dep_id = _create(page, "Vars", "3.3.2")
+    page.get_by_role("link", name="Variables").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Environment variables of Vars")
+    page.get_by_label("Key 1", exact=True).fill("MODE")
+    page.get_by_label("Value 1", exact=True).fill("prod")
+    page.get_by_label("Key 2", exact=True).fill("API_TOKEN")
+    page.get_by_label("Value 2", exact=True).fill(SECRET)
+    page.get_by_label("Secret 2", exact=True).check()
+    page.get_by_role("button", name="Save variables").click()
+    expect(page.get_by_role("status")).to_contain_text("Saved 2 variable(s)")
+    capture(page, "deployment-variables")
+    assert SECRET not in page.content()
+    # Listed by key: API_TOKEN first, its value field empty and masked.
+    expect(page.get_by_label("Key 1", exact=True)).to_have_value("API_TOKEN")
+    expect(page.get_by_label("Value 1", exact=True)).to_have_value("")
+    expect(page.get_by_label("Value 1", exact=True)).to_have_attribute("type", "password")
+    expect(page.get_by_label("Value 2", exact=True)).to_have_value("prod")
+
+    # Change the plain one; the secret left empty keeps its stored value.
+    page.get_by_label("Value 2", exact=True).fill("dev")
+    page.get_by_role("button", name="Save variables").click()
+    expect(page.get_by_role("status")).to_contain_text("Saved 2 variable(s)")
+    assert dict(variables.for_commander(server.platform, dep_id).items) == {"MODE": "dev", "API_TOKEN": SECRET}
+
+    # A bad key is refused naming it; the secret typed meanwhile is not sent back to the page.
+    page.get_by_label("Key 3", exact=True).fill("NOT-VALID")
+    page.get_by_label("Value 3", exact=True).fill("x")
+    page.get_by_label("Value 1", exact=True).fill("typed-again-secret")
+    page.get_by_role("button", name="Save variables").click()
+    expect(page.get_by_role("alert")).to_contain_text("NOT-VALID")
+    assert "typed-again-secret" not in page.content()
+    assert SECRET not in page.content()
+    assert dict(variables.for_commander(server.platform, dep_id).items) == {"MODE": "dev", "API_TOKEN": SECRET}
+
+    page.goto(server.url(f"/deployments/{dep_id}/variables"))
+    page.get_by_label("Remove MODE").check()
+    page.get_by_role("button", name="Save variables").click()
+    expect(page.get_by_role("status")).to_contain_text("Saved 1 variable(s)")
+    assert dict(variables.for_commander(server.platform, dep_id).items) == {"API_TOKEN": SECRET}
