@@ -166,6 +166,10 @@ def test_upgrade_wait_follows_commander_to_the_new_version_or_to_the_failure(ser
     result = failing.finish()
     assert result.code == 1, result
     assert f"Error: Deployment {created['releaseName']}: {reason}" in result.err
+    shown = cli.run(config, "deployment", "status", "etl")
+    lines = shown.out.splitlines()
+    assert f"Last upgrade failed: {reason}" in lines, shown
+    assert any(line.startswith("Airflow:") and line.endswith(" 3.3.2") for line in lines), shown
     # A malformed reference never reaches commander.
     bad = cli.run(config, "deployment", "deploy-image", "etl", "registry.example.com/etl/airflow")
     assert bad.code == 1, bad

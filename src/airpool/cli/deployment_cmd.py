@@ -259,13 +259,17 @@ def status(
         ("Workspace", (found.get("workspace") or {}).get("label")),
         ("Namespace", found["namespace"]),
         ("Executor", found["executor"]),
-        ("Airflow", found["airflowVersion"]),
+        ("Airflow", found["airflowVersion"] + (f" (image {found['image']})" if found.get("image") else "")),
         ("DAG deploy", _dag_text(found.get("dagDeployment"))),
         ("Status", found["status"]),
         ("Message", found["statusMessage"]),
         ("Created", found["createdAt"]),
         ("Updated", found["updatedAt"]),
     ]
+    if found.get("rolloutPhase"):
+        pairs.append(("Upgrade", f"to Airflow {found['desiredAirflowVersion']}: {found['rolloutPhase']}"))
+    if found.get("rolloutError"):
+        pairs.append(("Last upgrade failed", found["rolloutError"]))
     if found.get("deletedAt"):
         pairs.append(("Deleted", found["deletedAt"]))
     if found.get("releasesAt"):

@@ -48,6 +48,7 @@ _DEPLOYMENT_FIELDS = """
   workspace { id label }
   urls { type url }
   dagDeployment { type nfsLocation }
+  desiredAirflowVersion image rolloutPhase rolloutError
 """
 
 WORKSPACE_DEPLOYMENTS = f"""
