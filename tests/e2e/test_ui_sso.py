@@ -24,6 +24,7 @@ from airpool.devcluster.processes import free_port
 from airpool.services import auth, teams, workspaces
 from airpool.services.platform import Platform
 from airpool.store import models
+from tests.support import cli
 from tests.support import dex as dex_support
 from tests.support.api_server import GraphQL, make_platform, running_app
 from tests.support.browser import check_basics, screenshot
@@ -230,3 +231,20 @@ def test_an_unregistered_redirect_uri_is_refused_by_the_provider(site: Site, bro
         expect(page.get_by_text("Unregistered redirect_uri")).to_be_visible()
         assert page.url.startswith(site.dex.issuer)
     assert users(site.plat) == before
+
+
+def test_airpool_cli_logs_in_with_a_token_from_the_token_page(site: Site, tmp_path: Path) -> None:
+    """``airpool login URL --sso`` takes the token the /token page makes (here made the way that page makes it)."""
+    config = tmp_path / "cli.yaml"
+    admin = auth.login(site.plat, username="admin", password="correct horse battery").user
+    token = auth.start_session(site.plat, admin).token
+    done = cli.run(config, "login", site.base, "--sso", AIRPOOL_TOKEN=token)
+    assert done.code == 0, done
+    assert f"Logged in to {site.base} as admin" in done.out
+    listed = cli.run(config, "workspace", "list", "-o", "json")
+    assert listed.code == 0, listed
+    assert "Authors' space" in listed.out
+    bad = cli.run(config, "login", site.base, "--sso", AIRPOOL_TOKEN="not-a-token")
+    assert bad.code != 0
+    assert "malformed or invalid token" in bad.err
+    assert "Traceback" not in bad.err

@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from airpool.config.model import AuthSettings, OidcProvider
+from airpool.domain.errors import Forbidden
 from airpool.services import auth, sso, teams, workspaces
 from airpool.services.platform import Platform
 from airpool.store import models
@@ -126,3 +127,21 @@ def test_without_group_import_teams_are_left_alone(plat: Platform) -> None:
     done = sso.login_with_claims(plat, identity(groups=None))
     assert done.teams == ()
     assert teams.list_teams(plat, admin) == (0, [])
+
+
+def test_with_local_accounts_off_passwords_are_refused_naming_the_key(plat: Platform) -> None:
+    admin = tp.admin(plat)
+    auth.create_user(plat, admin, username="bob", password=PASSWORD)
+    plat.config = dataclasses.replace(
+        plat.config, auth=AuthSettings(local_enabled=False, providers=(PROVIDER,), groups_import=True)
+    )
+    assert auth.auth_config(plat).local_enabled is False
+    for attempt in (
+        lambda: auth.login(plat, username="bob", password=PASSWORD),
+        lambda: auth.signup(plat, username="eve", password=PASSWORD),
+    ):
+        with pytest.raises(Forbidden, match=r"auth.local.enabled: false\); log in with Corp"):
+            attempt()
+    assert counts(plat) == (2, 0)
+    # single sign-on still works
+    assert sso.login_with_claims(plat, identity()).created

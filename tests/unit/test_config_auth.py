@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from airpool import config
+from airpool.config.describe import describe
 from airpool.domain.errors import ConfigError
 
 PREFIX = "astronomer.houston.config.auth.openidConnect"
@@ -88,6 +90,12 @@ def test_enabled_providers_in_order_disabled_ones_skipped(tmp_path: Path) -> Non
     assert corp.groups_claim == "roles"
     assert auth.provider("corp-sso") is corp
     assert auth.provider("microsoft") is None
+    # `config validate` and the Settings page show the providers, never a client secret
+    shown = describe(cfg)["auth"]
+    assert shown["openidConnect"]["corp-sso"]["clientSecret"] == "(set)"
+    assert shown["openidConnect"]["okta"]["clientSecret"] == "(none: public client)"
+    assert "from-env" not in json.dumps(shown)
+    assert "from-values" not in json.dumps(shown)
 
 
 def test_every_provider_error_names_its_key(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ LOGIN_EPILOG = output.examples(
     "airpool login   # the current context's server, else http://localhost:8871",
     "airpool login https://airpool.example.com -u alice",
     "AIRPOOL_PASSWORD=... airpool login localhost:8871 -u ci-bot   # no prompt",
+    "airpool login https://airpool.example.com --sso   # single sign-on: paste the token from <URL>/token",
 )
 LOGOUT_EPILOG = output.examples("airpool logout", "airpool logout --context prod.example.com")
 
@@ -25,6 +26,16 @@ def login(
         None, "--password", envvar="AIRPOOL_PASSWORD", help="Password (prompted, hidden, when not given).", hidden=True
     ),
     name: str | None = typer.Option(None, "--context", help="Name of the context to store (default: host:port)."),
+    sso: bool = typer.Option(
+        False, "--sso", help="Single sign-on: open <URL>/token in a browser, log in there and paste the token."
+    ),
+    token: str | None = typer.Option(
+        None,
+        "--token",
+        envvar="AIRPOOL_TOKEN",
+        help="With --sso: the token (prompted, hidden, when not given).",
+        hidden=True,
+    ),
 ) -> None:
     """Log in to an airpool server and make it the current context."""
     config = settings.load()
@@ -32,32 +43,46 @@ def login(
     server = client.normalize_server(url or (existing.server if existing else client.DEFAULT_SERVER))
     anonymous = client.Client(server=server)
     auth = anonymous.execute(queries.AUTH_CONFIG)["authConfig"]
-    if not auth.get("localEnabled", True):
-        raise AirpoolError(f"{server} does not accept username and password logins")
-    if auth.get("initialSignup"):
+    if not sso and not auth.get("localEnabled", True):
+        raise AirpoolError(
+            f"{server} does not accept username and password logins; log in with single sign-on: "
+            f"`airpool login {server} --sso`"
+        )
+    if sso and not auth.get("providers"):
+        raise AirpoolError(f"{server} offers no single sign-on; log in with a username and password")
+    if auth.get("initialSignup") and not sso:
         raise AirpoolError(f"{server} has no users yet: sign up at {server}/ first (the first user becomes admin)")
     same_server = next((c for c in config.contexts.values() if c.server == server), None)
     context_name = name or (same_server.name if same_server else settings.context_name(server))
     previous = config.contexts.get(context_name)
-    if username is None:
-        username = typer.prompt("Username", default=previous.username if previous and previous.username else None)
-    if password is None:
-        password = typer.prompt("Password", hide_input=True)
-    auth_user = anonymous.execute(queries.CREATE_TOKEN, {"identity": username, "password": password})["createToken"]
-    token = auth_user["token"]["value"]
+    if sso:
+        if token is None:
+            typer.echo(f"Open {server}/token in a browser, log in, press Make a token and paste it here.")
+            token = typer.prompt("Token", hide_input=True)
+        token = token.strip()
+        me = client.Client(server=server, token=token).execute(queries.SELF)["self"]
+        login_name = str(me["username"])
+    else:
+        if username is None:
+            username = typer.prompt("Username", default=previous.username if previous and previous.username else None)
+        if password is None:
+            password = typer.prompt("Password", hide_input=True)
+        auth_user = anonymous.execute(queries.CREATE_TOKEN, {"identity": username, "password": password})["createToken"]
+        token = auth_user["token"]["value"]
+        login_name = auth_user["user"]["username"]
     workspaces = client.Client(server=server, token=token).execute(queries.WORKSPACES)["workspaces"]
     workspace = _keep_or_pick(workspaces, previous_id=previous.workspace_id if previous else None)
     config.contexts[context_name] = settings.Context(
         name=context_name,
         server=server,
-        username=auth_user["user"]["username"],
+        username=login_name,
         token=token,
         workspace_id=workspace["id"] if workspace else None,
         workspace_label=workspace["label"] if workspace else None,
     )
     config.current = context_name
     settings.save(config)
-    typer.echo(f"Logged in to {server} as {auth_user['user']['username']} (context {context_name}).")
+    typer.echo(f"Logged in to {server} as {login_name} (context {context_name}).")
     if workspace is None:
         typer.echo("You belong to no workspace yet; ask an admin to add you to one.")
     else:

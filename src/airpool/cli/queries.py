@@ -6,7 +6,8 @@ e2e tests run each of them against a real server).
 
 from __future__ import annotations
 
-AUTH_CONFIG = "query AuthConfig { authConfig { localEnabled publicSignup initialSignup } }"
+AUTH_CONFIG = "query AuthConfig { authConfig { localEnabled publicSignup initialSignup providers { name } } }"
+SELF = "query Self { self { username } }"
 
 CREATE_TOKEN = """
 mutation CreateToken($identity: String, $password: String!) {

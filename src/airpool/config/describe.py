@@ -37,6 +37,28 @@ def _persistence(p: Persistence) -> dict[str, Any]:
     }
 
 
+def _auth(config: PlatformConfig) -> dict[str, Any]:
+    """``astronomer.houston.config.auth`` as in effect; a client secret only says whether it is set."""
+    auth = config.auth
+    return {
+        "local": {"enabled": auth.local_enabled},
+        "openidConnect": {
+            "clockTolerance": auth.clock_tolerance,
+            "idpGroupsImportEnabled": auth.groups_import,
+            **{
+                p.name: {
+                    "displayName": p.display_name,
+                    "clientId": p.client_id,
+                    "clientSecret": "(set)" if p.client_secret else "(none: public client)",
+                    "discoveryUrl": p.discovery_url,
+                    "authUrlParams": dict(p.auth_url_params),
+                }
+                for p in auth.providers
+            },
+        },
+    }
+
+
 def describe(config: PlatformConfig) -> dict[str, Any]:
     pool = config.pool
     return {
@@ -67,6 +89,7 @@ def describe(config: PlatformConfig) -> dict[str, Any]:
             "nfsMountDagDeployment": config.deployments.nfs_dag_deploys,
             "triggererEnabled": config.deployments.triggerer_enabled,
         },
+        "auth": _auth(config),
         "airpool": {
             "databaseUrl": mask(config.database_url) or f"sqlite (file in {config.data_dir})",
             "dataDir": config.data_dir,
