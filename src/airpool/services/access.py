@@ -236,6 +236,16 @@ def require_deployment(
     raise Forbidden()
 
 
+def live_deployment(s: Session, actor: Actor, deployment_id: str, minimum: Role) -> models.Deployment:
+    """The live (not deleted) Deployment if the caller holds ``minimum`` on it; managing its people (``ADMIN``)
+    is also open to the admins of its workspace. NotFound for a deleted, unknown or unreadable one."""
+    dep = s.get(models.Deployment, deployment_id) if deployment_id else None
+    if dep is None or dep.deleted_at is not None:
+        raise deployment_not_found(deployment_id)
+    require_deployment(s, actor, dep, minimum, or_workspace=Role.ADMIN if minimum is Role.ADMIN else None)
+    return dep
+
+
 def require_system_admin(actor: Actor) -> None:
     if not actor.is_system_admin:
         raise Forbidden()

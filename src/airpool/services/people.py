@@ -288,14 +288,6 @@ def set_workspace_user_role(platform: Platform, actor: Actor, workspace_id: str,
 # --- Deployment users ----------------------------------------------------------------------------------------------
 
 
-def _deployment(s: Session, actor: Actor, deployment_id: str, minimum: Role) -> models.Deployment:
-    dep = s.get(D, deployment_id) if deployment_id else None
-    if dep is None or dep.deleted_at is not None:
-        raise access.deployment_not_found(deployment_id)
-    access.require_deployment(s, actor, dep, minimum, or_workspace=Role.ADMIN if minimum is Role.ADMIN else None)
-    return dep
-
-
 def deployment_users(
     platform: Platform,
     actor: Actor,
@@ -307,7 +299,7 @@ def deployment_users(
 ) -> list[views.MemberView]:
     """Houston ``deploymentUsers``: users holding a role on this Deployment, by username."""
     with platform.db.read() as s:
-        _deployment(s, actor, deployment_id, Role.VIEWER)
+        access.live_deployment(s, actor, deployment_id, Role.VIEWER)
         users = [
             u
             for u in s.scalars(
@@ -346,6 +338,15 @@ def _binding_view(
     )
 
 
+def _on_deployment(
+    s: Session, actor: Actor, deployment_id: str, *, email: str, user_id: str | None
+) -> tuple[models.Deployment, models.User, models.DeploymentRoleBinding | None]:
+    """The Deployment (the caller must be its admin), the user and their own role binding there, if any."""
+    dep = access.live_deployment(s, actor, deployment_id, Role.ADMIN)
+    user = _user_for(s, email=email, user_id=user_id)
+    return dep, user, _deployment_binding(s, dep.id, user.id)
+
+
 def add_deployment_user(
     platform: Platform, actor: Actor, deployment_id: str, *, email: str, role: str, user_id: str | None = None
 ) -> views.BindingView:
@@ -354,8 +355,7 @@ def add_deployment_user(
     wanted = access.parse_role(role, Scope.DEPLOYMENT)
     now = platform.now()
     with platform.db.write() as s:
-        dep = _deployment(s, actor, deployment_id, Role.ADMIN)
-        user = _user_for(s, email=email, user_id=user_id)
+        dep, user, existing = _on_deployment(s, actor, deployment_id, email=email, user_id=user_id)
         if (
             access.workspace_role(s, access.actor_for_user(s, user), dep.workspace_id) is None
             and not user.is_system_admin
@@ -364,7 +364,6 @@ def add_deployment_user(
                 f"user {access.shown(user.username)} is not a member of this Deployment's workspace: add them to the "
                 "workspace first (astro workspace user add)"
             )
-        existing = _deployment_binding(s, dep.id, user.id)
         if existing is not None:
             raise Conflict(
                 f"user {access.shown(user.username)} already has "
@@ -385,9 +384,7 @@ def update_deployment_user(
     wanted = access.parse_role(role, Scope.DEPLOYMENT)
     now = platform.now()
     with platform.db.write() as s:
-        dep = _deployment(s, actor, deployment_id, Role.ADMIN)
-        user = _user_for(s, email=email, user_id=user_id)
-        binding = _deployment_binding(s, dep.id, user.id)
+        dep, user, binding = _on_deployment(s, actor, deployment_id, email=email, user_id=user_id)
         if binding is None:
             raise NotFound(
                 f"user {access.shown(user.username)} has no role on this Deployment; add one with "
@@ -404,9 +401,7 @@ def remove_deployment_user(
     """Houston ``deploymentRemoveUserRole``: the user's role on this Deployment, as it was before removal."""
     now = platform.now()
     with platform.db.write() as s:
-        dep = _deployment(s, actor, deployment_id, Role.ADMIN)
-        user = _user_for(s, email=email, user_id=user_id)
-        binding = _deployment_binding(s, dep.id, user.id)
+        dep, user, binding = _on_deployment(s, actor, deployment_id, email=email, user_id=user_id)
         if binding is None:
             raise NotFound(f"user {access.shown(user.username)} has no role on this Deployment")
         view = _binding_view(binding, user, dep)
@@ -474,5 +469,5 @@ def workspace_bindings(platform: Platform, actor: Actor, workspace_id: str) -> l
 def deployment_abilities(platform: Platform, actor: Actor, deployment_id: str) -> access.DeploymentAbilities:
     """What the caller may do with a live Deployment they can read (NotFound otherwise)."""
     with platform.db.read() as s:
-        dep = _deployment(s, actor, deployment_id, Role.VIEWER)
+        dep = access.live_deployment(s, actor, deployment_id, Role.VIEWER)
         return access.deployment_abilities(s, actor, dep)

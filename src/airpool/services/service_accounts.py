@@ -63,12 +63,13 @@ def _check_label(label: str) -> str:
     return label
 
 
-def _live_deployment(s: Session, actor: Actor, deployment_id: str, minimum: Role) -> models.Deployment:
-    dep = s.get(models.Deployment, deployment_id) if deployment_id else None
-    if dep is None or dep.deleted_at is not None:
-        raise access.deployment_not_found(deployment_id)
-    access.require_deployment(s, actor, dep, minimum, or_workspace=Role.ADMIN if minimum is Role.ADMIN else None)
-    return dep
+def _owner(s: Session, actor: Actor, *, workspace_id: str | None, deployment_id: str | None, minimum: Role) -> str:
+    """The workspace id of the account's owner (the workspace, or the Deployment's), once the caller holds
+    ``minimum`` there."""
+    if workspace_id is not None:
+        access.require_role(s, actor, workspace_id, minimum)
+        return workspace_id
+    return access.live_deployment(s, actor, deployment_id or "", minimum).workspace_id
 
 
 def create(
@@ -93,12 +94,7 @@ def create(
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     now = platform.now()
     with platform.db.write() as s:
-        if workspace_id is not None:
-            access.require_role(s, actor, workspace_id, Role.ADMIN)
-            ws_id = workspace_id
-        else:
-            assert deployment_id is not None
-            ws_id = _live_deployment(s, actor, deployment_id, Role.ADMIN).workspace_id
+        ws_id = _owner(s, actor, workspace_id=workspace_id, deployment_id=deployment_id, minimum=Role.ADMIN)
         row = SA(
             id=str(uuid.uuid4()),
             label=label,
@@ -131,12 +127,8 @@ def list_for(
 ) -> list[views.ServiceAccountView]:
     """The accounts of a workspace (not its Deployments') or of a Deployment, oldest first. Needs viewer."""
     with platform.db.read() as s:
-        if workspace_id is not None:
-            access.require_role(s, actor, workspace_id, Role.VIEWER)
-            where = SA.workspace_id == workspace_id
-        else:
-            _live_deployment(s, actor, deployment_id or "", Role.VIEWER)
-            where = SA.deployment_id == deployment_id
+        _owner(s, actor, workspace_id=workspace_id, deployment_id=deployment_id, minimum=Role.VIEWER)
+        where = SA.workspace_id == workspace_id if workspace_id is not None else SA.deployment_id == deployment_id
         return [view(r) for r in s.scalars(sa.select(SA).where(where).order_by(SA.created_at, SA.id))]
 
 
@@ -151,11 +143,7 @@ def delete(
     """Delete an account of the given workspace or Deployment; its key stops working at once."""
     now = platform.now()
     with platform.db.write() as s:
-        if workspace_id is not None:
-            access.require_role(s, actor, workspace_id, Role.ADMIN)
-            ws_id = workspace_id
-        else:
-            ws_id = _live_deployment(s, actor, deployment_id or "", Role.ADMIN).workspace_id
+        ws_id = _owner(s, actor, workspace_id=workspace_id, deployment_id=deployment_id, minimum=Role.ADMIN)
         row = s.get(SA, service_account_id)
         if row is None or (row.workspace_id, row.deployment_id) != (workspace_id, deployment_id):
             where = (

@@ -205,7 +205,7 @@ def workspace_teams(platform: Platform, actor: Actor, workspace_id: str) -> list
 def deployment_teams(platform: Platform, actor: Actor, deployment_id: str) -> list[views.TeamView]:
     """Houston ``deploymentTeams``: teams holding a role on this Deployment."""
     with platform.db.read() as s:
-        _deployment(s, actor, deployment_id, Role.VIEWER)
+        access.live_deployment(s, actor, deployment_id, Role.VIEWER)
         teams = list(
             s.scalars(
                 sa.select(T)
@@ -415,14 +415,6 @@ def set_workspace_role(platform: Platform, actor: Actor, workspace_id: str, team
         return access.houston_role(Scope.WORKSPACE, wanted)
 
 
-def _deployment(s: Session, actor: Actor, deployment_id: str, minimum: Role) -> models.Deployment:
-    dep = s.get(D, deployment_id) if deployment_id else None
-    if dep is None or dep.deleted_at is not None:
-        raise access.deployment_not_found(deployment_id)
-    access.require_deployment(s, actor, dep, minimum, or_workspace=Role.ADMIN if minimum is Role.ADMIN else None)
-    return dep
-
-
 def _team_binding_view(binding: models.TeamRoleBinding, team: models.Team, dep: models.Deployment) -> views.BindingView:
     return views.BindingView(
         id=binding.id,
@@ -434,6 +426,21 @@ def _team_binding_view(binding: models.TeamRoleBinding, team: models.Team, dep: 
     )
 
 
+def _on_deployment(
+    s: Session, actor: Actor, deployment_id: str, team_id: str
+) -> tuple[models.Deployment, models.Team, models.TeamRoleBinding | None]:
+    """The Deployment (the caller must be its admin), the team and the team's role binding there, if any."""
+    dep = access.live_deployment(s, actor, deployment_id, Role.ADMIN)
+    team = _any_team(s, team_id)
+    return dep, team, _binding(s, team.id, Scope.DEPLOYMENT, dep.id)
+
+
+def _record_on(
+    s: Session, actor: Actor, action: str, team: models.Team, dep: models.Deployment, at: datetime, **detail: str
+) -> None:
+    _record(s, actor, action, team.id, at, workspace_id=dep.workspace_id, deployment_id=dep.id, **detail)
+
+
 def add_to_deployment(
     platform: Platform, actor: Actor, deployment_id: str, team_id: str, *, role: str
 ) -> views.BindingView:
@@ -441,14 +448,13 @@ def add_to_deployment(
     wanted = access.parse_role(role, Scope.DEPLOYMENT)
     now = platform.now()
     with platform.db.write() as s:
-        dep = _deployment(s, actor, deployment_id, Role.ADMIN)
-        team = _any_team(s, team_id)
+        dep, team, existing = _on_deployment(s, actor, deployment_id, team_id)
         if _binding(s, team.id, Scope.WORKSPACE, dep.workspace_id) is None:
             raise Conflict(
                 f"team {access.shown(team.name)} has no role in this Deployment's workspace: add it to the workspace "
                 "first (astro workspace team add)"
             )
-        if _binding(s, team.id, Scope.DEPLOYMENT, dep.id) is not None:
+        if existing is not None:
             raise Conflict(
                 f"team {access.shown(team.name)} already has a role on this Deployment; use deploymentUpdateTeamRole"
             )
@@ -462,16 +468,7 @@ def add_to_deployment(
         )
         s.add(binding)
         s.flush()
-        _record(
-            s,
-            actor,
-            "deployment.team.add",
-            team.id,
-            now,
-            workspace_id=dep.workspace_id,
-            deployment_id=dep.id,
-            role=wanted.value,
-        )
+        _record_on(s, actor, "deployment.team.add", team, dep, now, role=wanted.value)
         return _team_binding_view(binding, team, dep)
 
 
@@ -482,24 +479,13 @@ def update_deployment_role(
     wanted = access.parse_role(role, Scope.DEPLOYMENT)
     now = platform.now()
     with platform.db.write() as s:
-        dep = _deployment(s, actor, deployment_id, Role.ADMIN)
-        team = _any_team(s, team_id)
-        binding = _binding(s, team.id, Scope.DEPLOYMENT, dep.id)
+        dep, team, binding = _on_deployment(s, actor, deployment_id, team_id)
         if binding is None:
             raise NotFound(
                 f"team {access.shown(team.name)} has no role on this Deployment; add one with deploymentAddTeamRole"
             )
         binding.role = wanted.value
-        _record(
-            s,
-            actor,
-            "deployment.team.set",
-            team.id,
-            now,
-            workspace_id=dep.workspace_id,
-            deployment_id=dep.id,
-            role=wanted.value,
-        )
+        _record_on(s, actor, "deployment.team.set", team, dep, now, role=wanted.value)
         return _team_binding_view(binding, team, dep)
 
 
@@ -507,14 +493,12 @@ def remove_from_deployment(platform: Platform, actor: Actor, deployment_id: str,
     """Houston ``deploymentRemoveTeamRole``: the binding as it was. Deployment admin."""
     now = platform.now()
     with platform.db.write() as s:
-        dep = _deployment(s, actor, deployment_id, Role.ADMIN)
-        team = _any_team(s, team_id)
-        binding = _binding(s, team.id, Scope.DEPLOYMENT, dep.id)
+        dep, team, binding = _on_deployment(s, actor, deployment_id, team_id)
         if binding is None:
             raise NotFound(f"team {access.shown(team.name)} has no role on this Deployment")
         view = _team_binding_view(binding, team, dep)
         s.delete(binding)
-        _record(s, actor, "deployment.team.remove", team.id, now, workspace_id=dep.workspace_id, deployment_id=dep.id)
+        _record_on(s, actor, "deployment.team.remove", team, dep, now)
         return view
 
 
