@@ -37,6 +37,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import httpx2
 from lightkube import ApiError, AsyncClient
 from lightkube.core.generic_client import ALL_NS
 from lightkube.resources.core_v1 import Namespace
@@ -82,7 +83,9 @@ class _Key:
 
 class _Conn:
     def __init__(self, config: Any) -> None:
-        self.client = AsyncClient(config=config, trust_env=False)
+        # A generous connect timeout: thousands of watches connect at once when commander starts, and a loaded API
+        # server takes its time; a watch that gave up would only mark its namespace for a check and try again.
+        self.client = AsyncClient(config=config, trust_env=False, timeout=httpx2.Timeout(60.0))
         self.streams = 0
 
 
@@ -135,7 +138,7 @@ class PoolWatch:
         if not self._loop.is_running():
             return
         with contextlib.suppress(Exception):
-            asyncio.run_coroutine_threadsafe(self._close(), self._loop).result(10)
+            asyncio.run_coroutine_threadsafe(self._close(), self._loop).result(60)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
 

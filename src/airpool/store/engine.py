@@ -197,6 +197,9 @@ def _refuse_nul(
 ) -> None:
     """``before_cursor_execute``: no text parameter may hold U+0000 (see module docstring)."""
     rows = parameters if executemany else (parameters,)
+    flat = isinstance(parameters, Mapping) or (parameters and not isinstance(parameters[0], Mapping | list | tuple))
+    if executemany and flat:
+        rows = (parameters,)  # one batch of an "insertmanyvalues" INSERT: its parameters come as one row
     for row in rows or ():
         if isinstance(row, Mapping):
             items: Any = row.items()

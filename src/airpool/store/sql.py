@@ -23,15 +23,14 @@ def insert_ignore(session: Session, model: type[Base], rows: list[dict[str, Any]
     assert isinstance(table, sa.Table)
     key = next(iter(table.primary_key.columns))
     total = 0
-    # Multi-row statements (one per chunk of rows with the same columns): 10,000 pool names are 20 statements.
+    # One compiled statement per set of columns, its rows sent as an executemany: SQLAlchemy batches them into
+    # multi-row INSERTs itself ("insertmanyvalues"), without compiling a 10,000-row VALUES clause in Python.
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in rows:
         groups.setdefault(tuple(sorted(row)), []).append(row)
-    for columns, group in groups.items():
-        size = max(1, _MAX_PARAMETERS // len(columns))
-        for i in range(0, len(group), size):
-            stmt = insert(table).values(group[i : i + size]).on_conflict_do_nothing().returning(key)
-            total += len(session.execute(stmt).all())
+    for group in groups.values():
+        stmt = insert(table).on_conflict_do_nothing().returning(key)
+        total += len(session.execute(stmt, group).all())
     return total
 
 
