@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from airpool.services import access, commander_jobs, deployments, upgrades, variables
+from airpool.services import access, auth, commander_jobs, deployments, upgrades, variables, workspaces
 from tests.e2e.test_ui_flows import VALUES, Server, capture, serving, sign_up
+from tests.support.api_server import PASSWORD
 
 pytestmark = pytest.mark.slow
 
@@ -161,3 +162,45 @@ def test_variables_page_keeps_secret_values_out_of_the_browser(ui_server: Server
     page.get_by_role("button", name="Save variables").click()
     expect(page.get_by_role("status")).to_contain_text("Saved 1 variable(s)")
     assert dict(variables.for_commander(server.platform, dep_id).items) == {"API_TOKEN": SECRET}
+
+
+def test_a_viewer_reads_settings_and_variables_but_changes_nothing(ui_server: Server, browser_page: Page) -> None:
+    plat, page = ui_server.platform, browser_page
+    admin = auth.authenticate(plat, auth.signup(plat, username="root", password=PASSWORD).token)
+    team = workspaces.list_for(plat, admin)[0]
+    auth.create_user(plat, admin, username="vera", password=PASSWORD)
+    workspaces.set_member(plat, admin, team.id, username="vera", role="viewer")
+    dep = deployments.create(
+        plat, admin, workspace_id=team.id, label="Shared", namespace="pool-a", airflow_version="2.11.2"
+    )
+    variables.replace(plat, admin, dep.id, [{"key": "TOKEN", "value": SECRET, "is_secret": True}])
+
+    page.goto(ui_server.base)
+    page.get_by_label("Username or email").fill("vera")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(rf"/w/{team.id}/deployments$"))
+    page.goto(ui_server.url(f"/deployments/{dep.id}/settings"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Settings of Shared")
+    expect(page.get_by_label("Name")).to_be_disabled()
+    for button in ("Save", "Save resources", "Upgrade…"):
+        expect(page.get_by_role("button", name=button, exact=True)).to_have_count(0)
+    page.goto(ui_server.url(f"/deployments/{dep.id}/variables"))
+    expect(page.get_by_label("Key 1", exact=True)).to_have_value("TOKEN")
+    expect(page.get_by_role("button", name="Save variables")).to_have_count(0)
+    assert SECRET not in page.content()
+    capture(page, "deployment-variables-viewer")
+
+    # Posts with vera's own valid token are refused by the services; nothing changes.
+    token = page.locator("input[name=csrf_token]").first.get_attribute("value")
+    assert token
+    for path, form in (
+        (f"/deployments/{dep.id}/settings", {"action": "general", "label": "Taken over"}),
+        (f"/deployments/{dep.id}/upgrade", {"version": "3.3.2"}),
+        (f"/deployments/{dep.id}/variables", {"key.0": "TOKEN", "value.0": "replaced", "secret.0": "on"}),
+    ):
+        refused = page.request.post(ui_server.url(path), form={"csrf_token": token, **form}, max_redirects=0)
+        assert refused.status == 403, path
+    after = deployments.get(plat, admin, dep.id)
+    assert (after.label, after.desired_airflow_version) == ("Shared", None)
+    assert dict(variables.for_commander(plat, dep.id).items) == {"TOKEN": SECRET}
