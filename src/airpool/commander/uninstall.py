@@ -100,14 +100,12 @@ def delete_objects(
     fence: Fence = _no_fence,
 ) -> int:
     kinds.warm_up_decoders()
-    wanted = [k for k in _kinds(cluster_scoped) if "delete" in kinds.CONTROLLER_MADE.get(k, ("delete",))]
+    deleted = 0
     with ThreadPoolExecutor(max_workers=16) as pool:
-        # Every kind listed at once (one round trip's wait instead of one per kind), then deleted kind by kind in
-        # MANAGED_KINDS' order: owners of pods first. A pod a controller makes after this snapshot is found by
-        # ``uninstall``'s wait, which sweeps again.
-        found = list(pool.map(lambda k: _owned(client, k, namespace, deployment_id, keep_data=keep_data), wanted))
-        deleted = 0
-        for kind, owned in zip(wanted, found, strict=True):
+        for kind in _kinds(cluster_scoped):
+            if "delete" not in kinds.CONTROLLER_MADE.get(kind, ("delete",)):
+                continue
+            owned = _owned(client, kind, namespace, deployment_id, keep_data=keep_data)
             objs = [o for o in owned if not o.metadata.deletionTimestamp]
             ns = namespace if kind.namespaced else None
             list(pool.map(lambda o, k=kind, n=ns: _delete(client, k, o.metadata.name, n, fence), objs))
