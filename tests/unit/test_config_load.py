@@ -329,3 +329,30 @@ def test_extra_volumes_and_persistence_reach_the_rendered_deployment(tmp_path: P
     assert spec.postgresql_persistence.enabled is False
     assert (spec.logs_persistence.access_mode, spec.logs_persistence.storage_class) == ("ReadWriteOnce", "local-path")
     assert spec.extra_volumes == ('{"configMap": {"name": "my-dags"}, "name": "test-dags"}',)
+
+
+def test_airflow_versions_offered_for_upgrades_and_their_refusals(tmp_path: Path) -> None:
+    from airpool.config.describe import describe
+
+    default = config.load([write(tmp_path, "d.yaml", "airpool: {airflow: {version: '3.1.3'}}\n")])
+    assert default.airflow.versions == ("2.11.2", "3.1.3", "3.3.2")  # the built-in list plus the default version
+    assert default.airflow.upgrade_timeout == 1800
+    given = config.load(
+        [write(tmp_path, "g.yaml", "airpool: {airflow: {versions: ['3.3.2', '2.11.2'], upgradeTimeoutSeconds: 600}}\n")]
+    )
+    assert given.airflow.versions == ("2.11.2", "3.3.2")  # oldest first
+    shown = describe(given)["airpool"]["airflow"]
+    assert (shown["versions"], shown["upgradeTimeoutSeconds"]) == (["2.11.2", "3.3.2"], 600)
+    for text, expected in (
+        ("{versions: ['2.11.2']}", "airpool.airflow.versions: does not offer airpool.airflow.version (3.3.2)"),
+        (
+            "{versions: ['3.3.2', 'latest']}",
+            'airpool.airflow.versions[1]: "latest" is not allowed; allowed: an Airflow',
+        ),
+        ("{versions: ['3.3.2', '1.10.15']}", 'airpool.airflow.versions[1]: "1.10.15" is not allowed'),
+        ("{version: 'three'}", 'airpool.airflow.version: "three" is not allowed; allowed: a version like 3.3.2'),
+        ("{upgradeTimeoutSeconds: 5}", "airpool.airflow.upgradeTimeoutSeconds: 5 is out of range"),
+    ):
+        with pytest.raises(ConfigError) as refused:
+            config.load([write(tmp_path, "bad.yaml", f"airpool: {{airflow: {text}}}\n")])
+        assert expected in str(refused.value), (text, str(refused.value))

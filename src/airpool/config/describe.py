@@ -103,6 +103,8 @@ def describe(config: PlatformConfig) -> dict[str, Any]:
             "healthCheckInterval": config.health_check_interval,
             "airflow": {
                 "version": config.airflow.version,
+                "versions": list(config.airflow.versions),
+                "upgradeTimeoutSeconds": config.airflow.upgrade_timeout,
                 "executor": config.airflow.executor,
                 "databaseAdminUrl": mask(config.airflow.database_admin_url),
                 "readHealthEndpoint": config.airflow.read_health_endpoint,
