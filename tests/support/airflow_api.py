@@ -21,8 +21,16 @@ from airpool.manifests.airflow import common
 #: A DAG that proves a task really ran: it prints a marker with the host it ran on (the task log shows it).
 SMOKE_DAG_ID = "airpool_smoke"
 MARKER = "AIRPOOL-SMOKE-OK"
+#: Twelve parallel tasks that each print where they ran (Celery: more than one worker's concurrency).
+FANOUT_DAG_ID = "airpool_fanout"
+FANOUT_TASKS = 12
+#: One task that prints ``PLAIN_VARIABLE`` and the SHA-256 of ``SECRET_VARIABLE`` (never the secret itself).
+ENV_DAG_ID = "airpool_env"
+ENV_MARKER = "AIRPOOL-ENV"
+PLAIN_VARIABLE = "AIRPOOL_PLAIN"
+SECRET_VARIABLE = "AIRPOOL_SECRET"
 SMOKE_DAG = f'''
-"""airpool's real-node smoke DAG: one task that prints where it ran."""
+"""airpool's real-node test DAGs: tasks that print where they ran (and what they see)."""
 from datetime import datetime
 
 try:
@@ -44,6 +52,44 @@ def smoke():
 
 
 smoke()
+
+
+@dag(dag_id="{FANOUT_DAG_ID}", schedule=None, start_date=datetime(2024, 1, 1), catchup=False, tags=["airpool"])
+def fanout():
+    """More tasks at once than one Celery worker takes ({FANOUT_TASKS} > its concurrency 8)."""
+
+    @task
+    def part():
+        import socket
+        import time
+
+        print("{MARKER} on " + socket.gethostname())
+        time.sleep(20)
+
+    for index in range({FANOUT_TASKS}):
+        part.override(task_id=f"part_{{index}}")()
+
+
+fanout()
+
+
+@dag(dag_id="{ENV_DAG_ID}", schedule=None, start_date=datetime(2024, 1, 1), catchup=False, tags=["airpool"])
+def environment():
+    """Prints a plain variable and only a digest of the secret one."""
+
+    @task
+    def show():
+        import hashlib
+        import os
+
+        print("{ENV_MARKER} plain=" + os.environ.get("{PLAIN_VARIABLE}", "<unset>"))
+        secret = os.environ.get("{SECRET_VARIABLE}", "")
+        print("{ENV_MARKER} secret-sha256=" + hashlib.sha256(secret.encode()).hexdigest())
+
+    show()
+
+
+environment()
 '''
 
 
