@@ -24,7 +24,7 @@ from lightkube.resources.core_v1 import Pod
 from airpool.commander import errors, kinds
 from airpool.domain.deployments import DeploymentStatus
 from airpool.kube import proxy
-from airpool.manifests.airflow import common, settings, workloads
+from airpool.manifests.airflow import common, gitsync, settings, workloads
 from airpool.manifests.airflow.spec import AirflowSpec
 
 #: Container states that do not heal by waiting.
@@ -51,6 +51,71 @@ class StatusReport:
 
 def _list(client: Client, resource: Any, spec: AirflowSpec) -> list[Any]:
     return list(client.list(resource, namespace=spec.namespace, labels=kinds.owned_by(spec.deployment_id)))
+
+
+#: What git's and ssh's messages mean for a user, most specific first (git-sync's log carries them).
+_GIT_SYNC_CAUSES = (
+    ("Permission denied (publickey", "the git server refused the SSH key (check dagDeployment.sshKey)"),
+    ("Host key verification failed", "the git server's host key is not in dagDeployment.knownHosts"),
+    ("REMOTE HOST IDENTIFICATION HAS CHANGED", "the git server's host key does not match dagDeployment.knownHosts"),
+    ("Could not resolve hostname", "the git server's host name does not resolve"),
+    ("Could not resolve host", "the git server's host name does not resolve"),
+    ("Connection refused", "the git server refused the connection"),
+    ("Connection timed out", "the git server did not answer"),
+    ("No route to host", "the git server cannot be reached"),
+    ("does not appear to be a git repository", "there is no repository at dagDeployment.repositoryUrl"),
+    ("Repository not found", "there is no repository at dagDeployment.repositoryUrl"),
+    ("couldn't find remote ref", "the branch or rev does not exist in the repository"),
+    ("not our ref", "the rev does not exist in the repository"),
+    ("Authentication failed", "the git server refused the credentials"),
+)
+
+
+def _git_sync_text(message: str) -> str:
+    """git-sync's last log lines (JSON lines from the public image; plain lines from others) as one line."""
+    parts: list[str] = []
+    for line in message.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            entry = None
+        if isinstance(entry, dict):
+            text = " ".join(str(entry[k]) for k in ("msg", "error") if entry.get(k))
+            parts.append(text.replace("\\r\\n", " ").replace("\\n", " "))
+        else:
+            parts.append(line)
+    return " ".join(" ".join(parts).split())
+
+
+def git_sync_problem(message: str, *, repository: str) -> str:
+    """Why git-sync failed, from its termination message: a cause a user can act on, and git's own words."""
+    text = _git_sync_text(message)
+    cause = next((meaning for needle, meaning in _GIT_SYNC_CAUSES if needle in text), None)
+    said = text if len(text) <= 300 else "..." + text[-297:]
+    head = f"git-sync cannot fetch {repository}"
+    if cause:
+        return f"{head}: {cause}" + (f" ({said})" if said else "")
+    return f"{head}: {said or 'it failed without saying why'}"
+
+
+def _git_sync_failure(pod: Any, spec: AirflowSpec) -> str | None:
+    """Why a pod's git-sync container failed: its termination (or, while it waits to restart, the last one) with
+    a non-zero exit code."""
+    if spec.dags.git is None or pod.status is None:
+        return None
+    for cs in (pod.status.initContainerStatuses or []) + (pod.status.containerStatuses or []):
+        if cs.name not in gitsync.CONTAINERS:
+            continue
+        state, last = cs.state, cs.lastState
+        ended = state.terminated if state and state.terminated else None
+        if ended is None and state is not None and state.waiting is not None and last is not None:
+            ended = last.terminated
+        if ended is not None and ended.exitCode:
+            return git_sync_problem(ended.message or "", repository=spec.dags.git.repository_url)
+    return None
 
 
 def _pod_problem(pod: Any) -> str | None:
@@ -182,7 +247,15 @@ def check(client: Client, spec: AirflowSpec, *, read_health_endpoint: bool = Tru
     found.update({("StatefulSet", s.metadata.name): s for s in stateful_sets})
     found.update({("Job", j.metadata.name): j for j in jobs})
 
-    problems = [p for p in (_pod_problem(pod) for pod in pods) if p]
+    problems: list[str] = []
+    git_sync: dict[str, list[str]] = {}  # one line per cause, naming the pods (every DAG reader fails alike)
+    for pod in pods:
+        why = _git_sync_failure(pod, spec)
+        if why:
+            git_sync.setdefault(why, []).append(pod.metadata.name)
+        elif problem := _pod_problem(pod):
+            problems.append(problem)
+    problems = [f"{why} (pods: {', '.join(sorted(names))})" for why, names in git_sync.items()] + problems
     waiting: list[str] = []
     for key in sorted(expected):
         kind, name = key

@@ -37,9 +37,10 @@ from datetime import timedelta
 from lightkube import Client
 
 from airpool.commander import errors, health, install, pool_monitor, preflight, rollout, specs, status, uninstall
+from airpool.domain import dags as dag_choices
 from airpool.domain.deployments import DeploymentStatus
 from airpool.domain.errors import AirpoolError
-from airpool.manifests.airflow.spec import AirflowSpec, DagDeployment
+from airpool.manifests.airflow.spec import AirflowSpec, DagDeployment, DagSource
 from airpool.services import access, commander_jobs, deployments, pool, upgrades, variables, views
 from airpool.services.commander_jobs import JobKind
 from airpool.services.platform import Platform
@@ -76,14 +77,22 @@ LeaseLost = errors.Fenced
 
 
 def dag_deployment(payload: dict[str, object]) -> DagDeployment | None:
-    """An install/upgrade job's ``dag_deployment``: ``{"type": "nfs", "nfs_location": "server:/path"}`` or
-    ``{"type": "image"}`` (the default when absent)."""
+    """A job's ``dag_deployment``: ``{"type": "nfs", "nfs_location": "server:/path"}``, ``{"type": "git_sync",
+    ...}`` or ``{"type": "image"}`` (the default when absent). Install and upgrade render from the Deployment
+    record itself (``_spec``); this is for uninstall jobs, whose Deployment may be gone."""
     raw = payload.get("dag_deployment")
     if not isinstance(raw, dict) or raw.get("type", "image") == "image":
         return None
-    if raw.get("type") != "nfs":
-        raise errors.CommanderError(f"dag deployment type {raw.get('type')!r} is not supported; allowed: image, nfs")
-    return DagDeployment.nfs(str(raw.get("nfs_location", "")))
+    try:
+        return DagDeployment.of(dag_choices.from_payload(raw))
+    except AirpoolError as exc:
+        raise errors.CommanderError(f"dag deployment in the job is not valid: {exc.message}") from exc
+
+
+def _needs_cluster_scope(payload: dict[str, object]) -> bool:
+    """An NFS Deployment has a PersistentVolume (cluster-scoped) to delete."""
+    chosen = dag_deployment(payload)
+    return chosen is not None and chosen.source is DagSource.NFS
 
 
 def new_worker_id() -> str:
@@ -329,7 +338,7 @@ class Worker:
         if kind in (JobKind.INSTALL, JobKind.UPGRADE):
             if leased.deployment is None or leased.deployment.deleted_at is not None:
                 return _Outcome("nothing to install: the Deployment was deleted")
-            return _Outcome(self._install(leased.deployment, beat, dags=dag_deployment(job.payload)))
+            return _Outcome(self._install(leased.deployment, beat))
         if kind is JobKind.UNINSTALL:
             return self._uninstall(job, beat)
         if kind is JobKind.PURGE:
@@ -348,10 +357,10 @@ class Worker:
         self,
         dep: views.DeploymentView,
         *,
-        dags: DagDeployment | None = None,
         target: tuple[str, str | None] | None = None,
     ) -> AirflowSpec:
-        """``target``: (version, image) of a rollout instead of what the Deployment runs now."""
+        """Everything commander renders for ``dep``: its record, its variables and git-sync credentials.
+        ``target``: (version, image) of a rollout instead of what the Deployment runs now."""
         version, image = target if target is not None else (dep.airflow_version, dep.image)
         spec = specs.airflow_spec(
             self.platform.config,
@@ -364,10 +373,17 @@ class Worker:
             config_payload=dep.config,
             image=image,
         )
-        spec = dataclasses.replace(spec, env_vars=variables.for_commander(self.platform, dep.id).items)
-        return dataclasses.replace(spec, dags=dags) if dags is not None else spec
+        spec = dataclasses.replace(
+            spec,
+            env_vars=variables.for_commander(self.platform, dep.id).items,
+            dags=DagDeployment.of(dep.dag_deployment),
+        )
+        if dep.dag_deployment.is_git_sync:
+            secret = deployments.git_credentials(self.platform, dep.id)
+            spec = dataclasses.replace(spec, git_ssh_key=secret.ssh_key or "", git_known_hosts=secret.known_hosts or "")
+        return spec
 
-    def _rollout(self, dep: views.DeploymentView, beat: _Heartbeat, *, dags: DagDeployment | None) -> str | None:
+    def _rollout(self, dep: views.DeploymentView, beat: _Heartbeat) -> str | None:
         """A pending upgrade or image deploy: run the new image's migration while the old version runs. Returns
         None when it succeeded (the Deployment row now names the new version/image) or nothing was pending, else
         why it failed (recorded on the Deployment; the caller re-applies the old version)."""
@@ -380,7 +396,7 @@ class Worker:
         if not upgrades.begin_migration(self.platform, dep.id, version=version, image=image, lease=lease):
             return None  # cancelled or replaced meanwhile: the caller applies what the row says now
         config = self.platform.config
-        spec = self._spec(dep, dags=dags, target=target)
+        spec = self._spec(dep, target=target)
         where = specs.placement(config, spec.namespace, pool_row=pool.is_known(self.platform, spec.namespace))
         try:
             took = rollout.migrate(
@@ -412,10 +428,10 @@ class Worker:
         )
         return None
 
-    def _install(self, dep: views.DeploymentView, beat: _Heartbeat, *, dags: DagDeployment | None) -> str:
+    def _install(self, dep: views.DeploymentView, beat: _Heartbeat) -> str:
         config = self.platform.config
         try:
-            failed = self._rollout(dep, beat, dags=dags)
+            failed = self._rollout(dep, beat)
         except upgrades.LeaseLost:
             raise LeaseLost() from None
         # What the row says now: the new version after a migration, the old one after a failure or a cancel.
@@ -423,7 +439,7 @@ class Worker:
         if now is None:
             return "nothing to install: the Deployment was deleted"
         dep = now
-        spec = self._spec(dep, dags=dags)
+        spec = self._spec(dep)
         where = specs.placement(config, spec.namespace, pool_row=pool.is_known(self.platform, spec.namespace))
         self._report(dep.id, DeploymentStatus.DEPLOYING, "applying the Deployment's objects", beat=beat)
         result = install.install(
@@ -517,7 +533,7 @@ class Worker:
             # A soft delete keeps the data, and without a pool the namespace holding it, until the retention ends:
             # the purge removes them (what the CLI promises).
             delete_namespace=where.manage_namespace and hard,
-            cluster_scoped=where.cluster_scoped or dag_deployment(job.payload) is not None,
+            cluster_scoped=where.cluster_scoped or _needs_cluster_scope(job.payload),
             drop_database=(url, db) if hard and url and db else None,
             keep_data=not hard,
             fence=beat.check,

@@ -327,6 +327,7 @@ def _read_images(reader: Reader) -> model.Images:
         pgbouncer=_image(reader, f"{base}.pgbouncer", d.pgbouncer),
         pgbouncer_exporter=exporter,
         statsd=_image(reader, f"{base}.statsd", d.statsd),
+        git_sync=_image(reader, f"{base}.gitSync", d.git_sync),
         pull_secret=secret,
     )
 
@@ -400,6 +401,7 @@ def _read_deployment_flags(reader: Reader) -> dict[str, bool | None]:
         "hard_delete": reader.boolean(f"{ADVANCED}.hardDeleteDeployment", None),
         "free_form": reader.boolean(f"{ADVANCED}.namespaceFreeFormEntry", None),
         "nfs": reader.boolean(f"{ADVANCED}.nfsMountDagDeployment", None),
+        "git_sync": reader.boolean(f"{ADVANCED}.gitSyncDagDeployment", None),
         "triggerer": reader.boolean(f"{ADVANCED}.triggererEnabled", None),
         "global_manual": reader.boolean("global.manualNamespaceNamesEnabled", None),
         "commander_manual": _commander_manual_env(reader),
@@ -532,6 +534,7 @@ def _effective_pool(
         free_form=bool(flags["free_form"]),
         manual_namespace_names=bool(manual),
         nfs_dag_deploys=bool(flags["nfs"]),
+        git_sync_dag_deploys=bool(flags["git_sync"]),
         triggerer_enabled=True if flags["triggerer"] is None else flags["triggerer"],
     )
     return pool, deployments, warnings

@@ -87,6 +87,7 @@ def describe(config: PlatformConfig) -> dict[str, Any]:
             "manualNamespaceNames": config.deployments.manual_namespace_names,
             "namespaceFreeFormEntry": config.deployments.free_form,
             "nfsMountDagDeployment": config.deployments.nfs_dag_deploys,
+            "gitSyncDagDeployment": config.deployments.git_sync_dag_deploys,
             "triggererEnabled": config.deployments.triggerer_enabled,
         },
         "auth": _auth(config),

@@ -35,6 +35,7 @@ class DeploymentSettings:
     free_form: bool = False  # namespaceFreeFormEntry: users type a namespace name
     manual_namespace_names: bool = False  # manualNamespaceNames: users choose a namespace (pool or free-form)
     nfs_dag_deploys: bool = False  # nfsMountDagDeployment
+    git_sync_dag_deploys: bool = False  # gitSyncDagDeployment
     triggerer_enabled: bool = True
 
 
@@ -68,6 +69,8 @@ class Images:
     #: None: no metrics exporter beside PgBouncer (``airpool.images.pgbouncerExporter.enabled: false``).
     pgbouncer_exporter: ImageRef | None = ImageRef("apache/airflow", "airflow-pgbouncer-exporter-2025.03.05-0.18.0")
     statsd: ImageRef = ImageRef("quay.io/prometheus/statsd-exporter", "v0.28.0")
+    #: git-sync v4 for git-sync DAG deploys (sidecar and init container of the DAG-reading components).
+    git_sync: ImageRef = ImageRef("registry.k8s.io/git-sync/git-sync", "v4.4.0")
     #: ``airpool.registry.secretName``: an image pull Secret every pod names (it must exist in each namespace).
     pull_secret: str | None = None
 

@@ -80,25 +80,92 @@ def nfs_unavailable(config: PlatformConfig) -> str | None:
     return None
 
 
-def check_dag_deployment(
-    config: PlatformConfig, requested: dags.DagDeploy | Mapping[str, str | None] | None
-) -> dags.DagDeploy:
-    """Validate the request and refuse NFS where this installation cannot carry it, before anything is written.
+def git_sync_unavailable(config: PlatformConfig) -> str | None:
+    """Why this installation cannot take git-sync DAG deploys (for forms to say before a user tries), or None."""
+    if not config.deployments.git_sync_dag_deploys:
+        return (
+            "git-sync DAG deploys are not enabled on this installation; use image-based deploys, or ask an "
+            f"administrator to set {ADVANCED}.gitSyncDagDeployment: true in values.yaml"
+        )
+    return None
 
-    ``requested``: a ``DagDeploy`` or ``{"type": "image" | "nfs", "nfs_location": "server:/path"}``."""
+
+#: The git-sync settings of a request, by the services' (snake_case) names.
+GIT_SYNC_KEYS = ("repository_url", "branch_name", "rev", "dag_directory_location", "sync_interval")
+
+
+def check_dag_deployment(
+    config: PlatformConfig,
+    requested: dags.DagDeploy | Mapping[str, Any] | None,
+    *,
+    credentials: dags.GitCredentials | None = None,
+) -> dags.DagDeploy:
+    """Validate the request and refuse NFS or git-sync where this installation cannot carry them, before anything
+    is written.
+
+    ``requested``: a ``DagDeploy`` or ``{"type": "image" | "nfs" | "git_sync", "nfs_location": "server:/path",
+    "repository_url": ..., "branch_name": ..., "rev": ..., "dag_directory_location": ..., "sync_interval": 60}``;
+    ``credentials``: git-sync's SSH key and known hosts (checked, never stored in the returned shape)."""
     if requested is None:
+        if credentials is not None and credentials.given:
+            dags.parse("image", credentials=credentials)  # names the field that needs git_sync
         return dags.IMAGE
     if isinstance(requested, dags.DagDeploy):
-        chosen = dags.parse(requested.type.value, requested.nfs_location)
+        git = requested.git.payload() if requested.git is not None else None
+        chosen = dags.parse(requested.type.value, requested.nfs_location, git, credentials=credentials)
     else:
-        chosen = dags.parse(requested.get("type"), requested.get("nfs_location"))
+        git = {k: requested.get(k) for k in (*GIT_SYNC_KEYS, "ssh", "known_hosts") if k in requested}
+        chosen = dags.parse(requested.get("type"), requested.get("nfs_location"), git, credentials=credentials)
     reason = nfs_unavailable(config) if chosen.is_nfs else None
+    if chosen.is_git_sync:
+        reason = git_sync_unavailable(config)
     if reason:
         raise InvalidInput(reason)
     return chosen
 
 
-def _dag_payload(dag_deployment: dict[str, str] | None) -> dict[str, object]:
+def _store_git_credentials(
+    s: Session, deployment_id: str, chosen: dags.DagDeploy, credentials: dags.GitCredentials | None, *, at: datetime
+) -> bool:
+    """Keep (or drop) a git-sync Deployment's SSH key and known hosts in their own table; True when they changed.
+    ``None`` fields of ``credentials`` keep what is stored; a Deployment that no longer uses SSH keeps nothing."""
+    row = s.get(models.DeploymentGitCredentials, deployment_id)
+    old = (row.ssh_key, row.known_hosts) if row is not None else ("", "")
+    given = credentials or dags.GitCredentials()
+    key = dags.check_ssh_key(given.ssh_key) if given.ssh_key else ("" if given.ssh_key == "" else old[0])
+    known = (
+        dags.check_known_hosts(given.known_hosts) if given.known_hosts else ("" if given.known_hosts == "" else old[1])
+    )
+    git = chosen.git
+    if git is None or not git.ssh:
+        key, known = "", ""
+    elif not git.known_hosts:
+        known = ""
+    if (key, known) == old:
+        return False
+    if not key and not known:
+        if row is not None:
+            s.delete(row)
+        return True
+    if row is None:
+        s.add(
+            models.DeploymentGitCredentials(deployment_id=deployment_id, ssh_key=key, known_hosts=known, updated_at=at)
+        )
+    else:
+        row.ssh_key, row.known_hosts, row.updated_at = key, known, at
+    return True
+
+
+def git_credentials(platform: Platform, deployment_id: str) -> dags.GitCredentials:
+    """A git-sync Deployment's SSH key and known hosts, for commander's Secret (never for an API answer)."""
+    with platform.db.read() as s:
+        row = s.get(models.DeploymentGitCredentials, deployment_id)
+        if row is None:
+            return dags.GitCredentials(ssh_key="", known_hosts="")
+        return dags.GitCredentials(ssh_key=row.ssh_key, known_hosts=row.known_hosts)
+
+
+def _dag_payload(dag_deployment: dict[str, Any] | None) -> dict[str, object]:
     """What install/upgrade jobs carry so commander renders the DAG volume (nothing for image deploys)."""
     return {"dag_deployment": dag_deployment} if dag_deployment else {}
 
@@ -169,7 +236,8 @@ def create(
     airflow_version: str | None = None,
     namespace: str | None = None,
     description: str = "",
-    dag_deployment: dags.DagDeploy | Mapping[str, str | None] | None = None,
+    dag_deployment: dags.DagDeploy | Mapping[str, Any] | None = None,
+    git_credentials: dags.GitCredentials | None = None,
 ) -> views.DeploymentView:
     """Create a Deployment and queue its install. Needs editor (or admin) in the workspace.
 
@@ -183,8 +251,8 @@ def create(
     if len(description) > 10_000:
         raise InvalidInput(f"description is {len(description)} characters long; at most 10000 are allowed")
     chosen_executor = spec.parse_executor(executor or config.airflow.executor)
-    dag_source = check_dag_deployment(config, dag_deployment)
-    stored_dags = dag_source.payload() if dag_source.is_nfs else None
+    dag_source = check_dag_deployment(config, dag_deployment, credentials=git_credentials)
+    stored_dags = dag_source.payload() if dag_source.type is not dags.DagDeployType.IMAGE else None
     version = check_airflow_version(airflow_version or config.airflow.version)
     wanted_release = (release_name or "").strip() or None
     if wanted_release is not None:
@@ -228,6 +296,8 @@ def create(
                 if wanted_release is not None:
                     _release_name(s, wanted_release)
                 ns = _insert(s, config, values, namespace=wanted_ns, dag_type=dag_source.type.value, actor=actor)
+                if dag_source.is_git_sync:
+                    _store_git_credentials(s, str(values["id"]), dag_source, git_credentials, at=now)
         except IntegrityError as exc:
             if "release_name" in str(exc.orig) and attempt + 1 < attempts:
                 continue
@@ -523,13 +593,19 @@ def update(
     airflow_version: str | None = None,
     config: Mapping[str, Any] | None = None,
     triggerer_replicas: int | None = None,
+    dag_deployment: Mapping[str, Any] | None = None,
+    git_credentials: dags.GitCredentials | None = None,
 ) -> views.DeploymentView:
     """Change a live Deployment; a new executor, Airflow version or size queues an ``upgrade`` job (commander
     re-renders and applies). Needs editor.
 
     ``config``: Houston's ``config`` payload (``domain.sizes``), checked against ``airpool.deploymentSizes``;
     ``triggerer_replicas``: Houston's ``triggerer: {replicas}``. A refusal names the field and the limit and
-    changes nothing."""
+    changes nothing.
+
+    ``dag_deployment`` / ``git_credentials``: a new DAG deploy choice (see ``check_dag_deployment``); git-sync
+    settings not given keep their stored values, and so does a stored SSH key. Moving to or from NFS is refused
+    (its PersistentVolume is made at install only)."""
     if triggerer_replicas is not None:
         config = {
             **(config or {}),
@@ -565,6 +641,10 @@ def update(
             if dep.desired_airflow_version != before:
                 changed["desired_airflow_version"] = new_version
             upgrade = upgrade or queued
+        asks_dags = dag_deployment is not None or (git_credentials is not None and git_credentials.given)
+        if asks_dags and _change_dags(s, platform.config, dep, dag_deployment, git_credentials, at=now):
+            changed["dag_deployment"] = str((dep.dag_deployment or {}).get("type", "image"))
+            upgrade = True
         if config is not None:
             stored = dict(dep.config or {})
             current = sizes.from_stored(stored, defaults)
@@ -604,6 +684,48 @@ def update(
             at=now,
         )
         return views.DeploymentView.of(dep)
+
+
+def _change_dags(
+    s: Session,
+    config: PlatformConfig,
+    dep: models.Deployment,
+    requested: Mapping[str, Any] | None,
+    credentials: dags.GitCredentials | None,
+    *,
+    at: datetime,
+) -> bool:
+    """Apply a DAG deploy change to ``dep`` (and its credentials); True when anything changed."""
+    current = dags.from_payload(dep.dag_deployment)
+    wanted = dict(requested or {"type": current.type.value})
+    kind = str(wanted.get("type") or current.type.value).strip().lower()
+    wanted["type"] = kind
+    if kind == dags.DagDeployType.GIT_SYNC.value and current.git is not None:
+        # Settings not given keep their stored values (the CLI sends only the flags a user gave).
+        for key, value in current.git.payload().items():
+            if wanted.get(key) in (None, "") and key in GIT_SYNC_KEYS:
+                wanted[key] = value
+        new_url = str(wanted.get("repository_url") or "")
+        keeps_ssh = dags.is_ssh_url(new_url)
+        given = credentials or dags.GitCredentials()
+        if given.ssh_key is None:
+            wanted["ssh"] = current.git.ssh and keeps_ssh
+            if not keeps_ssh:
+                credentials = dags.GitCredentials(ssh_key="", known_hosts="")
+        if given.known_hosts is None:
+            wanted["known_hosts"] = current.git.known_hosts and bool(wanted.get("ssh", current.git.ssh)) and keeps_ssh
+    chosen = check_dag_deployment(config, wanted, credentials=credentials)
+    if chosen.is_nfs != current.is_nfs or (chosen.is_nfs and chosen != current):
+        raise InvalidInput(
+            "a Deployment cannot move to or from NFS DAG deploys (its PersistentVolume is made at install); create "
+            "a new Deployment for that"
+        )
+    stored = chosen.payload() if chosen.type is not dags.DagDeployType.IMAGE else None
+    secrets_changed = _store_git_credentials(s, dep.id, chosen, credentials, at=at)
+    if stored == dep.dag_deployment and not secrets_changed:
+        return False
+    dep.dag_deployment = stored
+    return True
 
 
 def effective_sizes(config: PlatformConfig, dep: views.DeploymentView) -> dict[str, dict[str, Any]]:

@@ -138,7 +138,7 @@ class Deployment(Base):
     urls: Mapped[list[dict[str, str]]] = mapped_column(sa.JSON, nullable=False, default=list)
     #: How DAGs arrive (``domain.dags`` payload shape, e.g. ``{"type": "nfs", "nfs_location": "h:/p"}``);
     #: NULL = image-based, the default and what every row before migration 0003 had.
-    dag_deployment: Mapped[dict[str, str] | None] = mapped_column(sa.JSON)
+    dag_deployment: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     #: Components a user resized (Houston's ``config`` payload, ``domain.sizes.ComponentSize.as_config`` per
     #: component); NULL or a missing component: the installation's defaults (migration 0005).
     config: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
@@ -254,6 +254,18 @@ class DeploymentVariable(Base):
     key: Mapped[str] = mapped_column(sa.String(255), nullable=False)
     value: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
     is_secret: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    updated_at: Mapped[datetime] = _updated()
+
+
+class DeploymentGitCredentials(Base):
+    """A git-sync Deployment's SSH private key and known hosts (empty: none), kept apart from the Deployment row
+    so a read of Deployments never carries them; only commander reads them, to render a Kubernetes Secret."""
+
+    __tablename__ = "deployment_git_credentials"
+
+    deployment_id: Mapped[str] = mapped_column(sa.ForeignKey("deployments.id", ondelete="CASCADE"), primary_key=True)
+    ssh_key: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
+    known_hosts: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
     updated_at: Mapped[datetime] = _updated()
 
 

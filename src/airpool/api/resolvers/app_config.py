@@ -29,7 +29,7 @@ def flags(config: PlatformConfig) -> dict[str, bool]:
         "hardDeleteDeployment": config.deployments.hard_delete,
         "triggererEnabled": config.deployments.triggerer_enabled,
         "nfsMountDagDeployment": config.deployments.nfs_dag_deploys,
-        "gitSyncDagDeployment": False,
+        "gitSyncDagDeployment": config.deployments.git_sync_dag_deploys,
         "astroRuntimeEnabled": False,
         "dagOnlyDeployment": False,
         "byoUpdateRegistryEnabled": False,

@@ -26,34 +26,38 @@ mutation = MutationType()
 deployment_type = ObjectType("Deployment")
 
 #: Houston calls an NFS DAG deploy ``volume`` (``astro deployment create --dag-deployment-type volume
-#: --nfs-location server:/path``); ``nfs`` is accepted as airpool's own name.
+#: --nfs-location server:/path``); ``nfs`` is accepted as airpool's own name. git-sync is ``git_sync`` in both.
 _HOUSTON_TYPES = {"volume": dags.DagDeployType.NFS.value}
-_HOUSTON_NAMES = {dags.DagDeployType.NFS: "volume", dags.DagDeployType.IMAGE: "image"}
-#: Houston's git-sync settings, which airpool has no DAG deploy type for (input keys arrive snake_cased).
-_GIT_SYNC_FIELDS = {
-    "repository_url": "repositoryUrl",
-    "branch_name": "branchName",
-    "rev": "rev",
-    "dag_directory_location": "dagDirectoryLocation",
-    "ssh_key": "sshKey",
-    "known_hosts": "knownHosts",
+_HOUSTON_NAMES = {
+    dags.DagDeployType.NFS: "volume",
+    dags.DagDeployType.IMAGE: "image",
+    dags.DagDeployType.GIT_SYNC: "git_sync",
 }
+_TYPES = ("", "image", "volume", "nfs", "git_sync")
 
 
-def _dag_deployment(given: dict[str, Any] | None) -> dict[str, str | None] | None:
-    """Houston's ``DagDeployment`` input -> the services' shape (``{}`` = the default, image-based)."""
+def _dag_deployment(given: dict[str, Any] | None) -> tuple[dict[str, Any] | None, dags.GitCredentials | None]:
+    """Houston's ``DagDeployment`` input (keys arrive snake_cased) -> the services' shape and the git-sync
+    credentials apart (``{}`` = the default, image-based; on update: unchanged)."""
     if not given:
-        return None
+        return None, None
     kind = str(given.get("type") or "").strip().lower()
-    if kind not in ("", "image", "volume", "nfs"):
+    if kind not in _TYPES:
         raise InvalidInput(
             f"dagDeployment type {kind!r} is not supported; allowed: image (the default), volume (NFS, with "
-            "nfsLocation; also accepted as nfs)"
+            "nfsLocation; also accepted as nfs), git_sync (with repositoryUrl)"
         )
-    extra = [name for key, name in _GIT_SYNC_FIELDS.items() if given.get(key)]
-    if extra:
-        raise InvalidInput(f"dagDeployment.{extra[0]} is a git-sync setting; airpool supports image and NFS only")
-    return {"type": _HOUSTON_TYPES.get(kind, kind), "nfs_location": given.get("nfs_location")}
+    credentials = None
+    if given.get("ssh_key") is not None or given.get("known_hosts") is not None:
+        credentials = dags.GitCredentials(ssh_key=given.get("ssh_key"), known_hosts=given.get("known_hosts"))
+    if not kind:
+        # The CLI sends {} (or only syncInterval) when no DAG deploy flag was given.
+        named = [k for k in ("nfs_location", "repository_url") if given.get(k)]
+        if not named and credentials is None:
+            return None, None
+    chosen: dict[str, Any] = {"type": _HOUSTON_TYPES.get(kind, kind), "nfs_location": given.get("nfs_location")}
+    chosen.update({k: given.get(k) for k in deployments.GIT_SYNC_KEYS if given.get(k) not in (None, "")})
+    return chosen, credentials
 
 
 @mutation.field("createDeployment")
@@ -71,6 +75,7 @@ def resolve_create_deployment(
     dag_deployment: dict[str, Any] | None = None,
     **_houston_only: Any,  # type, runtimeVersion, config, cloudRole, triggerer: accepted and ignored
 ) -> DeploymentView:
+    chosen, credentials = _dag_deployment(dag_deployment)
     return deployments.create(
         platform(info),
         caller(info),
@@ -81,7 +86,8 @@ def resolve_create_deployment(
         airflow_version=airflow_version,
         namespace=namespace,
         description=description or "",
-        dag_deployment=_dag_deployment(dag_deployment),
+        dag_deployment=chosen,
+        git_credentials=credentials,
     )
 
 
@@ -145,14 +151,7 @@ def resolve_update_deployment(
     if config is not None and payload.get("config") is not None:
         raise InvalidInput("config is given twice (argument and payload.config); give it once")
     sizes = config if config is not None else payload.get("config")
-    chosen = _dag_deployment(dag_deployment)
-    if chosen is not None and chosen.get("type"):
-        current = deployments.get(platform(info), caller(info), deployment_uuid).dag_deployment
-        if chosen["type"] != current.type.value or (chosen.get("nfs_location") or None) != current.nfs_location:
-            raise InvalidInput(
-                "dagDeployment cannot be changed on an existing Deployment yet; create a new Deployment with the "
-                "DAG deploy type you want"
-            )
+    chosen, credentials = _dag_deployment(dag_deployment)
     replicas = (triggerer or {}).get("replicas")
     return deployments.update(
         platform(info),
@@ -163,6 +162,8 @@ def resolve_update_deployment(
         executor=executor,
         config=sizes,
         triggerer_replicas=replicas,
+        dag_deployment=chosen,
+        git_credentials=credentials,
     )
 
 
@@ -301,10 +302,21 @@ def resolve_config(deployment: DeploymentView, info: Info) -> dict[str, Any]:
 
 
 @deployment_type.field("dagDeployment")
-def resolve_dag_deployment(deployment: DeploymentView, _: Info) -> dict[str, str | None]:
-    """Houston's names: ``volume`` for NFS (``astro deploy`` refuses image pushes to such a Deployment)."""
+def resolve_dag_deployment(deployment: DeploymentView, _: Info) -> dict[str, Any]:
+    """Houston's names: ``volume`` for NFS (``astro deploy`` refuses image pushes to such a Deployment),
+    ``git_sync`` with its settings. ``sshKey`` and ``knownHosts`` are write-only: always null."""
     chosen = deployment.dag_deployment
-    return {"type": _HOUSTON_NAMES[chosen.type], "nfs_location": chosen.nfs_location}
+    out: dict[str, Any] = {"type": _HOUSTON_NAMES[chosen.type], "nfs_location": chosen.nfs_location}
+    if chosen.git is not None:
+        git = chosen.git
+        out.update(
+            repository_url=git.repository_url,
+            branch_name=git.branch_name,
+            rev=git.rev,
+            dag_directory_location=git.dag_directory_location,
+            sync_interval=git.sync_interval,
+        )
+    return out
 
 
 @deployment_type.field("workspace")

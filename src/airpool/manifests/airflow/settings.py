@@ -18,7 +18,7 @@ import yaml
 
 from airpool.domain.deployments import Executor
 from airpool.manifests.airflow import common as c
-from airpool.manifests.airflow import network
+from airpool.manifests.airflow import gitsync, network
 from airpool.manifests.airflow.spec import AirflowSecrets, AirflowSpec
 
 IN_NAMESPACE_DB_USER = "airflow"
@@ -118,6 +118,7 @@ def secret_objects(spec: AirflowSpec, s: AirflowSecrets) -> list[c.Obj]:
         # The user's environment variables, for every Airflow container's envFrom (rendered even when empty, so
         # that a pod never waits for a Secret that is not there).
         c.secret(spec, env_secret_name(spec), dict(spec.env_vars)),
+        *gitsync.secret_objects(spec),
         c.secret(spec, fernet_secret_name(spec), {"fernet-key": s.fernet_key}),
         c.secret(
             spec, metadata_secret_name(spec), {"connection": metadata_connection(spec, s), "password": s.db_password}
@@ -232,7 +233,7 @@ def airflow_cfg(spec: AirflowSpec) -> str:
     base_url = network.ui_urls(spec)["airflow"]
     sections: dict[str, dict[str, str]] = {
         "core": {
-            "dags_folder": c.DAGS_FOLDER,
+            "dags_folder": gitsync.dags_folder(spec) if gitsync.enabled(spec) else c.DAGS_FOLDER,
             "executor": spec.executor.value,
             "load_examples": "False",
             "colored_console_log": "False",

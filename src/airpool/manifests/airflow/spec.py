@@ -23,21 +23,33 @@ _DEFAULTS = AirflowDefaults()
 class DagSource(StrEnum):
     IMAGE = "image"
     NFS = "nfs"
+    GIT_SYNC = "git_sync"
 
 
 @dataclass(frozen=True)
 class DagDeployment:
-    """Image-based by default; NFS mounts ``server:/path`` read-only at the DAGs folder."""
+    """Image-based by default; NFS mounts ``server:/path`` read-only at the DAGs folder; git-sync clones a
+    repository into a volume shared with the DAG-reading components (``manifests.airflow.gitsync``)."""
 
     source: DagSource = DagSource.IMAGE
     nfs_server: str | None = None
     nfs_path: str | None = None
+    git: dags.GitSync | None = None
 
     @classmethod
     def nfs(cls, location: str) -> DagDeployment:
         """From Houston's ``nfsLocation`` (``server:/path``), checked by ``domain.dags``."""
         server, path = dags.split_nfs_location(location)
         return cls(source=DagSource.NFS, nfs_server=server.removeprefix("[").removesuffix("]"), nfs_path=path)
+
+    @classmethod
+    def of(cls, chosen: dags.DagDeploy) -> DagDeployment:
+        """From the Deployment record's choice."""
+        if chosen.is_nfs and chosen.nfs_location:
+            return cls.nfs(chosen.nfs_location)
+        if chosen.git is not None:
+            return cls(source=DagSource.GIT_SYNC, git=chosen.git)
+        return cls()
 
 
 @dataclass(frozen=True)
@@ -86,6 +98,10 @@ class AirflowSpec:
     #: The user's environment variables (``services.variables``), values included: hidden from ``repr`` so that a
     #: logged spec never carries them; rendered into the Secret ``<release>-env`` only.
     env_vars: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    #: git-sync's SSH private key and known hosts (empty: none), hidden from ``repr`` like ``env_vars``; rendered
+    #: into the Secret ``<release>-git-sync-ssh`` only.
+    git_ssh_key: str = field(default="", repr=False)
+    git_known_hosts: str = field(default="", repr=False)
 
     def size(self, houston_name: str) -> ComponentSize | None:
         return dict(self.sizes).get(houston_name)

@@ -14,7 +14,7 @@ import json
 from airpool.domain.deployments import Executor
 from airpool.domain.sizes import ComponentSize
 from airpool.manifests.airflow import common as c
-from airpool.manifests.airflow import settings
+from airpool.manifests.airflow import gitsync, settings
 from airpool.manifests.airflow.spec import AirflowSpec, DagSource
 
 CONFIG_VOLUME = "config"
@@ -370,6 +370,8 @@ def airflow_pod_spec(spec: AirflowSpec, component: str, command: list[str], *, w
         init.append(copy)
     if init:
         pod["initContainers"] = init
+    if gitsync.uses(spec, component):
+        gitsync.add_to_pod(spec, pod, sidecar=True)
     return pod
 
 
@@ -410,6 +412,7 @@ def worker_pod_template(spec: AirflowSpec) -> c.Obj:
     pod = airflow_pod_spec(spec, "worker", ["airflow", "version"], wait_for_migrations=False)
     base = pod["containers"][0]
     base["name"] = "base"
+    pod["containers"] = [base]  # a task pod lives for one task: git-sync's init container alone fills its DAGs
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
         base.pop(probe, None)  # a task pod runs one task and ends
     base.pop("ports", None)
@@ -429,10 +432,15 @@ def worker_pod_template(spec: AirflowSpec) -> c.Obj:
 
 
 def airflow_workloads(spec: AirflowSpec) -> list[c.Obj]:
-    return [
+    out = [
         deployment(spec, comp, airflow_pod_spec(spec, comp, _COMMANDS[comp], wait_for_migrations=True))
         for comp in airflow_components(spec)
     ]
+    for obj in out:
+        if gitsync.uses(spec, obj["metadata"]["labels"][c.COMPONENT_LABEL]) and gitsync.secret_objects(spec):
+            template = obj["spec"]["template"]["metadata"]
+            template["annotations"] = {gitsync.CHECKSUM_ANNOTATION: gitsync.credentials_checksum(spec)}
+    return out
 
 
 def _helper_pod(spec: AirflowSpec, component: str, containers: list[c.Obj], volumes: list[c.Obj]) -> c.Obj:
