@@ -119,10 +119,10 @@ def test_unsupported_dag_deployment_type(env: Env) -> None:
       createDeployment(label: "x", workspaceUuid: $ws, executor: LocalExecutor, namespace: "pool-a",
                        dagDeployment: $dag) { id }
     }"""
-    error = _refused(env, query, {"ws": env.workspace, "dag": {"type": "git_sync", "repositoryUrl": "x"}})
+    error = _refused(env, query, {"ws": env.workspace, "dag": {"type": "svn", "repositoryUrl": "x"}})
     assert error["message"] == (
-        "dagDeployment type 'git_sync' is not supported; allowed: image (the default), volume (NFS, with "
-        "nfsLocation; also accepted as nfs)"
+        "dagDeployment type 'svn' is not supported; allowed: image (the default), volume (NFS, with "
+        "nfsLocation; also accepted as nfs), git_sync (with repositoryUrl)"
     )
 
 

@@ -100,7 +100,7 @@ BAD = [
     ({"type": "nfs", "nfs_location": "h:/a/../etc"}, "path contains a '..' segment"),
     ({"type": "nfs", "nfs_location": "h:/a b"}, "path contains whitespace or control characters"),
     ({"type": "nfs"}, "dagDeployment type nfs needs an nfsLocation of the form server:/path"),
-    ({"type": "git_sync"}, "dagDeployment type 'git_sync' is not supported; allowed: image (the default), nfs"),
+    ({"type": "git"}, "dagDeployment type 'git' is not supported; allowed: image (the default), nfs, git_sync"),
     ({"type": "image", "nfs_location": "h:/d"}, "nfsLocation is only allowed with dagDeployment type nfs"),
 ]
 

@@ -22,7 +22,7 @@ def test_nfs_dag_deployment_is_parsed_and_checked() -> None:
     assert (dags.source, dags.nfs_server, dags.nfs_path) == (DagSource.NFS, "nfs.local", "/dags")
     with pytest.raises(errors.AirpoolError, match="server:/path"):
         worker.dag_deployment({"dag_deployment": {"type": "nfs", "nfs_location": "nfs.local"}})
-    with pytest.raises(errors.CommanderError, match="allowed: image, nfs"):
+    with pytest.raises(errors.CommanderError, match=r"allowed: image \(the default\), nfs, git_sync"):
         worker.dag_deployment({"dag_deployment": {"type": "git"}})
 
 

@@ -700,6 +700,13 @@ def _change_dags(
     wanted = dict(requested or {"type": current.type.value})
     kind = str(wanted.get("type") or current.type.value).strip().lower()
     wanted["type"] = kind
+    if (kind == dags.DagDeployType.NFS.value) != current.is_nfs or (
+        current.is_nfs and (wanted.get("nfs_location") or current.nfs_location) != current.nfs_location
+    ):
+        raise InvalidInput(
+            "dagDeployment cannot be changed to or from NFS (volume) on an existing Deployment: its "
+            "PersistentVolume is made at install; create a new Deployment for that"
+        )
     if kind == dags.DagDeployType.GIT_SYNC.value and current.git is not None:
         # Settings not given keep their stored values (the CLI sends only the flags a user gave).
         for key, value in current.git.payload().items():
@@ -715,11 +722,6 @@ def _change_dags(
         if given.known_hosts is None:
             wanted["known_hosts"] = current.git.known_hosts and bool(wanted.get("ssh", current.git.ssh)) and keeps_ssh
     chosen = check_dag_deployment(config, wanted, credentials=credentials)
-    if chosen.is_nfs != current.is_nfs or (chosen.is_nfs and chosen != current):
-        raise InvalidInput(
-            "a Deployment cannot move to or from NFS DAG deploys (its PersistentVolume is made at install); create "
-            "a new Deployment for that"
-        )
     stored = chosen.payload() if chosen.type is not dags.DagDeployType.IMAGE else None
     secrets_changed = _store_git_credentials(s, dep.id, chosen, credentials, at=at)
     if stored == dep.dag_deployment and not secrets_changed:
