@@ -3,6 +3,7 @@ and how commander words a failed sync from git-sync's termination message."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -76,19 +77,19 @@ def test_dag_readers_get_git_sync_and_the_others_do_not(executor: Executor, vers
 
 
 def test_no_key_no_secret_and_a_new_key_rolls_the_pods() -> None:
-    plain = render.render(_spec(ssh=False), AirflowSecrets.generate())
+    secrets = AirflowSecrets.generate()
+    plain = render.render(_spec(ssh=False), secrets)
     assert not [o for o in plain if o["kind"] == "Secret" and o["metadata"]["name"] == "rel-git-sync-ssh"]
-    before = _pods(render.render(_spec(), AirflowSecrets.generate()))["rel-scheduler"]
-    other = AirflowSpec(**{**_spec().__dict__, "git_ssh_key": KEY.replace("secret", "other")})
-    after = _pods(render.render(other, AirflowSecrets.generate()))["rel-scheduler"]
-    assert before == after  # the pod spec itself is the same ...
-    annotations = [
-        o["spec"]["template"]["metadata"].get("annotations")
-        for spec in (_spec(), other)
-        for o in render.render(spec, AirflowSecrets.generate())
+    other = dataclasses.replace(_spec(), git_ssh_key=KEY.replace("secret", "other"))
+    templates = [
+        o["spec"]["template"]
+        for spec in (_spec(), _spec(), other)
+        for o in render.render(spec, secrets)
         if o["metadata"]["name"] == "rel-scheduler" and o["kind"] == "Deployment"
     ]
-    assert annotations[0] != annotations[1]  # ... but its template annotation changes, so the pods roll
+    assert templates[0] == templates[1]
+    assert templates[0]["spec"] == templates[2]["spec"]  # the pod spec itself is the same ...
+    assert templates[0]["metadata"] != templates[2]["metadata"]  # ... but its checksum changes, so the pods roll
 
 
 def _pod(name: str, cs: ContainerStatus, *, init: bool) -> Pod:

@@ -4,9 +4,10 @@ The components that parse or run DAGs (scheduler, DAG processor, Celery workers,
 KubernetesExecutor's task pods) get an ``emptyDir`` volume ``dags`` mounted read-only at the DAGs folder. An init
 container (``git-sync-init``, ``--one-time``) fills it before Airflow starts, so a pod never parses an empty folder,
 and a sidecar (``git-sync``) keeps it current every ``syncInterval`` seconds; task pods only get the init container
-(they live for one task). git-sync publishes each commit as a new worktree and swaps the symlink ``repo`` to it
-atomically, so Airflow reads ``/opt/airflow/dags/repo/<dagDirectoryLocation>`` and never sees a half-written
-checkout.
+(they live for one task). New credentials roll the pods (they are part of the settings checksum, ``render``):
+a Secret mounted by subPath is never updated in a running pod. git-sync publishes each commit as a new worktree
+and swaps the symlink ``repo`` to it atomically, so Airflow reads ``/opt/airflow/dags/repo/<dagDirectoryLocation>``
+and never sees a half-written checkout.
 
 The containers speak git-sync v4's environment (``GITSYNC_*``), so the public image (``registry.k8s.io/git-sync/
 git-sync``, ``airpool.images.gitSync``) runs them unchanged. Their termination message falls back to the last log
@@ -15,8 +16,6 @@ unreachable server), see ``commander.status``.
 """
 
 from __future__ import annotations
-
-import hashlib
 
 from airpool.manifests.airflow import common as c
 from airpool.manifests.airflow.spec import AirflowSpec, DagSource
@@ -36,8 +35,6 @@ SIDECAR = "git-sync"
 CONTAINERS = frozenset({INIT_CONTAINER, SIDECAR})
 #: Components that read DAG files (the API server and Flower do not).
 COMPONENTS = frozenset({"scheduler", "dag-processor", "worker", "triggerer"})
-#: Pod annotation that changes with the SSH key or known hosts, so new credentials roll the pods.
-CHECKSUM_ANNOTATION = "airpool.io/git-sync-credentials"
 
 
 def enabled(spec: AirflowSpec) -> bool:
@@ -68,10 +65,6 @@ def secret_objects(spec: AirflowSpec) -> list[c.Obj]:
     if git.known_hosts:
         data[KNOWN_HOSTS_ITEM] = spec.git_known_hosts
     return [c.secret(spec, secret_name(spec), data, "git-sync")]
-
-
-def credentials_checksum(spec: AirflowSpec) -> str:
-    return hashlib.sha256(f"{spec.git_ssh_key}\0{spec.git_known_hosts}".encode()).hexdigest()[:16]
 
 
 def _env(spec: AirflowSpec, *, one_time: bool) -> list[c.Obj]:

@@ -37,6 +37,8 @@ def _settings_text(spec: AirflowSpec) -> str:
         "airflow.cfg": settings.airflow_cfg(spec),
         "pod_template": _pod_template(spec),
         "env": sorted(spec.env_vars),
+        # git-sync reads its key and known hosts by subPath, which a Secret update does not reach
+        "git-sync": [spec.git_ssh_key, spec.git_known_hosts],
     }
     return json.dumps(parts, sort_keys=True)
 

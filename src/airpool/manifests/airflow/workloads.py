@@ -432,15 +432,10 @@ def worker_pod_template(spec: AirflowSpec) -> c.Obj:
 
 
 def airflow_workloads(spec: AirflowSpec) -> list[c.Obj]:
-    out = [
+    return [
         deployment(spec, comp, airflow_pod_spec(spec, comp, _COMMANDS[comp], wait_for_migrations=True))
         for comp in airflow_components(spec)
     ]
-    for obj in out:
-        if gitsync.uses(spec, obj["metadata"]["labels"][c.COMPONENT_LABEL]) and gitsync.secret_objects(spec):
-            template = obj["spec"]["template"]["metadata"]
-            template["annotations"] = {gitsync.CHECKSUM_ANNOTATION: gitsync.credentials_checksum(spec)}
-    return out
 
 
 def _helper_pod(spec: AirflowSpec, component: str, containers: list[c.Obj], volumes: list[c.Obj]) -> c.Obj:
