@@ -8,6 +8,7 @@ failure is the server's own message.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -60,6 +61,83 @@ def _nfs_location(value: str | None) -> str | None:
     return value.strip()
 
 
+def _read_file(path: Path | None, option: str) -> str | None:
+    if path is None:
+        return None
+    try:
+        return path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise typer.BadParameter(f"cannot read {path}: {exc}", param_hint=option) from None
+
+
+def _known_hosts_for(text: str, repository_url: str, path: Path) -> str:
+    """The lines of a known_hosts file that name the repository's host (as the astro CLI sends them)."""
+    host = repository_url
+    host = host.split("://", 1)[1].split("/", 1)[0] if "://" in host else host.split(":", 1)[0]
+    host = host.rsplit("@", 1)[-1]
+    host = host[1:].split("]", 1)[0] if host.startswith("[") else host.split(":", 1)[0]
+    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#") and host in line]
+    if not lines:
+        raise typer.BadParameter(
+            f"{path} has no line for host {host!r} (hashed entries cannot be matched; add one with "
+            f"`ssh-keyscan {host} >> FILE`)",
+            param_hint="--known-hosts",
+        )
+    return "\n".join(lines) + "\n"
+
+
+def git_sync_input(
+    *,
+    repository_url: str | None,
+    branch: str | None,
+    revision: str | None,
+    dag_directory: str | None,
+    sync_interval: int | None,
+    ssh_key: Path | None,
+    known_hosts: Path | None,
+) -> dict[str, Any] | None:
+    """Houston's ``dagDeployment`` input for git-sync (the key and known hosts read from their files, as the astro
+    CLI does), or None when no git-sync option was given. The server checks every value."""
+    given = [repository_url, branch, revision, dag_directory, sync_interval, ssh_key, known_hosts]
+    if all(v is None for v in given):
+        return None
+    dag: dict[str, Any] = {"type": "git_sync"}
+    for key, value in (
+        ("repositoryUrl", repository_url),
+        ("branchName", branch),
+        ("rev", revision),
+        ("dagDirectoryLocation", dag_directory),
+        ("syncInterval", sync_interval),
+        ("sshKey", _read_file(ssh_key, "--ssh-key")),
+    ):
+        if value is not None:
+            dag[key] = value
+    hosts = _read_file(known_hosts, "--known-hosts")
+    if hosts is not None and known_hosts is not None:
+        dag["knownHosts"] = _known_hosts_for(hosts, repository_url, known_hosts) if repository_url else hosts
+    return dag
+
+
+GIT_REPOSITORY_OPTION = typer.Option(
+    None,
+    "--git-repository-url",
+    help="git-sync DAG deploys: the repository (ssh://host/path, user@host:path or https://...); only where the "
+    "server enables git-sync.",
+)
+GIT_BRANCH_OPTION = typer.Option(None, "--git-branch-name", help="git-sync: the branch (default: the repository's).")
+GIT_REVISION_OPTION = typer.Option(None, "--git-revision", help="git-sync: a tag or commit instead of a branch.")
+DAG_DIRECTORY_OPTION = typer.Option(
+    None, "--dag-directory-path", help="git-sync: the DAG folder inside the repository (default: its top)."
+)
+SYNC_INTERVAL_OPTION = typer.Option(None, "--sync-interval", help="git-sync: seconds between fetches (default 60).")
+SSH_KEY_OPTION = typer.Option(
+    None, "--ssh-key", help="git-sync: file with the SSH private key the git server accepts (sent once, never shown)."
+)
+KNOWN_HOSTS_OPTION = typer.Option(
+    None, "--known-hosts", help="git-sync: known_hosts file; its lines for the repository's host are sent."
+)
+
+
 _WORKSPACE_OPTION = typer.Option(None, "--workspace", "-w", help="Workspace id (default: the context's).")
 _DEPLOYMENT_ARGUMENT = typer.Argument(..., metavar="DEPLOYMENT", help="Release name, label or id of the Deployment.")
 
@@ -70,6 +148,8 @@ _DEPLOYMENT_ARGUMENT = typer.Argument(..., metavar="DEPLOYMENT", help="Release n
         "airpool deployment create -l etl   # then pick a pool namespace with the arrow keys",
         "airpool deployment create -l etl -e kubernetes -a 2.10.5 --namespace pool-a --wait",
         "airpool deployment create -l etl --nfs-location nfs.example.com:/exports/dags   # DAGs from NFS",
+        "airpool deployment create -l etl --git-repository-url git@git.example.com:team/dags.git "
+        "--dag-directory-path dags --ssh-key ~/.ssh/dags_deploy --known-hosts ~/.ssh/known_hosts   # git-sync",
     ),
 )
 @exits.handled
@@ -96,11 +176,29 @@ def create(
         callback=_nfs_location,
         help="Read DAGs from this NFS export (server:/path), mounted read-only; only where the server enables NFS.",
     ),
+    git_repository_url: str | None = GIT_REPOSITORY_OPTION,
+    git_branch_name: str | None = GIT_BRANCH_OPTION,
+    git_revision: str | None = GIT_REVISION_OPTION,
+    dag_directory_path: str | None = DAG_DIRECTORY_OPTION,
+    sync_interval: int | None = SYNC_INTERVAL_OPTION,
+    ssh_key: Path | None = SSH_KEY_OPTION,
+    known_hosts: Path | None = KNOWN_HOSTS_OPTION,
     workspace: str | None = _WORKSPACE_OPTION,
     wait_: bool = typer.Option(False, "--wait", help="Then wait until the Deployment is healthy or failed."),
     fmt: output.Format = output.output_option(),
 ) -> None:
     """Create a Deployment; with a namespace pool, choose one of the available namespaces."""
+    git_sync = git_sync_input(
+        repository_url=git_repository_url,
+        branch=git_branch_name,
+        revision=git_revision,
+        dag_directory=dag_directory_path,
+        sync_interval=sync_interval,
+        ssh_key=ssh_key,
+        known_hosts=known_hosts,
+    )
+    if git_sync is not None and nfs_location:
+        raise typer.BadParameter("choose NFS or git-sync, not both", param_hint="--nfs-location")
     current = session.open_session()
     workspace_id = current.workspace_id(workspace)
     server = _app_config(current)
@@ -108,6 +206,11 @@ def create(
         raise AirpoolError(
             "this server does not allow NFS DAG deploys (values.yaml: astronomer.houston.config.deployments."
             "nfsMountDagDeployment is false); create the Deployment without --nfs-location (image-based DAG deploys)"
+        )
+    if git_sync is not None and not server["flags"].get("gitSyncDagDeployment"):
+        raise AirpoolError(
+            "this server does not allow git-sync DAG deploys (values.yaml: astronomer.houston.config.deployments."
+            "gitSyncDagDeployment is false); create the Deployment without the git options (image-based DAG deploys)"
         )
     if label is None:
         if not prompt.interactive():
@@ -124,7 +227,7 @@ def create(
         "namespace": namespace,
         "description": description,
         # Houston's name for an NFS DAG deploy is "volume", as the astro CLI sends it.
-        "dagDeployment": {"type": "volume", "nfsLocation": nfs_location} if nfs_location else None,
+        "dagDeployment": {"type": "volume", "nfsLocation": nfs_location} if nfs_location else git_sync,
     }
     created = current.api.execute(queries.CREATE_DEPLOYMENT, variables)["createDeployment"]
     if fmt is output.Format.JSON:
@@ -137,6 +240,8 @@ def create(
         )
         if nfs_location:
             typer.echo(f"  DAGs: read-only from NFS {nfs_location}")
+        elif git_sync:
+            typer.echo(f"  DAGs: {_dag_text(created.get('dagDeployment'))}")
         for url in created.get("urls") or []:
             typer.echo(f"  {url['type']}: {url['url']}")
         if not wait_:
@@ -148,6 +253,10 @@ def create(
 def _dag_text(dag: dict[str, Any] | None) -> str:
     if dag and dag.get("nfsLocation"):
         return f"NFS (read-only) {dag['nfsLocation']}"
+    if dag and dag.get("type") == "git_sync":
+        ref = dag.get("rev") or dag.get("branchName") or "its default branch"
+        where = f", folder {dag['dagDirectoryLocation']}" if dag.get("dagDirectoryLocation") else ""
+        return f"git-sync from {dag['repositoryUrl']} ({ref}{where}), every {dag.get('syncInterval')} s"
     return "image"
 
 

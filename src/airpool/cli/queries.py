@@ -48,7 +48,7 @@ _DEPLOYMENT_FIELDS = """
   createdAt updatedAt deletedAt releasesAt
   workspace { id label }
   urls { type url }
-  dagDeployment { type nfsLocation }
+  dagDeployment { type nfsLocation repositoryUrl branchName rev dagDirectoryLocation syncInterval }
   desiredAirflowVersion image rolloutPhase rolloutError
 """
 
