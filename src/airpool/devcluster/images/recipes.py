@@ -266,6 +266,51 @@ STATSD_EXPORTER = Image(
     smoke=("/bin/statsd_exporter", "--version"),
 )
 
+#: git-sync's own user id in the public image (the rendered containers run as it).
+GIT_SYNC_UID = 65533
+GIT_SYNC = Image(
+    name="git-sync",
+    tag="v4-compatible",
+    base=TRIXIE,
+    summary=(
+        "airpool's stand-in for git-sync v4 (git and ssh from Debian, tools/images/files/git-sync.sh): the part of "
+        "git-sync's interface airpool renders; the Go module proxy does not serve k8s.io/git-sync"
+    ),
+    pre_install=(
+        f"groupadd --gid {GIT_SYNC_UID} git-sync",
+        f"useradd --uid {GIT_SYNC_UID} --gid {GIT_SYNC_UID} --home-dir /tmp --no-create-home --shell /usr/sbin/nologin "
+        "git-sync",
+    ),
+    packages=("git", "openssh-client"),
+    files=(("/git-sync", "git-sync.sh", 0o755),),
+    # the worktree it publishes is read by Airflow's user, whoever owns the volume
+    post_install=("git config --system --add safe.directory '*'",),
+    user=f"{GIT_SYNC_UID}:{GIT_SYNC_UID}",
+    entrypoint=("/git-sync",),
+    env=(("PATH", DEFAULT_PATH), ("HOME", "/tmp"), ("LANG", "C.UTF-8")),
+    smoke=("/git-sync", "--version"),
+)
+
+#: Test image: an SSH git server for the real-node git-sync tests (tests/e2e/test_realnode_git_sync.py).
+GIT_SERVER = Image(
+    name="git-server",
+    tag="1",
+    base=TRIXIE,
+    summary="test image: an SSH git server (OpenSSH, git-shell) for the real-node git-sync tests",
+    pre_install=("useradd --uid 1000 --create-home --home-dir /home/git --shell /usr/bin/git-shell git",),
+    packages=("git", "openssh-server"),
+    files=(("/usr/local/bin/git-server", "git-server-entrypoint.sh", 0o755),),
+    post_install=(
+        "rm -f /etc/ssh/ssh_host_*",  # the test gives the host key (its known_hosts line is then known)
+        "git config --system --add safe.directory '*'",  # repositories on a volume owned by another user
+        "passwd -u git >/dev/null 2>&1 || usermod -p '*' git",  # a locked account may not log in, even with a key
+    ),
+    user="0:0",
+    entrypoint=("/usr/local/bin/git-server",),
+    env=(("PATH", DEFAULT_PATH), ("LANG", "C.UTF-8")),
+    smoke=("git", "--version"),
+)
+
 AIRPOOL_UID = 10001
 AIRPOOL = Image(
     name="airpool",
@@ -299,6 +344,8 @@ IMAGES: tuple[Image, ...] = (
     REDIS,
     PGBOUNCER,
     STATSD_EXPORTER,
+    GIT_SYNC,
+    GIT_SERVER,
     AIRPOOL,
 )
 
@@ -323,6 +370,7 @@ def local_references() -> dict[str, str]:
         "redis": REDIS.reference,
         "pgbouncer": PGBOUNCER.reference,
         "statsd": STATSD_EXPORTER.reference,
+        "gitSync": GIT_SYNC.reference,
         "airpool": AIRPOOL.reference,
     }
 
