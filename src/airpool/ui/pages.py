@@ -34,7 +34,7 @@ from airpool.services import (
     workspaces,
 )
 from airpool.services.platform import Platform
-from airpool.ui import settings_view, templating
+from airpool.ui import dag_pages, settings_view, templating
 from airpool.ui.framework import Ctx
 
 #: Free namespaces up to which New Deployment shows a dropdown of all; above it, a search field with suggestions.
@@ -235,12 +235,12 @@ class Pages:
             "executor": ctx.field("executor") or defaults.executor,
             "airflow_version": ctx.field("airflow_version") or defaults.version,
             "namespace": ctx.field("namespace"),
-            "dag_deployment": ctx.field("dag_deployment") or "image",
-            "nfs_location": ctx.field("nfs_location"),
+            **dag_pages.dag_fields(ctx),
         }
         error: str | None = None
         if ctx.request.method == "POST":
             try:
+                chosen, credentials = dag_pages.dag_request(ctx, form)
                 created = deployments.create(
                     self.platform,
                     ctx.user,
@@ -249,10 +249,8 @@ class Pages:
                     executor=form["executor"],
                     airflow_version=form["airflow_version"],
                     namespace=form["namespace"] or None,
-                    dag_deployment={
-                        "type": form["dag_deployment"],
-                        "nfs_location": form["nfs_location"] if form["dag_deployment"] == "nfs" else None,
-                    },
+                    dag_deployment=chosen,
+                    git_credentials=credentials,
                 )
             except errors.PoolExhausted:
                 pass  # the page shows the pool's current counts instead, with the form kept
@@ -305,9 +303,9 @@ class Pages:
             namespaces=names,
             namespaces_free=free,
             namespace_picker="select" if free <= PICKER_SELECT_MAX else "search",
-            # The DAG deploy choice appears once NFS is enabled; where it cannot work, disabled with the reason.
-            nfs_enabled=config.deployments.nfs_dag_deploys,
-            nfs_blocked=deployments.nfs_unavailable(config),
+            # The DAG deploy choice appears once NFS or git-sync is enabled; NFS where it cannot work is disabled with
+            # the reason.
+            **dag_pages.template_values(config),
             pool_error=pool_error,
             error=error,
             error_title="The Deployment was not created",

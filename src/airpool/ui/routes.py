@@ -15,6 +15,7 @@ from airpool.ui import framework
 from airpool.ui import session as sessions
 from airpool.ui.deployment_pages import DeploymentPages
 from airpool.ui.logs_pages import LogsPages
+from airpool.ui.dag_pages import DagPages
 from airpool.ui.pages import Pages
 from airpool.ui.people_pages import PeoplePages
 from airpool.ui.sso_pages import SsoPages
@@ -27,6 +28,7 @@ def routes(platform: Platform) -> list[BaseRoute]:
     people = PeoplePages(platform)
     single = SsoPages(platform)
     changes = DeploymentPages(platform, pages)
+    dag = DagPages(platform)
     guard = framework.Guard(
         codec=sessions.SessionCodec(secret_key=lambda: auth.signing_key(platform)),
         current_user=pages.current_user,
@@ -59,6 +61,7 @@ def routes(platform: Platform) -> list[BaseRoute]:
         Route("/deployments/{id}/upgrade", page(changes.upgrade), methods=both),
         Route("/deployments/{id}/upgrade/cancel", page(changes.cancel_upgrade), methods=post),
         Route("/deployments/{id}/variables", page(changes.variables), methods=both),
+        Route("/deployments/{id}/dag-deploy", page(dag.dag_deploy), methods=both),
         Route("/admin/pool", page(pages.pool), methods=get),
         Route("/admin/pool/{name}/release", page(pages.release), methods=both),
         Route("/admin/pool/{name}/retry", page(pages.retry_release), methods=post),
