@@ -1,8 +1,8 @@
 """git-sync SSH keys and known hosts of Deployments, in a table of their own (never read into a Deployment row,
 never returned through the API; commander delivers them as a Kubernetes Secret).
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-11-30 11:20:00
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
