@@ -25,7 +25,8 @@ PLAIN_FIELDS = ("dag_deployment", "nfs_location", "repository_url", "branch_name
 def dag_fields(ctx: Ctx, default: dict[str, str] | None = None) -> dict[str, str]:
     """The DAG deploy fields of a form (on GET: ``default``, e.g. the Deployment's current settings)."""
     if ctx.request.method != "POST":
-        return {"dag_deployment": "image", **(default or {})}
+        empty = dict.fromkeys((*PLAIN_FIELDS, "sync_interval"), "")
+        return {**empty, "dag_deployment": "image", **(default or {})}
     out = {name: ctx.field(name) for name in PLAIN_FIELDS}
     out["dag_deployment"] = out["dag_deployment"] or "image"
     out["sync_interval"] = ctx.field("sync_interval")
