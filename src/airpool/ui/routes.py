@@ -13,8 +13,8 @@ from airpool.services import auth
 from airpool.services.platform import Platform
 from airpool.ui import framework
 from airpool.ui import session as sessions
-from airpool.ui.deployment_pages import DeploymentPages
 from airpool.ui.dag_pages import DagPages
+from airpool.ui.deployment_pages import DeploymentPages
 from airpool.ui.logs_pages import LogsPages
 from airpool.ui.pages import Pages
 from airpool.ui.people_pages import PeoplePages
