@@ -64,6 +64,14 @@ def test_git_sync_options_create_a_git_sync_deployment(git_on: Path, key_files: 
     [listed] = json.loads(cli.run(git_on, "deployment", "list", "-o", "json").out)
     assert listed["dagDeployment"]["type"] == "git_sync"
 
+    changed = cli.run(git_on, "deployment", "update", "gitty", "--git-branch-name", "release", "--sync-interval", "120")
+    assert changed.code == 0, changed
+    shown = cli.run(git_on, "deployment", "status", "gitty")
+    assert "git-sync from git@git.example.com:team/dags.git (release, folder dags), every 120 s" in shown.out
+    bad = cli.run(git_on, "deployment", "update", "gitty", "--git-branch-name", "a..b")
+    assert bad.code == 1, bad
+    assert "dagDeployment.branchName 'a..b'" in bad.err
+
     missing = cli.run(git_on, "deployment", "create", "-l", "x", "-n", "pool-b", "--git-repository-url",
                       "git@git.example.com:t/d.git", "--ssh-key", str(key) + ".nope")  # fmt: skip
     assert missing.code == 2, missing

@@ -26,8 +26,13 @@ _FIELDS = """
 """
 GET = f"query ChangeTarget($id: String!) {{ deployment(where: {{id: $id}}) {{ {_FIELDS} }} }}"
 UPDATE = f"""
-mutation UpdateDeployment($deploymentUuid: Uuid!, $payload: JSON, $executor: ExecutorType, $config: JSON) {{
-  updateDeployment(deploymentUuid: $deploymentUuid, payload: $payload, executor: $executor, config: $config) {{
+mutation UpdateDeployment(
+  $deploymentUuid: Uuid!, $payload: JSON, $executor: ExecutorType, $config: JSON, $dagDeployment: DagDeployment
+) {{
+  updateDeployment(
+    deploymentUuid: $deploymentUuid, payload: $payload, executor: $executor, config: $config,
+    dagDeployment: $dagDeployment
+  ) {{
     {_FIELDS}
   }}
 }}"""
@@ -192,6 +197,13 @@ def update(
     config_file: Path | None = typer.Option(
         None, "--config-file", help="Houston's config payload as JSON or YAML (options given override it)."
     ),
+    git_repository_url: str | None = deployment_cmd.GIT_REPOSITORY_OPTION,
+    git_branch_name: str | None = deployment_cmd.GIT_BRANCH_OPTION,
+    git_revision: str | None = deployment_cmd.GIT_REVISION_OPTION,
+    dag_directory_path: str | None = deployment_cmd.DAG_DIRECTORY_OPTION,
+    sync_interval: int | None = deployment_cmd.SYNC_INTERVAL_OPTION,
+    ssh_key: Path | None = deployment_cmd.SSH_KEY_OPTION,
+    known_hosts: Path | None = deployment_cmd.KNOWN_HOSTS_OPTION,
     wait_: bool = _WAIT_OPTION,
     timeout: float = _TIMEOUT_OPTION,
     workspace: str | None = _WORKSPACE_OPTION,
@@ -201,13 +213,30 @@ def update(
     the sizes the server allows: deploymentConfig's defaults and limits)."""
     config = _config(replicas, cpu, memory, config_file)
     payload = {k: v for k, v in (("label", label), ("description", description)) if v is not None}
-    if not payload and executor is None and config is None:
+    # git-sync settings not given keep their values on the server (a stored SSH key too)
+    git_sync = deployment_cmd.git_sync_input(
+        repository_url=git_repository_url,
+        branch=git_branch_name,
+        revision=git_revision,
+        dag_directory=dag_directory_path,
+        sync_interval=sync_interval,
+        ssh_key=ssh_key,
+        known_hosts=known_hosts,
+    )
+    if not payload and executor is None and config is None and git_sync is None:
         raise typer.BadParameter(
-            "nothing to change; give --label, --description, --executor, --replicas, --cpu, --memory or --config-file"
+            "nothing to change; give --label, --description, --executor, --replicas, --cpu, --memory, --config-file "
+            "or a git-sync option (--git-repository-url, --git-branch-name, ...)"
         )
     current = session.open_session()
     found = _find(current, deployment, workspace)
-    variables = {"deploymentUuid": found["id"], "payload": payload, "executor": executor, "config": config}
+    variables = {
+        "deploymentUuid": found["id"],
+        "payload": payload,
+        "executor": executor,
+        "config": config,
+        "dagDeployment": git_sync,
+    }
     updated: dict[str, Any] = current.api.execute(UPDATE, variables)["updateDeployment"]
     quiet = fmt is output.Format.JSON
     if quiet:
