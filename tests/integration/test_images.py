@@ -201,6 +201,7 @@ def test_postgres_image_initialises_a_utf8_database_from_the_official_variables(
         ("redis:8.0", ["--version"], "v=8.0"),
         ("pgbouncer:1.24", ["--version"], "PgBouncer 1.24"),
         ("statsd-exporter:v0.28.0", ["--version"], "version v0.28.0"),
+        ("git-sync:v4-compatible", ["--version"], "git-sync v4-compatible"),
     ],
 )
 def test_helper_images_run_their_program(
@@ -210,6 +211,27 @@ def test_helper_images_run_their_program(
         result = sandbox.run(root, config, args)
     assert result.returncode == 0, result.stderr[-2000:]
     assert expected in result.stdout + result.stderr
+
+
+def test_git_sync_image_publishes_a_commit_and_fails_saying_why(built: dict[str, images.Built]) -> None:
+    """The dev image of git-sync's interface: a one-time sync of a repository publishes its commit behind the link;
+    a missing repository exits non-zero with git's own words (what commander reads)."""
+    script = (
+        "set -e; cd /tmp; git init -q --bare r.git; git clone -q r.git w 2>/dev/null; cd w; mkdir dags; "
+        "echo 'x = 1' > dags/a.py; git add .; git -c user.email=a@b -c user.name=t commit -qm one; "
+        "git push -q origin HEAD:main; "
+        "GITSYNC_REPO=file:///tmp/r.git GITSYNC_REF=main GITSYNC_ROOT=/tmp/root GITSYNC_LINK=repo "
+        "GITSYNC_ONE_TIME=true /git-sync; cat /tmp/root/repo/dags/a.py; set +e; "
+        "GITSYNC_REPO=file:///tmp/nope.git GITSYNC_ROOT=/tmp/r2 GITSYNC_ONE_TIME=true /git-sync; echo rc=$?"
+    )
+    with sandbox.unpacked(built["git-sync:v4-compatible"].archive) as (root, config):
+        result = sandbox.run(root, config, [], command=["/bin/sh", "-c", script])
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out[-2000:]
+    assert "updated successfully: ref main is commit" in out
+    assert "x = 1" in out
+    assert "does not appear to be a git repository" in out
+    assert "rc=1" in out
 
 
 def test_pgbouncer_starts_as_root_and_drops_to_nobody(built: dict[str, images.Built]) -> None:
