@@ -39,9 +39,9 @@ def _server_processes(url: str) -> list[int]:
     try:
         with eng.connect() as conn:
             backend = int(conn.scalar(sa.text("SELECT pg_backend_pid()")) or 0)
+            postmaster = _ppid(backend)  # while the connection is open: its backend exits with it
     finally:
         eng.dispose()
-    postmaster = _ppid(backend)
     children = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
