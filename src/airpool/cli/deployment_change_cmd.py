@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-import yaml
 
 from airpool.cli import deployment_cmd, hints, output, prompt, session
 from airpool.domain.errors import AirpoolError, InvalidInput
@@ -93,6 +92,8 @@ def _config(replicas: list[str], cpu: list[str], memory: list[str], config_file:
     """Houston's ``config`` payload from the options (and a JSON/YAML file of it, which options override)."""
     config: dict[str, Any] = {}
     if config_file is not None:
+        import yaml  # only here: every airpool run imports this module (tests/unit/test_cli_commands.py)
+
         try:
             loaded = yaml.safe_load(config_file.read_text())
         except (OSError, yaml.YAMLError) as exc:
