@@ -54,7 +54,8 @@ def _server_processes(url: str) -> list[int]:
 @contextlib.contextmanager
 def stopped(pids: list[int]) -> Iterator[None]:
     for pid in pids:
-        os.kill(pid, signal.SIGSTOP)
+        with contextlib.suppress(ProcessLookupError):  # a backend that was exiting (a closed connection's) is gone
+            os.kill(pid, signal.SIGSTOP)
     try:
         yield
     finally:
