@@ -95,15 +95,20 @@ def request_upgrade(
     return True
 
 
+def _end_rollout(dep: models.Deployment, now: datetime) -> None:
+    """Nothing pending any more (cancelled, rolled out or failed)."""
+    dep.desired_airflow_version = None
+    dep.desired_image = None
+    dep.rollout_phase = None
+    dep.updated_at = now
+
+
 def _cancel(s: Session, dep: models.Deployment, actor: Actor, *, now: datetime) -> None:
     if dep.rollout_phase is None:
         return  # nothing pending: Houston answers the Deployment as it is
     _refuse_while_migrating(dep, "Cancelling")
     cancelled = _pending(dep)
-    dep.desired_airflow_version = None
-    dep.desired_image = None
-    dep.rollout_phase = None
-    dep.updated_at = now
+    _end_rollout(dep, now)
     # A queued upgrade job stays: commander re-reads the row and re-applies what runs (nothing changes).
     audit.record(
         s,
@@ -275,11 +280,8 @@ def finish_rollout(
         before = dep.airflow_version
         dep.airflow_version = version
         dep.image = image
-        dep.desired_airflow_version = None
-        dep.desired_image = None
-        dep.rollout_phase = None
         dep.rollout_error = None
-        dep.updated_at = now
+        _end_rollout(dep, now)
         audit.record(
             s,
             actor=audit.SYSTEM,
@@ -300,11 +302,8 @@ def fail_rollout(platform: Platform, deployment_id: str, *, reason: str, lease: 
         dep = _locked(s, deployment_id, lease, now)
         if dep is None:
             return
-        dep.desired_airflow_version = None
-        dep.desired_image = None
-        dep.rollout_phase = None
         dep.rollout_error = reason
-        dep.updated_at = now
+        _end_rollout(dep, now)
         audit.record(
             s,
             actor=audit.SYSTEM,
