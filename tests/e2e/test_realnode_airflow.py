@@ -13,10 +13,9 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,7 @@ from airpool.commander import uninstall
 from airpool.devcluster import images
 from airpool.manifests import pool as pool_manifests
 from tests.support import airflow_api, commander_env
+from tests.support.airflow_realnode import quietly, wait_until
 from tests.support.api_server import GraphQL, Served, serve_process
 from tests.support.realnode import RealNodeCluster
 
@@ -53,26 +53,6 @@ POOL = "query { poolStatus { namespaces { name state } } }"
 
 #: Figures printed at the end of the session (``-s`` or the CI log): create -> healthy, first DAG run, memory.
 FIGURES: list[str] = []
-
-
-def load_aware(seconds: float) -> float:
-    """A limit that grows with the machine's load: Airflow's execution API took 45 s for one call at load 18."""
-    per_core = os.getloadavg()[0] / (os.cpu_count() or 1)
-    return seconds * min(max(1.0, per_core), 4.0)
-
-
-def wait_until(
-    predicate: Callable[[], Any], *, base: float, what: str | Callable[[], str], interval: float = 3.0
-) -> Any:
-    started = time.monotonic()
-    last: Any = None
-    while time.monotonic() - started < load_aware(base):
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    said = what() if callable(what) else what
-    raise AssertionError(f"{said}: not within {time.monotonic() - started:.0f} s (last: {last!r})")
 
 
 @dataclass
@@ -257,7 +237,7 @@ class DagRun:
 def run_smoke_dag(e: Env, dep: Created, *, watch_pods: bool = False) -> DagRun:
     api = airflow_api.connect(e.admin, dep.namespace, dep.release, airflow3=dep.airflow3)
     wait_until(
-        lambda: _quietly(lambda: api.dag_known(airflow_api.SMOKE_DAG_ID)),
+        lambda: quietly(lambda: api.dag_known(airflow_api.SMOKE_DAG_ID)),
         base=300,
         what="the DAG parsed from the admin's ConfigMap",
     )
@@ -269,7 +249,7 @@ def run_smoke_dag(e: Env, dep: Created, *, watch_pods: bool = False) -> DagRun:
         if watch_pods:
             for pod in e.admin.list(Pod, namespace=dep.namespace, labels={"dag_id": airflow_api.SMOKE_DAG_ID}):
                 seen.add(pod.metadata.name)
-        state = _quietly(lambda: api.run_state(airflow_api.SMOKE_DAG_ID, run_id))
+        state = quietly(lambda: api.run_state(airflow_api.SMOKE_DAG_ID, run_id))
         return state if state in ("success", "failed") else None
 
     state = wait_until(finished, base=600, what=f"DAG run {run_id} finished", interval=1.0)
@@ -295,13 +275,6 @@ def component_logs(e: Env, dep: Created, tail: int = 60) -> str:
                 text = f"(no log: {exc.status.message})"
             out.append(f"--- {pod.metadata.name}\n{text}")
     return "\n".join(out)
-
-
-def _quietly(call: Callable[[], Any]) -> Any:
-    try:
-        return call()
-    except Exception:  # the API server may restart or answer slowly while the node is loaded
-        return None
 
 
 def memory_figure(e: Env, dep: Created) -> None:

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from airpool.commander import uninstall
 from airpool.devcluster import images
 from tests.support import airflow_api, commander_env
 from tests.support import cluster as cluster_support
+from tests.support.airflow_realnode import wait_until
 from tests.support.api_server import GraphQL, Served, serve_process
 from tests.support.realnode import RealNodeCluster
 
@@ -52,26 +53,6 @@ AVAILABLE = "query { availableNamespaces { name } }"
 FIGURES: list[str] = []
 #: The overlay that points Deployments at the images built here (docs/devcluster.md).
 IMAGE_OVERLAY = Path(__file__).resolve().parents[2] / "examples" / "values-dev-realnode.yaml"
-
-
-def load_aware(seconds: float) -> float:
-    """A limit that grows with the machine's load (Airflow answers slowly on a loaded node)."""
-    per_core = os.getloadavg()[0] / (os.cpu_count() or 1)
-    return seconds * min(max(1.0, per_core), 4.0)
-
-
-def wait_until(
-    predicate: Callable[[], Any], *, base: float, what: str | Callable[[], str], interval: float = 3.0
-) -> Any:
-    started = time.monotonic()
-    last: Any = None
-    while time.monotonic() - started < load_aware(base):
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    said = what() if callable(what) else what
-    raise AssertionError(f"{said}: not within {time.monotonic() - started:.0f} s (last: {last!r})")
 
 
 def dag_file(version: int) -> str:

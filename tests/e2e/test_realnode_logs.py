@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from websockets.sync.client import connect
 from airpool.devcluster import images
 from tests.support import commander_env
 from tests.support import houston_logs as cli
+from tests.support.airflow_realnode import load_aware, wait_until
 from tests.support.api_server import GraphQL, serve_process
 from tests.support.realnode import RealNodeCluster
 
@@ -43,20 +43,6 @@ mutation($ws: Uuid!, $namespace: String) {
 }"""
 STATUS = "query($id: String!) { deployment(where: {id: $id}) { status statusMessage } }"
 DELETE = "mutation($id: Uuid!) { deleteDeployment(deploymentUuid: $id, deploymentHardDelete: true) { id } }"
-
-
-def load_aware(seconds: float) -> float:
-    per_core = os.getloadavg()[0] / (os.cpu_count() or 1)
-    return seconds * min(max(1.0, per_core), 4.0)
-
-
-def wait_until(predicate: Callable[[], Any], *, base: float, what: Callable[[], str]) -> None:
-    started = time.monotonic()
-    while time.monotonic() - started < load_aware(base):
-        if predicate():
-            return
-        time.sleep(3)
-    raise AssertionError(f"{what()}: not within {time.monotonic() - started:.0f} s")
 
 
 def import_images(cluster: RealNodeCluster) -> None:

@@ -11,10 +11,9 @@ real-node Airflow tests; this module keeps its few helpers to itself.
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from lightkube.resources.core_v1 import ConfigMap
 from airpool.commander import uninstall
 from airpool.devcluster import images
 from tests.support import airflow_api, commander_env
+from tests.support.airflow_realnode import quietly, wait_until
 from tests.support.api_server import GraphQL, Served, serve_process
 from tests.support.realnode import RealNodeCluster
 
@@ -62,30 +62,6 @@ query($id: String!) {
 DELETE = "mutation($id: Uuid!) { deleteDeployment(deploymentUuid: $id, deploymentHardDelete: true) { id } }"
 AVAILABLE = "query { availableNamespaces { name } }"
 FIGURES: list[str] = []
-
-
-def limit(seconds: float) -> float:
-    """A limit that grows with the machine's load (Airflow starts slowly on a busy 2-core machine)."""
-    per_core = os.getloadavg()[0] / (os.cpu_count() or 1)
-    return seconds * min(max(1.0, per_core), 4.0)
-
-
-def wait_until(predicate: Callable[[], Any], *, base: float, what: Callable[[], str], interval: float = 3.0) -> Any:
-    started = time.monotonic()
-    last: Any = None
-    while time.monotonic() - started < limit(base):
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"{what()}: not within {time.monotonic() - started:.0f} s (last: {last!r})")
-
-
-def quietly(call: Callable[[], Any]) -> Any:
-    try:
-        return call()
-    except Exception:  # Airflow's API restarts or answers slowly while the node is loaded
-        return None
 
 
 @dataclass
