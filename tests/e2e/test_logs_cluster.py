@@ -71,6 +71,8 @@ class Running:
     deployment_id: str
     release: str
     cluster: ClusterInfo
+    values: Path
+    database: str
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +101,13 @@ def running(
                 what="the Deployment healthy",
             )
             yield Running(
-                admin=admin, base=served.base, deployment_id=dep["id"], release=dep["releaseName"], cluster=dev_cluster
+                admin=admin,
+                base=served.base,
+                deployment_id=dep["id"],
+                release=dep["releaseName"],
+                cluster=dev_cluster,
+                values=tmp / "values.yaml",
+                database=database,
             )
             admin.data(
                 "mutation($id: Uuid!) { deleteDeployment(deploymentUuid: $id, deploymentHardDelete: true) { id } }",
@@ -356,3 +364,47 @@ def test_the_ui_logs_page_searches_without_javascript_and_tails_live_with_it(run
     expect(page.locator("[data-log-state]")).to_have_text("Paused.")
     check_basics(page)
     page.context.close()
+
+
+def test_live_tails_end_cleanly_and_at_once_when_the_server_stops(
+    running: Running, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """SIGTERM to a server with a UI live tail and an ``airpool deployment logs -f`` open: the tail's response ends as
+    a complete response (not cut off mid-chunk by uvicorn's graceful-shutdown timeout, which it waited out before),
+    the CLI says its stream ended and exits 0, and the server exits without waiting. A second server on the same
+    database serves them, so the module's own server keeps running."""
+    import signal
+
+    import httpx
+
+    with serve_process(values=running.values, database_url=running.database) as second:
+        config = airpool_cli.login(
+            tmp_path_factory.mktemp("cli") / "config.yaml", second.base, username="admin", password=PASSWORD
+        )
+        marker = uuid.uuid4().hex[:8]
+        follower = airpool_cli.spawn(config, "deployment", "logs", "scheduler", running.release, "-f", "-s", marker)
+        write_lines(running.cluster, (datetime.now(UTC), f"{marker} before the stop"))
+        follower.expect_exact(f"{marker} before the stop", timeout=60)
+        with httpx.Client(base_url=second.base, timeout=60) as browser:
+            form = browser.get("/login").text
+            csrf = form.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+            login = {"csrf_token": csrf, "username": "admin", "password": PASSWORD}
+            assert browser.post("/login", data=login).status_code == 303
+            tail = f"/deployments/{running.deployment_id}/logs/stream"
+            with browser.stream("GET", tail, params={"component": "scheduler"}) as answer:
+                assert answer.headers["content-type"].startswith("text/event-stream")
+                lines = answer.iter_lines()
+                assert ": live" in (next(lines) for _ in range(5)), "the live tail did not start"
+                stopped_at = time.monotonic()
+                second.proc.send_signal(signal.SIGTERM)
+                rest = list(lines)  # raises httpx.RemoteProtocolError if the server cut the response off
+        assert not any(line.startswith("event: failure") for line in rest), rest
+        # uvicorn finishes its shutdown, then re-raises SIGTERM so the exit status tells how the process ended
+        assert second.proc.wait(timeout=120) == -signal.SIGTERM
+        took = time.monotonic() - stopped_at
+        follower.expect_exact("ended; run the command again to go on.", timeout=60)
+        assert airpool_cli.finish(follower) == 0
+        assert "Traceback" not in (follower.before or "")
+        output = second.output()
+        assert "graceful shutdown exceeded" not in output, output
+        print(f"serve stopped {took:.1f} s after SIGTERM with two live tails open")

@@ -20,7 +20,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from airpool.api import health, schema, ws
+from airpool.api import health, schema, streams, ws
 from airpool.api.context import AppState
 from airpool.api.graphql_http import GraphQLEndpoint
 from airpool.api.metrics import Metrics
@@ -80,7 +80,8 @@ def create_app(
                 await anyio.to_thread.run_sync(task.start)
                 started.append(task)
                 log.info("started %s", task.name)
-            yield
+            with streams.ended_on_stop_signals():  # live log tails end at once instead of holding up the stop
+                yield
         finally:
             for task in reversed(started):
                 log.info("stopping %s", task.name)

@@ -165,7 +165,10 @@ def _handle(message: dict[str, Any], *, current: session.Session, timestamps: bo
         return False
     if kind in ("error", "connection_error"):
         _refused(payload[0] if isinstance(payload, list) and payload else payload, current=current)
-    return kind == "complete"
+    if kind == "complete":  # the server ended it: it is stopping, or commander's stream ended
+        typer.echo(f"The log stream from {current.context.server} ended; run the command again to go on.", err=True)
+        return True
+    return False
 
 
 def _refused(error: Any, *, current: session.Session) -> None:
