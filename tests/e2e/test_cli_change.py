@@ -56,6 +56,15 @@ def _create(config: Path, version: str = "2.11.2") -> dict[str, Any]:
     return created
 
 
+def test_create_takes_only_a_version_the_server_offers(server: Server, config: Path) -> None:
+    refused = cli.run(config, "deployment", "create", "-l", "etl", "-n", "pool-a", "-a", "3.1.3")
+    assert refused.code == 2, refused
+    assert "--airflow-version" in refused.err
+    assert "'3.1.3' is not offered by this server; allowed: 2.11.2, 3.3.2" in refused.err
+    assert deployments.list_visible(server.platform, SYSTEM) == []
+    assert _create(config, "3.3.2")["airflowVersion"] == "3.3.2"
+
+
 def _lease_upgrade(plat: Platform) -> tuple[int, str]:
     """Commander takes the Deployment's jobs: the install is done, the upgrade is the one in hand."""
     while True:

@@ -131,7 +131,25 @@ def test_chosen_namespace_leaves_the_dropdown_and_returns_after_hard_delete(serv
 
     page.get_by_role("link", name="New Deployment").click()
     assert namespace_options(page) == ["pool-a", "pool-b"]
+    # Exactly the versions of airpool.airflow.versions (the built-in list here), the default chosen.
+    versions = page.get_by_label("Airflow version")
+    assert versions.locator("option").all_inner_texts() == ["2.11.2", "3.3.2 (default)"]
+    expect(versions).to_have_value("3.3.2")
     capture(page, "new-deployment")
+    # A version the installation does not offer (an option added to the page by hand): refused, naming the field
+    # and the allowed versions, the form kept and nothing created.
+    versions.evaluate("s => s.add(new Option('3.1.3', '3.1.3', true, true))")
+    page.get_by_label("Name", exact=True).fill("Old one")
+    page.get_by_label("Kubernetes Namespace").select_option("pool-a")
+    page.get_by_role("button", name="Create Deployment").click()
+    expect(page.get_by_role("alert")).to_contain_text(
+        "airflowVersion '3.1.3' is not offered on this installation; allowed: 2.11.2, 3.3.2 "
+        "(values.yaml airpool.airflow.versions)"
+    )
+    expect(page.get_by_label("Name", exact=True)).to_have_value("Old one")
+    workspace_id = page.url.split("/")[-3]
+    assert deployments.list_for_workspace(server.platform, _admin(server), workspace_id) == []
+    assert namespace_options(page) == ["pool-a", "pool-b"]
     page.get_by_role("link", name="Cancel").click()
     dep_id = create_deployment(page, "Sales ETL", "pool-b")
     expect(page.locator(".facts")).to_contain_text("pool-b")
@@ -339,7 +357,7 @@ def test_viewer_sees_no_create_button_and_forged_posts_are_refused(server: Serve
     token = page.locator("input[name=csrf_token]").first.get_attribute("value")
     assert token
     target = server.url(f"/w/{team.id}/deployments/new")
-    form = {"label": "Forged", "executor": "CeleryExecutor", "airflow_version": "3.1.3", "namespace": "pool-a"}
+    form = {"label": "Forged", "executor": "CeleryExecutor", "airflow_version": "3.3.2", "namespace": "pool-a"}
     for extra, headers in (
         ({}, {}),
         ({"csrf_token": "not-the-token"}, {}),

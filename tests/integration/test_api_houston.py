@@ -263,6 +263,31 @@ def test_create_deployment_shape(admin: GraphQL) -> None:
     ]
 
 
+def test_create_deployment_only_on_an_offered_airflow_version(admin: GraphQL) -> None:
+    """airpool.airflow.versions (by default 2.11.2 and 3.3.2) is what a Deployment may be created on: anything
+    else is refused naming the field and the allowed versions, and nothing is claimed."""
+    base = {
+        "label": "Old",
+        "workspaceId": _workspace_id(admin),
+        "executor": "CeleryExecutor",
+        "cloudRole": "",
+        "dagDeployment": {},
+        "namespace": "pool-a",
+    }
+    for wanted in ("3.1.3", "2.10.5", "latest", "1.10.15"):
+        error = admin.error(CREATE_DEPLOYMENT, {**base, "airflowVersion": wanted})
+        assert error["message"] == (
+            f"airflowVersion {wanted!r} is not offered on this installation; allowed: 2.11.2, 3.3.2 "
+            "(values.yaml airpool.airflow.versions)"
+        )
+        assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert admin.data(AVAILABLE_NAMESPACES)["availableNamespaces"] == [{"name": n} for n in POOL]
+    assert admin.data(WORKSPACE_DEPLOYMENTS, {"workspaceId": base["workspaceId"]})["workspaceDeployments"] == []
+    older = admin.data(CREATE_DEPLOYMENT, {**base, "airflowVersion": "2.11.2"})["createDeployment"]
+    assert older["airflowVersion"] == "2.11.2"
+    assert _create(admin, "pool-b", airflowVersion="")["airflowVersion"] == "3.3.2"  # empty: the default
+
+
 def test_create_deployment_on_an_empty_pool_gives_the_cli_message(admin: GraphQL) -> None:
     for name in POOL:
         _create(admin, name)
@@ -286,7 +311,10 @@ def test_workspace_deployments_by_workspace_and_release_name(admin: GraphQL) -> 
     assert [d["id"] for d in listed] == [one["id"], two["id"]]
     for dep in listed:
         assert dep["workspace"] == {"id": ws_id}
-        assert set(dep["deployInfo"]) == {"nextCli", "current"}
+        # The CLI prints ``current`` in its TAG column ("?" when empty): the running image's tag, the platform's
+        # image of the Airflow version until an image deploy.
+        assert dep["deployInfo"] == {"nextCli": "deploy-1", "current": dep["airflowVersion"]}
+        assert dep["airflowVersion"] == "3.3.2"
         assert dep["type"] == "airflow"
         _assert_times(dep)
     only = admin.data(WORKSPACE_DEPLOYMENTS, {"workspaceId": ws_id, "releaseName": two["releaseName"]})
@@ -299,6 +327,7 @@ def test_paginated_deployments_take_minus_one_is_everything(admin: GraphQL) -> N
     assert [d["id"] for d in everything] == ids
     for dep in everything:
         _assert_times(dep)
+        assert dep["deployInfo"] == {"nextCli": "deploy-1", "current": dep["airflowVersion"]}
         assert UUID.match(dep["workspace"]["id"])
     page = admin.data(PAGINATED_DEPLOYMENTS, {"take": 2, "pageNumber": 2})["paginatedDeployments"]
     assert [d["id"] for d in page] == ids[2:]

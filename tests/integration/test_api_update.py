@@ -180,7 +180,7 @@ def test_update_deployment_label_description_executor_and_triggerer_as_the_cli_s
     assert updated["id"] == dep["id"]
     assert (updated["label"], updated["description"], updated["type"]) == ("Sales v2", "nightly loads", "airflow")
     assert updated["workspace"]["id"]
-    assert "current" in updated["deployInfo"]
+    assert updated["deployInfo"] == {"current": dep["airflowVersion"]}  # the TAG column of the CLI's answer
     _assert_times(updated)
     seen = admin.data(SIZES, {"id": dep["id"]})["deployment"]
     assert seen["executor"] == "LocalExecutor"

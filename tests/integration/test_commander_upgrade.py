@@ -51,6 +51,7 @@ STATE = """
 query($id: String!) {
   deployment(where: {id: $id}) {
     airflowVersion desiredAirflowVersion image desiredImage rolloutPhase rolloutError status statusMessage
+    deployInfo { current nextCli }
   }
 }"""
 AIRFLOW_COMPONENTS = {"scheduler", "webserver", "api-server", "triggerer", "dag-processor"}
@@ -187,6 +188,7 @@ def test_upgrade_2_to_3_migrates_once_then_rolls_and_image_deploys_roll_or_fail_
         )
         done = state()
         assert (done["desiredAirflowVersion"], done["rolloutPhase"], done["rolloutError"]) == ("3.3.2", None, None)
+        assert done["deployInfo"] == {"current": "3.3.2", "nextCli": "deploy-1"}  # apache/airflow:3.3.2 runs
         images = _images(admin_client, ns)
         assert set(images) == {"scheduler", "api-server", "triggerer", "dag-processor"}  # the webserver is gone
         assert all(refs == {"apache/airflow:3.3.2"} for refs in images.values()), images
@@ -231,7 +233,7 @@ def test_upgrade_2_to_3_migrates_once_then_rolls_and_image_deploys_roll_or_fail_
         wait_until(lambda: state()["status"] == "healthy", timeout=180, what="healthy after the resize")
 
         # An image deploy rolls every Airflow container to the image built elsewhere.
-        own = "registry.example.com/team/airflow:1.0"
+        own = "registry.example.com/team/airflow:deploy-3"
         client.data(DEPLOY_IMAGE, {"release": release, "image": own, "v": "3.3.2"})
         wait_until(
             lambda: (s := state())["image"] == own and s["status"] == "healthy",
@@ -240,6 +242,7 @@ def test_upgrade_2_to_3_migrates_once_then_rolls_and_image_deploys_roll_or_fail_
         )
         assert all(refs == {own} for refs in _images(admin_client, ns).values())
         assert _job(admin_client, ns, release).spec.template.spec.containers[0].image == own
+        assert state()["deployInfo"] == {"current": "deploy-3", "nextCli": "deploy-4"}  # the CLI's TAG column
 
         # An image whose pods the cluster refuses: the rollout fails before anything is replaced, says why, and the
         # Deployment keeps running its image.

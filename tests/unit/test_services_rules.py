@@ -36,6 +36,17 @@ def test_airflow_versions_refused(version: str) -> None:
         deployments.check_airflow_version(version)
 
 
+@pytest.mark.parametrize("version", ["3.1.3", "2.10.5", "latest", ""])
+def test_airflow_versions_not_offered_are_refused_naming_the_allowed_ones(version: str) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        deployments.check_airflow_version(version, ("2.11.2", "3.3.2"))
+    assert refused.value.message == (
+        f"airflowVersion {version!r} is not offered on this installation; allowed: 2.11.2, 3.3.2 "
+        "(values.yaml airpool.airflow.versions)"
+    )
+    assert deployments.check_airflow_version(" 2.11.2 ", ("2.11.2", "3.3.2")) == "2.11.2"
+
+
 def test_roles_rank() -> None:
     R = access.Role
     assert access.role_allows(R.ADMIN, R.EDITOR)

@@ -16,7 +16,7 @@ from typing import Any
 
 import typer
 
-from airpool.cli import deployment_cmd, hints, output, prompt, session
+from airpool.cli import deployment_cmd, hints, output, prompt, queries, session
 from airpool.domain.errors import AirpoolError, InvalidInput
 
 _FIELDS = """
@@ -45,7 +45,7 @@ DEPLOY_IMAGE = """
 mutation UpdateDeploymentImage($releaseName: String!, $image: String!, $airflowVersion: String) {
   updateDeploymentImage(releaseName: $releaseName, image: $image, airflowVersion: $airflowVersion) { id }
 }"""
-VERSIONS = "query DeploymentVersions { deploymentConfig { airflowVersions } }"
+VERSIONS = queries.AIRFLOW_VERSIONS
 VARIABLES = """
 query DeploymentVariables($deploymentUuid: Uuid!) {
   deploymentVariables(deploymentUuid: $deploymentUuid) { key value isSecret }

@@ -163,7 +163,11 @@ def create(
         help="local, celery or kubernetes (Houston names too); default: the server's.",
     ),
     airflow_version: str | None = typer.Option(
-        None, "--airflow-version", "-a", help="Airflow version (default: the server's)."
+        None,
+        "--airflow-version",
+        "-a",
+        help="One of the Airflow versions the server offers (values.yaml airpool.airflow.versions); default: the "
+        "server's default version.",
     ),
     namespace: str | None = typer.Option(
         None, "--namespace", "-n", help="Pool namespace to use, without a prompt (for scripts)."
@@ -212,6 +216,15 @@ def create(
             "this server does not allow git-sync DAG deploys (values.yaml: astronomer.houston.config.deployments."
             "gitSyncDagDeployment is false); create the Deployment without the git options (image-based DAG deploys)"
         )
+    if airflow_version is not None:
+        # Checked before any prompt; the server refuses it the same way.
+        offered = current.api.execute(queries.AIRFLOW_VERSIONS)["deploymentConfig"]["airflowVersions"]
+        if airflow_version.strip() not in offered:
+            raise typer.BadParameter(
+                f"{airflow_version!r} is not offered by this server; allowed: {', '.join(offered)} "
+                "(values.yaml airpool.airflow.versions)",
+                param_hint="--airflow-version",
+            )
     if label is None:
         if not prompt.interactive():
             raise typer.BadParameter("a label is required", param_hint="--label")

@@ -27,6 +27,9 @@ query AppConfig {
 }
 """
 
+#: The Airflow versions the server offers (values.yaml airpool.airflow.versions), oldest first.
+AIRFLOW_VERSIONS = "query DeploymentVersions { deploymentConfig { airflowVersions } }"
+
 WORKSPACES = "query Workspaces { workspaces { id label description createdAt } }"
 
 #: Your workspaces with who you are and your role in each (``workspace list``).

@@ -105,3 +105,17 @@ def split_image(reference: str) -> tuple[str, str]:
     repository = f"{found['host']}/{found['path']}" if found["host"] else found["path"]
     tag = found["tag"] + (f"@{found['digest']}" if found["digest"] else "")
     return repository, tag
+
+
+_DEPLOY_TAG = re.compile(r"^deploy-(\d{1,9})$")
+
+
+def deploy_tags(image: str | None, platform_tag: str) -> tuple[str, str]:
+    """Houston's ``deployInfo``: (``current``, ``nextCli``). ``current`` is the tag of the image the Deployment
+    runs: its last image deploy's (``image``), else the platform's image tag of its Airflow version
+    (``platform_tag``, e.g. ``3.3.2``); the astro CLI prints it in the TAG column of ``deployment list`` and
+    ``deployment update``. ``nextCli`` is the tag the CLI gives the next image it builds: ``deploy-<n+1>`` after an
+    image tagged ``deploy-<n>``, else ``deploy-1``."""
+    current = split_image(image)[1].split("@", 1)[0] if image else platform_tag
+    counted = _DEPLOY_TAG.match(current)
+    return current, f"deploy-{int(counted[1]) + 1 if counted else 1}"

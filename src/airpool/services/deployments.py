@@ -44,12 +44,17 @@ _AIRFLOW_VERSION = re.compile(r"^(2|3)\.\d{1,2}\.\d{1,2}$")
 _NAME_ATTEMPTS = 20
 
 
-def check_airflow_version(version: str) -> str:
+def check_airflow_version(version: str, offered: tuple[str, ...] | None = None) -> str:
+    """A 2.x.y or 3.x.y version and, given ``offered`` (``airpool.airflow.versions``), one of those: a
+    Deployment is created only on a version the installation has images for."""
     version = version.strip()
-    if not _AIRFLOW_VERSION.match(version):
+    if offered is not None and version not in offered:
         raise InvalidInput(
-            f"airflow version {access.shown(version, 40)} is not supported; use a 2.x.y or 3.x.y release"
+            f"airflowVersion {access.shown(version, 40)} is not offered on this installation; allowed: "
+            f"{', '.join(offered)} (values.yaml airpool.airflow.versions)"
         )
+    if not _AIRFLOW_VERSION.match(version):
+        raise InvalidInput(f"airflowVersion {access.shown(version, 40)} is not supported; use a 2.x.y or 3.x.y release")
     return version
 
 
@@ -253,7 +258,7 @@ def create(
     chosen_executor = spec.parse_executor(executor or config.airflow.executor)
     dag_source = check_dag_deployment(config, dag_deployment, credentials=git_credentials)
     stored_dags = dag_source.payload() if dag_source.type is not dags.DagDeployType.IMAGE else None
-    version = check_airflow_version(airflow_version or config.airflow.version)
+    version = check_airflow_version(airflow_version or config.airflow.version, config.airflow.versions)
     wanted_release = (release_name or "").strip() or None
     if wanted_release is not None:
         spec.check_release_name(wanted_release)

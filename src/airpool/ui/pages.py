@@ -299,6 +299,7 @@ class Pages:
             form=form,
             executors=[e.value for e in Executor],
             default_airflow_version=config.airflow.version,
+            airflow_versions=config.airflow.versions,
             namespace_mode=mode,
             namespaces=names,
             namespaces_free=free,

@@ -3,7 +3,8 @@ airpool's ``deletedDeployment(s)``, ``deploymentJobs`` and ``retryDeployment``.
 
 Houston fields the CLI reads but airpool has no separate notion of are fixed here: ``type`` is always
 ``airflow``, ``version`` is airpool's own (the chart version in Houston), ``runtimeVersion`` is empty (Astro
-Runtime images are not used: ``astroRuntimeEnabled`` is false), and ``deployInfo`` names the next image tag.
+Runtime images are not used: ``astroRuntimeEnabled`` is false), and ``deployInfo`` names the
+running image's tag and the next one.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from ariadne import MutationType, ObjectType, QueryType
 import airpool
 from airpool.api.resolvers.common import Info, caller, platform
 from airpool.api.resolvers.workspaces import WorkspaceRef
-from airpool.domain import dags
+from airpool.domain import dags, rollouts
 from airpool.domain.deployments import Executor
 from airpool.domain.errors import InvalidInput
 from airpool.services import commander_jobs, deployments, upgrades, variables
@@ -325,8 +326,12 @@ def resolve_workspace(deployment: DeploymentView, _: Info) -> WorkspaceRef:
 
 
 @deployment_type.field("deployInfo")
-def resolve_deploy_info(*_: Any) -> dict[str, str | None]:
-    return {"next_cli": "deploy-1", "current": None}
+def resolve_deploy_info(deployment: DeploymentView, info: Info) -> dict[str, str]:
+    """``current``: the tag of the image the Deployment runs (the platform's image: its Airflow version);
+    ``nextCli``: the tag for the next image (``domain.rollouts.deploy_tags``)."""
+    airflow_image = platform(info).config.images.airflow
+    current, next_cli = rollouts.deploy_tags(deployment.image, airflow_image.tag or deployment.airflow_version)
+    return {"next_cli": next_cli, "current": current}
 
 
 BINDABLES = (query, mutation, deployment_type)
