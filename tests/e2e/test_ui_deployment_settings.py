@@ -31,7 +31,7 @@ def ui_server(tmp_path: Path, sqlite_url: str) -> Iterator[Server]:
 def _create(page: Page, label: str, version: str) -> str:
     page.get_by_role("link", name="New Deployment").click()
     page.get_by_label("Name", exact=True).fill(label)
-    page.get_by_label("Airflow version").fill(version)
+    page.get_by_label("Airflow version").select_option(version)
     page.get_by_label("Kubernetes Namespace").select_option("pool-a")
     page.get_by_role("button", name="Create Deployment").click()
     expect(page).to_have_url(re.compile(r"/deployments/[0-9a-f-]{36}$"))
@@ -101,23 +101,43 @@ def test_settings_edit_resize_with_quota_preview_and_upgrade_with_confirmation(
     expect(page.get_by_role("status")).to_contain_text("Upgrade to Airflow 3.3.2 cancelled")
     assert deployments.get(server.platform, SYSTEM, dep_id).desired_airflow_version is None
 
-    # Asked again; commander's migration fails: the page says why, 2.11.2 still runs.
+    # Asked again; commander's migration fails. The Deployment page, left open, follows each step without a reload:
+    # migrating, then the failure's reason with 2.11.2 still running.
     page.get_by_label("Upgrade to").select_option("3.3.2")
     page.get_by_role("button", name="Upgrade…").click()
     page.get_by_role("button", name="Upgrade to Airflow 3.3.2").click()
+    card, notice = page.locator("[data-rollout-card]"), page.locator('[data-rollout-field="notice"]')
+    version = page.locator('[data-rollout-field="version"]')
+    expect(notice).to_have_text("Airflow 3.3.2: queued.")
     lease = _commander_takes_upgrade(server)
     assert upgrades.begin_migration(server.platform, dep_id, version="3.3.2", image=None, lease=lease)
+    expect(notice).to_have_text("Airflow 3.3.2: migrating.")
     page.get_by_role("link", name="Deployment settings").click()
     expect(page.locator("[data-rollout]")).to_contain_text("this can no longer be cancelled")
     expect(page.get_by_role("button", name="Cancel the upgrade")).to_have_count(0)
+    page.go_back()
+    expect(notice).to_have_text("Airflow 3.3.2: migrating.")
     reason = (
         "deploying Airflow 3.3.2 failed: the migration Job failed: BackoffLimitExceeded; Airflow 2.11.2 keeps running"
     )
     upgrades.fail_rollout(server.platform, dep_id, reason=reason, lease=lease)
-    page.goto(server.url(f"/deployments/{dep_id}"))
-    expect(page.locator("[data-rollout-card]")).to_contain_text(f"Last upgrade failed: {reason}")
-    expect(page.locator(".facts")).to_contain_text("2.11.2")
+    commander_jobs.complete(server.platform, lease[0], worker_id=lease[1])
+    expect(page.locator('[data-rollout-field="error"]')).to_have_text(f"Last upgrade failed: {reason}")
+    expect(notice).to_be_hidden()
+    expect(version).to_have_text("2.11.2")
     capture(page, "deployment-upgrade-failed")
+
+    # A third try succeeds: the open page drops the Upgrade box and shows Airflow 3.3.2, again without a reload.
+    page.get_by_role("link", name="Deployment settings").click()
+    page.get_by_label("Upgrade to").select_option("3.3.2")
+    page.get_by_role("button", name="Upgrade…").click()
+    page.get_by_role("button", name="Upgrade to Airflow 3.3.2").click()
+    expect(notice).to_have_text("Airflow 3.3.2: queued.")
+    lease = _commander_takes_upgrade(server)
+    assert upgrades.begin_migration(server.platform, dep_id, version="3.3.2", image=None, lease=lease)
+    upgrades.finish_rollout(server.platform, dep_id, version="3.3.2", image=None, lease=lease)
+    expect(card).to_be_hidden()
+    expect(version).to_have_text("3.3.2")
 
 
 def test_variables_page_keeps_secret_values_out_of_the_browser(ui_server: Server, browser_page: Page) -> None:

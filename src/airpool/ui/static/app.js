@@ -4,7 +4,8 @@
 // 1. The first error summary on a page takes focus, so screen readers announce it.
 // 2. Status cells under a data-poll element refresh every few seconds while the page is visible; a Deployment
 //    the answer no longer lists has been removed for good. On a Deployment's page commander's messages refresh
-//    too, and the notices shown at load (what had just happened) go once the status moves on.
+//    too, and the notices shown at load (what had just happened) go once the status moves on; so does the Upgrade
+//    box (a pending upgrade's phase, the last one's failure) and the Airflow version it runs.
 (function () {
   "use strict";
 
@@ -68,6 +69,28 @@
     if (none) { none.hidden = list.length > 0; }
   }
 
+  function rollout(r) {
+    var card = document.querySelector("[data-rollout-card]");
+    if (!card) { return; }
+    ["notice", "error"].forEach(function (name) {
+      var line = card.querySelector('[data-rollout-field="' + name + '"]');
+      if (line.textContent !== r[name]) { line.textContent = r[name]; }
+      line.hidden = !r[name];
+    });
+    card.hidden = !(r.notice || r.error);
+    var version = document.querySelector('[data-rollout-field="version"]');
+    var shown = r.airflow_version + (r.image ? " (image " + r.image + ")" : "");
+    if (version && version.textContent !== shown) {
+      version.replaceChildren(r.airflow_version);
+      if (r.image) {
+        var ref = document.createElement("span");
+        ref.className = "mono";
+        ref.textContent = r.image;
+        version.append(" (image ", ref, ")");
+      }
+    }
+  }
+
   function poll() {
     if (document.hidden) { return; }
     fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
@@ -75,6 +98,7 @@
       .then(function (data) {
         if (!data) { return; }
         var changed = apply(data.deployments);
+        if (data.rollout) { rollout(data.rollout); }
         if (data.events) {
           events(data.events);
           if (changed) { document.querySelectorAll(".notice").forEach(function (n) { n.remove(); }); }
