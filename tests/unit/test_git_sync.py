@@ -62,6 +62,8 @@ def test_dag_readers_get_git_sync_and_the_others_do_not(executor: Executor, vers
             env = {e["name"]: e["value"] for e in pod["containers"][-1]["env"]}
             assert env["GITSYNC_REF"] == "v2"  # rev wins over the branch
             assert env["GITSYNC_SSH_KEY_FILE"] == "/etc/git-secret/ssh"
+            # The first failed fetch ends the sidecar too (after good syncs): commander sees it at its next check.
+            assert env["GITSYNC_MAX_FAILURES"] == "0"
             assert pod["containers"][-1]["terminationMessagePolicy"] == "FallbackToLogsOnError"
         else:
             assert "git-sync" not in containers + inits, name

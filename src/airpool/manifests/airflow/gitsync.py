@@ -7,7 +7,9 @@ and a sidecar (``git-sync``) keeps it current every ``syncInterval`` seconds; ta
 (they live for one task). New credentials roll the pods (they are part of the settings checksum, ``render``):
 a Secret mounted by subPath is never updated in a running pod. git-sync publishes each commit as a new worktree
 and swaps the symlink ``repo`` to it atomically, so Airflow reads ``/opt/airflow/dags/repo/<dagDirectoryLocation>``
-and never sees a half-written checkout.
+and never sees a half-written checkout. A failed fetch ends the container at once (``GITSYNC_MAX_FAILURES`` 0), the
+sidecar's too after good syncs, so a sync that starts failing shows in the Deployment's status at commander's next
+check instead of after several periods.
 
 The containers speak git-sync v4's environment (``GITSYNC_*``), so the public image (``registry.k8s.io/git-sync/
 git-sync``, ``airpool.images.gitSync``) runs them unchanged. Their termination message falls back to the last log
@@ -79,8 +81,10 @@ def _env(spec: AirflowSpec, *, one_time: bool) -> list[c.Obj]:
         {"name": "GITSYNC_PERIOD", "value": f"{git.sync_interval}s"},
         # A passwd entry for the container's user (ssh refuses to run without one).
         {"name": "GITSYNC_ADD_USER", "value": "true"},
-        # Give up (and so fail the container, which says why) after this many failed syncs in a row.
-        {"name": "GITSYNC_MAX_FAILURES", "value": "0" if one_time else "3"},
+        # The first failed fetch ends the container (git-sync's default), which says why in its termination
+        # message: commander names the cause at its next status check, also when an earlier sync was good. The
+        # kubelet restarts the sidecar; its emptyDir keeps the last good checkout, which Airflow goes on reading.
+        {"name": "GITSYNC_MAX_FAILURES", "value": "0"},
     ]
     if one_time:
         env.append({"name": "GITSYNC_ONE_TIME", "value": "true"})
