@@ -12,6 +12,7 @@ import contextlib
 import ctypes
 import dataclasses
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -48,7 +49,34 @@ class Layout:
         return self.log_dir / f"{name}.log"
 
 
-def free_port() -> int:
+EPHEMERAL_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+#: Lowest port ``free_port`` picks: above the fixed ports of common services (Kubernetes' own are 10248-10260).
+LISTEN_PORT_FLOOR = 20000
+
+
+def listen_ports(ephemeral_low: int) -> range:
+    """Where ``free_port`` picks: below the kernel's ephemeral range. A port from that range (what ``bind(0)``
+    gives) can be taken as the local port of any outgoing connection between the pick and the server's start, and
+    the server then fails with "address already in use" (a real node's kube-proxy did, under load)."""
+    return range(LISTEN_PORT_FLOOR, max(LISTEN_PORT_FLOOR, ephemeral_low))
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(EPHEMERAL_RANGE_FILE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
+
+
+def free_port(candidates: range | None = None) -> int:
+    """A port on 127.0.0.1 free now, picked at random from ``candidates`` (default: ``listen_ports``); the kernel's
+    choice when none of them is free or the machine leaves no room below its ephemeral range."""
+    if candidates is None:
+        candidates = listen_ports(_ephemeral_low())
+    if candidates:
+        for port in random.sample(candidates, min(len(candidates), 200)):
+            if port_is_free(port):
+                return port
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
