@@ -15,12 +15,19 @@ import pytest
 from airpool.services.platform import Platform
 from tests.support import platform as tp
 from tests.support.api_server import GraphQL, make_platform, running_app
+from tests.support.houston_deployments import (
+    CREATE_DEPLOYMENT,
+    DELETE_DEPLOYMENT,
+    PAGINATED_DEPLOYMENTS,
+    WORKSPACE_DEPLOYMENTS,
+)
 
 POOL = ("pool-a", "pool-b", "pool-c")
 RFC3339_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$")
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
-# The operations as the CLI (Houston 0.32+ variants) sends them: same operation, argument and field names.
+# The operations as the CLI (Houston 0.32+ variants) sends them: same operation, argument and field names (the
+# Deployment documents byte for byte, from tests.support.houston_deployments).
 VERSION_QUERY = "query AppConfig { appConfig { version } }"
 APP_CONFIG = """
 query AppConfig {
@@ -59,40 +66,6 @@ query paginatedWorkspaces($pageSize: Int, $pageNumber: Int) {
   paginatedWorkspaces(take: $pageSize, pageNumber: $pageNumber) { id label description createdAt updatedAt }
 }"""
 AVAILABLE_NAMESPACES = "query availableNamespaces { availableNamespaces { name } }"
-CREATE_DEPLOYMENT = """
-mutation CreateDeployment(
-  $label: String!, $type: String = "airflow", $releaseName: String, $workspaceId: Uuid!,
-  $executor: ExecutorType!, $airflowVersion: String, $runtimeVersion: String, $namespace: String,
-  $config: JSON, $cloudRole: String, $dagDeployment: DagDeployment, $triggererReplicas: Int
-) {
-  createDeployment(
-    label: $label, type: $type, workspaceUuid: $workspaceId, releaseName: $releaseName, executor: $executor,
-    airflowVersion: $airflowVersion, runtimeVersion: $runtimeVersion, namespace: $namespace, config: $config,
-    cloudRole: $cloudRole, dagDeployment: $dagDeployment, triggerer: { replicas: $triggererReplicas }
-  ) {
-    id type label releaseName version airflowVersion runtimeVersion urls { type url } createdAt updatedAt
-  }
-}"""
-WORKSPACE_DEPLOYMENTS = """
-query GetDeployment($workspaceId: Uuid!, $releaseName: String) {
-  workspaceDeployments(workspaceUuid: $workspaceId, releaseName: $releaseName) {
-    id type label releaseName workspace { id } deployInfo { nextCli current }
-    version airflowVersion runtimeVersion createdAt updatedAt
-  }
-}"""
-PAGINATED_DEPLOYMENTS = """
-query paginatedDeployments($take: Int, $name: String, $cursor: Uuid, $pageNumber: Int) {
-  paginatedDeployments(take: $take, name: $name, cursor: $cursor, pageNumber: $pageNumber) {
-    id type label releaseName workspace { id } deployInfo { nextCli current }
-    version airflowVersion runtimeVersion createdAt updatedAt
-  }
-}"""
-DELETE_DEPLOYMENT = """
-mutation DeleteDeployment($deploymentId: Uuid!, $deploymentHardDelete: Boolean) {
-  deleteDeployment(deploymentUuid: $deploymentId, deploymentHardDelete: $deploymentHardDelete) {
-    id type label description releaseName version workspace { id } createdAt updatedAt
-  }
-}"""
 
 
 @pytest.fixture

@@ -140,6 +140,9 @@ def _create(client: GraphQL, executor: str = "CeleryExecutor") -> dict[str, Any]
 
 def _cli_update(client: GraphQL, dep_id: str, **variables: Any) -> dict[str, Any]:
     sent = {"deploymentId": dep_id, "payload": {}, "cloudRole": "", "dagDeployment": {}, **variables}
+    # The CLI's UpdateDeployment also copies label and description out of the payload into variables of their own,
+    # which the 0.28.0 document does not declare (a server must ignore them).
+    sent.update({k: v for k, v in sent["payload"].items() if k in ("label", "description") and v})
     updated: dict[str, Any] = client.data(UPDATE_DEPLOYMENT, sent)["updateDeployment"]
     return updated
 
