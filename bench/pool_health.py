@@ -5,8 +5,9 @@ namespace + commander's Role + RoleBinding) it measures, with commander's own id
 
 - the first pass (every namespace new: the full check, leftovers included);
 - a steady pass as commander runs it, with its watches on the pool (``PoolMonitor.run``): only the round-robin
-  tenth whose turn it is gets checked (fully), every other namespace's watches saw no change; and the steady pass
-  without watches (existence and access for all, leftovers for a tenth: the previous round's pass);
+  tenth whose turn it is gets existence and access checked again and the sixtieth a leftover search, every other
+  namespace's watches saw no change; and the steady pass without watches (existence and access for all, leftovers
+  for a sixtieth);
 - how long a change takes to be noticed: commander's Role in one namespace narrowed, until the namespace is
   recorded misconfigured (the periodic pass an hour away, so only the watches can notice it);
 - the baseline of the same run: the check as it ran before, one namespace after the other with every leftover

@@ -95,17 +95,24 @@ def test_a_pass_skips_what_the_watches_saw_unchanged_and_checks_what_changed(
     sqlite_url: str, admin_client: lightkube.Client, commander_client: lightkube.Client
 ) -> None:
     with pool_of(sqlite_url, admin_client, 4) as (plat, names):
-        monitor = pool_monitor.PoolMonitor(plat, commander_client, deep_share=4)
+        monitor = pool_monitor.PoolMonitor(plat, commander_client, deep_share=2, leftover_share=4)
         monitor.start_watch()
         try:
             first = monitor.run_pass()
             assert sorted(v.namespace for v in first.verdicts) == sorted(names)
             assert all(v.ok for v in first.verdicts)
-            # Nothing changed: each later pass checks only the namespace whose round-robin turn it is (fully).
-            for _ in range(3):
+            full = first.verdicts[0].calls  # namespace read + rules review + one list per managed kind
+            # Nothing changed: each later pass checks only the namespaces whose round-robin turns it is: half of them
+            # (existence and access again: 2 requests), one of which (a quarter) is also searched for leftovers,
+            # plus one list for the resource version of that search. In four passes each was searched once.
+            searched: list[str] = []
+            for _ in range(4):
                 again = monitor.run_pass()
-                assert len(again.verdicts) == 1, again.verdicts
-                assert again.api_calls == first.api_calls // len(names)
+                assert len(again.verdicts) == 2, again.verdicts
+                assert sorted(v.calls for v in again.verdicts) == [2, full]
+                assert again.api_calls == 1 + 2 + full
+                searched += [v.namespace for v in again.verdicts if v.calls == full]
+            assert sorted(searched) == sorted(names)
 
             # The admin labels commander's RoleBinding in one namespace: the watches name exactly that one.
             target = names[2]

@@ -5,11 +5,16 @@ records every verdict in one transaction that writes only what changed. How deep
 
 - not offered yet (``misconfigured``: new, returning, or found broken): the full check, leftovers included;
 - offered (``available``): existence and access every pass, and the search for a former Deployment's objects
-  round-robin, ``1 / deep_share`` of them per pass, so each is searched every ``deep_share`` passes.
+  round-robin, ``1 / leftover_share`` of them per pass, so each is searched every ``leftover_share`` passes (an
+  hour at the default interval). The search is 17 of a full check's 19 requests, and it looks for what nothing of
+  airpool puts into a namespace it does not hold: an offered namespace was verified clean when it became
+  available (by this check, or by commander's uninstall, which waits until every labelled object is gone).
 
 With watches (``run``, ``pool_watch``), an offered namespace whose watches ran unbroken since its last check is
-skipped by the pass unless it is in its round-robin turn (then it gets the full check): the pass re-reads only
-what may have changed. A change the watches see is checked at once (``run_changes``), within seconds.
+skipped by the pass unless it is in one of its round-robin turns: ``1 / deep_share`` of them per pass get
+existence and access checked again (what no watch shows: a ClusterRole edited behind a RoleBinding, another
+authorizer), and the leftover share its search. The pass re-reads only what may have changed. A change the
+watches see is checked at once (``run_changes``), within seconds.
 
 The monitor runs in its own thread (``Worker.run`` starts it) with its own Kubernetes connections for the
 watches, so it never holds up install and uninstall jobs. Every pass's duration, the namespaces it checked and the
@@ -37,8 +42,10 @@ log = logging.getLogger(__name__)
 #: authorizer learns an RBAC change a moment after the write its watch reports.
 SETTLE_SECONDS = 3.0
 
-#: Each offered namespace is searched for a former Deployment's objects every this many passes.
+#: With watches, each offered namespace's existence and access are checked again every this many passes.
 DEEP_SHARE = 10
+#: Each offered namespace is searched for a former Deployment's objects every this many passes.
+LEFTOVER_SHARE = 60
 
 
 class PoolMonitor:
@@ -49,13 +56,17 @@ class PoolMonitor:
         *,
         parallel: int = health.DEFAULT_PARALLEL,
         deep_share: int = DEEP_SHARE,
+        leftover_share: int = LEFTOVER_SHARE,
     ) -> None:
         self.platform = platform
         self.client = client
         self.parallel = parallel
         self.deep_share = max(deep_share, 1)
+        self.leftover_share = max(leftover_share, 1)
         self.watch: pool_watch.PoolWatch | None = None
         self._passes = 0
+        #: Periodic passes whose verdicts are recorded (or that failed).
+        self.passes_done = 0
         self._lock = threading.Lock()  # one pass at a time per monitor
         #: name -> monotonic start of the pass that last checked it (a verdict was recorded).
         self._checked_at: dict[str, float] = {}
@@ -133,14 +144,16 @@ class PoolMonitor:
         if self.watch is not None:
             self.watch.set_names(t.name for t in plan)
             dirty = self.watch.take_dirty()
-        turn = self._passes % self.deep_share
+        access_turn = self._passes % self.deep_share
+        leftover_turn = self._passes % self.leftover_share
         targets = []
         for i, t in enumerate(plan):
             offered = t.state is NamespaceState.AVAILABLE
-            in_turn = i % self.deep_share == turn
+            search = not offered or i % self.leftover_share == leftover_turn
+            in_turn = search or i % self.deep_share == access_turn
             if offered and not in_turn and t.name not in dirty and self._watched(t.name):
                 continue  # its watches saw no change since its last check
-            targets.append(health.Target(t.name, leftovers=not offered or in_turn))
+            targets.append(health.Target(t.name, leftovers=search))
         return targets
 
     def run_pass(self) -> health.PassResult:
@@ -151,7 +164,15 @@ class PoolMonitor:
             targets = self.targets()
             started = time.monotonic()  # after the watches of new names got their starting version
             self._passes += 1
-            return self._check(targets, started=started, kind="pass")
+            try:
+                return self._check(targets, started=started, kind="pass")
+            finally:
+                self.passes_done += 1
+
+    @property
+    def passes_started(self) -> int:
+        """Periodic passes started; one is running while this exceeds ``passes_done``."""
+        return self._passes
 
     def run_changes(self, names: set[str] | None = None, *, settle: bool = True) -> health.PassResult | None:
         """Check ``names`` (default: what the watches saw change); None when there is nothing to check. With
