@@ -115,18 +115,21 @@ class Actor:
 
 def actor_for_user(s: Session, user: models.User) -> Actor:
     """The caller behind a user account, with the system roles their teams carry."""
-    system = [
-        Role(r)
-        for r in s.scalars(
-            sa.select(models.TeamRoleBinding.role)
-            .join(models.TeamMember, models.TeamMember.team_id == models.TeamRoleBinding.team_id)
-            .where(models.TeamMember.user_id == user.id, models.TeamRoleBinding.scope == Scope.SYSTEM.value)
-        )
-    ]
+    system = s.scalars(
+        sa.select(models.TeamRoleBinding.role)
+        .join(models.TeamMember, models.TeamMember.team_id == models.TeamRoleBinding.team_id)
+        .where(models.TeamMember.user_id == user.id, models.TeamRoleBinding.scope == Scope.SYSTEM.value)
+    )
+    return actor_of(user.id, user.username, is_system_admin=user.is_system_admin, system_roles=system)
+
+
+def actor_of(user_id: str, username: str, *, is_system_admin: bool, system_roles: Iterable[str | None]) -> Actor:
+    """The caller behind a user account from its row's values and the system roles of its teams."""
+    system = [Role(r) for r in system_roles if r]
     return Actor(
-        user_id=user.id,
-        username=user.username,
-        is_system_admin=user.is_system_admin or Role.ADMIN in system,
+        user_id=user_id,
+        username=username,
+        is_system_admin=is_system_admin or Role.ADMIN in system,
         system_role=highest(r for r in system if r is not Role.ADMIN),
     )
 
@@ -171,6 +174,28 @@ def workspace_role(s: Session, actor: Actor, workspace_id: str) -> Role | None:
         )
     )
     return highest([own, actor.system_role, *teams])
+
+
+def holds_role(
+    workspace_id: sa.ColumnElement[str], user_id: sa.ColumnElement[str], minimum: Role
+) -> sa.ColumnElement[bool]:
+    """SQL: the user holds at least ``minimum`` in the workspace through their own binding or a team's (the system
+    role and service accounts are the caller's to check, as ``workspace_role`` does); for statements that check
+    the role and write in one."""
+    enough = [r.value for r in Role if role_allows(r, minimum)]
+    TRB = models.TeamRoleBinding
+    own = sa.exists().where(
+        models.RoleBinding.workspace_id == workspace_id,
+        models.RoleBinding.user_id == user_id,
+        models.RoleBinding.role.in_(enough),
+    )
+    teams = sa.exists().where(
+        TRB.scope == Scope.WORKSPACE.value,
+        TRB.scope_id == workspace_id,
+        TRB.role.in_(enough),
+        TRB.team_id.in_(sa.select(models.TeamMember.team_id).where(models.TeamMember.user_id == user_id)),
+    )
+    return own | teams
 
 
 def role_in(s: Session, actor: Actor, workspace_id: str) -> Role | None:

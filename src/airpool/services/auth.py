@@ -441,19 +441,39 @@ def authenticate(platform: Platform, token: str | None) -> Actor:
     if not isinstance(session_id, str):
         raise Unauthenticated("this token was issued before sessions could be revoked: log in again")
     with platform.db.read() as s:
-        row = s.execute(
-            sa.select(models.User, models.AuthSession.revoked_at)
-            .join(models.AuthSession, models.AuthSession.user_id == models.User.id)
-            .where(models.AuthSession.id == session_id, models.User.id == user_id)
-        ).first()
-        if row is None:
-            raise Unauthenticated("this session no longer exists: log in again")
-        user, revoked_at = row
-        if revoked_at is not None:
-            raise Unauthenticated("this session was logged out or revoked: log in again")
-        if user.status != "active":
-            raise Unauthenticated("the user of this token no longer exists or is disabled")
-        return dataclasses.replace(access.actor_for_user(s, user), session_id=session_id)
+        rows = s.execute(_SESSION_CALLER, {"session_id": session_id, "user_id": user_id}).all()
+    if not rows:
+        raise Unauthenticated("this session no longer exists: log in again")
+    username, is_system_admin, status, revoked_at, _ = rows[0]
+    if revoked_at is not None:
+        raise Unauthenticated("this session was logged out or revoked: log in again")
+    if status != "active":
+        raise Unauthenticated("the user of this token no longer exists or is disabled")
+    actor = access.actor_of(user_id, username, is_system_admin=is_system_admin, system_roles=(row[4] for row in rows))
+    return dataclasses.replace(actor, session_id=session_id)
+
+
+def _session_caller() -> sa.Select[Any]:
+    """Everything ``authenticate`` needs about a session token's caller in ONE statement (a round trip per API
+    request): the user, the session's revocation and, one row each, the system roles of the user's teams. Built
+    once: a statement object executed again skips SQLAlchemy's compilation and cache-key work."""
+    U, AS = models.User, models.AuthSession
+    system_roles = (
+        sa.select(models.TeamMember.user_id, models.TeamRoleBinding.role)
+        .join(models.TeamRoleBinding, models.TeamRoleBinding.team_id == models.TeamMember.team_id)
+        .where(models.TeamRoleBinding.scope == access.Scope.SYSTEM.value)
+        .subquery("system_roles")
+    )
+    return (
+        sa.select(U.username, U.is_system_admin, U.status, AS.revoked_at, system_roles.c.role)
+        .select_from(AS)
+        .join(U, U.id == AS.user_id)
+        .outerjoin(system_roles, system_roles.c.user_id == U.id)
+        .where(AS.id == sa.bindparam("session_id"), U.id == sa.bindparam("user_id"))
+    )
+
+
+_SESSION_CALLER = _session_caller()
 
 
 @dataclass(frozen=True)

@@ -296,13 +296,19 @@ def create(
             "urls": _urls(config, rname, chosen_executor),
         }
         try:
-            with platform.db.write() as s:
-                access.require_role(s, actor, workspace_id, Role.EDITOR)
-                if wanted_release is not None:
-                    _release_name(s, wanted_release)
-                ns = _insert(s, config, values, namespace=wanted_ns, dag_type=dag_source.type.value, actor=actor)
-                if dag_source.is_git_sync:
-                    _store_git_credentials(s, str(values["id"]), dag_source, git_credentials, at=now)
+            ns = None
+            if config.pool is not None and platform.db.is_postgres and not dag_source.is_git_sync:
+                ns = _create_in_one_round_trip(
+                    platform, actor, values, namespace=wanted_ns, dag_type=dag_source.type.value, retry=attempts > 1
+                )
+            if ns is None:
+                with platform.db.write() as s:
+                    access.require_role(s, actor, workspace_id, Role.EDITOR)
+                    if wanted_release is not None:
+                        _release_name(s, wanted_release)
+                    ns = _insert(s, config, values, namespace=wanted_ns, dag_type=dag_source.type.value, actor=actor)
+                    if dag_source.is_git_sync:
+                        _store_git_credentials(s, str(values["id"]), dag_source, git_credentials, at=now)
         except IntegrityError as exc:
             if "release_name" in str(exc.orig) and attempt + 1 < attempts:
                 continue
@@ -312,18 +318,11 @@ def create(
     raise Conflict("could not generate an unused release name; give one explicitly")
 
 
-def _insert(
-    s: Session, config: PlatformConfig, values: dict[str, Any], *, namespace: str | None, dag_type: str, actor: Actor
-) -> str:
-    """Claim (or name) the namespace, insert the Deployment, queue its install job and record the audit event, in
-    the caller's transaction; returns the namespace. Core statements (no ORM unit of work); on PostgreSQL with a
-    pool, ONE statement: the claim's UPDATE and the three INSERTs as data-modifying CTEs, so a create is two round
-    trips (role check, this) plus the commit. The claim keeps its compare-and-set (``WHERE state = 'available'``,
-    ``SKIP LOCKED`` when picking): no row claimed means nothing inserted."""
-    dep_id, now = values["id"], values["created_at"]
-    job = {
+def _job(values: dict[str, Any]) -> dict[str, Any]:
+    now = values["created_at"]
+    return {
         "kind": commander_jobs.JobKind.INSTALL.value,
-        "deployment_id": dep_id,
+        "deployment_id": values["id"],
         "payload": _dag_payload(values["dag_deployment"]),
         "state": commander_jobs.JobState.QUEUED.value,
         "attempts": 0,
@@ -333,21 +332,16 @@ def _insert(
         "updated_at": now,
         "last_error": "",
     }
-    event = {
-        "at": now,
-        "actor": actor.username,
-        "action": "deployment.create",
-        "target_kind": "deployment",
-        "target_id": dep_id,
-        "workspace_id": values["workspace_id"],
-    }
-    detail = {"release_name": values["release_name"], "dag_deployment": dag_type}
-    if config.pool is not None and s.get_bind().dialect.name == "postgresql":
-        claimed = s.scalar(_create_in_one_statement(values, job, event, detail, namespace=namespace, at=now))
-        if claimed is not None:
-            return str(claimed)
-        # Nothing claimed, so nothing inserted: the step-by-step path below says precisely why (or, if a
-        # namespace was freed meanwhile, claims it).
+
+
+def _insert(
+    s: Session, config: PlatformConfig, values: dict[str, Any], *, namespace: str | None, dag_type: str, actor: Actor
+) -> str:
+    """Claim (or name) the namespace, insert the Deployment, queue its install job and record the audit event, in
+    the caller's transaction, step by step (Core statements, no ORM unit of work); returns the namespace. The path
+    of SQLite, of installations without a pool, and of every create the one-statement path of PostgreSQL
+    (``_create_in_one_round_trip``) did not carry out: here each refusal is named precisely."""
+    dep_id, now = values["id"], values["created_at"]
     if config.pool is not None:
         ns = pool.claim(s, deployment_id=dep_id, namespace=namespace, at=now)
     elif namespace is not None:
@@ -355,8 +349,17 @@ def _insert(
     else:
         ns = _derived_namespace(config, values["release_name"])
     s.execute(sa.insert(D).values(**_nullable(values), namespace=ns, active_namespace=ns))
-    s.execute(sa.insert(models.CommanderJob).values(**job, namespace=ns))
-    s.execute(sa.insert(models.AuditEvent).values(**event, detail={**detail, "namespace": ns}))
+    s.execute(sa.insert(models.CommanderJob).values(**_job(values), namespace=ns))
+    event = {
+        "at": now,
+        "actor": actor.username,
+        "action": "deployment.create",
+        "target_kind": "deployment",
+        "target_id": dep_id,
+        "workspace_id": values["workspace_id"],
+        "detail": {"release_name": values["release_name"], "dag_deployment": dag_type, "namespace": ns},
+    }
+    s.execute(sa.insert(models.AuditEvent).values(**event))
     return ns
 
 
@@ -365,27 +368,74 @@ def _nullable(values: dict[str, Any]) -> dict[str, Any]:
     return {k: sa.null() if v is None else v for k, v in values.items()}
 
 
-def _literal(table: sa.Table, column: str, value: Any) -> sa.ColumnElement[Any]:
-    """A bound value named after its column (``label_1``), so the store's checks name the column."""
-    return sa.null() if value is None else sa.bindparam(column, value, type_=table.c[column].type, unique=True)
+def _create_in_one_round_trip(
+    platform: Platform, actor: Actor, values: dict[str, Any], *, namespace: str | None, dag_type: str, retry: bool
+) -> str | None:
+    """PostgreSQL with a pool: the whole create as ONE statement in autocommit (atomic on its own), so a create
+    is one round trip after the caller's token check: the role check, the claim's compare-and-set (``WHERE state
+    = 'available'``, ``SKIP LOCKED`` when picking), the Deployment, its install job and the audit event. Returns
+    the namespace, or None when the statement changed nothing -- no role, no such workspace, no free namespace,
+    a taken name -- and the step-by-step path must say why (or, if a namespace was freed meanwhile, claim it).
+    A generated release name that clashes raises ``IntegrityError`` when ``retry``, so the caller draws another."""
+    if actor.service_account is not None:
+        scope = actor.service_account
+        if scope.workspace_id != values["workspace_id"] or not access.role_allows(scope.role, Role.EDITOR):
+            return None
+        member = False
+    else:
+        member = not actor.is_system_admin and not (
+            actor.system_role is not None and access.role_allows(actor.system_role, Role.EDITOR)
+        )
+    nulls = frozenset(k for k, v in values.items() if v is None)
+    key = (namespace is not None, member, nulls, tuple(values))
+    statement = _ONE_STATEMENT.get(key)
+    if statement is None:
+        statement = _ONE_STATEMENT[key] = _one_statement(values, namespace=namespace is not None, member=member)
+    params = {f"{k}_0": v for k, v in values.items() if v is not None}
+    params.update(
+        job_payload_0=_dag_payload(values["dag_deployment"]),
+        actor_name_0=actor.username,
+        actor_id_0=actor.user_id,
+        dag_type_0=dag_type,
+    )
+    if namespace is not None:
+        params["wanted_namespace_0"] = namespace
+    try:
+        with platform.db.statement() as conn:
+            claimed = conn.execute(statement, params).scalar()
+    except IntegrityError as exc:
+        if retry and "release_name" in str(exc.orig):
+            raise
+        return None  # a taken name or namespace: the step-by-step path names it
+    return None if claimed is None else str(claimed)
 
 
-def _create_in_one_statement(
-    values: dict[str, Any],
-    job: dict[str, Any],
-    event: dict[str, Any],
-    detail: dict[str, str],
-    *,
-    namespace: str | None,
-    at: Any,
-) -> sa.Select[tuple[str]]:
+#: The one-statement creates built so far, by shape (see ``_create_in_one_round_trip``): a handful at most.
+_ONE_STATEMENT: dict[tuple[Any, ...], sa.Select[tuple[str]]] = {}
+
+
+def _one_statement(values: dict[str, Any], *, namespace: bool, member: bool) -> sa.Select[tuple[str]]:
+    """The statement of ``_create_in_one_round_trip`` with named parameters: ``<column>_0`` for the Deployment's
+    columns, ``wanted_namespace_0``, ``job_payload_0``, ``actor_name_0``, ``actor_id_0`` and ``dag_type_0``. The
+    suffix keeps every name off the columns of the tables written (a parameter named after a column of an INSERT
+    or UPDATE would also set that column), and the store's NUL check drops it to name the column. The claim's
+    UPDATE and the three INSERTs are data-modifying CTEs; no row claimed means nothing inserted."""
     P = models.PoolNamespace
-    deps, jobs, events = (t.__table__ for t in (D, models.CommanderJob, models.AuditEvent))
+    deps, jobs = (t.__table__ for t in (D, models.CommanderJob))
     assert isinstance(deps, sa.Table)
     assert isinstance(jobs, sa.Table)
-    assert isinstance(events, sa.Table)
-    if namespace is None:
-        target: Any = (
+
+    def param(table: sa.Table, column: str, name: str | None = None) -> sa.ColumnElement[Any]:
+        return sa.bindparam(f"{name or column}_0", type_=table.c[column].type)
+
+    workspace = param(deps, "workspace_id")
+    allowed: sa.ColumnElement[bool] = sa.exists().where(models.Workspace.id == workspace)
+    if member:
+        allowed = allowed & access.holds_role(workspace, sa.bindparam("actor_id_0", type_=sa.String()), Role.EDITOR)
+    if namespace:
+        target: Any = sa.bindparam("wanted_namespace_0", type_=P.name.type)
+    else:
+        target = (
             sa.select(P.name)
             .where(P.state == "available")
             .order_by(P.name)
@@ -393,40 +443,67 @@ def _create_in_one_statement(
             .with_for_update(skip_locked=True)
             .scalar_subquery()
         )
-    else:
-        target = namespace
+    now, dep_id = param(deps, "created_at"), param(deps, "id")
     claimed = (
         sa.update(P)
-        .where(P.name == target, P.state == "available")
-        .values(state="claimed", state_since=at, version=P.version + 1, holder_id=values["id"], releases_at=None)
+        .where(P.name == target, P.state == "available", allowed)
+        .values(state="claimed", state_since=now, version=P.version + 1, holder_id=dep_id, releases_at=None)
         .returning(P.name)
         .cte("claimed")
     )
+    columns = list(values)
     dep = (
         sa.insert(D)
         .from_select(
-            [*values, "namespace", "active_namespace"],
-            sa.select(*(_literal(deps, k, v) for k, v in values.items()), claimed.c.name, claimed.c.name),
+            [*columns, "namespace", "active_namespace"],
+            sa.select(
+                *(sa.null() if values[k] is None else param(deps, k) for k in columns),
+                claimed.c.name,
+                claimed.c.name,
+            ),
         )
         .returning(D.namespace)
         .cte("dep")
     )
+    job_values: dict[str, Any] = {
+        "kind": sa.literal(commander_jobs.JobKind.INSTALL.value),
+        "deployment_id": dep_id,
+        "payload": param(jobs, "payload", "job_payload"),
+        "state": sa.literal(commander_jobs.JobState.QUEUED.value),
+        "attempts": sa.literal(0),
+        "max_attempts": sa.literal(commander_jobs.DEFAULT_MAX_ATTEMPTS),
+        "run_after": now,
+        "created_at": now,
+        "updated_at": now,
+        "last_error": sa.literal(""),
+    }
     queued = (
         sa.insert(models.CommanderJob)
-        .from_select([*job, "namespace"], sa.select(*(_literal(jobs, k, v) for k, v in job.items()), dep.c.namespace))
+        .from_select([*job_values, "namespace"], sa.select(*job_values.values(), dep.c.namespace))
         .returning(models.CommanderJob.id)
         .cte("queued")
     )
-    pairs = [part for key, value in detail.items() for part in (sa.literal(key), sa.bindparam(key, value, unique=True))]
+    detail = sa.func.json_build_object(
+        sa.literal("release_name"),
+        param(deps, "release_name"),
+        sa.literal("dag_deployment"),
+        sa.bindparam("dag_type_0", type_=sa.String()),
+        sa.literal("namespace"),
+        dep.c.namespace,
+        type_=sa.JSON,
+    )
+    event_values: dict[str, Any] = {
+        "at": now,
+        "actor": sa.bindparam("actor_name_0", type_=sa.String()),
+        "action": sa.literal("deployment.create"),
+        "target_kind": sa.literal("deployment"),
+        "target_id": dep_id,
+        "workspace_id": workspace,
+        "detail": detail,
+    }
     audited = (
         sa.insert(models.AuditEvent)
-        .from_select(
-            [*event, "detail"],
-            sa.select(
-                *(_literal(events, k, v) for k, v in event.items()),
-                sa.func.json_build_object(*pairs, sa.literal("namespace"), dep.c.namespace, type_=sa.JSON),
-            ),
-        )
+        .from_select(list(event_values), sa.select(*event_values.values()))
         .returning(models.AuditEvent.id)
         .cte("audited")
     )

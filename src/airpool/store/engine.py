@@ -277,6 +277,7 @@ class Database:
             self.engine.execution_options(isolation_level="AUTOCOMMIT") if self.dialect == "postgresql" else self.engine
         )
         self._read = sessionmaker(reads, expire_on_commit=False)
+        self._autocommit = reads if self.dialect == "postgresql" else None
         self._writer_lock = threading.Lock() if self.dialect == "sqlite" else None
 
     @property
@@ -300,6 +301,31 @@ class Database:
                 yield session
         finally:
             self._writer_lock.release()
+
+    @contextlib.contextmanager
+    def statement(self) -> Iterator[sa.Connection]:
+        """PostgreSQL only: a connection in autocommit for ONE self-contained write statement (data-modifying CTEs
+        are atomic on their own), so a write is one round trip instead of BEGIN, the statement and COMMIT. Bounded
+        and mapped to ``DatabaseUnavailable`` like ``write``."""
+        if self._autocommit is None:
+            raise RuntimeError("Database.statement() is for PostgreSQL; SQLite writes go through write()")
+        try:
+            conn = self._autocommit.connect()
+        except sa.exc.DBAPIError as exc:
+            raise unavailable(self.url, exc) from None
+        except sa.exc.TimeoutError:
+            raise DatabaseUnavailable(
+                f"no connection to the database {redact(self.url)} became free within {POOL_TIMEOUT_S} s "
+                "(every pooled connection is busy or the database hangs); try again"
+            ) from None
+        with conn:
+            try:
+                with deadline(conn, self.url):
+                    yield conn
+            except sa.exc.DBAPIError as exc:
+                if exc.connection_invalidated:
+                    raise unavailable(self.url, exc) from None
+                raise
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:
