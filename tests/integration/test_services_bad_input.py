@@ -42,7 +42,8 @@ CASES = [
     ({"namespace": "n" * 70}, InvalidInput, "must be at most 63 characters"),
     ({"namespace": "pool-z"}, InvalidInput, "namespace 'pool-z' is not in the namespace pool"),
     ({"release_name": "Bad_Name"}, InvalidInput, "release name 'Bad_Name' must consist of lower case"),
-    ({"airflow_version": "1.10.15"}, InvalidInput, "airflow version '1.10.15' is not supported"),
+    ({"airflow_version": "1.10.15"}, InvalidInput, "airflowVersion '1.10.15' is not offered on this installation"),
+    ({"airflow_version": "3.1.3"}, InvalidInput, "allowed: 2.11.2, 3.3.2 (values.yaml airpool.airflow.versions)"),
     ({"description": "d" * 10_001}, InvalidInput, "description is 10001 characters long"),
 ]
 
