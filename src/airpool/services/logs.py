@@ -21,9 +21,8 @@ import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import sqlalchemy as sa
 
 from airpool.domain import logs as domain_logs
@@ -34,6 +33,11 @@ from airpool.services.access import Actor, Role
 from airpool.services.deployments import _visible
 from airpool.services.platform import Platform
 from airpool.store import models
+
+if TYPE_CHECKING:
+    # imported where used: httpx imports its command line (rich, click, pygments), a tenth of a second of CPU at
+    # every serve start, which needs it only when somebody reads logs
+    import httpx
 
 E = models.CommanderLogEndpoint
 
@@ -203,6 +207,8 @@ def _refusal(response: httpx.Response) -> str:
 @contextlib.contextmanager
 def _ask(platform: Platform, query: LogQuery, *, follow: bool) -> Iterator[httpx.Response]:
     """The first registered commander that answers; its streaming response (closed when the block ends)."""
+    import httpx
+
     endpoints = _endpoints(platform)
     if not endpoints:
         raise LogsUnavailable(NO_COMMANDER)
@@ -235,6 +241,8 @@ def _ask(platform: Platform, query: LogQuery, *, follow: bool) -> Iterator[httpx
 
 def read(platform: Platform, query: LogQuery) -> list[LogLine]:
     """The newest ``limit`` lines after ``since`` matching ``search``, oldest first."""
+    import httpx
+
     try:
         with _ask(platform, query, follow=False) as response:
             return [parse_line(json.loads(raw)) for raw in response.iter_lines() if raw.strip()]
@@ -255,6 +263,8 @@ class LogStream:
         self._response: httpx.Response | None = None
 
     def __iter__(self) -> Iterator[LogLine | None]:
+        import httpx
+
         try:
             with _ask(self._platform, self._query, follow=True) as response:
                 self._response = response

@@ -2,22 +2,30 @@
 
 The server refuses to start on a schema that is behind or ahead (``require_current``) rather than half-working:
 a missing column surfaces much later, in the middle of somebody's request.
+
+Where the schema stands is read without alembic: the revision in ``alembic_version``, and the chain of revisions
+from the migration files' own ``revision``/``down_revision`` lines (read once per process). Importing alembic
+costs a tenth of a second of CPU (it brings mako, pygments and every dialect's DDL), paid by every ``airpool
+serve`` start and, before, by every ``/readyz``'s two readings of the migration scripts; only ``upgrade`` needs
+it. ``tests/unit/test_schema_revisions.py`` holds this reading equal to alembic's.
 """
 
 from __future__ import annotations
 
+import functools
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 
 from airpool.domain.errors import AirpoolError
 from airpool.store import engine as store_engine
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "store" / "migrations"
 UPGRADE_COMMAND = "airpool db upgrade"
@@ -59,25 +67,56 @@ class SchemaState:
 
 
 def _config() -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     return cfg
 
 
+_REVISION = re.compile(r"^revision\s*=\s*['\"]([^'\"]+)['\"]", re.MULTILINE)
+_DOWN = re.compile(r"^down_revision\s*=\s*(None|['\"]([^'\"]+)['\"])", re.MULTILINE)
+
+
+@functools.cache
+def revisions() -> dict[str, str | None]:
+    """Every migration's revision and the one it revises (None for the first), from the files in ``versions``."""
+    chain: dict[str, str | None] = {}
+    for path in sorted((MIGRATIONS / "versions").glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        revision, down = _REVISION.search(text), _DOWN.search(text)
+        if revision is None:
+            continue  # __init__.py
+        if down is None:
+            raise RuntimeError(f"migration {path.name} names no down_revision")
+        chain[revision.group(1)] = down.group(2)
+    return chain
+
+
 def head() -> str:
-    rev = ScriptDirectory.from_config(_config()).get_current_head()
-    assert rev is not None
-    return rev
+    chain = revisions()
+    heads = set(chain) - set(chain.values())
+    if len(heads) != 1:
+        raise RuntimeError(f"the migrations must form one chain with one head, found heads {sorted(heads)}")
+    return heads.pop()
 
 
 def _current(conn: sa.Connection) -> str | None:
-    return MigrationContext.configure(conn).get_current_revision()
+    """The revision recorded in ``alembic_version`` (None without the table or a row), as alembic reads it."""
+    if not sa.inspect(conn).has_table(VERSION_TABLE):
+        return None
+    rows = conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
+    if len(rows) > 1:
+        raise RuntimeError(f"{VERSION_TABLE} holds more than one revision: {sorted(rows)}")
+    return str(rows[0]) if rows else None
+
+
+VERSION_TABLE = "alembic_version"
 
 
 def check(url: str, *, database: store_engine.Database | None = None) -> SchemaState:
     """Where the schema of ``url`` stands. Pass the running ``database`` (``platform.db``) to reuse its pool,
     e.g. from a readiness probe; otherwise a short-lived engine is opened."""
-    scripts = ScriptDirectory.from_config(_config())
     missing = store_engine.sqlite_file(url)
     try:
         if database is None and missing is not None and not missing.exists():
@@ -102,8 +141,7 @@ def check(url: str, *, database: store_engine.Database | None = None) -> SchemaS
     elif current is None:
         status = SchemaStatus.BEHIND
     else:
-        known = {s.revision for s in scripts.walk_revisions()}
-        status = SchemaStatus.BEHIND if current in known else SchemaStatus.AHEAD
+        status = SchemaStatus.BEHIND if current in revisions() else SchemaStatus.AHEAD
     return SchemaState(url=store_engine.redact(url), current=current, head=want, status=status)
 
 
@@ -120,6 +158,8 @@ def upgrade(url: str, *, revision: str = "head") -> SchemaState:
     state = check(url)
     if state.status is SchemaStatus.AHEAD:
         raise SchemaMismatch(state.message)
+    from alembic import command
+
     eng = store_engine.make_engine(url, pool_size=1, timeouts=False)
     try:
         with eng.begin() as conn:

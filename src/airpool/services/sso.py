@@ -31,11 +31,9 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-import httpx
-import jwt
 import sqlalchemy as sa
 
 from airpool.config import auth as auth_config
@@ -44,6 +42,9 @@ from airpool.domain.errors import AirpoolError
 from airpool.services import audit, auth, teams, views
 from airpool.services.platform import Platform
 from airpool.store import models, sql
+
+if TYPE_CHECKING:
+    import jwt
 
 #: The path the provider sends the browser back to (Houston's redirect URI, so Astronomer's IdP guides apply).
 REDIRECT_PATH = "/v1/oauth/redirect/"
@@ -169,6 +170,8 @@ def _provider(platform: Platform, name: str) -> OidcProvider:
 
 
 def _get_json(url: str, *, what: str) -> dict[str, Any]:
+    import httpx  # here, not at the top: importing httpx costs a tenth of a second at every serve start
+
     try:
         response = httpx.get(url, timeout=HTTP_TIMEOUT, follow_redirects=False)
     except httpx.HTTPError as exc:
@@ -219,6 +222,8 @@ def discovery(platform: Platform, provider: OidcProvider) -> dict[str, Any]:
 
 def _jwks(platform: Platform, provider: OidcProvider, uri: str, *, refresh: bool) -> jwt.PyJWKSet:
     def fetch() -> jwt.PyJWKSet:
+        import jwt
+
         data = _get_json(uri, what="key set (JWKS)")
         try:
             return jwt.PyJWKSet.from_dict(data)
@@ -315,6 +320,8 @@ def _redeem(platform: Platform, provider: OidcProvider, flow: Flow, code: str) -
         basic = (provider.client_id, provider.client_secret)
     else:
         form["client_id"] = provider.client_id
+    import httpx
+
     try:
         response = httpx.post(endpoint, data=form, auth=basic, timeout=HTTP_TIMEOUT, follow_redirects=False)
     except httpx.HTTPError as exc:
@@ -369,6 +376,8 @@ def verify_id_token(
     """The claims of ``raw`` once every check an ID token needs passed (no I/O but ``key``).
 
     ``key(kid, algorithm)`` returns the provider's public key for the token's header (or raises ``SsoFailed``)."""
+    import jwt  # here, not at the top: jwt brings cryptography, which every serve start would import
+
     try:
         header = jwt.get_unverified_header(raw)
     except jwt.PyJWTError as exc:
