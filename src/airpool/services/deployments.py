@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
 from airpool.config.build import ADVANCED
@@ -375,7 +375,8 @@ def _create_in_one_round_trip(
     is one round trip after the caller's token check: the role check, the claim's compare-and-set (``WHERE state
     = 'available'``, ``SKIP LOCKED`` when picking), the Deployment, its install job and the audit event. Returns
     the namespace, or None when the statement changed nothing -- no role, no such workspace, no free namespace,
-    a taken name -- and the step-by-step path must say why (or, if a namespace was freed meanwhile, claim it).
+    a taken name, a value the database refuses -- and the step-by-step path must say why (or, if a namespace was
+    freed meanwhile, claim it).
     A generated release name that clashes raises ``IntegrityError`` when ``retry``, so the caller draws another."""
     if actor.service_account is not None:
         scope = actor.service_account
@@ -407,6 +408,8 @@ def _create_in_one_round_trip(
         if retry and "release_name" in str(exc.orig):
             raise
         return None  # a taken name or namespace: the step-by-step path names it
+    except DataError:
+        return None  # a value the database refuses (a 10,000-character workspace id): the step-by-step path names it
     return None if claimed is None else str(claimed)
 
 
