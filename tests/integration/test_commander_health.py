@@ -126,9 +126,21 @@ def test_a_pass_checks_many_namespaces_at_once_and_one_failure_stops_no_other(
         )
         gone = cluster_support.unique_name("gone")
         targets = [health.Target(n) for n in (good, dirty, lacking, gone)]
-        result = health.check_many(commander_client, targets, parallel=3)
+        batches: list[list[str]] = []
+        result = health.check_many(
+            commander_client,
+            targets,
+            parallel=3,
+            on_verdicts=lambda vs: batches.append([v.namespace for v in vs]),
+            batch=2,
+        )
         verdicts = {v.namespace: v for v in result.verdicts}
         assert result.failed == {}
+        assert [v.namespace for v in result.verdicts] == [t.namespace for t in targets]
+        # handed over as they came, at most two at a time: the monitor records each batch at once
+        assert len(batches) >= 2
+        assert all(1 <= len(b) <= 2 for b in batches)
+        assert sorted(n for b in batches for n in b) == sorted(verdicts)
         assert set(verdicts) == {good, dirty, lacking, gone}
         assert verdicts[good].ok
         assert (

@@ -33,8 +33,8 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -182,8 +182,15 @@ def check_many(
     *,
     parallel: int = DEFAULT_PARALLEL,
     needs: preflight.Needs | None = None,
+    on_verdicts: Callable[[Sequence[PoolHealth]], object] | None = None,
+    batch: int = 100,
+    batch_seconds: float = 2.0,
 ) -> PassResult:
-    """Check every target on at most ``parallel`` threads; a failing check never stops the others."""
+    """Check every target on at most ``parallel`` threads; a failing check never stops the others.
+
+    ``on_verdicts`` is called in the calling thread with the verdicts as they come, every ``batch`` of them or
+    ``batch_seconds`` (whichever first), while the other checks go on: a long first pass over many new namespaces
+    offers the first ones within seconds, not when the last is checked."""
     kinds.warm_up_decoders()
     wanted = needs or _pool_needs()
     start = time.perf_counter()
@@ -197,19 +204,29 @@ def check_many(
         except (errors.TemporaryFailure, errors.CommanderError) as exc:
             return (target.namespace, str(exc))
 
-    verdicts: list[PoolHealth] = []
+    verdicts: dict[str, PoolHealth] = {}
     failed: dict[str, str] = {}
+    pending: list[PoolHealth] = []
+    handed = time.monotonic()
     if targets:
         with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(targets)))) as pool:
-            for outcome in pool.map(one, targets):
+            for future in as_completed([pool.submit(one, t) for t in targets]):
+                outcome = future.result()
                 if isinstance(outcome, PoolHealth):
-                    verdicts.append(outcome)
+                    verdicts[outcome.namespace] = outcome
+                    pending.append(outcome)
                 else:
                     failed[outcome[0]] = outcome[1]
+                if on_verdicts and pending and (len(pending) >= batch or time.monotonic() - handed >= batch_seconds):
+                    on_verdicts(pending)
+                    pending, handed = [], time.monotonic()
+    if on_verdicts and pending:
+        on_verdicts(pending)
+    ordered = [verdicts[t.namespace] for t in targets if t.namespace in verdicts]
     return PassResult(
-        verdicts=tuple(verdicts),
+        verdicts=tuple(ordered),
         failed=failed,
-        api_calls=asked + sum(v.calls for v in verdicts),
+        api_calls=asked + sum(v.calls for v in ordered),
         seconds=time.perf_counter() - start,
     )
 

@@ -1,7 +1,9 @@
 """The pool health pass: every offered or misconfigured pool namespace, checked in parallel, recorded at once.
 
 A pass reads the plan (one query), checks the namespaces on a bounded thread pool (``health.check_many``) and
-records every verdict in one transaction that writes only what changed. How deep each namespace is checked:
+records the verdicts as they come, a hundred (or two seconds' worth) per transaction that writes only what changed:
+the first pass over a thousand new namespaces offers the first hundred long before it ends. How deep each namespace
+is checked:
 
 - not offered yet (``misconfigured``: new, returning, or found broken): the full check, leftovers included;
 - offered (``available``): existence and access every pass, and the search for a former Deployment's objects
@@ -195,14 +197,20 @@ class PoolMonitor:
             return self._check(targets, started=started, kind="changes")
 
     def _check(self, targets: Sequence[health.Target], *, started: float, kind: str) -> health.PassResult:
-        result = health.check_many(self.client, targets, parallel=self.parallel)
-        moved = pool.record_health_many(self.platform, ((v.namespace, v.ok, v.reason or "") for v in result.verdicts))
-        for verdict in result.verdicts:
-            self._checked_at[verdict.namespace] = started
-        reasons = {v.namespace: v.reason or "" for v in result.verdicts}
-        for name, state in sorted(moved.items()):
-            where = {"namespace": name, "state": state.value, "reason": reasons[name]}
-            log.info("pool namespace moved", extra={"kv": where})
+        moved: dict[str, NamespaceState] = {}
+
+        def record(verdicts: Sequence[health.PoolHealth]) -> None:
+            """Verdicts as they come (every hundred, or two seconds), each batch in one transaction."""
+            now_moved = pool.record_health_many(self.platform, ((v.namespace, v.ok, v.reason or "") for v in verdicts))
+            for verdict in verdicts:
+                self._checked_at[verdict.namespace] = started
+            reasons = {v.namespace: v.reason or "" for v in verdicts}
+            for name, state in sorted(now_moved.items()):
+                where = {"namespace": name, "state": state.value, "reason": reasons[name]}
+                log.info("pool namespace moved", extra={"kv": where})
+            moved.update(now_moved)
+
+        result = health.check_many(self.client, targets, parallel=self.parallel, on_verdicts=record)
         for name, error in sorted(result.failed.items()):
             log.warning("health check failed", extra={"kv": {"namespace": name, "error": error}})
         metrics.HEALTH_PASS_SECONDS.labels(kind=kind).observe(result.seconds)
