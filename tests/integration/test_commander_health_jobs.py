@@ -14,6 +14,7 @@ import lightkube
 import pytest
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import ConfigMap
+from prometheus_client import REGISTRY
 
 from airpool.commander import kinds, worker
 from airpool.domain.deployments import DeploymentStatus
@@ -101,7 +102,9 @@ def test_install_and_uninstall_jobs_are_leased_and_run_while_a_long_health_pass_
 
             cluster_support.wait_for(leased, timeout=120, interval=0.01, what=f"the {kind} job leased")
             lease_s = time.monotonic() - queued
+            gauge = REGISTRY.get_sample_value("airpool_pool_health_pass_running")
             assert w.monitor.passes_done < running, f"the {kind} job waited for the health pass to end"
+            assert gauge == 1  # read while that pass was still running
             cluster_support.wait_for(
                 lambda: (found := job()) is not None and found.state == "done", timeout=180, what=f"the {kind} job"
             )

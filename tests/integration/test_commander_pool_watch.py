@@ -13,6 +13,7 @@ import lightkube
 import pytest
 from lightkube.resources.core_v1 import Namespace
 from lightkube.resources.rbac_authorization_v1 import RoleBinding
+from prometheus_client import REGISTRY
 
 from airpool.commander import health, pool_monitor, worker
 from airpool.domain.pool import NamespaceState
@@ -45,6 +46,10 @@ def pool_of(sqlite_url: str, admin: lightkube.Client, count: int) -> Iterator[tu
 def state(plat: Platform, name: str) -> tuple[NamespaceState, str]:
     row = next(ns for ns in pool.status(plat, worker.SYSTEM_ACTOR) if ns.name == name)
     return row.state, row.health_reason or ""
+
+
+def pass_metric(name: str) -> float:
+    return REGISTRY.get_sample_value(f"airpool_pool_health_pass_{name}", {"kind": "pass"}) or 0.0
 
 
 def time_until(plat: Platform, name: str, wanted: NamespaceState, *, what: str) -> float:
@@ -106,6 +111,8 @@ def test_a_pass_skips_what_the_watches_saw_unchanged_and_checks_what_changed(
             # (existence and access again: 2 requests), one of which (a quarter) is also searched for leftovers,
             # plus one list for the resource version of that search. In four passes each was searched once.
             searched: list[str] = []
+            cost_before = pass_metric("requests_sum")
+            looked_before = pass_metric("namespaces_sum")
             for _ in range(4):
                 again = monitor.run_pass()
                 assert len(again.verdicts) == 2, again.verdicts
@@ -113,6 +120,10 @@ def test_a_pass_skips_what_the_watches_saw_unchanged_and_checks_what_changed(
                 assert again.api_calls == 1 + 2 + full
                 searched += [v.namespace for v in again.verdicts if v.calls == full]
             assert sorted(searched) == sorted(names)
+            # each pass's cost and size, exported
+            assert pass_metric("requests_sum") - cost_before == 4 * (1 + 2 + full)
+            assert pass_metric("namespaces_sum") - looked_before == 4 * 2
+            assert REGISTRY.get_sample_value("airpool_pool_health_pass_running") == 0
 
             # The admin labels commander's RoleBinding in one namespace: the watches name exactly that one.
             target = names[2]

@@ -166,10 +166,12 @@ class PoolMonitor:
             targets = self.targets()
             started = time.monotonic()  # after the watches of new names got their starting version
             self._passes += 1
+            metrics.HEALTH_PASS_RUNNING.set(1)
             try:
                 return self._check(targets, started=started, kind="pass")
             finally:
                 self.passes_done += 1
+                metrics.HEALTH_PASS_RUNNING.set(0)
 
     @property
     def passes_started(self) -> int:
@@ -215,6 +217,8 @@ class PoolMonitor:
             log.warning("health check failed", extra={"kv": {"namespace": name, "error": error}})
         metrics.HEALTH_PASS_SECONDS.labels(kind=kind).observe(result.seconds)
         metrics.HEALTH_API_CALLS.inc(result.api_calls)
+        metrics.HEALTH_PASS_REQUESTS.labels(kind=kind).observe(result.api_calls)
+        metrics.HEALTH_PASS_NAMESPACES.labels(kind=kind).observe(len(targets))
         metrics.HEALTH_CHECKS.labels(result="ok").inc(sum(1 for v in result.verdicts if v.ok))
         metrics.HEALTH_CHECKS.labels(result="misconfigured").inc(sum(1 for v in result.verdicts if not v.ok))
         metrics.HEALTH_CHECKS.labels(result="error").inc(len(result.failed))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -44,6 +44,23 @@ HEALTH_PASS_SECONDS = Histogram(
 HEALTH_API_CALLS = Counter(
     "airpool_pool_health_api_requests",
     "Kubernetes API requests made by commander's pool health checks (their cost).",
+)
+HEALTH_PASS_REQUESTS = Histogram(
+    "airpool_pool_health_pass_requests",
+    "Kubernetes API requests of one commander pool health check (its cost), by kind as in "
+    "airpool_pool_health_pass_seconds.",
+    ["kind"],
+    buckets=(0, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000),
+)
+HEALTH_PASS_NAMESPACES = Histogram(
+    "airpool_pool_health_pass_namespaces",
+    "Pool namespaces one commander pool health check looked at, by kind as in airpool_pool_health_pass_seconds.",
+    ["kind"],
+    buckets=(0, 1, 5, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000),
+)
+HEALTH_PASS_RUNNING = Gauge(
+    "airpool_pool_health_pass_running",
+    "1 while this process's commander runs a periodic pool health pass, else 0.",
 )
 HEALTH_CHECKS = Counter(
     "airpool_pool_health_checks",
