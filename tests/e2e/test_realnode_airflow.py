@@ -1,326 +1,300 @@
 """Airflow really runs: Deployments created through airpool's API on the dev cluster's real node (containerd,
-kubelet, the images built here) reach Airflow's own ``healthy``, run a DAG whose task log is readable, and leave
+kubelet, the images built here) reach Airflow's own ``healthy``, run DAGs whose task logs are readable, change
+while they live (issue 13: Celery workers 1 -> 2 -> 1, environment variables, executor Local -> Celery) and leave
 their pool namespace clean.
 
-One ``airpool serve`` (with its in-process commander, commander's own token) serves every test of the module; at
-most two Deployments run at once (each takes 1-2 GiB). DAG files come from an admin-made ConfigMap mounted
-through ``airpool.airflow.extraVolumes`` (documented in docs/configuration.md): what airpool renders for users
-is unchanged.
+Two Deployments (LocalExecutor and CeleryExecutor, Airflow 3), created at once and shared by the module's tests in
+order: each change is made to both at once, so the module waits for one rollout per step
+(tests/support/airflow_realnode.py).
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
+import hashlib
 import json
-import sys
+import re
+import secrets
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
-import lightkube
+import httpx
 import pytest
-import yaml
-from lightkube import ApiError
-from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources.core_v1 import ConfigMap, Node, PersistentVolumeClaim, Pod, Secret, ServiceAccount
-from lightkube.resources.rbac_authorization_v1 import Role, RoleBinding
+from lightkube.resources.apps_v1 import Deployment
+from lightkube.resources.core_v1 import Pod, Secret
+from lightkube.resources.rbac_authorization_v1 import RoleBinding
 
-from airpool.commander import uninstall
-from airpool.devcluster import images
-from airpool.manifests import pool as pool_manifests
-from tests.support import airflow_api, commander_env
-from tests.support.airflow_realnode import quietly, wait_until
-from tests.support.api_server import GraphQL, Served, serve_process
+from tests.support import airflow_api, houston_logs
+from tests.support import airflow_realnode as rn
+from tests.support.api_server import PASSWORD
 from tests.support.realnode import RealNodeCluster
 
 pytestmark = [pytest.mark.realnode, pytest.mark.slow]
 
-DAGS_CONFIGMAP = "airpool-test-dags"
-CREATE = """
-mutation($label: String!, $ws: Uuid!, $executor: ExecutorType!, $namespace: String, $version: String) {
-  createDeployment(label: $label, workspaceUuid: $ws, executor: $executor, namespace: $namespace,
-                   airflowVersion: $version) { id releaseName }
+# The astro CLI's documents (astro-cli houston package, 0.37 server), as tests/integration/test_api_update.py and
+# test_api_variables.py send them.
+UPDATE_DEPLOYMENT = """
+mutation UpdateDeployment(
+  $deploymentId: Uuid!, $payload: JSON!, $executor: ExecutorType, $cloudRole: String,
+  $dagDeployment: DagDeployment, $triggererReplicas: Int
+){
+  updateDeployment(
+    deploymentUuid: $deploymentId, payload: $payload, executor: $executor, cloudRole: $cloudRole,
+    dagDeployment: $dagDeployment, triggerer:{ replicas: $triggererReplicas }
+  ){ id label releaseName airflowVersion }
 }"""
-DEPLOYMENTS = "query($ws: Uuid!) { workspaceDeployments(workspaceUuid: $ws) { id status statusMessage } }"
-DELETE = """
-mutation($id: Uuid!, $hard: Boolean) { deleteDeployment(deploymentUuid: $id, deploymentHardDelete: $hard) { id } }"""
-AVAILABLE = "query { availableNamespaces { name } }"
-POOL = "query { poolStatus { namespaces { name state } } }"
-
-#: Figures printed at the end of the session (``-s`` or the CI log): create -> healthy, first DAG run, memory.
-FIGURES: list[str] = []
+UPDATE_CONFIG = """
+mutation($id: Uuid!, $config: JSON) { updateDeployment(deploymentUuid: $id, config: $config) { id config } }"""
+VARIABLES = """
+query deploymentVariables($deploymentUuid: Uuid!, $releaseName: String!) {
+  deploymentVariables(deploymentUuid: $deploymentUuid, releaseName: $releaseName) { key value isSecret }
+}"""
+UPDATE_VARIABLES = """
+mutation UpdateDeploymentVariables(
+  $deploymentUuid: Uuid!, $releaseName: String!, $environmentVariables: [InputEnvironmentVariable!]!
+) {
+  updateDeploymentVariables(
+    deploymentUuid: $deploymentUuid, releaseName: $releaseName, environmentVariables: $environmentVariables
+  ) { key value isSecret }
+}"""
+DEPLOYMENT = """
+query($id: String!) {
+  deployment(where: {id: $id}) { id label description executor statusMessage config urls { type } }
+}"""
+JOBS = "query($id: Uuid!) { deploymentJobs(deploymentUuid: $id) { kind state } }"
+PLAIN_VALUE = "visible-to-tasks"
+#: Every component of a CeleryExecutor Deployment with logs (Houston's names; the webserver is Airflow 3's API server).
+LOG_COMPONENTS = ("scheduler", "webserver", "worker", "triggerer", "dag-processor")
 
 
 @dataclass
-class Env:
-    served: Served
-    client: GraphQL
-    ws: str
-    admin: lightkube.Client
-    pool: tuple[str, ...]
-    values: list[Path]
-    database_url: str
+class Module:
+    env: rn.Env
+    local: rn.Created
+    celery: rn.Created
+    #: The secret variable's value: random per run, so finding it anywhere is a leak, never a coincidence.
+    secret: str = field(default_factory=lambda: "s3cr3t-" + secrets.token_hex(12))
+    #: Every answer the API gave in this module, to search for the secret value.
+    answers: list[str] = field(default_factory=list)
 
-    def status(self, dep_id: str) -> dict[str, Any]:
-        found = self.client.data(DEPLOYMENTS, {"ws": self.ws})["workspaceDeployments"]
-        return next((d for d in found if d["id"] == dep_id), {"status": "gone", "statusMessage": ""})
-
-    def available(self) -> set[str]:
-        return {n["name"] for n in self.client.data(AVAILABLE)["availableNamespaces"]}
-
-    def pool_state(self, name: str) -> str:
-        return str(next(n["state"] for n in self.client.data(POOL)["poolStatus"]["namespaces"] if n["name"] == name))
-
-
-def dags_configmap(namespace: str) -> ConfigMap:
-    return ConfigMap(
-        metadata=ObjectMeta(name=DAGS_CONFIGMAP, namespace=namespace),
-        data={"airpool_smoke.py": airflow_api.SMOKE_DAG},
-    )
-
-
-def values_files(tmp_path: Path, names: tuple[str, ...], image_overlay: Path) -> list[Path]:
-    pools = {"enabled": True, "createRbac": False, "namespaces": {"create": False, "names": list(names)}}
-    tree = {
-        "global": {"features": {"namespacePools": pools}},
-        "astronomer": {"houston": {"config": {"deployments": {"hardDeleteDeployment": True}}}},
-        "airpool": {
-            "healthCheckInterval": 30,
-            "retentionDays": 0,
-            "airflow": {
-                # The test's DAG files: an admin-made ConfigMap in each pool namespace, mounted below the DAGs folder.
-                "extraVolumes": [{"name": "test-dags", "configMap": {"name": DAGS_CONFIGMAP}}],
-                # One file by subPath: a whole ConfigMap directory holds ..data symlinks that Airflow's DAG file
-                # discovery refuses as a recursive loop.
-                "extraVolumeMounts": [
-                    {
-                        "name": "test-dags",
-                        "mountPath": "/opt/airflow/dags/airpool_smoke.py",
-                        "subPath": "airpool_smoke.py",
-                        "readOnly": True,
-                    }
-                ],
-            },
-        },
-    }
-    path = tmp_path / "values.yaml"
-    path.write_text(yaml.safe_dump(tree))
-    return [path, image_overlay]
-
-
-#: The overlay that points Deployments at the images built here (docs/devcluster.md).
-IMAGE_OVERLAY = Path(__file__).resolve().parents[2] / "examples" / "values-dev-realnode.yaml"
-
-
-def import_images(cluster: RealNodeCluster) -> None:
-    """Every image the overlay names, built here (cached by its inputs: ``airpool dev images``) and imported into
-    the node's containerd."""
-    recipes = [images.by_reference(reference) for reference in _overlay_references()]
-    for built in images.build(recipes, report=lambda _: None):
-        cluster.import_image(built.archive)
-
-
-def _overlay_references() -> list[str]:
-    configured = yaml.safe_load(IMAGE_OVERLAY.read_text())["airpool"]["images"]
-    out = [f"{configured['airflow']['repository']}:{version}" for version in ("3.3.2",)]
-    for key in ("postgresql", "redis", "pgbouncer", "statsd"):
-        out.append(f"{configured[key]['repository']}:{configured[key]['tag']}")
-    return out
+    def api(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        data = self.env.client.data(query, variables)
+        self.answers.append(json.dumps(data))
+        return data
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory, real_node_cluster: RealNodeCluster) -> Iterator[Env]:
+def env(tmp_path_factory: pytest.TempPathFactory, real_node_cluster: RealNodeCluster) -> Iterator[rn.Env]:
     tmp_path = tmp_path_factory.mktemp("realnode-airflow")
-    database_url = f"sqlite:///{tmp_path / 'airpool.db'}"
-    admin = real_node_cluster.admin_client()
-    import_images(real_node_cluster)
-    with contextlib.ExitStack() as stack:
-        names = tuple(stack.enter_context(commander_env.pool_namespace(admin)) for _ in range(2))
-        for ns in names:
-            admin.create(dags_configmap(ns))
-        values = values_files(tmp_path, names, IMAGE_OVERLAY)
-        served = stack.enter_context(
-            serve_process(
-                values=values[0],
-                more_values=values[1:],
-                database_url=database_url,
-                extra_args=["--migrate"],
-                env={"AIRPOOL_COMMANDER_KUBECONFIG": str(real_node_cluster.info.commander_kubeconfig)},
-                commander=True,
-                fake_nodes=False,
-            )
-        )
-        client = GraphQL(served.base).signup("admin")
-        ws = client.data("query { workspaces { id } }")["workspaces"][0]["id"]
-        e = Env(served, client, ws, admin, names, values, database_url)
-        wait_until(lambda: set(names) <= e.available(), base=120, what="the pool namespaces offered")
+    with rn.served_pool(real_node_cluster, tmp_path, namespaces=2, airflow_versions=("3.3.2",)) as e:
         yield e
-        yield_figures()
 
 
-def yield_figures() -> None:
-    if FIGURES:
-        print("\nreal-node figures:\n  " + "\n  ".join(FIGURES), file=sys.stderr)
-
-
-@dataclass
-class Created:
-    id: str
-    release: str
-    namespace: str
-    executor: str
-    version: str
-    healthy_after: float = 0.0
-
-    @property
-    def airflow3(self) -> bool:
-        return self.version.startswith("3")
-
-
-def create(e: Env, executor: str, namespace: str, version: str) -> Created:
-    started = time.monotonic()
-    made = e.client.data(
-        CREATE,
-        {
-            "label": f"{executor} {version}",
-            "ws": e.ws,
-            "executor": executor,
-            "namespace": namespace,
-            "version": version,
-        },
-    )["createDeployment"]
-    dep = Created(made["id"], made["releaseName"], namespace, executor, version)
-
-    # An unhealthy moment while Airflow starts (a probe timing out on a loaded node) is allowed only if it heals;
-    # the limit is what fails the test, with the last status message.
-    wait_until(
-        lambda: e.status(dep.id)["status"] == "healthy",
-        base=900,
-        what=lambda: f"{executor} {version} healthy (now: {e.status(dep.id)})",
-    )
-    dep.healthy_after = time.monotonic() - started
-    message = e.status(dep.id)["statusMessage"]
-    assert "Airflow reports metadatabase, scheduler, triggerer" in message, message
-    FIGURES.append(f"{executor} Airflow {version}: create -> healthy {dep.healthy_after:.0f} s")
-    no_credentials_in_logs(e, dep)
-    return dep
-
-
-def no_credentials_in_logs(e: Env, dep: Created) -> None:
-    """Airflow's login password lives in its Secret only: no container prints it (or a generated one)."""
-    password = airflow_api.admin_password(e.admin, dep.namespace, dep.release)
-    for pod in e.admin.list(Pod, namespace=dep.namespace):
-        containers = [c.name for c in (pod.spec.initContainers or []) + pod.spec.containers] if pod.spec else []
-        for container in containers:
-            try:
-                text = "".join(e.admin.log(pod.metadata.name, namespace=dep.namespace, container=container))
-            except ApiError:
-                continue  # not started (yet): nothing printed
-            where = f"{pod.metadata.name}/{container}"
-            assert password not in text, f"the admin password is in the log of {where}"
-            assert "Password for user" not in text, f"a generated password is in the log of {where}"
-
-
-@dataclass
-class DagRun:
-    run_id: str
-    seconds: float
-    task: dict[str, Any]
-    log: str
-    pods_seen: set[str]
-
-
-def run_smoke_dag(e: Env, dep: Created, *, watch_pods: bool = False) -> DagRun:
-    api = airflow_api.connect(e.admin, dep.namespace, dep.release, airflow3=dep.airflow3)
-    wait_until(
-        lambda: quietly(lambda: api.dag_known(airflow_api.SMOKE_DAG_ID)),
-        base=300,
-        what="the DAG parsed from the admin's ConfigMap",
-    )
-    started = time.monotonic()
-    run_id = api.trigger(airflow_api.SMOKE_DAG_ID)
-    seen: set[str] = set()
-
-    def finished() -> str | None:
-        if watch_pods:
-            for pod in e.admin.list(Pod, namespace=dep.namespace, labels={"dag_id": airflow_api.SMOKE_DAG_ID}):
-                seen.add(pod.metadata.name)
-        state = quietly(lambda: api.run_state(airflow_api.SMOKE_DAG_ID, run_id))
-        return state if state in ("success", "failed") else None
-
-    state = wait_until(finished, base=600, what=f"DAG run {run_id} finished", interval=1.0)
-    took = time.monotonic() - started
-    (task,) = api.task_instances(airflow_api.SMOKE_DAG_ID, run_id)
-    log = api.task_log(airflow_api.SMOKE_DAG_ID, run_id, task["task_id"], int(task["try_number"]))
-    assert state == "success", (
-        f"run {run_id} ended {state}; task {json.dumps(task)}; log:\n{log}\n{component_logs(e, dep)}"
-    )
-    assert airflow_api.MARKER in log, log
-    FIGURES.append(f"{dep.executor} Airflow {dep.version}: first DAG run {took:.0f} s (trigger -> success)")
-    return DagRun(run_id, took, task, log, seen)
-
-
-def component_logs(e: Env, dep: Created, tail: int = 60) -> str:
-    """The last lines of the processes that run tasks, for a failure message."""
-    out = []
-    for component in ("scheduler", "worker", "api-server", "webserver"):
-        for pod in e.admin.list(Pod, namespace=dep.namespace, labels={"release": dep.release, "component": component}):
-            try:
-                text = "".join(e.admin.log(pod.metadata.name, namespace=dep.namespace, tail_lines=tail))
-            except ApiError as exc:
-                text = f"(no log: {exc.status.message})"
-            out.append(f"--- {pod.metadata.name}\n{text}")
-    return "\n".join(out)
-
-
-def memory_figure(e: Env, dep: Created) -> None:
-    """Working-set memory of the Deployment's pods, from the kubelet's summary API."""
-    total = 0
-    for node in e.admin.list(Node):
-        raw = e.admin._client._client.get(f"/api/v1/nodes/{node.metadata.name}/proxy/stats/summary")
-        if raw.status_code != 200:
-            continue
-        for pod in raw.json().get("pods", []):
-            if pod["podRef"]["namespace"] == dep.namespace:
-                total += int(pod.get("memory", {}).get("workingSetBytes", 0))
-    FIGURES.append(f"{dep.executor} Airflow {dep.version}: memory of the Deployment {total / 2**20:.0f} MiB")
-
-
-def hard_delete_leaves_only_the_pool(e: Env, dep: Created) -> None:
-    e.client.data(DELETE, {"id": dep.id, "hard": True})
-    wait_until(lambda: dep.namespace in e.available(), base=300, what="the namespace offered again")
-    assert uninstall.remaining(e.admin, dep.namespace, dep.id) == []
-    assert [p.metadata.name for p in e.admin.list(Pod, namespace=dep.namespace)] == []
-    assert [c.metadata.name for c in e.admin.list(PersistentVolumeClaim, namespace=dep.namespace)] == []
-    assert [s.metadata.name for s in e.admin.list(Secret, namespace=dep.namespace)] == []
-    assert {a.metadata.name for a in e.admin.list(ServiceAccount, namespace=dep.namespace)} == {"default"}
-    maps = {m.metadata.name for m in e.admin.list(ConfigMap, namespace=dep.namespace)}
-    assert maps == {"kube-root-ca.crt", DAGS_CONFIGMAP}  # the admin's DAG ConfigMap is not the Deployment's
-    role = pool_manifests.commander_role_name(commander_env.CONFIG)
-    assert {r.metadata.name for r in e.admin.list(Role, namespace=dep.namespace)} == {role}
-    assert {b.metadata.name for b in e.admin.list(RoleBinding, namespace=dep.namespace)} == {role}
-
-
-def test_local_and_celery_executors_run_a_dag_and_hard_delete_returns_the_namespace(env: Env) -> None:
+@pytest.fixture(scope="module")
+def module(env: rn.Env) -> Module:
     local_ns, celery_ns = env.pool
     with ThreadPoolExecutor(max_workers=2) as pool:
-        local_f = pool.submit(create, env, "LocalExecutor", local_ns, "3.3.2")
-        celery_f = pool.submit(create, env, "CeleryExecutor", celery_ns, "3.3.2")
-        local, celery = local_f.result(), celery_f.result()
-        local_run, celery_run = pool.map(lambda d: run_smoke_dag(env, d), (local, celery))
-    scheduler_ip = airflow_api.api_server_pod_ip(env.admin, local_ns, local.release, "scheduler")
-    assert local_run.task["hostname"] == scheduler_ip  # LocalExecutor: the scheduler ran it
-    worker_ip = airflow_api.api_server_pod_ip(env.admin, celery_ns, celery.release, "worker")
-    assert celery_run.task["hostname"] == worker_ip  # a Celery worker ran it, handed over through Redis
-    metadata = env.admin.get(Secret, f"{celery.release}-metadata", namespace=celery_ns)
+        local = pool.submit(rn.create, env, "LocalExecutor", local_ns, "3.3.2")
+        celery = pool.submit(rn.create, env, "CeleryExecutor", celery_ns, "3.3.2")
+        return Module(env, local.result(), celery.result())
+
+
+def settled(m: Module, dep: rn.Created) -> bool:
+    """commander's jobs for the Deployment are done, every workload has rolled out (no pod of an older template
+    left) and Airflow says healthy."""
+    jobs = m.env.client.data(JOBS, {"id": dep.id})["deploymentJobs"]
+    if any(j["state"] in ("queued", "running") for j in jobs):
+        return False
+    for workload in m.env.admin.list(Deployment, namespace=dep.namespace):
+        spec, status = workload.spec, workload.status
+        wanted = spec.replicas if spec and spec.replicas is not None else 1
+        if status is None or (status.observedGeneration or 0) < (workload.metadata.generation or 0):
+            return False
+        if not (status.updatedReplicas or 0) == (status.readyReplicas or 0) == (status.replicas or 0) == wanted:
+            return False
+        pods = m.env.admin.list(Pod, namespace=dep.namespace, labels=dict(spec.selector.matchLabels or {}))
+        if len(list(pods)) != wanted:
+            return False
+    return bool(m.env.status(dep.id)["status"] == "healthy")
+
+
+def wait_settled(m: Module, dep: rn.Created, what: str) -> float:
+    started = time.monotonic()
+    rn.wait_until(
+        lambda: rn.quietly(lambda: settled(m, dep)), base=900, what=lambda: f"{what} (now: {m.env.status(dep.id)})"
+    )
+    return time.monotonic() - started
+
+
+def worker_ips(m: Module, dep: rn.Created) -> set[str]:
+    selector = {"release": dep.release, "component": "worker"}
+    return {p.status.podIP for p in m.env.admin.list(Pod, namespace=dep.namespace, labels=selector) if p.status}
+
+
+def test_local_and_celery_executors_run_a_dag(module: Module) -> None:
+    env, local, celery = module.env, module.local, module.celery
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        local_run, celery_run = pool.map(lambda d: rn.run_dag(env, d), (local, celery))
+    assert local_run.task["hostname"] == rn.ready_pod_ip(env, local, "scheduler")  # LocalExecutor: the scheduler
+    # a Celery worker ran it, handed over through Redis
+    assert celery_run.task["hostname"] == rn.ready_pod_ip(env, celery, "worker")
+    metadata = env.admin.get(Secret, f"{celery.release}-metadata", namespace=celery.namespace)
     assert metadata.data is not None
     # Every Airflow process (the worker included) reaches its database through PgBouncer.
-    assert f"@{celery.release}-pgbouncer.{celery_ns}:6543/" in base64.b64decode(metadata.data["connection"]).decode()
+    connection = base64.b64decode(metadata.data["connection"]).decode()
+    assert f"@{celery.release}-pgbouncer.{celery.namespace}:6543/" in connection
     for dep in (local, celery):
-        memory_figure(env, dep)
+        rn.memory_figure(env, dep)
+
+
+@pytest.fixture(scope="module")
+def changed(module: Module) -> dict[str, float]:
+    """Both changes at once. Celery: a plain and a secret variable, and a second worker. Local: the executor
+    becomes Celery (the astro CLI's ``deployment update --executor``)."""
+    m, celery, local = module, module.celery, module.local
+    items = [
+        {"key": airflow_api.PLAIN_VARIABLE, "value": PLAIN_VALUE, "isSecret": False},
+        {"key": airflow_api.SECRET_VARIABLE, "value": m.secret, "isSecret": True},
+    ]
+    answer = m.api(
+        UPDATE_VARIABLES,
+        {"deploymentUuid": celery.id, "releaseName": celery.release, "environmentVariables": items},
+    )["updateDeploymentVariables"]
+    assert {(v["key"], v["value"]) for v in answer} == {
+        (airflow_api.PLAIN_VARIABLE, PLAIN_VALUE),
+        (airflow_api.SECRET_VARIABLE, None),
+    }
+    scaled = m.api(UPDATE_CONFIG, {"id": celery.id, "config": {"workers": {"replicas": 2}}})["updateDeployment"]
+    assert scaled["config"]["workers"]["replicas"] == 2
+    sent = {"deploymentId": local.id, "payload": {}, "executor": "CeleryExecutor", "cloudRole": "", "dagDeployment": {}}
+    assert m.api(UPDATE_DEPLOYMENT, sent)["updateDeployment"]["id"] == local.id
     with ThreadPoolExecutor(max_workers=2) as pool:
-        list(pool.map(lambda d: hard_delete_leaves_only_the_pool(env, d), (local, celery)))
+        celery_f = pool.submit(wait_settled, m, celery, "variables and a second worker rolled out")
+        local_f = pool.submit(wait_settled, m, local, "LocalExecutor -> CeleryExecutor rolled out")
+        took = {"celery": celery_f.result(), "local": local_f.result()}
+    rn.FIGURES.append(
+        f"update -> settled: variables + 2 workers {took['celery']:.0f} s, Local -> Celery {took['local']:.0f} s"
+    )
+    local.executor = "CeleryExecutor (was Local)"
+    return took
+
+
+def test_two_celery_workers_run_tasks_then_the_deployment_shrinks_back(
+    module: Module, changed: dict[str, float]
+) -> None:
+    m, dep = module, module.celery
+    ips = worker_ips(m, dep)
+    assert len(ips) == 2, ips
+    run = rn.run_dag(m.env, dep, airflow_api.FANOUT_DAG_ID)
+    assert len(run.tasks) == airflow_api.FANOUT_TASKS
+    ran_on = {t["hostname"] for t in run.tasks}
+    assert ran_on == ips, f"tasks ran on {ran_on}, the workers are {ips}"  # both worker pods took tasks
+
+    m.api(UPDATE_CONFIG, {"id": dep.id, "config": {"workers": {"replicas": 1}}})
+    wait_settled(m, dep, "back to one worker")
+    workers = m.env.admin.get(Deployment, f"{dep.release}-worker", namespace=dep.namespace)
+    assert workers.spec is not None
+    assert workers.spec.replicas == 1
+    assert len(worker_ips(m, dep)) == 1
+
+
+def test_a_variable_reaches_running_tasks_and_the_secret_value_is_never_shown(
+    module: Module, changed: dict[str, float]
+) -> None:
+    m, dep = module, module.celery
+    run = rn.run_dag(m.env, dep, airflow_api.ENV_DAG_ID, marker=airflow_api.ENV_MARKER)
+    log = run.logs[next(iter(run.logs))]
+    assert f"{airflow_api.ENV_MARKER} plain={PLAIN_VALUE}" in log, log
+    digest = hashlib.sha256(m.secret.encode()).hexdigest()
+    assert f"{airflow_api.ENV_MARKER} secret-sha256={digest}" in log, log  # the task saw the secret's value
+
+    # Never shown: not in any API answer (the variables, the Deployment, its jobs, every component's logs), a UI
+    # page, a task log, a container log in the namespace or the server's own log.
+    m.api(VARIABLES, {"deploymentUuid": dep.id, "releaseName": dep.release})
+    m.api(DEPLOYMENT, {"id": dep.id})
+    m.api(JOBS, {"id": dep.id})
+    for component in LOG_COMPONENTS:
+        m.api(houston_logs.GET_LOGS, houston_logs.variables(dep.id, component, since=timedelta(hours=1)))
+    for answer in m.answers:
+        assert m.secret not in answer, answer
+    for path, page in ui_pages(m.env, dep):
+        assert m.secret not in page, f"the secret value is on the page {path}"
+    assert all(m.secret not in text for text in run.logs.values())
+    rn.no_text_in_logs(m.env, dep.namespace, m.secret, "the secret variable's value")
+    assert m.secret not in m.env.served.output()
+    # In Kubernetes only its Secret holds it: every pod takes the variables from there (envFrom), no spec names it.
+    for kind in rn.CONTENT_KINDS:
+        if kind is not Secret:
+            for obj in m.env.admin.list(kind, namespace=dep.namespace):
+                assert m.secret not in json.dumps(obj.to_dict()), f"{kind.__name__} {obj.metadata.name}"
+
+
+def ui_pages(e: rn.Env, dep: rn.Created) -> Iterator[tuple[str, str]]:
+    """The UI's pages about the Deployment, read by its admin logged in with a browser's session cookie."""
+    with httpx.Client(base_url=e.served.base, timeout=120) as browser:
+        form = browser.get("/login")
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert csrf, form.text[:500]
+        done = browser.post("/login", data={"username": "admin", "password": PASSWORD, "csrf_token": csrf.group(1)})
+        assert done.status_code == 303, done.text[:500]
+        paths = [f"/deployments/{dep.id}{tail}" for tail in ("", "/settings", "/variables")]
+        paths += [f"/deployments/{dep.id}/logs?component={c}&since=1h" for c in LOG_COMPONENTS]
+        for path in paths:
+            page = browser.get(path)
+            assert page.status_code == 200, (path, page.status_code, page.text[:500])
+            if path.endswith("/variables"):  # the page lists them: the plain value shown, the secret one not
+                assert airflow_api.SECRET_VARIABLE in page.text, page.text
+                assert PLAIN_VALUE in page.text, page.text
+            yield path, page.text
+
+
+def test_executor_change_local_to_celery_leaves_nothing_of_the_old_executor(
+    module: Module, changed: dict[str, float]
+) -> None:
+    m, dep = module, module.local
+    run = rn.run_dag(m.env, dep)
+    assert run.task["hostname"] in worker_ips(m, dep)  # a Celery worker ran it, not the scheduler
+    # Nothing of the LocalExecutor left: the namespace holds exactly what a Deployment created with the
+    # CeleryExecutor holds (names without the release), and its pods run the same components.
+    changed_objects = _without_release(rn.leftovers(m.env, dep.namespace), dep.release)
+    native_objects = _without_release(rn.leftovers(m.env, m.celery.namespace), m.celery.release)
+    for kind in ("Pod", "ReplicaSet", "Endpoints"):  # pod names and counts differ (workers were scaled there)
+        changed_objects.pop(kind, None)
+        native_objects.pop(kind, None)
+    assert changed_objects == native_objects
+    components = {
+        p.metadata.labels.get("component")
+        for p in m.env.admin.list(Pod, namespace=dep.namespace)
+        if p.metadata and p.metadata.labels
+    }
+    assert {"worker", "flower", "redis"} <= components
+    scheduler = m.env.admin.get(Deployment, f"{dep.release}-scheduler", namespace=dep.namespace)
+    assert scheduler.spec is not None
+    ports = {p.name for c in scheduler.spec.template.spec.containers for p in (c.ports or [])}
+    assert "worker-logs" not in ports  # the scheduler no longer runs (and serves the logs of) tasks
+    # Its account no longer launches pods: the pod-launcher binding names the same accounts as the native one's.
+    bindings = [
+        {
+            s.name.replace(d.release, "<release>")
+            for s in m.env.admin.get(
+                RoleBinding, f"{d.release}-pod-launcher-rolebinding", namespace=d.namespace
+            ).subjects
+            or []
+        }
+        for d in (dep, m.celery)
+    ]
+    assert bindings[0] == bindings[1]
+    assert "<release>-airflow-scheduler" not in bindings[0]
+
+
+def _without_release(objects: dict[str, set[str]], release: str) -> dict[str, set[str]]:
+    return {kind: {n.replace(release, "<release>") for n in names} for kind, names in objects.items()}
+
+
+def test_hard_delete_leaves_only_the_pool(module: Module) -> None:
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(lambda d: rn.hard_delete_leaves_only_the_pool(module.env, d), (module.local, module.celery)))
