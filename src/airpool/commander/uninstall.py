@@ -1,8 +1,11 @@
 """Remove one Deployment: exactly the objects labelled with its id, then wait until none is left.
 
-Deletion goes kind by kind in ``kinds.MANAGED_KINDS`` order (workloads first so that controllers stop making
-pods), as list + delete by name rather than deletecollection, which the guide's hand-written Role does not grant for
-most kinds. The pool's own Role/RoleBinding and anything else without the Deployment's label are never selected.
+Deletion lists every kind at once, then deletes every object at once, in ``kinds.MANAGED_KINDS`` order (workloads
+first), by name rather than deletecollection, which the guide's hand-written Role does not grant for most kinds.
+Pods and ReplicaSets a controller made go with their owner through the garbage collector (deleting them first
+would only make a controller that still exists create new ones); whatever remains after ``SWEEP_AGAIN_AFTER``
+seconds is deleted directly. The pool's own Role/RoleBinding and anything else without the Deployment's label are
+never selected.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from airpool.manifests.airflow.spec import ExternalDatabase
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 120.0
+#: After this many seconds of waiting, objects still present are deleted again (controller-made ones included).
+SWEEP_AGAIN_AFTER = 2.0
 
 
 @dataclass(frozen=True)
@@ -90,6 +95,13 @@ def _delete(client: Client, kind: kinds.Kind, name: str, namespace: str | None, 
             raise
 
 
+def _made_by_controller(kind: kinds.Kind, obj: Any) -> bool:
+    """A pod or ReplicaSet whose controller (a Deployment, StatefulSet, Job, ReplicaSet) is among what is deleted:
+    the garbage collector removes it with its owner. Deleting it ourselves first would only make a controller
+    that is still there create a new one."""
+    return kind in kinds.CONTROLLER_MADE and any(ref.controller for ref in obj.metadata.ownerReferences or ())
+
+
 def delete_objects(
     client: Client,
     namespace: str,
@@ -98,19 +110,29 @@ def delete_objects(
     cluster_scoped: bool = False,
     keep_data: bool = False,
     fence: Fence = _no_fence,
+    controller_made: bool = True,
 ) -> int:
+    """Delete the Deployment's objects; returns how many deletes were sent. Every kind is listed at once, then
+    every object deleted at once (in ``MANAGED_KINDS`` order, workloads first): two rounds of parallel requests
+    instead of one list and one delete round per kind. ``controller_made=False`` leaves controller-made pods to
+    the garbage collector (the first sweep of an uninstall); later sweeps take whatever is still there."""
     kinds.warm_up_decoders()
-    deleted = 0
+    wanted = [k for k in _kinds(cluster_scoped) if "delete" in kinds.CONTROLLER_MADE.get(k, ("delete",))]
     with ThreadPoolExecutor(max_workers=16) as pool:
-        for kind in _kinds(cluster_scoped):
-            if "delete" not in kinds.CONTROLLER_MADE.get(kind, ("delete",)):
-                continue
-            owned = _owned(client, kind, namespace, deployment_id, keep_data=keep_data)
-            objs = [o for o in owned if not o.metadata.deletionTimestamp]
-            ns = namespace if kind.namespaced else None
-            list(pool.map(lambda o, k=kind, n=ns: _delete(client, k, o.metadata.name, n, fence), objs))
-            deleted += len(objs)
-    return deleted
+        listed = list(pool.map(lambda k: (k, _owned(client, k, namespace, deployment_id, keep_data=keep_data)), wanted))
+        targets = [
+            (kind, obj)
+            for kind, objs in listed
+            for obj in objs
+            if not obj.metadata.deletionTimestamp and (controller_made or not _made_by_controller(kind, obj))
+        ]
+        list(
+            pool.map(
+                lambda t: _delete(client, t[0], t[1].metadata.name, namespace if t[0].namespaced else None, fence),
+                targets,
+            )
+        )
+    return len(targets)
 
 
 def namespace_gone(client: Client, namespace: str) -> bool:
@@ -167,18 +189,29 @@ def uninstall(
     deadline = started + timeout
     try:
         deleted = delete_objects(
-            client, namespace, deployment_id, cluster_scoped=cluster_scoped, keep_data=keep_data, fence=fence
+            client,
+            namespace,
+            deployment_id,
+            cluster_scoped=cluster_scoped,
+            keep_data=keep_data,
+            fence=fence,
+            controller_made=False,
         )
+        swept = time.monotonic()
         left = remaining(client, namespace, deployment_id, cluster_scoped=cluster_scoped, keep_data=keep_data)
         while left:
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            if now > deadline:
                 raise errors.TemporaryFailure(
                     f"{len(left)} object(s) of Deployment {deployment_id} still present in {namespace} after "
                     f"{timeout:.0f} s: {', '.join(left[:10])}"
                 )
-            time.sleep(0.25)
+            # The garbage collector removes the controllers' pods within a second or so: look often at first.
+            time.sleep(0.1 if now - swept < 3 else 0.25)
             left = remaining(client, namespace, deployment_id, cluster_scoped=cluster_scoped, keep_data=keep_data)
-            if left:  # pods made by a controller after the first sweep (a race with the deletion)
+            if left and time.monotonic() - swept > SWEEP_AGAIN_AFTER:
+                # Whatever is still there (a pod a controller made after the first sweep, one the garbage collector
+                # has not reached): delete it ourselves.
                 deleted += delete_objects(
                     client, namespace, deployment_id, cluster_scoped=cluster_scoped, keep_data=keep_data, fence=fence
                 )

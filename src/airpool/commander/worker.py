@@ -212,8 +212,8 @@ class Worker:
             except Exception:  # never let one bad iteration kill the worker; the job (if any) was failed
                 log.exception("worker iteration failed", extra={"kv": {"worker": self.worker_id}})
                 ran = None
-            if ran is None:
-                stop.wait(self.settings.poll_interval)
+            if ran is None:  # woken at once by work queued in this process, else after the poll interval
+                self.platform.db.wait_for_work(self.settings.poll_interval)
         if health_thread is not None:
             health_thread.join()
         log.info("worker stopped", extra={"kv": {"worker": self.worker_id}})

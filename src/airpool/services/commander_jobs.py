@@ -38,7 +38,7 @@ from airpool.domain.errors import Conflict, InvalidInput, NotFound
 from airpool.services import access, audit, metrics, pool, views
 from airpool.services.access import Actor
 from airpool.services.platform import Platform
-from airpool.store import models, sql
+from airpool.store import engine, models, sql
 
 BACKOFF_BASE = timedelta(seconds=5)
 BACKOFF_MAX = timedelta(minutes=5)
@@ -78,7 +78,8 @@ def enqueue(
     payload: dict[str, Any] | None = None,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
 ) -> models.CommanderJob:
-    """Inside the caller's transaction."""
+    """Inside the caller's transaction; a worker in this process is woken when it commits."""
+    engine.wake_after_commit(s)
     job = models.CommanderJob(
         kind=kind.value,
         deployment_id=deployment_id,
@@ -390,6 +391,7 @@ def retry(platform: Platform, actor: Actor, job_id: int) -> views.JobView:
 
 
 def _requeue(s: Session, job: models.CommanderJob, *, now: datetime) -> None:
+    engine.wake_after_commit(s)
     job.state = JobState.QUEUED.value
     job.attempts = 0
     job.run_after = now

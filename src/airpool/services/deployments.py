@@ -37,7 +37,7 @@ from airpool.domain.names import SYSTEM_NAMESPACES, dns1123_label_problem
 from airpool.services import access, audit, commander_jobs, pool, views
 from airpool.services.access import Actor, Role
 from airpool.services.platform import Platform
-from airpool.store import models
+from airpool.store import engine, models
 
 D = models.Deployment
 _AIRFLOW_VERSION = re.compile(r"^(2|3)\.\d{1,2}\.\d{1,2}$")
@@ -297,8 +297,9 @@ def create(
         }
         try:
             ns = None
-            if config.pool is not None and platform.db.is_postgres and not dag_source.is_git_sync:
-                ns = _create_in_one_round_trip(
+            if config.pool is not None and not dag_source.is_git_sync:
+                quick = _create_in_one_round_trip if platform.db.is_postgres else _create_in_few_statements
+                ns = quick(
                     platform, actor, values, namespace=wanted_ns, dag_type=dag_source.type.value, retry=attempts > 1
                 )
             if ns is None:
@@ -350,6 +351,7 @@ def _insert(
         ns = _derived_namespace(config, values["release_name"])
     s.execute(sa.insert(D).values(**_nullable(values), namespace=ns, active_namespace=ns))
     s.execute(sa.insert(models.CommanderJob).values(**_job(values), namespace=ns))
+    engine.wake_after_commit(s)
     event = {
         "at": now,
         "actor": actor.username,
@@ -378,29 +380,15 @@ def _create_in_one_round_trip(
     a taken name, a value the database refuses -- and the step-by-step path must say why (or, if a namespace was
     freed meanwhile, claim it).
     A generated release name that clashes raises ``IntegrityError`` when ``retry``, so the caller draws another."""
-    if actor.service_account is not None:
-        scope = actor.service_account
-        if scope.workspace_id != values["workspace_id"] or not access.role_allows(scope.role, Role.EDITOR):
-            return None
-        member = False
-    else:
-        member = not actor.is_system_admin and not (
-            actor.system_role is not None and access.role_allows(actor.system_role, Role.EDITOR)
-        )
+    member = _needs_membership(actor, values["workspace_id"])
+    if member is None:
+        return None
     nulls = frozenset(k for k, v in values.items() if v is None)
     key = (namespace is not None, member, nulls, tuple(values))
     statement = _ONE_STATEMENT.get(key)
     if statement is None:
         statement = _ONE_STATEMENT[key] = _one_statement(values, namespace=namespace is not None, member=member)
-    params = {f"{k}_0": v for k, v in values.items() if v is not None}
-    params.update(
-        job_payload_0=_dag_payload(values["dag_deployment"]),
-        actor_name_0=actor.username,
-        actor_id_0=actor.user_id,
-        dag_type_0=dag_type,
-    )
-    if namespace is not None:
-        params["wanted_namespace_0"] = namespace
+    params = _params(actor, values, namespace=namespace, dag_type=dag_type)
     try:
         with platform.db.statement() as conn:
             claimed = conn.execute(statement, params).scalar()
@@ -410,7 +398,142 @@ def _create_in_one_round_trip(
         return None  # a taken name or namespace: the step-by-step path names it
     except DataError:
         return None  # a value the database refuses (a 10,000-character workspace id): the step-by-step path names it
-    return None if claimed is None else str(claimed)
+    if claimed is None:
+        return None
+    platform.db.work_queued.set()
+    return str(claimed)
+
+
+def _needs_membership(actor: Actor, workspace_id: str) -> bool | None:
+    """How the quick paths check the caller's editor role: False when the workspace's existence is enough (a
+    system admin or editor, a workspace service account of that workspace with editor), True when the caller's
+    own or teams' bindings must say so; None when the caller cannot create there (the step-by-step path says
+    why)."""
+    if actor.service_account is not None:
+        scope = actor.service_account
+        if scope.workspace_id != workspace_id or not access.role_allows(scope.role, Role.EDITOR):
+            return None
+        return False
+    return not actor.is_system_admin and not (
+        actor.system_role is not None and access.role_allows(actor.system_role, Role.EDITOR)
+    )
+
+
+def _params(actor: Actor, values: dict[str, Any], *, namespace: str | None, dag_type: str) -> dict[str, Any]:
+    """The quick paths' parameters (see ``_one_statement`` for their names)."""
+    params = {f"{k}_0": v for k, v in values.items() if v is not None}
+    params.update(
+        job_payload_0=_dag_payload(values["dag_deployment"]),
+        actor_name_0=actor.username,
+        actor_id_0=actor.user_id,
+        dag_type_0=dag_type,
+    )
+    if namespace is not None:
+        params["wanted_namespace_0"] = namespace
+    return params
+
+
+def _create_in_few_statements(
+    platform: Platform, actor: Actor, values: dict[str, Any], *, namespace: str | None, dag_type: str, retry: bool
+) -> str | None:
+    """SQLite with a pool: the role check, the claim (``UPDATE ... RETURNING``, its compare-and-set kept) and the
+    three inserts as statements built once and executed with parameters on the transaction's connection, so the
+    process-wide writer lock is held for the statements alone, not for building them. Returns the namespace, or
+    None when nothing was written and the step-by-step path must say why (see ``_create_in_one_round_trip``)."""
+    member = _needs_membership(actor, values["workspace_id"])
+    if member is None:
+        return None
+    nulls = frozenset(k for k, v in values.items() if v is None)
+    key = (namespace is not None, member, nulls, tuple(values))
+    statements = _FEW_STATEMENTS.get(key)
+    if statements is None:
+        statements = _FEW_STATEMENTS[key] = _few_statements(values, namespace=namespace is not None, member=member)
+    allowed, claim, insert_deployment, insert_job, insert_event = statements
+    params = _params(actor, values, namespace=namespace, dag_type=dag_type)
+    try:
+        with platform.db.write() as s:
+            conn = s.connection()
+            if not conn.execute(allowed, params).scalar():
+                return None
+            claimed = conn.execute(claim, params).scalar()
+            if claimed is None:
+                return None
+            params["namespace_0"] = claimed
+            params["detail_0"] = {
+                "release_name": values["release_name"],
+                "dag_deployment": dag_type,
+                "namespace": claimed,
+            }
+            conn.execute(insert_deployment, params)
+            conn.execute(insert_job, params)
+            conn.execute(insert_event, params)
+            engine.wake_after_commit(s)
+    except IntegrityError as exc:
+        if retry and "release_name" in str(exc.orig):
+            raise
+        return None
+    except DataError:
+        return None  # a value the database refuses: the step-by-step path names it
+    return str(claimed)
+
+
+#: The few-statement creates built so far, by shape (see ``_create_in_few_statements``).
+_FEW_STATEMENTS: dict[tuple[Any, ...], tuple[sa.Executable, ...]] = {}
+
+
+def _few_statements(values: dict[str, Any], *, namespace: bool, member: bool) -> tuple[sa.Executable, ...]:
+    """``_create_in_few_statements``'s statements, with ``_one_statement``'s parameter names and ``namespace_0``
+    (the claimed namespace) and ``detail_0`` (the audit event's detail)."""
+    P = models.PoolNamespace
+    deps, jobs, events = (t.__table__ for t in (D, models.CommanderJob, models.AuditEvent))
+    assert isinstance(deps, sa.Table)
+    assert isinstance(jobs, sa.Table)
+    assert isinstance(events, sa.Table)
+
+    def param(table: sa.Table, column: str, name: str | None = None) -> sa.BindParameter[Any]:
+        return sa.bindparam(f"{name or column}_0", type_=table.c[column].type)
+
+    workspace = param(deps, "workspace_id")
+    allowed: sa.ColumnElement[bool] = sa.exists().where(models.Workspace.id == workspace)
+    if member:
+        allowed = allowed & access.holds_role(workspace, sa.bindparam("actor_id_0", type_=sa.String()), Role.EDITOR)
+    if namespace:
+        target: Any = sa.bindparam("wanted_namespace_0", type_=P.name.type)
+    else:
+        target = sa.select(P.name).where(P.state == "available").order_by(P.name).limit(1).scalar_subquery()
+    now, dep_id = param(deps, "created_at"), param(deps, "id")
+    claim = (
+        sa.update(P)
+        .where(P.name == target, P.state == "available")
+        .values(state="claimed", state_since=now, version=P.version + 1, holder_id=dep_id, releases_at=None)
+        .returning(P.name)
+    )
+    ns = sa.bindparam("namespace_0", type_=P.name.type)
+    row = {k: sa.null() if values[k] is None else param(deps, k) for k in values}
+    insert_deployment = sa.insert(D).values(**row, namespace=ns, active_namespace=ns)
+    insert_job = sa.insert(models.CommanderJob).values(
+        kind=commander_jobs.JobKind.INSTALL.value,
+        deployment_id=dep_id,
+        payload=param(jobs, "payload", "job_payload"),
+        state=commander_jobs.JobState.QUEUED.value,
+        attempts=0,
+        max_attempts=commander_jobs.DEFAULT_MAX_ATTEMPTS,
+        run_after=now,
+        created_at=now,
+        updated_at=now,
+        last_error="",
+        namespace=ns,
+    )
+    insert_event = sa.insert(models.AuditEvent).values(
+        at=now,
+        actor=sa.bindparam("actor_name_0", type_=sa.String()),
+        action="deployment.create",
+        target_kind="deployment",
+        target_id=dep_id,
+        workspace_id=workspace,
+        detail=param(events, "detail"),
+    )
+    return sa.select(allowed), claim, insert_deployment, insert_job, insert_event
 
 
 #: The one-statement creates built so far, by shape (see ``_create_in_one_round_trip``): a handful at most.

@@ -60,6 +60,12 @@ TRANSACTION_TIMEOUT_S = 15
 IDLE_IN_TRANSACTION_TIMEOUT_S = 30  # above TRANSACTION_TIMEOUT_S: the client's own deadline acts first
 POOL_TIMEOUT_S = 10
 _WRITE = "airpool_write"
+_WAKE = "airpool_wake_workers"
+
+
+def wake_after_commit(session: Session) -> None:
+    """Commander work was queued in ``session``'s transaction: wake this process's workers once it commits."""
+    session.info[_WAKE] = True
 
 
 class DatabaseUnavailable(AirpoolError):
@@ -279,6 +285,20 @@ class Database:
         self._read = sessionmaker(reads, expire_on_commit=False)
         self._autocommit = reads if self.dialect == "postgresql" else None
         self._writer_lock = threading.Lock() if self.dialect == "sqlite" else None
+        #: Set once a transaction that queued commander work committed (``wake_after_commit``), and by one-statement
+        #: writes that queue it: a worker in this process waits on it between polls of the queue (``wait_for_work``)
+        #: instead of sleeping out its poll interval. Workers in other processes still poll.
+        self.work_queued = threading.Event()
+        event.listen(self._write, "after_commit", self._after_commit)
+
+    def _after_commit(self, session: Session) -> None:
+        if session.info.pop(_WAKE, False):
+            self.work_queued.set()
+
+    def wait_for_work(self, timeout: float) -> None:
+        """Return when work was queued in this process since the last return, or after ``timeout`` seconds."""
+        if self.work_queued.wait(timeout):
+            self.work_queued.clear()
 
     @property
     def is_postgres(self) -> bool:
