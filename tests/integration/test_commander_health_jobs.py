@@ -53,7 +53,7 @@ def test_install_and_uninstall_jobs_are_leased_and_run_while_a_long_health_pass_
             admin_client.create(leftover(name))
         cfg = platform_support.config(pool_names=(target, *busy), hard_delete=True)
         schema.upgrade(sqlite_url)
-        plat = platform.connect(dataclasses.replace(cfg, health_check_interval=0.2), url=sqlite_url)
+        plat = platform.connect(dataclasses.replace(cfg, health_check_interval=1), url=sqlite_url)
         pool.sync(plat)  # every name new: commander's first pass checks each in full
         stack.callback(plat.close)
         actor = platform_support.admin(plat)

@@ -256,7 +256,8 @@ class Worker:
         beat = _Heartbeat(self.platform, job.id, self.worker_id, self.settings.lease_seconds, leased_at=leased_at)
         with beat:
             try:
-                outcome = self._run(leased, beat)
+                with health.GATE.job():  # the pool health pass gives way while a job runs
+                    outcome = self._run(leased, beat)
                 beat.check()
             except LeaseLost:
                 removed = self._after_lost_lease(job)
