@@ -15,11 +15,11 @@ What one check proves, with commander's own identity only (never an admin's):
   cluster-wide read rights commander does not have in a pool and would miss aggregated ClusterRoles, group
   bindings and non-RBAC authorizers;
 - optionally (``leftovers``): one labelled list per kind commander manages, finding objects of a former
-  Deployment. It is 16 of a check's 18 calls, so a pass (``check_many``) asks it only where it is owed: for a
+  Deployment. It is 17 of a check's 19 calls, so a pass (``check_many``) asks it only where it is owed: for a
   namespace not yet offered (first check, or found misconfigured) and, round-robin, for a share of the offered
-  ones (``deep_share``). An offered namespace was verified clean when it became available (by this check, or by
-  commander's uninstall, which waits until every labelled object is gone), and nothing of airpool writes into a
-  namespace it does not hold.
+  ones (``PoolMonitor.leftover_share``). An offered namespace was verified clean when it became available (by
+  this check, or by commander's uninstall, which waits until every labelled object is gone), and nothing of
+  airpool writes into a namespace it does not hold.
 
 ``check_many`` runs checks of many namespaces on a bounded thread pool, spread over ``parallel`` connections. Its
 leftover lists are served from the API server's watch cache, no older than one resource version read when the pass
@@ -115,8 +115,8 @@ class JobGate:
 GATE = JobGate()
 
 
-#: Parameters of a label selected list served from the watch cache at ``version`` or newer.
 def _not_older_than(version: str | None) -> dict[str, str]:
+    """Parameters of a list served from the watch cache at ``version`` or newer (none: a quorum read)."""
     return {"resourceVersion": version, "resourceVersionMatch": "NotOlderThan"} if version else {}
 
 
