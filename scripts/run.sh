@@ -8,7 +8,9 @@ scripts/setup.sh
 airpool=.venv/bin/airpool
 values=${AIRPOOL_VALUES:-examples/values.yaml}
 
-"$airpool" dev up --nodes auto   # a real node when this machine can run containers (it says why not)
+# AIRPOOL_NODES=fake keeps to kwok's fake nodes (e.g. when someone else uses this machine's real node);
+# the default, auto, starts a real node when this machine can run containers (it says why not).
+"$airpool" dev up --nodes "${AIRPOOL_NODES:-auto}"
 "$airpool" config apply -f "$values" --kubeconfig "$("$airpool" dev kubeconfig)"
 # The dev overlay that fits the nodes: the images built here on a real node, or simulated nodes' settings.
 overlay=$("$airpool" dev values)

@@ -209,3 +209,24 @@ def test_variables_set_secret_and_unset_and_secret_values_are_never_printed(serv
     assert "variable 'NOPE' is not set" in missing.err
     for output in (result, removed, missing):
         assert SECRET not in output.out + output.err
+
+
+def test_logs_with_the_deployment_first_says_the_component_comes_first(tmp_path: Path) -> None:
+    # Every other deployment command takes the Deployment first; `logs` (like the astro CLI's) the component.
+    # Refused before anything is asked of a server (this config has none).
+    swapped = cli.run(tmp_path / "config.yaml", "deployment", "logs", "etl", "scheduler")
+    assert swapped.code == 2, swapped
+    assert "'etl' is not a component and 'scheduler' is; the component comes first" in swapped.err, swapped
+    assert "`airpool deployment logs scheduler etl`" in swapped.err, swapped
+    assert "Traceback" not in swapped.err
+    # Both unknown: no guess; the Deployment is looked up as usual (here: no server to ask).
+    neither = cli.run(tmp_path / "config.yaml", "deployment", "logs", "etl", "nightly")
+    assert neither.code != 0
+    assert "component comes first" not in neither.err, neither
+
+
+def test_deploy_image_help_shows_the_whole_image_reference(tmp_path: Path) -> None:
+    child = cli.spawn(tmp_path / "config.yaml", "deployment", "deploy-image", "--help", columns=220)
+    child.expect(r"deploy-image \[OPTIONS\] {DEPLOYMENT} {IMAGE}")  # bold: the words, not the line
+    child.expect("registry/name:tag, optionally followed by @sha256:digest")
+    assert cli.finish(child) == 0

@@ -165,7 +165,7 @@ def test_bad_requests_and_callers_without_access_get_clear_errors(running: Runni
     error = admin.error(cli.GET_LOGS, cli.variables(dep, "flower"))
     assert error["message"] == (
         "component 'flower' has no logs in this Deployment; allowed: scheduler, webserver, triggerer, dag-processor, "
-        "worker"
+        "workers"
     )
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
     future = {**cli.variables(dep, "scheduler"), "timestamp": "2999-01-01T00:00:00Z"}

@@ -46,7 +46,7 @@ def test_a_component_the_deployment_lacks_is_refused_with_what_it_has() -> None:
         logs.resolve_component("dag-processor", airflow_version="2.11.2", executor="CeleryExecutor")
     assert refused.value.message == (
         "component 'dag-processor' has no logs in this Deployment (Airflow 2 parses DAGs inside the scheduler); "
-        "allowed: scheduler, webserver, triggerer, worker"
+        "allowed: scheduler, webserver, triggerer, workers"
     )
     with pytest.raises(InvalidInput, match="component 'postgres' has no logs"):
         logs.resolve_component("postgres", airflow_version="3.3.2", executor="KubernetesExecutor")

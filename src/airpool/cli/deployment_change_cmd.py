@@ -335,7 +335,12 @@ def _newer(version: str, than: str) -> bool:
 
 def deploy_image(
     deployment: str = _DEPLOYMENT_ARGUMENT,
-    image: str = typer.Argument(..., help="Image reference built elsewhere: registry/name:tag[@sha256:digest]."),
+    image: str = typer.Argument(
+        ...,
+        metavar="IMAGE",
+        # No square brackets: help text is rich markup, where "[@sha256:digest]" would vanish as a tag.
+        help="Image reference built elsewhere: registry/name:tag, optionally followed by @sha256:digest.",
+    ),
     airflow_version: str | None = typer.Option(
         None, "--airflow-version", "-a", help="The image's Airflow version (default: the running one)."
     ),

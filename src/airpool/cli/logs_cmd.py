@@ -10,12 +10,13 @@ cleanly (the server is told, the connection closed, exit 0).
 from __future__ import annotations
 
 import json
+import shlex
 from datetime import UTC, datetime
 from typing import Any
 
 import typer
 
-from airpool.cli import client, deployment_cmd, exits, output, session
+from airpool.cli import client, deployment_cmd, exits, hints, output, session
 from airpool.domain import logs as log_rules
 from airpool.domain.errors import AirpoolError, InvalidInput
 
@@ -95,6 +96,14 @@ def logs(
     workspace: str | None = deployment_cmd._WORKSPACE_OPTION,
 ) -> None:
     """Show a Deployment component's logs (read by commander from its pods)."""
+    if not log_rules.is_component(component) and log_rules.is_component(deployment):
+        # `logs etl scheduler`: every other deployment command takes the Deployment first, this one (like the astro
+        # CLI's) the component first; say so instead of looking for a Deployment called 'scheduler'.
+        raise typer.BadParameter(
+            f"{component!r} is not a component and {deployment!r} is; the component comes first: "
+            f"`{hints.command(f'deployment logs {shlex.quote(deployment)} {shlex.quote(component)}')}`",
+            param_hint="COMPONENT",
+        )
     current = session.open_session()
     found = deployment_cmd._resolve(current, deployment, workspace=workspace)
     variables: dict[str, Any] = {

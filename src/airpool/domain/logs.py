@@ -73,7 +73,7 @@ def components(*, airflow_version: str, executor: Executor | str) -> list[str]:
 def resolve_component(name: str | None, *, airflow_version: str, executor: Executor | str) -> str:
     """``name`` (Houston's or airpool's) -> the pod label; InvalidInput naming what this Deployment has."""
     have = components(airflow_version=airflow_version, executor=executor)
-    allowed = ", ".join(houston_name(c) for c in have)
+    allowed = ", ".join(named(c) for c in have)
     text = (name or "").strip().lower()
     if not text:
         raise InvalidInput(f"component is required; this Deployment has: {allowed}")
@@ -89,6 +89,16 @@ def resolve_component(name: str | None, *, airflow_version: str, executor: Execu
             why = " (Airflow 2 parses DAGs inside the scheduler)"
         raise InvalidInput(f"component {shown} has no logs in this Deployment{why}; allowed: {allowed}")
     return wanted
+
+
+def is_component(name: str) -> bool:
+    """Whether ``name`` is any component's name (Houston's, airpool's or an alias), in any Deployment."""
+    return name.strip().lower() in _ALIASES
+
+
+def named(label: str) -> str:
+    """How a refusal names a pod label: as the astro CLI and ``airpool deployment logs`` take it (``workers``)."""
+    return "workers" if label == "worker" else houston_name(label)
 
 
 def houston_name(label: str) -> str:
