@@ -1,5 +1,5 @@
-"""``airpool deployment list`` is served before the Typer app is built (``cli.entry``); everything else, and any
-form of it the fast path does not know exactly, still goes to Typer."""
+"""``airpool deployment list`` and ``deployment delete ... --yes`` are served before the Typer app is built
+(``cli.entry``); everything else, and any form of them the fast path does not know exactly, still goes to Typer."""
 
 from __future__ import annotations
 
@@ -74,3 +74,62 @@ def test_the_fast_path_and_typer_say_the_same(tmp_path: Path) -> None:
     assert fast.code == slow.code == typer_served.returncode == 1
     assert fast.err == typer_served.stderr
     assert fast.out == typer_served.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("argv", "wanted"),
+    [
+        (["deployment", "delete", "etl", "--yes"], {"ref": "etl", "yes": True}),
+        (
+            ["deployment", "delete", "--hard", "etl", "-y", "--wait", "--timeout", "30"],
+            {"ref": "etl", "hard": True, "yes": True, "wait": True, "timeout": 30.0},
+        ),
+        (
+            ["deployment", "delete", "etl", "--soft", "--yes", "--timeout=2.5", "-w", "ws-1", "-o", "json"],
+            {"ref": "etl", "hard": False, "yes": True, "timeout": 2.5, "workspace": "ws-1", "output": "json"},
+        ),
+    ],
+)
+def test_the_delete_forms_served_before_typer(argv: list[str], wanted: dict[str, object]) -> None:
+    assert entry._deployment_delete_args(argv) == wanted
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["deployment", "delete", "etl"],  # no --yes: it asks, or Typer refuses without a terminal
+        ["deployment", "delete", "--yes"],
+        ["deployment", "delete", "etl", "other", "--yes"],
+        ["deployment", "delete", "etl", "--yes", "--hard", "--soft"],
+        ["deployment", "delete", "etl", "--yes", "--timeout", "0.5"],  # Typer names the minimum
+        ["deployment", "delete", "etl", "--yes", "--timeout", "soon"],
+        ["deployment", "delete", "etl", "--yes", "--timeout"],
+        ["deployment", "delete", "etl", "--yes", "-o", "yaml"],
+        ["deployment", "delete", "etl", "--yes", "--help"],
+        ["deployment", "delete", "etl", "--yes", "--force"],
+    ],
+)
+def test_any_other_delete_goes_to_typer(argv: list[str]) -> None:
+    assert entry._deployment_delete_args(argv) is None
+
+
+def test_deployment_delete_yes_builds_no_typer_app(tmp_path: Path) -> None:
+    code = (
+        "import sys; from airpool.cli import entry\n"
+        "sys.argv = ['airpool', 'deployment', 'delete', 'etl', '--hard', '--yes', '--wait']\n"
+        "try:\n    entry.run()\nexcept SystemExit as exc:\n    print(exc.code, 'airpool.cli.main' in sys.modules)"
+    )
+    env = {"AIRPOOL_CONFIG": str(tmp_path / "config.yaml"), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert done.stdout.split() == ["1", "False"]
+    assert "you are not logged in" in done.stderr
+    typer_served = subprocess.run(
+        [sys.executable, "-c", "from airpool.cli.main import run; run()", "deployment", "delete", "etl", "--yes"],
+        capture_output=True,
+        text=True,
+        env=cli.cli_env(tmp_path / "config.yaml"),
+        check=False,
+    )
+    fast = cli.run(tmp_path / "config.yaml", "deployment", "delete", "etl", "--yes")
+    assert fast.code == typer_served.returncode == 1
+    assert fast.err == typer_served.stderr

@@ -8,13 +8,12 @@ failure is the server's own message.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from airpool.cli import entry, exits, hints, output, prompt, queries, session
+from airpool.cli import deleting, entry, exits, hints, output, prompt, queries, session
 from airpool.domain import dags, names
 from airpool.domain import deployments as deployment_rules
 from airpool.domain.errors import AirpoolError, InvalidInput, NotFound
@@ -138,6 +137,13 @@ KNOWN_HOSTS_OPTION = typer.Option(
     None, "--known-hosts", help="git-sync: known_hosts file; its lines for the repository's host are sent."
 )
 
+
+# Shared with ``deleting`` (which ``airpool deployment delete ... --yes`` reaches without building the Typer app).
+_app_config = deleting.app_config
+_mode = deleting.mode_of
+_available = deleting.available
+_deployments = deleting.deployments_of
+_resolve = deleting.resolve
 
 _WORKSPACE_OPTION = typer.Option(None, "--workspace", "-w", help="Workspace id (default: the context's).")
 _DEPLOYMENT_ARGUMENT = typer.Argument(..., metavar="DEPLOYMENT", help="Release name, label or id of the Deployment.")
@@ -274,27 +280,6 @@ def _dag_text(dag: dict[str, Any] | None) -> str:
     return "image"
 
 
-def _app_config(current: session.Session) -> dict[str, Any]:
-    """The server's ``appConfig`` once: ``flags`` (its ``featureFlags`` overlaid with the top-level fields of the
-    same name), ``mode`` (how it picks namespaces) and its defaults (``defaultExecutor``)."""
-    config = dict(current.api.execute(queries.APP_CONFIG)["appConfig"])
-    flags = {**(config.pop("featureFlags", None) or {}), **{k: v for k, v in config.items() if v is True}}
-    return {**config, "flags": flags, "mode": _mode(flags)}
-
-
-def _mode(flags: dict[str, Any]) -> str:
-    """``free-form``, ``pool`` or ``derived``: how the server picks namespaces."""
-    if flags.get("namespaceFreeFormEntry"):
-        return "free-form"
-    if flags.get("manualNamespaceNames"):
-        return "pool"
-    return "derived"
-
-
-def _available(current: session.Session) -> list[str]:
-    return [ns["name"] for ns in current.api.execute(queries.AVAILABLE_NAMESPACES)["availableNamespaces"]]
-
-
 def _ask_namespace(current: session.Session, *, mode: str) -> str | None:
     """What the server's mode asks for: a pool namespace, a typed name, or nothing (the server derives it)."""
     if mode == "free-form":
@@ -328,36 +313,6 @@ def _namespace_name(value: str) -> str:
 def list_(workspace: str | None = _WORKSPACE_OPTION, fmt: output.Format = output.output_option()) -> None:
     """List the Deployments of the workspace."""
     entry.list_deployments(workspace, fmt)
-
-
-def _deployments(current: session.Session, *, workspace_id: str, release_name: str | None = None) -> list[Any]:
-    variables = {"workspaceUuid": workspace_id, "releaseName": release_name}
-    return list(current.api.execute(queries.WORKSPACE_DEPLOYMENTS, variables)["workspaceDeployments"])
-
-
-def _resolve(current: session.Session, ref: str, *, workspace: str | None, deleted_too: bool = False) -> dict[str, Any]:
-    """The Deployment that ``ref`` names by id, release name or (unique) label; with ``deleted_too``, also a
-    deleted one whose record remains (being removed, or soft-deleted and kept), when no live one matches."""
-    workspace_id = current.workspace_id(workspace)
-
-    def deleted() -> list[dict[str, Any]]:
-        return list(
-            current.api.execute(queries.DELETED_DEPLOYMENTS, {"workspaceUuid": workspace_id})["deletedDeployments"]
-        )
-
-    # The deleted ones are asked for only when no live one matches (one round trip less for the usual case).
-    sources: list[Callable[[], list[dict[str, Any]]]] = [lambda: _deployments(current, workspace_id=workspace_id)]
-    if deleted_too:
-        sources.append(deleted)
-    for source in sources:
-        rows = source()
-        for key in ("id", "releaseName", "label"):
-            found = [row for row in rows if row[key] == ref]
-            if len(found) == 1:
-                return dict(found[0])
-            if len(found) > 1:
-                raise InvalidInput(f"{len(found)} Deployments are labelled {ref!r}; give the release name or id")
-    raise NotFound(f"no Deployment {ref!r} in this workspace; see `airpool deployment list`")
 
 
 @app.command("status", epilog=output.examples("airpool deployment status etl", "airpool deployment status etl -o json"))
@@ -429,91 +384,7 @@ def delete(
     """Delete a Deployment (hard or soft) and say when its namespace returns to the pool."""
     if not yes and not prompt.interactive():
         raise typer.BadParameter("no terminal to confirm on; pass --yes to delete", param_hint="--yes")
-    current = session.open_session()
-    found = _resolve(current, deployment, workspace=workspace, deleted_too=True)
-    if found.get("deletedAt"):  # already deleted: the server says where its removal stands and what to do
-        current.api.execute(queries.DELETE_DEPLOYMENT, {"deploymentUuid": found["id"], "deploymentHardDelete": None})
-    app_config = _app_config(current)
-    allowed = bool(app_config["flags"].get("hardDeleteDeployment"))
-    if hard and not allowed:
-        raise AirpoolError(
-            "this server does not allow hard deletes (values.yaml: astronomer.houston.config.deployments."
-            "hardDeleteDeployment is false); delete without --hard: the namespace returns after the retention period"
-        )
-    is_hard = allowed if hard is None else hard
-    what = f"Deployment {found['label']!r} ({found['releaseName']}) in namespace {found['namespace']}"
-    if not yes:
-        typer.echo(_delete_plan(is_hard=is_hard, allowed=allowed, chosen=hard is not None), err=True)
-        if not typer.confirm(f"{'Hard' if is_hard else 'Soft'}-delete {what}?", default=False, err=True):
-            typer.echo("Nothing deleted.")
-            return
-    variables = {"deploymentUuid": found["id"], "deploymentHardDelete": is_hard}
-    deleted = current.api.execute(queries.DELETE_DEPLOYMENT, variables)["deleteDeployment"]
-    quiet = fmt is output.Format.JSON
-    if quiet:
-        output.print_json(deleted)
-    else:
-        typer.echo(f"Deleted {what} ({'hard' if not deleted.get('releasesAt') else 'soft'} delete).")
-        typer.echo(hints.rewrite(_return_note(deleted)))
-    if wait_ and not deleted.get("releasesAt"):
-        _wait_freed(current, deleted=deleted, timeout=timeout, quiet=quiet, mode=app_config["mode"])
-
-
-def _delete_plan(*, is_hard: bool, allowed: bool, chosen: bool) -> str:
-    """What the confirmation is about to do, and how to ask for the other kind of delete."""
-    if is_hard:
-        other = "" if chosen else " (--soft keeps its data for the retention period instead)"
-        return (
-            "Hard delete: commander removes the Deployment's objects and data for good; its namespace returns to the "
-            f"pool as soon as that is done{other}."
-        )
-    other = " (--hard removes everything now instead)" if allowed and not chosen else ""
-    return (
-        "Soft delete: the Deployment stops, its data is kept for the retention period, then its namespace returns "
-        f"to the pool{other}."
-    )
-
-
-def _wait_freed(current: session.Session, *, deleted: dict[str, Any], timeout: float, quiet: bool, mode: str) -> None:
-    """Poll the deleted Deployment until commander has removed it (its record is gone), showing commander's
-    latest message (a retry and its reason) meanwhile; then say where its namespace stands. A namespace that
-    left the pool meanwhile is not waited for."""
-    namespace = deleted["namespace"]
-    if mode != "pool":
-        typer.echo(f"No namespace pool here: commander deletes namespace {namespace} with the Deployment.", err=True)
-        return
-    deadline = time.monotonic() + timeout
-    name = deleted["releaseName"]
-    # A removal takes about a second on an idle cluster: look every 0.1 s for the first seconds (a look is one
-    # small query), so the command ends within 0.1 s of commander's, then back off to once a second.
-    pause, quick_until = 0.1, time.monotonic() + 5.0
-    with output.progress(quiet=quiet) as show:
-        show(f"namespace {namespace}: commander is removing the objects of {name}")
-        while True:
-            left = current.api.execute(queries.DELETED_DEPLOYMENT, {"deploymentUuid": deleted["id"]})[
-                "deletedDeployment"
-            ]
-            if left is None or left["status"] != deployment_rules.DeploymentStatus.DELETING.value:
-                break
-            if left["statusMessage"] and left["statusMessage"] != "queued for uninstall":
-                show(f"namespace {namespace}: {left['statusMessage']}")
-            if time.monotonic() >= deadline:
-                raise AirpoolError(
-                    f"Deployment {name} is still being removed from namespace {namespace} after {timeout:g} s: "
-                    f"{left['statusMessage']}. Commander keeps retrying; `airpool deployment retry {deleted['id']}` "
-                    f"retries now; an admin sees the namespace's state with `airpool pool status`"
-                )
-            time.sleep(pause)
-            if time.monotonic() > quick_until:
-                pause = min(pause * 1.5, 1.0)
-    if namespace in _available(current):
-        typer.echo(f"Namespace {namespace} is back in the pool.", err=quiet)
-    else:
-        typer.echo(
-            f"The Deployment's objects are removed; namespace {namespace} is not offered right now (it left the "
-            "pool, or waits for commander's check); an admin sees why with `airpool pool status`.",
-            err=quiet,
-        )
+    deleting.delete(deployment, hard=hard, yes=yes, wait=wait_, timeout=timeout, workspace=workspace, fmt=fmt)
 
 
 @app.command(
@@ -556,20 +427,6 @@ def jobs(
     found = _resolve(current, deployment, workspace=workspace, deleted_too=True)
     rows = current.api.execute(queries.DEPLOYMENT_JOBS, {"deploymentUuid": found["id"]})["deploymentJobs"]
     output.show(rows, _JOB_COLUMNS, fmt=fmt, empty="No commander jobs for this Deployment.")
-
-
-def _return_note(deleted: dict[str, Any]) -> str:
-    namespace = deleted["namespace"]
-    if deleted.get("releasesAt"):
-        return (
-            f"Soft delete: namespace {namespace} and the Deployment's data are kept until {deleted['releasesAt']}, "
-            f"then the namespace returns to the pool (an admin can release it earlier: "
-            f"`airpool pool release {namespace}`)."
-        )
-    return (
-        f"Namespace {namespace} is freed as soon as commander has removed the Deployment's objects "
-        "(a pool namespace then returns to the pool; see `airpool pool status`)."
-    )
 
 
 @app.command("wait", epilog=output.examples("airpool deployment wait etl", "airpool deployment wait etl --timeout 300"))
