@@ -5,8 +5,9 @@ Building the Typer app means importing Typer and click and registering every com
 of the CLI's start-up. ``airpool deployment list`` (what a script polls, and what is measured against
 ``helm list``) needs none of it: its arguments are read here and the listing printed with the same code the Typer
 command uses. ``airpool deployment delete NAME --yes ...`` (a script's delete, measured against ``helm uninstall
---wait``) likewise runs ``cli.deleting``, the Typer command's own code. Anything this parser does not know exactly (``--help``, an unknown option, a bad value, a global
-option first) goes to the Typer app unchanged, so usage errors and help read the same as ever.
+--wait``) likewise runs ``cli.deleting``, the Typer command's own code. Anything this parser does not know exactly
+(``--help``, an unknown option, a bad value, a global option first) goes to the Typer app unchanged, so usage
+errors and help read the same as ever.
 """
 
 from __future__ import annotations
