@@ -94,6 +94,20 @@ def test_replicas_cleaning_up_at_once_release_each_namespace_once(plat: Platform
         assert s.scalar(sa.select(sa.func.count()).select_from(models.Deployment)) == 0
 
 
+def test_a_soft_deleted_deployment_says_until_when_its_data_is_kept(plat: Platform) -> None:
+    # `airpool deployment status` showed the column's name: "deleted; data kept until releases_at".
+    admin = tp.admin(plat)
+    (dep_id,) = _retain_all(plat, admin, 1)
+    with plat.db.read() as s:
+        dep = s.get(models.Deployment, dep_id)
+        assert dep is not None
+        assert dep.releases_at is not None
+        until = dep.releases_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        assert dep.status_message == f"deleted; data kept until {until}"
+        assert dep.deleted_at is not None
+        assert dep.releases_at - dep.deleted_at == timedelta(days=3)
+
+
 def test_admin_releases_a_retained_namespace_early(plat: Platform) -> None:
     admin = tp.admin(plat)
     (dep_id,) = _retain_all(plat, admin, 1)

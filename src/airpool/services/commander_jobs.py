@@ -255,7 +255,8 @@ def _uninstalled(
         s.delete(dep)
     else:
         dep.status = DeploymentStatus.DELETED.value
-        dep.status_message = "deleted; data kept until releases_at"
+        kept = f" until {_when(dep.releases_at)}" if dep.releases_at is not None else ""
+        dep.status_message = f"deleted; data kept{kept}"
         dep.updated_at = now
         if not pool.is_pool_namespace(s, dep.namespace):
             dep.active_namespace = None  # the namespace itself is gone (no pool): its name is free again
