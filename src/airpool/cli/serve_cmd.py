@@ -113,6 +113,8 @@ def _serve_processes(
 
     import uvicorn
 
+    from airpool.cli.serve_protocol import NoDelayHTTPProtocol
+
     os.environ[ENV_WORKER_VALUES] = os.pathsep.join(str(p.resolve()) for p in values)
     os.environ[ENV_WORKER_DATABASE] = url
     os.environ[ENV_WORKER_LOG_LEVEL] = log_level
@@ -126,6 +128,7 @@ def _serve_processes(
             host=host,
             port=port,
             workers=workers,
+            http=NoDelayHTTPProtocol,
             log_level=log_level.lower(),
             log_config=None,
             access_log=access_log,
