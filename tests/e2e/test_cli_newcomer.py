@@ -246,6 +246,24 @@ def test_hints_name_the_command_as_the_user_ran_it(hard: Server) -> None:
     on_path = cli.run(hard.config, "deployment", "create", "-l", "plain", "-n", "airflow-pool-2")
     assert "Follow it with `airpool deployment wait " in on_path.out
 
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([relative, *args], cwd=checkout, env=env, capture_output=True, text=True, timeout=60)
+
+    # A retry's and a release's hints too (they said plain `airpool`, "command not found" from the README's steps).
+    retried = run("deployment", "retry", "hinted")
+    assert retried.returncode == 0, retried
+    assert (
+        f"Follow it with `{relative} deployment status {created.stdout.split('release name ')[1].split(',')[0]}`"
+        in (retried.stdout)
+    ), retried
+    assert run("deployment", "delete", "plain", "--soft", "--yes").returncode == 0
+    while (job := commander_jobs.lease(hard.platform, worker_id="test-commander")) is not None:
+        commander_jobs.complete(hard.platform, job.job.id, worker_id="test-commander")
+    assert _state(hard, "airflow-pool-2") == "retained"
+    released = run("pool", "release", "airflow-pool-2", "--yes")
+    assert released.returncode == 0, released
+    assert f"(`{relative} pool status` shows when it is available)" in released.stdout, released
+
 
 # (10, 12) serve: quiet about requests, and Ctrl-C is a normal way to stop ---------------------------------------
 

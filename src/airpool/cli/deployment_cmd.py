@@ -399,8 +399,10 @@ def retry(deployment: str = _DEPLOYMENT_ARGUMENT, workspace: str | None = _WORKS
     found = _resolve(current, deployment, workspace=workspace, deleted_too=True)
     job = current.api.execute(queries.RETRY_DEPLOYMENT, {"deploymentUuid": found["id"]})["retryDeployment"]
     typer.echo(
-        f"Queued the {job['kind']} of Deployment {found['releaseName']} again (job {job['id']}); commander runs it "
-        f"now. Follow it with `airpool deployment status {found['releaseName']}`."
+        hints.rewrite(
+            f"Queued the {job['kind']} of Deployment {found['releaseName']} again (job {job['id']}); commander runs "
+            f"it now. Follow it with `airpool deployment status {found['releaseName']}`."
+        )
     )
 
 

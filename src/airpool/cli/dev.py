@@ -13,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from airpool.cli import exits
+from airpool.cli import exits, hints
 
 app = typer.Typer(
     help="Run a local Kubernetes control plane (etcd, kube-apiserver with RBAC, kwok).", no_args_is_help=True
@@ -150,7 +150,9 @@ def up(
         imported, missing = realnode.import_built_images()
         typer.echo(f"  images:               {imported} imported into the node")
         if missing:
-            typer.echo(f"  not built yet:        {', '.join(missing)} (build them with `airpool dev images`)")
+            typer.echo(
+                f"  not built yet:        {', '.join(missing)} (build them with `{hints.command('dev images')}`)"
+            )
     typer.echo(f"  admin kubeconfig:     {cluster.admin_kubeconfig}")
     typer.echo(f"  commander kubeconfig: {cluster.commander_kubeconfig}")
     typer.echo(f"try: kubectl --kubeconfig {cluster.admin_kubeconfig} get nodes")

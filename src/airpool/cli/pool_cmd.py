@@ -163,8 +163,10 @@ def release(
     released = current.api.execute(queries.RELEASE_NAMESPACE, variables)["releaseNamespace"]
     if released["state"] == NamespaceState.MISCONFIGURED.value and released.get("healthReason") == RETENTION_ENDED:
         typer.echo(
-            f"Namespace {released['name']} is released: commander removes the data its deleted Deployment kept and "
-            "checks the namespace, then offers it (`airpool pool status` shows when it is available)."
+            hints.rewrite(
+                f"Namespace {released['name']} is released: commander removes the data its deleted Deployment kept "
+                "and checks the namespace, then offers it (`airpool pool status` shows when it is available)."
+            )
         )
         return
     typer.echo(f"Namespace {released['name']} is now {released['state']}.")
