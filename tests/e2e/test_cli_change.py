@@ -230,3 +230,18 @@ def test_deploy_image_help_shows_the_whole_image_reference(tmp_path: Path) -> No
     child.expect(r"deploy-image \[OPTIONS\] {DEPLOYMENT} {IMAGE}")  # bold: the words, not the line
     child.expect("registry/name:tag, optionally followed by @sha256:digest")
     assert cli.finish(child) == 0
+
+
+def test_update_shows_the_new_sizes_as_a_table_people_read(server: Server, config: Path) -> None:
+    # It printed one line of JSON ("sizes: {"scheduler": {"replicas": 1, "resources": ...") in table mode.
+    _create(config)
+    result = cli.run(config, "deployment", "update", "etl", "--replicas", "workers=2", "--memory", "workers=3Gi")
+    assert result.code == 0, result
+    lines = result.out.splitlines()
+    assert lines[0].startswith("Updated. "), result
+    assert lines[1].split() == ["COMPONENT", "REPLICAS", "CPU", "LIMIT", "MEMORY", "LIMIT"], result
+    rows = {line.split()[0]: line.split()[1:] for line in lines[2:]}
+    assert list(rows) == ["scheduler", "webserver", "workers", "triggerer"], result
+    assert rows["workers"][0] == "2"
+    assert rows["workers"][2] == "3Gi"
+    assert "{" not in result.out

@@ -9,7 +9,6 @@ a rollout failed (its reason, exit 1), with the changing status on stderr.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -245,11 +244,30 @@ def update(
     else:
         typer.echo(f"Updated. {_summary(updated)}.")
         if config is not None:
-            typer.echo("  sizes: " + json.dumps(updated.get("config") or {}, sort_keys=True))
+            typer.echo(_sizes_table(updated.get("config") or {}))
     if wait_:
         _follow(current, updated, timeout=timeout, quiet=quiet, done=_healthy_on())
         if not quiet:
             typer.echo(f"Deployment {updated['releaseName']} is healthy.")
+
+
+def _sizes_table(sizes: dict[str, Any]) -> str:
+    """The components' replicas and limits after an update, one aligned row each, indented under "Updated."."""
+
+    def limit(row: dict[str, Any], name: str) -> str:
+        return str(((row.get("resources") or {}).get("limits") or {}).get(name) or "-")
+
+    rows = [
+        {"component": name, "replicas": sizes[name].get("replicas", "-"), "cpu": limit(sizes[name], "cpu"),
+         "memory": limit(sizes[name], "memory")}
+        for name in (*COMPONENTS, *sorted(set(sizes) - set(COMPONENTS)))
+        if isinstance(sizes.get(name), dict)
+    ]  # fmt: skip
+    columns = [
+        output.field("component", "component"), output.field("replicas", "replicas"),
+        output.field("cpu limit", "cpu"), output.field("memory limit", "memory"),
+    ]  # fmt: skip
+    return "\n".join("  " + line for line in output.plain_table(rows, columns).splitlines())
 
 
 def upgrade(
