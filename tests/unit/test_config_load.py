@@ -10,6 +10,7 @@ import pytest
 
 from airpool import config
 from airpool.config import files
+from airpool.devcluster.images import recipes
 from airpool.domain.errors import ConfigError
 
 
@@ -185,6 +186,9 @@ def test_the_example_values_file_is_valid_and_warning_free() -> None:
     assert cfg.deployments.hard_delete is True
     assert cfg.warnings == ()
     assert cfg.ignored_keys == ()
+    # The README's first Deployment (no version given) runs on scripts/run.sh's real node only with an image the
+    # dev cluster built (it was 3.1.3, which nothing builds: ErrImageNeverPull).
+    assert cfg.airflow.version in recipes.AIRFLOW_VERSIONS
 
 
 def test_unquoted_values_that_yaml_reads_as_something_else_are_refused_with_quote_it(tmp_path: Path) -> None:
