@@ -140,6 +140,29 @@ def test_settings_edit_resize_with_quota_preview_and_upgrade_with_confirmation(
     expect(version).to_have_text("3.3.2")
 
 
+def test_settings_fields_are_styled_like_the_others(ui_server: Server, browser_page: Page) -> None:
+    # A newcomer saw the replicas boxes at the browser's tiny default beside the CPU and memory boxes, and a small
+    # unstyled Description box under a full-width Name.
+    page = browser_page
+    sign_up(page, ui_server)
+    _create(page, "Styled", "2.11.2")
+    page.get_by_role("link", name="Deployment settings").click()
+
+    def box(label: str) -> dict[str, float]:
+        found = page.get_by_label(label, exact=True).bounding_box()
+        assert found is not None, label
+        return dict(found)
+
+    replicas, cpu = box("scheduler replicas"), box("scheduler CPU limit")
+    assert abs(replicas["height"] - cpu["height"]) <= 1, (replicas, cpu)
+    name, description = box("Name"), box("Description")
+    assert abs(description["width"] - name["width"]) <= 1, (name, description)
+    for label in ("scheduler replicas", "Description"):
+        field = page.get_by_label(label, exact=True)
+        assert field.evaluate("e => getComputedStyle(e).borderTopLeftRadius") == "6px", label
+    capture(page, "deployment-settings-fields")
+
+
 def test_variables_page_keeps_secret_values_out_of_the_browser(ui_server: Server, browser_page: Page) -> None:
     page, server = browser_page, ui_server
     sign_up(page, server)
