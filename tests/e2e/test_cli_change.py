@@ -245,3 +245,21 @@ def test_update_shows_the_new_sizes_as_a_table_people_read(server: Server, confi
     assert rows["workers"][0] == "2"
     assert rows["workers"][2] == "3Gi"
     assert "{" not in result.out
+
+
+def test_a_refused_variable_is_named_by_the_option_that_gave_it(server: Server, config: Path) -> None:
+    # The server names it by its place in the whole list the CLI sends ("environmentVariables[2].key '1BAD' ..."),
+    # a place the user never saw.
+    _create(config)
+    assert cli.run(config, "deployment", "variables", "etl", "--set", "A=1", "--secret", "B=2").code == 0
+    refused = cli.run(config, "deployment", "variables", "etl", "--set", "MODE=x", "--set", "1BAD=x")
+    assert refused.code == 1, refused
+    assert "Error: --set 1BAD=...: key '1BAD' is not an environment variable name; allowed: letters" in refused.err
+    assert refused.err.rstrip().endswith("; nothing changed"), refused
+    assert "environmentVariables[" not in refused.err
+    reserved = cli.run(config, "deployment", "variables", "etl", "--secret", f"AIRFLOW__CORE__FERNET_KEY={SECRET}")
+    assert reserved.code == 1, reserved
+    assert "--secret AIRFLOW__CORE__FERNET_KEY=...: key AIRFLOW__CORE__FERNET_KEY is set by airpool" in reserved.err
+    assert SECRET not in reserved.err + reserved.out
+    listed = json.loads(cli.run(config, "deployment", "variables", "etl", "-o", "json").out)
+    assert [v["key"] for v in listed] == ["A", "B"]

@@ -9,13 +9,14 @@ a rollout failed (its reason, exit 1), with the changing status on stderr.
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from airpool.cli import deployment_cmd, hints, output, prompt, queries, session
+from airpool.cli import client, deployment_cmd, hints, output, prompt, queries, session
 from airpool.domain.errors import AirpoolError, InvalidInput
 
 _FIELDS = """
@@ -387,6 +388,23 @@ def deploy_image(
             typer.echo(f"Deployment {name} runs {image.strip()} and is healthy.")
 
 
+def _named_by_option(
+    exc: client.GraphQLError, sent: list[dict[str, Any]], *, set_: list[str], secret: list[str]
+) -> AirpoolError:
+    """The server names a refused variable by its place in the whole list the CLI sent (``environmentVariables[2]``,
+    which the user never saw); name it by the option that gave it instead (``--set 1BAD=...``)."""
+    found = re.match(r"environmentVariables\[(\d+)\]\.(key|value) ", exc.message)
+    if found is None or int(found[1]) >= len(sent):
+        return exc
+    key = str(sent[int(found[1])]["key"])
+    options = (("--secret", secret), ("--set", set_))
+    option = next((opt for opt, given in options if any(i.partition("=")[0] == key for i in given)), None)
+    if option is None:
+        return exc
+    shown = key if len(key) <= 40 else key[:40] + "..."
+    return InvalidInput(f"{option} {shown}=...: {found[2]}" + exc.message[found.end() - 1 :] + "; nothing changed")
+
+
 def variables(
     deployment: str = _DEPLOYMENT_ARGUMENT,
     set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Set a variable (shown in lists)."),
@@ -416,7 +434,10 @@ def variables(
                     raise typer.BadParameter(f"{item.split('=')[0]!r}... is not KEY=VALUE", param_hint=option)
                 items[key] = {"key": key, "value": value, "isSecret": is_secret}
         sent = {"deploymentUuid": found["id"], "environmentVariables": list(items.values())}
-        listed = current.api.execute(UPDATE_VARIABLES, sent)["updateDeploymentVariables"]
+        try:
+            listed = current.api.execute(UPDATE_VARIABLES, sent)["updateDeploymentVariables"]
+        except client.GraphQLError as exc:
+            raise _named_by_option(exc, sent["environmentVariables"], set_=set_, secret=secret) from None
     rows = [
         {"key": v["key"], "value": "(secret)" if v["isSecret"] else v["value"], "secret": v["isSecret"]} for v in listed
     ]
