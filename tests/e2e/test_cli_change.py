@@ -136,6 +136,15 @@ def test_upgrade_asks_in_a_terminal_and_can_be_cancelled(server: Server, config:
     piped = cli.run(config, "deployment", "upgrade", "etl", "--airflow-version", "3.3.2")
     assert piped.code != 0
     assert "pass --yes to upgrade" in piped.err
+    # ... but a version it does not offer is said first, in a terminal before the question, piped before --yes.
+    child = cli.spawn(config, "deployment", "upgrade", "etl", "--airflow-version", "9.9.9")
+    child.expect(r"'9\.9\.9' is not offered by this server; allowed: 2\.11\.2, 3\.3\.2")
+    assert cli.finish(child) == 2
+    assert "[y/N]" not in (child.before or "")
+    piped = cli.run(config, "deployment", "upgrade", "etl", "--airflow-version", "9.9.9")
+    assert piped.code == 2, piped
+    assert "'9.9.9' is not offered by this server" in piped.err
+    assert "--yes" not in piped.err
     refused = cli.run(config, "deployment", "upgrade", "etl", "-a", "9.9.9", "--yes")
     assert refused.code == 1, refused
     assert "desiredAirflowVersion '9.9.9' is not offered" in refused.err, refused

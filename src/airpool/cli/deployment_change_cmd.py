@@ -312,6 +312,16 @@ def upgrade(
                 f"give the version to upgrade to ({', '.join(newer)})", param_hint="--airflow-version"
             )
         airflow_version = newer[prompt.choose(newer, title=f"Upgrade {name} from Airflow {found['airflowVersion']} to")]
+    elif not yes:
+        # Checked before the confirmation (as `deployment create` does): a version the server refuses is said at
+        # once, not after "pass --yes" or a question answered for nothing. The server refuses it the same way.
+        offered = current.api.execute(VERSIONS)["deploymentConfig"]["airflowVersions"]
+        if airflow_version.strip() not in offered:
+            raise typer.BadParameter(
+                f"{airflow_version!r} is not offered by this server; allowed: {', '.join(offered)} "
+                "(values.yaml airpool.airflow.versions)",
+                param_hint="--airflow-version",
+            )
     if not yes:
         if not prompt.interactive():
             raise typer.BadParameter("no terminal to confirm on; pass --yes to upgrade", param_hint="--yes")
