@@ -94,7 +94,7 @@ UPDATE_CONFIG = """
 mutation($id: Uuid!, $config: JSON, $payload: JSON) {
   updateDeployment(deploymentUuid: $id, config: $config, payload: $payload) { id label config }
 }"""
-JOBS = "query($id: Uuid!) { deploymentJobs(deploymentUuid: $id) { kind state } }"
+JOBS = "query($id: Uuid!) { deploymentJobs(deploymentUuid: $id) { kind reason state } }"
 
 
 def _config() -> Any:
@@ -192,6 +192,11 @@ def test_update_deployment_label_description_executor_and_triggerer_as_the_cli_s
     assert seen["config"]["scheduler"]["resources"]["limits"] == {"cpu": "1", "memory": "1536Mi"}  # admin default
     jobs = admin.data(JOBS, {"id": dep["id"]})["deploymentJobs"]
     assert sorted(j["kind"] for j in jobs if j["state"] == "queued") == ["install", "upgrade"]  # no commander here
+    # the job says why it runs (the Deployment page and `airpool deployment jobs` show it)
+    assert [j["reason"] for j in jobs if j["kind"] == "upgrade"] == [
+        "settings changed: config, description, executor, label"
+    ]
+    assert [j["reason"] for j in jobs if j["kind"] == "install"] == [""]
     # A label-only change queues no new job.
     _cli_update(admin, dep["id"], payload={"label": "Sales v3"})
     jobs_after = admin.data(JOBS, {"id": dep["id"]})["deploymentJobs"]

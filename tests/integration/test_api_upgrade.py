@@ -157,6 +157,8 @@ def test_image_deploy_as_the_cli_sends_it_and_its_refusals(admin: GraphQL) -> No
     assert state["statusMessage"] == f"queued for deploy of image {IMAGE}"
     jobs = _upgrades(admin, dep["id"])
     assert jobs == 1
+    reasons = [j["reason"] for j in admin.data(JOBS, {"id": dep["id"]})["deploymentJobs"] if j["kind"] == "upgrade"]
+    assert reasons == [f"deploy of image {IMAGE}"]
 
     for changed, message in (
         ({"image": "registry.example.com/data-team/airflow"}, "names no tag"),

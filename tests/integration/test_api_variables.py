@@ -71,7 +71,9 @@ def test_variables_replace_as_a_list_and_secrets_are_write_only(admin: GraphQL, 
         {"key": "MY_SETTING", "value": "plain", "isSecret": False},
     ]
     assert admin.data(VARIABLES, ids)["deploymentVariables"] == answer
-    assert len(admin.data(JOBS, {"id": dep["id"]})["deploymentJobs"]) == jobs_before + 1  # an upgrade is queued
+    queued = admin.data(JOBS, {"id": dep["id"]})["deploymentJobs"]
+    assert len(queued) == jobs_before + 1  # an upgrade is queued, saying why
+    assert [j["reason"] for j in queued if j["kind"] == "upgrade"] == ["environment variables changed"]
 
     # The secret sent back without a value keeps its value; a plain one changes; a missing one goes.
     _set(admin, dep, [{"key": "API_TOKEN", "isSecret": True}, {"key": "OTHER", "value": "x", "isSecret": False}])

@@ -409,6 +409,7 @@ def retry(deployment: str = _DEPLOYMENT_ARGUMENT, workspace: str | None = _WORKS
 _JOB_COLUMNS = [
     output.field("job", "id", copy=True),
     output.field("kind", "kind"),
+    output.field("why", "reason", drop=2),
     output.field("state", "state", styled=True, copy=True),
     output.field("attempts", "attempts"),
     output.field("not before", "runAfter", copy=True, drop=1),

@@ -116,7 +116,7 @@ query DeletedDeployment($deploymentUuid: Uuid!) {{
 }}
 """
 
-_JOB_FIELDS = "id kind state deploymentId namespace attempts runAfter lastError createdAt finishedAt"
+_JOB_FIELDS = "id kind reason state deploymentId namespace attempts runAfter lastError createdAt finishedAt"
 
 RETRY_DEPLOYMENT = f"""
 mutation RetryDeployment($deploymentUuid: Uuid!) {{

@@ -879,7 +879,10 @@ def update(
                 at=now,
                 deployment_id=dep.id,
                 namespace=dep.namespace,
-                payload=_dag_payload(dep.dag_deployment),
+                payload={
+                    **_dag_payload(dep.dag_deployment),
+                    "reason": "settings changed: " + ", ".join(sorted(changed)),
+                },
             )
         audit.record(
             s,

@@ -61,7 +61,10 @@ def _queue(
         at=now,
         deployment_id=dep.id,
         namespace=dep.namespace,
-        payload={"dag_deployment": dep.dag_deployment} if dep.dag_deployment else {},
+        payload={
+            **({"dag_deployment": dep.dag_deployment} if dep.dag_deployment else {}),
+            "reason": message.removeprefix("queued for "),
+        },
     )
 
 

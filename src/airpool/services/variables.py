@@ -152,7 +152,7 @@ def replace(
             at=now,
             deployment_id=dep.id,
             namespace=dep.namespace,
-            payload=_dag_payload(dep.dag_deployment),
+            payload={**_dag_payload(dep.dag_deployment), "reason": "environment variables changed"},
         )
         changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
         audit.record(

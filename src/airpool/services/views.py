@@ -194,6 +194,12 @@ class JobView:
     created_at: datetime
     finished_at: datetime | None
 
+    @property
+    def reason(self) -> str:
+        """Why an upgrade job runs, in words ("settings changed: executor", "environment variables changed",
+        "upgrade to Airflow 3.3.2", "deploy of image ..."); empty for other jobs."""
+        return str(self.payload.get("reason", ""))
+
     @classmethod
     def of(cls, row: models.CommanderJob) -> JobView:
         return cls(

@@ -550,11 +550,12 @@ def _job_event(job: views.JobView) -> dict[str, object]:
     """One line of the Deployment page's commander messages, from the job that commander worked on."""
     state = job.state
     level = {"failed": "error", "queued": "info", "running": "info", "done": "ok"}.get(state, "info")
+    what = f"{job.kind} ({job.reason})" if job.reason else job.kind  # "upgrade (environment variables changed)"
     if job.last_error and state != "done":
         level = "error" if state == "failed" else "warning"
-        text = f"{job.kind}: {job.last_error}" + (f" (attempt {job.attempts}, retrying)" if state == "queued" else "")
+        text = f"{what}: {job.last_error}" + (f" (attempt {job.attempts}, retrying)" if state == "queued" else "")
     else:
-        text = f"{job.kind} {state}" + (f" (attempt {job.attempts})" if job.attempts > 1 else "")
+        text = f"{what} {state}" + (f" (attempt {job.attempts})" if job.attempts > 1 else "")
     return {"at": job.finished_at or job.created_at, "level": level, "message": text}
 
 
