@@ -30,7 +30,7 @@ from lightkube.resources.core_v1 import Namespace, PersistentVolumeClaim, Pod, S
 
 from airpool.devcluster import bootstrap, images, kubeconfig
 from airpool.devcluster.realnode import network
-from tests.e2e.test_realnode_airflow import IMAGE_OVERLAY, import_images
+from tests.support.airflow_realnode import IMAGE_OVERLAY, import_images
 from tests.support.api_server import GraphQL
 from tests.support.chart import CHART, helm
 from tests.support.postgres import postgres_server
@@ -126,7 +126,7 @@ def test_helm_install_serves_real_airflow_and_upgrades_and_uninstalls(
     real_node_cluster: Any, database: str, tmp_path: Path
 ) -> None:
     admin = real_node_cluster.admin_client()
-    import_images(real_node_cluster)  # the Airflow and helper images Deployments run
+    import_images(real_node_cluster, ("3.3.2",))  # the Airflow and helper images Deployments run
     (built,) = images.build([images.AIRPOOL], report=print)
     image = real_node_cluster.import_image(built.archive)
     admin_password = secrets.token_urlsafe(12)
