@@ -235,7 +235,7 @@ def test_sizes_within_the_admins_limits_are_kept_and_beyond_them_refused_naming_
             {"workers": {"resources": {"requests": {"cpu": "1800m"}}}},
             "config.workers.resources.requests.cpu 1800m is larger than its limit 1500m",
         ),
-        ({"flower": {"replicas": 2}}, "config.flower is not a component airpool sizes"),
+        ({"flower": {"replicas": 2}}, "config.flower is not a component whose size can be set; allowed: "),
         ({"triggerer": {"replicas": -1}}, "config.triggerer.replicas -1 is outside"),
         ({"workers": {"replicas": "2"}}, "config.workers.replicas '2' is not a whole number"),
         ([1], "config must be an object"),

@@ -84,10 +84,13 @@ def check_image(reference: str) -> str:
         return reference
     shown = reference if len(reference) <= 80 else reference[:77] + "..."
     last = reference.rsplit("/", 1)[-1]
-    if ":" not in last.split("@", 1)[0]:
-        why = "names no tag; add one (an untagged image would silently mean latest)"
-    elif any(ch.isspace() for ch in reference):
+    odd = sorted({ch for ch in reference if not (ch.isascii() and (ch.isalnum() or ch in "._-/:@"))})
+    if any(ch.isspace() for ch in reference):
         why = "contains white space"
+    elif odd:
+        why = "contains " + ", ".join(repr(ch) for ch in odd) + ", which no image reference has"
+    elif ":" not in last.split("@", 1)[0]:
+        why = "names no tag; add one (an untagged image would silently mean latest)"
     else:
         why = "is not an image reference"
     raise InvalidInput(

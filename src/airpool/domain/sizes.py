@@ -160,7 +160,9 @@ def check_config(
         raise InvalidInput(f"{path} must be an object keyed by component ({', '.join(COMPONENTS)})")
     unknown = sorted(set(given) - set(COMPONENTS))
     if unknown:
-        raise InvalidInput(f"{path}.{unknown[0]} is not a component airpool sizes; allowed: {', '.join(COMPONENTS)}")
+        raise InvalidInput(
+            f"{path}.{unknown[0]} is not a component whose size can be set; allowed: {', '.join(COMPONENTS)}"
+        )
     out = dict(current)
     for name in COMPONENTS:
         if name in given and given[name] is not None:
