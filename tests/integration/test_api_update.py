@@ -194,7 +194,7 @@ def test_update_deployment_label_description_executor_and_triggerer_as_the_cli_s
     assert sorted(j["kind"] for j in jobs if j["state"] == "queued") == ["install", "upgrade"]  # no commander here
     # the job says why it runs (the Deployment page and `airpool deployment jobs` show it)
     assert [j["reason"] for j in jobs if j["kind"] == "upgrade"] == [
-        "settings changed: config, description, executor, label"
+        "settings changed: label, description, executor LocalExecutor, sizes of triggerer"
     ]
     assert [j["reason"] for j in jobs if j["kind"] == "install"] == [""]
     # A label-only change queues no new job.

@@ -64,7 +64,10 @@ def test_nfs_is_kept_on_the_deployment_and_carried_by_install_and_upgrade_jobs(p
     deployments.update(plat, admin, dep.id, airflow_version="3.3.2")
     upgrade = commander_jobs.lease(plat, worker_id="w")
     assert upgrade is not None
-    assert (upgrade.job.kind, upgrade.job.payload) == ("upgrade", {"dag_deployment": NFS})
+    assert (upgrade.job.kind, upgrade.job.payload) == (
+        "upgrade",
+        {"dag_deployment": NFS, "reason": "settings changed: Airflow 3.3.2"},
+    )
     commander_jobs.complete(plat, upgrade.job.id, worker_id="w")
 
     # The uninstall carries the Deployment's own choice: commander removes its PV even if NFS is off by then.

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from concurrent.futures import ThreadPoolExecutor
 
 import uvicorn
 from uvicorn.server import ServerState
@@ -36,6 +37,8 @@ async def _nodelay_of_accepted(protocol: type[asyncio.Protocol]) -> tuple[int, i
 
 
 def test_connections_of_a_proto_0_socket_get_tcp_nodelay() -> None:
-    before, after = asyncio.run(_nodelay_of_accepted(NoDelayHTTPProtocol))
+    # In a thread of its own: earlier tests in this process (Playwright's sync API) may leave a loop running here.
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        before, after = thread.submit(asyncio.run, _nodelay_of_accepted(NoDelayHTTPProtocol)).result(timeout=60)
     assert before == 0  # and uvicorn's own protocol leaves it so (H11Protocol here: after == 0)
     assert after != 0

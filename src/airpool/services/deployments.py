@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -363,6 +363,20 @@ def _insert(
     }
     s.execute(sa.insert(models.AuditEvent).values(**event))
     return ns
+
+
+def _update_reason(changed: Mapping[str, str]) -> str:
+    """Why an update's upgrade job runs, in words a user reads on the Deployment page and in ``deployment jobs``:
+    ``settings changed: executor CeleryExecutor, sizes of workers``."""
+    words: dict[str, Callable[[str], str]] = {
+        "label": lambda _: "label",
+        "description": lambda _: "description",
+        "executor": lambda v: f"executor {v}",
+        "desired_airflow_version": lambda v: f"Airflow {v}",
+        "dag_deployment": lambda v: f"DAG deploy {v}",
+        "config": lambda v: f"sizes of {v}",
+    }
+    return "settings changed: " + ", ".join(words[key](value) for key, value in changed.items() if key in words)
 
 
 def _nullable(values: dict[str, Any]) -> dict[str, Any]:
@@ -879,10 +893,7 @@ def update(
                 at=now,
                 deployment_id=dep.id,
                 namespace=dep.namespace,
-                payload={
-                    **_dag_payload(dep.dag_deployment),
-                    "reason": "settings changed: " + ", ".join(sorted(changed)),
-                },
+                payload={**_dag_payload(dep.dag_deployment), "reason": _update_reason(changed)},
             )
         audit.record(
             s,

@@ -196,8 +196,8 @@ class JobView:
 
     @property
     def reason(self) -> str:
-        """Why an upgrade job runs, in words ("settings changed: executor", "environment variables changed",
-        "upgrade to Airflow 3.3.2", "deploy of image ..."); empty for other jobs."""
+        """Why an upgrade job runs, in words ("settings changed: executor CeleryExecutor", "environment variables
+        changed", "upgrade to Airflow 3.3.2", "deploy of image ..."); empty for other jobs."""
         return str(self.payload.get("reason", ""))
 
     @classmethod
