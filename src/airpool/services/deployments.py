@@ -495,59 +495,83 @@ def _create_in_few_statements(
 _FEW_STATEMENTS: dict[tuple[Any, ...], tuple[sa.Executable, ...]] = {}
 
 
-def _few_statements(values: dict[str, Any], *, namespace: bool, member: bool) -> tuple[sa.Executable, ...]:
-    """``_create_in_few_statements``'s statements, with ``_one_statement``'s parameter names and ``namespace_0``
-    (the claimed namespace) and ``detail_0`` (the audit event's detail)."""
-    P = models.PoolNamespace
-    deps, jobs, events = (t.__table__ for t in (D, models.CommanderJob, models.AuditEvent))
-    assert isinstance(deps, sa.Table)
-    assert isinstance(jobs, sa.Table)
-    assert isinstance(events, sa.Table)
+def _param(model: Any, column: str, name: str | None = None) -> sa.BindParameter[Any]:
+    """A named parameter ``<name or column>_0`` typed like ``model``'s column (see ``_one_statement``)."""
+    table = model.__table__
+    assert isinstance(table, sa.Table)
+    return sa.bindparam(f"{name or column}_0", type_=table.c[column].type)
 
-    def param(table: sa.Table, column: str, name: str | None = None) -> sa.BindParameter[Any]:
-        return sa.bindparam(f"{name or column}_0", type_=table.c[column].type)
 
-    workspace = param(deps, "workspace_id")
+def _may_create(*, member: bool) -> sa.ColumnElement[bool]:
+    """The workspace exists and, for a ``member`` (not an admin), the actor holds editor in it."""
+    workspace = _param(D, "workspace_id")
     allowed: sa.ColumnElement[bool] = sa.exists().where(models.Workspace.id == workspace)
     if member:
         allowed = allowed & access.holds_role(workspace, sa.bindparam("actor_id_0", type_=sa.String()), Role.EDITOR)
+    return allowed
+
+
+def _claim(*, namespace: bool, skip_locked: bool, also: sa.ColumnElement[bool] | None = None) -> sa.Update:
+    """The claim's compare-and-set: the wanted namespace (``wanted_namespace_0``) or the first available one, only
+    while it is available (and ``also`` holds); returns the name claimed."""
+    P = models.PoolNamespace
     if namespace:
         target: Any = sa.bindparam("wanted_namespace_0", type_=P.name.type)
     else:
-        target = sa.select(P.name).where(P.state == "available").order_by(P.name).limit(1).scalar_subquery()
-    now, dep_id = param(deps, "created_at"), param(deps, "id")
-    claim = (
+        pick = sa.select(P.name).where(P.state == "available").order_by(P.name).limit(1)
+        target = (pick.with_for_update(skip_locked=True) if skip_locked else pick).scalar_subquery()
+    conditions = [P.name == target, P.state == "available", *([also] if also is not None else [])]
+    now = _param(D, "created_at")
+    return (
         sa.update(P)
-        .where(P.name == target, P.state == "available")
-        .values(state="claimed", state_since=now, version=P.version + 1, holder_id=dep_id, releases_at=None)
+        .where(*conditions)
+        .values(state="claimed", state_since=now, version=P.version + 1, holder_id=_param(D, "id"), releases_at=None)
         .returning(P.name)
     )
-    ns = sa.bindparam("namespace_0", type_=P.name.type)
-    row = {k: sa.null() if values[k] is None else param(deps, k) for k in values}
-    insert_deployment = sa.insert(D).values(**row, namespace=ns, active_namespace=ns)
-    insert_job = sa.insert(models.CommanderJob).values(
-        kind=commander_jobs.JobKind.INSTALL.value,
-        deployment_id=dep_id,
-        payload=param(jobs, "payload", "job_payload"),
-        state=commander_jobs.JobState.QUEUED.value,
-        attempts=0,
-        max_attempts=commander_jobs.DEFAULT_MAX_ATTEMPTS,
-        run_after=now,
-        created_at=now,
-        updated_at=now,
-        last_error="",
-        namespace=ns,
+
+
+def _install_job() -> dict[str, Any]:
+    """The install job's columns but its namespace."""
+    now = _param(D, "created_at")
+    return {
+        "kind": sa.literal(commander_jobs.JobKind.INSTALL.value),
+        "deployment_id": _param(D, "id"),
+        "payload": _param(models.CommanderJob, "payload", "job_payload"),
+        "state": sa.literal(commander_jobs.JobState.QUEUED.value),
+        "attempts": sa.literal(0),
+        "max_attempts": sa.literal(commander_jobs.DEFAULT_MAX_ATTEMPTS),
+        "run_after": now,
+        "created_at": now,
+        "updated_at": now,
+        "last_error": sa.literal(""),
+    }
+
+
+def _create_event(detail: Any) -> dict[str, Any]:
+    """The audit event of a create, with ``detail`` as given."""
+    return {
+        "at": _param(D, "created_at"),
+        "actor": sa.bindparam("actor_name_0", type_=sa.String()),
+        "action": sa.literal("deployment.create"),
+        "target_kind": sa.literal("deployment"),
+        "target_id": _param(D, "id"),
+        "workspace_id": _param(D, "workspace_id"),
+        "detail": detail,
+    }
+
+
+def _few_statements(values: dict[str, Any], *, namespace: bool, member: bool) -> tuple[sa.Executable, ...]:
+    """``_create_in_few_statements``'s statements, with ``_one_statement``'s parameter names and ``namespace_0``
+    (the claimed namespace) and ``detail_0`` (the audit event's detail)."""
+    ns = sa.bindparam("namespace_0", type_=models.PoolNamespace.name.type)
+    row = {k: sa.null() if values[k] is None else _param(D, k) for k in values}
+    return (
+        sa.select(_may_create(member=member)),
+        _claim(namespace=namespace, skip_locked=False),
+        sa.insert(D).values(**row, namespace=ns, active_namespace=ns),
+        sa.insert(models.CommanderJob).values(**_install_job(), namespace=ns),
+        sa.insert(models.AuditEvent).values(**_create_event(_param(models.AuditEvent, "detail"))),
     )
-    insert_event = sa.insert(models.AuditEvent).values(
-        at=now,
-        actor=sa.bindparam("actor_name_0", type_=sa.String()),
-        action="deployment.create",
-        target_kind="deployment",
-        target_id=dep_id,
-        workspace_id=workspace,
-        detail=param(events, "detail"),
-    )
-    return sa.select(allowed), claim, insert_deployment, insert_job, insert_event
 
 
 #: The one-statement creates built so far, by shape (see ``_create_in_one_round_trip``): a handful at most.
@@ -560,44 +584,14 @@ def _one_statement(values: dict[str, Any], *, namespace: bool, member: bool) -> 
     suffix keeps every name off the columns of the tables written (a parameter named after a column of an INSERT
     or UPDATE would also set that column), and the store's NUL check drops it to name the column. The claim's
     UPDATE and the three INSERTs are data-modifying CTEs; no row claimed means nothing inserted."""
-    P = models.PoolNamespace
-    deps, jobs = (t.__table__ for t in (D, models.CommanderJob))
-    assert isinstance(deps, sa.Table)
-    assert isinstance(jobs, sa.Table)
-
-    def param(table: sa.Table, column: str, name: str | None = None) -> sa.ColumnElement[Any]:
-        return sa.bindparam(f"{name or column}_0", type_=table.c[column].type)
-
-    workspace = param(deps, "workspace_id")
-    allowed: sa.ColumnElement[bool] = sa.exists().where(models.Workspace.id == workspace)
-    if member:
-        allowed = allowed & access.holds_role(workspace, sa.bindparam("actor_id_0", type_=sa.String()), Role.EDITOR)
-    if namespace:
-        target: Any = sa.bindparam("wanted_namespace_0", type_=P.name.type)
-    else:
-        target = (
-            sa.select(P.name)
-            .where(P.state == "available")
-            .order_by(P.name)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
-        )
-    now, dep_id = param(deps, "created_at"), param(deps, "id")
-    claimed = (
-        sa.update(P)
-        .where(P.name == target, P.state == "available", allowed)
-        .values(state="claimed", state_since=now, version=P.version + 1, holder_id=dep_id, releases_at=None)
-        .returning(P.name)
-        .cte("claimed")
-    )
+    claimed = _claim(namespace=namespace, skip_locked=True, also=_may_create(member=member)).cte("claimed")
     columns = list(values)
     dep = (
         sa.insert(D)
         .from_select(
             [*columns, "namespace", "active_namespace"],
             sa.select(
-                *(sa.null() if values[k] is None else param(deps, k) for k in columns),
+                *(sa.null() if values[k] is None else _param(D, k) for k in columns),
                 claimed.c.name,
                 claimed.c.name,
             ),
@@ -605,45 +599,26 @@ def _one_statement(values: dict[str, Any], *, namespace: bool, member: bool) -> 
         .returning(D.namespace)
         .cte("dep")
     )
-    job_values: dict[str, Any] = {
-        "kind": sa.literal(commander_jobs.JobKind.INSTALL.value),
-        "deployment_id": dep_id,
-        "payload": param(jobs, "payload", "job_payload"),
-        "state": sa.literal(commander_jobs.JobState.QUEUED.value),
-        "attempts": sa.literal(0),
-        "max_attempts": sa.literal(commander_jobs.DEFAULT_MAX_ATTEMPTS),
-        "run_after": now,
-        "created_at": now,
-        "updated_at": now,
-        "last_error": sa.literal(""),
-    }
+    job = _install_job()
     queued = (
         sa.insert(models.CommanderJob)
-        .from_select([*job_values, "namespace"], sa.select(*job_values.values(), dep.c.namespace))
+        .from_select([*job, "namespace"], sa.select(*job.values(), dep.c.namespace))
         .returning(models.CommanderJob.id)
         .cte("queued")
     )
     detail = sa.func.json_build_object(
         sa.literal("release_name"),
-        param(deps, "release_name"),
+        _param(D, "release_name"),
         sa.literal("dag_deployment"),
         sa.bindparam("dag_type_0", type_=sa.String()),
         sa.literal("namespace"),
         dep.c.namespace,
         type_=sa.JSON,
     )
-    event_values: dict[str, Any] = {
-        "at": now,
-        "actor": sa.bindparam("actor_name_0", type_=sa.String()),
-        "action": sa.literal("deployment.create"),
-        "target_kind": sa.literal("deployment"),
-        "target_id": dep_id,
-        "workspace_id": workspace,
-        "detail": detail,
-    }
+    event = _create_event(detail)
     audited = (
         sa.insert(models.AuditEvent)
-        .from_select(list(event_values), sa.select(*event_values.values()))
+        .from_select(list(event), sa.select(*event.values()))
         .returning(models.AuditEvent.id)
         .cte("audited")
     )
