@@ -31,36 +31,15 @@ from lightkube.resources.rbac_authorization_v1 import RoleBinding
 from tests.support import airflow_api, houston_logs
 from tests.support import airflow_realnode as rn
 from tests.support.api_server import PASSWORD
+from tests.support.houston_deployments import UPDATE_DEPLOYMENT, UPDATE_VARIABLES, VARIABLES
 from tests.support.realnode import RealNodeCluster
 
 pytestmark = [pytest.mark.realnode, pytest.mark.slow]
 
 # The astro CLI's documents (astro-cli houston package, 0.37 server), as tests/integration/test_api_update.py and
 # test_api_variables.py send them.
-UPDATE_DEPLOYMENT = """
-mutation UpdateDeployment(
-  $deploymentId: Uuid!, $payload: JSON!, $executor: ExecutorType, $cloudRole: String,
-  $dagDeployment: DagDeployment, $triggererReplicas: Int
-){
-  updateDeployment(
-    deploymentUuid: $deploymentId, payload: $payload, executor: $executor, cloudRole: $cloudRole,
-    dagDeployment: $dagDeployment, triggerer:{ replicas: $triggererReplicas }
-  ){ id label releaseName airflowVersion }
-}"""
 UPDATE_CONFIG = """
 mutation($id: Uuid!, $config: JSON) { updateDeployment(deploymentUuid: $id, config: $config) { id config } }"""
-VARIABLES = """
-query deploymentVariables($deploymentUuid: Uuid!, $releaseName: String!) {
-  deploymentVariables(deploymentUuid: $deploymentUuid, releaseName: $releaseName) { key value isSecret }
-}"""
-UPDATE_VARIABLES = """
-mutation UpdateDeploymentVariables(
-  $deploymentUuid: Uuid!, $releaseName: String!, $environmentVariables: [InputEnvironmentVariable!]!
-) {
-  updateDeploymentVariables(
-    deploymentUuid: $deploymentUuid, releaseName: $releaseName, environmentVariables: $environmentVariables
-  ) { key value isSecret }
-}"""
 DEPLOYMENT = """
 query($id: String!) {
   deployment(where: {id: $id}) { id label description executor statusMessage config urls { type } }

@@ -20,9 +20,9 @@ from airpool.services import commander_jobs, deployments
 from airpool.services.platform import Platform
 from airpool.store import models
 from tests.integration.test_api_houston import CREATE_DEPLOYMENT, WORKSPACES
-from tests.integration.test_api_update import UPDATE_DEPLOYMENT
 from tests.support import platform as tp
 from tests.support.api_server import GraphQL, make_platform, running_app
+from tests.support.houston_deployments import UPDATE_DEPLOYMENT
 
 POOL = ("pool-a", "pool-b", "pool-c")
 REPO = "ssh://git@git.example.com:2222/srv/git/dags.git"

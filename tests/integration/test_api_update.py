@@ -15,6 +15,7 @@ from airpool.services.platform import Platform
 from tests.integration.test_api_houston import CREATE_DEPLOYMENT, UUID, WORKSPACES, _assert_times
 from tests.support import platform as tp
 from tests.support.api_server import PASSWORD, GraphQL, make_platform, running_app
+from tests.support.houston_deployments import UPDATE_DEPLOYMENT
 
 POOL = ("pool-a", "pool-b")
 
@@ -51,40 +52,6 @@ query DeploymentInfo {
     }
     airflowVersions
     defaultAirflowImageTag
-  }
-}"""
-UPDATE_DEPLOYMENT = """
-mutation UpdateDeployment(
-  $deploymentId: Uuid!,
-  $payload: JSON!,
-  $executor: ExecutorType,
-  $cloudRole: String,
-  $dagDeployment: DagDeployment,
-  $triggererReplicas: Int
-){
-  updateDeployment(
-    deploymentUuid: $deploymentId,
-    payload: $payload,
-    executor: $executor,
-    cloudRole: $cloudRole,
-    dagDeployment: $dagDeployment,
-    triggerer:{ replicas: $triggererReplicas }
-  ){
-    id
-    type
-    label
-    description
-    releaseName
-    version
-    airflowVersion
-    workspace {
-      id
-    }
-    deployInfo {
-      current
-    }
-    createdAt
-    updatedAt
   }
 }"""
 # airpool's own reads of what the CLI does not select.

@@ -16,19 +16,8 @@ from airpool.store import models
 from tests.integration.test_api_update import JOBS, _create
 from tests.support import platform as tp
 from tests.support.api_server import PASSWORD, GraphQL, make_platform, running_app
+from tests.support.houston_deployments import UPDATE_VARIABLES, VARIABLES
 
-VARIABLES = """
-query deploymentVariables($deploymentUuid: Uuid!, $releaseName: String!) {
-  deploymentVariables(deploymentUuid: $deploymentUuid, releaseName: $releaseName) { key value isSecret }
-}"""
-UPDATE_VARIABLES = """
-mutation UpdateDeploymentVariables(
-  $deploymentUuid: Uuid!, $releaseName: String!, $environmentVariables: [InputEnvironmentVariable!]!
-) {
-  updateDeploymentVariables(
-    deploymentUuid: $deploymentUuid, releaseName: $releaseName, environmentVariables: $environmentVariables
-  ) { key value isSecret }
-}"""
 SECRET = "s3cr3t-value-never-shown"
 AUDIT = "query { auditEvents(take: 50) { action detail } }"
 EVERYTHING = "query($id: String!) { deployment(where: {id: $id}) { id label description config statusMessage } }"

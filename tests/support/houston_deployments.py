@@ -1,6 +1,7 @@
-"""The astro CLI's documents for creating, listing and deleting Deployments, exactly as its ``houston`` package
-sends them to a Houston 0.37 server (astronomer/astro-cli houston/deployment.go: for each operation the variant with
-the greatest version not above 0.37.0, named beside it). Protocol facts used as test fixtures.
+"""The astro CLI's documents for creating, listing, updating and deleting Deployments and their variables,
+exactly as its ``houston`` package sends them to a Houston 0.37 server (astronomer/astro-cli houston/deployment.go:
+for each operation the variant with the greatest version not above 0.37.0, named beside it). Protocol facts used as
+test fixtures.
 
 - ``astro deployment create`` sends ``CREATE_DEPLOYMENT``; ``astro deployment delete`` ``DELETE_DEPLOYMENT``.
 - ``astro deployment list`` sends ``WORKSPACE_DEPLOYMENTS`` with ``{workspaceId}``, and with ``--all``
@@ -138,3 +139,53 @@ DELETE_DEPLOYMENT = """
 			updatedAt
 		}
 	}"""
+
+#: DeploymentUpdateRequest (astro deployment update)
+UPDATE_DEPLOYMENT = """
+mutation UpdateDeployment(
+  $deploymentId: Uuid!,
+  $payload: JSON!,
+  $executor: ExecutorType,
+  $cloudRole: String,
+  $dagDeployment: DagDeployment,
+  $triggererReplicas: Int
+){
+  updateDeployment(
+    deploymentUuid: $deploymentId,
+    payload: $payload,
+    executor: $executor,
+    cloudRole: $cloudRole,
+    dagDeployment: $dagDeployment,
+    triggerer:{ replicas: $triggererReplicas }
+  ){
+    id
+    type
+    label
+    description
+    releaseName
+    version
+    airflowVersion
+    workspace {
+      id
+    }
+    deployInfo {
+      current
+    }
+    createdAt
+    updatedAt
+  }
+}"""
+
+#: DeploymentVariablesGetRequest / UpdateDeploymentVariablesRequest (astro deployment variables)
+VARIABLES = """
+query deploymentVariables($deploymentUuid: Uuid!, $releaseName: String!) {
+  deploymentVariables(deploymentUuid: $deploymentUuid, releaseName: $releaseName) { key value isSecret }
+}"""
+UPDATE_VARIABLES = """
+mutation UpdateDeploymentVariables(
+  $deploymentUuid: Uuid!, $releaseName: String!, $environmentVariables: [InputEnvironmentVariable!]!
+) {
+  updateDeploymentVariables(
+    deploymentUuid: $deploymentUuid, releaseName: $releaseName, environmentVariables: $environmentVariables
+  ) { key value isSecret }
+}"""
