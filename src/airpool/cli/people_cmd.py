@@ -10,8 +10,8 @@ from typing import Any
 
 import typer
 
-from airpool.cli import exits, output, queries, session
-from airpool.domain.errors import InvalidInput, NotFound
+from airpool.cli import deleting, exits, output, queries, session
+from airpool.domain.errors import NotFound
 
 _WORKSPACE_OPTION = typer.Option(None, "--workspace", "-w", help="Workspace id (default: the current one).")
 _ROLE_NAMES = ("admin", "editor", "viewer")
@@ -142,19 +142,6 @@ def workspace_user_remove(
 # --- Deployment users ----------------------------------------------------------------------------------------------
 
 
-def _deployment(current: session.Session, ref: str, workspace: str | None) -> dict[str, Any]:
-    """A live Deployment of the workspace by id, release name or unique label."""
-    ws = current.workspace_id(workspace)
-    rows = current.api.execute(queries.WORKSPACE_DEPLOYMENTS, {"workspaceUuid": ws})["workspaceDeployments"]
-    for key in ("id", "releaseName", "label"):
-        found = [row for row in rows if row[key] == ref]
-        if len(found) == 1:
-            return dict(found[0])
-        if len(found) > 1:
-            raise InvalidInput(f"{len(found)} Deployments are labelled {ref!r}; give the release name or id")
-    raise NotFound(f"no Deployment {ref!r} in this workspace; see `airpool deployment list`")
-
-
 _DEPLOYMENT_ARGUMENT = typer.Argument(..., help="Deployment id, release name or label.")
 
 
@@ -167,7 +154,7 @@ def deployment_user_list(
 ) -> None:
     """List the users holding a role on the Deployment."""
     current = session.open_session()
-    dep = _deployment(current, deployment, workspace)
+    dep = deleting.resolve(current, deployment, workspace=workspace)
     users = current.api.execute(queries.DEPLOYMENT_USERS, {"deploymentId": dep["id"]})["deploymentUsers"]
     rows = [{"username": u["username"], "role": _role_in(u, deployment_id=dep["id"]), "id": u["id"]} for u in users]
     columns = [
@@ -182,7 +169,7 @@ def _deployment_role_change(
     document: str, field: str, deployment: str, email: str, role: str | None, workspace: str | None
 ) -> dict[str, Any]:
     current = session.open_session()
-    dep = _deployment(current, deployment, workspace)
+    dep = deleting.resolve(current, deployment, workspace=workspace)
     variables: dict[str, Any] = {"deploymentId": dep["id"], "email": email}
     if role is not None:
         variables["role"] = _role(role, "deployment")
@@ -253,7 +240,7 @@ def service_account_create(
     """Create a service account and print its API key (shown this once: store it now)."""
     current = session.open_session()
     if deployment:
-        dep = _deployment(current, deployment, workspace)
+        dep = deleting.resolve(current, deployment, workspace=workspace)
         variables = {
             "label": label,
             "category": category,
@@ -284,7 +271,7 @@ def service_account_list(
     """List the service accounts of the workspace, or of one Deployment (keys are never shown again)."""
     current = session.open_session()
     if deployment:
-        dep = _deployment(current, deployment, workspace)
+        dep = deleting.resolve(current, deployment, workspace=workspace)
         rows = current.api.execute(queries.DEPLOYMENT_SERVICE_ACCOUNTS, {"deploymentUuid": dep["id"]})[
             "deploymentServiceAccounts"
         ]
@@ -315,7 +302,7 @@ def service_account_delete(
     """Delete a service account: its key stops working at once."""
     current = session.open_session()
     if deployment:
-        dep = _deployment(current, deployment, workspace)
+        dep = deleting.resolve(current, deployment, workspace=workspace)
         variables = {"serviceAccountUuid": account_id, "deploymentUuid": dep["id"]}
         gone = current.api.execute(queries.DELETE_DEPLOYMENT_SERVICE_ACCOUNT, variables)[
             "deleteDeploymentServiceAccount"
