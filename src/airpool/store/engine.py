@@ -155,6 +155,14 @@ def deadline(conn: sa.Connection, url: str, seconds: float = TRANSACTION_TIMEOUT
             _watchdog.release(token)
 
 
+def pool_exhausted(url: str) -> DatabaseUnavailable:
+    """No pooled connection became free in time: every one is busy, or the database hangs."""
+    return DatabaseUnavailable(
+        f"no connection to the database {redact(url)} became free within {POOL_TIMEOUT_S} s "
+        "(every pooled connection is busy or the database hangs); try again"
+    )
+
+
 def unavailable(url: str, exc: BaseException) -> DatabaseUnavailable:
     """A short, password-free message for a database that cannot be reached (no driver traceback)."""
     orig = getattr(exc, "orig", None) or exc
@@ -334,10 +342,7 @@ class Database:
         except sa.exc.DBAPIError as exc:
             raise unavailable(self.url, exc) from None
         except sa.exc.TimeoutError:
-            raise DatabaseUnavailable(
-                f"no connection to the database {redact(self.url)} became free within {POOL_TIMEOUT_S} s "
-                "(every pooled connection is busy or the database hangs); try again"
-            ) from None
+            raise pool_exhausted(self.url) from None
         with conn:
             try:
                 with deadline(conn, self.url):
@@ -362,10 +367,7 @@ class Database:
             except sa.exc.DBAPIError as exc:
                 raise unavailable(self.url, exc) from None
             except sa.exc.TimeoutError:
-                raise DatabaseUnavailable(
-                    f"no connection to the database {redact(self.url)} became free within {POOL_TIMEOUT_S} s "
-                    "(every pooled connection is busy or the database hangs); try again"
-                ) from None
+                raise pool_exhausted(self.url) from None
             try:
                 with deadline(conn, self.url):
                     yield session
