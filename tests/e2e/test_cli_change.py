@@ -270,5 +270,13 @@ def test_a_refused_variable_is_named_by_the_option_that_gave_it(server: Server, 
     assert reserved.code == 1, reserved
     assert "--secret AIRFLOW__CORE__FERNET_KEY=...: key AIRFLOW__CORE__FERNET_KEY is set by airpool" in reserved.err
     assert SECRET not in reserved.err + reserved.out
+    # Airflow's old name of the metadata database connection was accepted, and fought the one airpool sets.
+    old_name = cli.run(config, "deployment", "variables", "etl", "--set", "AIRFLOW__CORE__SQL_ALCHEMY_CONN=sqlite://")
+    assert old_name.code == 1, old_name
+    assert (
+        "--set AIRFLOW__CORE__SQL_ALCHEMY_CONN=...: key AIRFLOW__CORE__SQL_ALCHEMY_CONN is the old name (Airflow "
+        "before 2.3) of AIRFLOW__DATABASE__SQL_ALCHEMY_CONN, the metadata database connection, which airpool sets "
+        "itself; it cannot be overridden; nothing changed"
+    ) in " ".join(old_name.err.split()), old_name
     listed = json.loads(cli.run(config, "deployment", "variables", "etl", "-o", "json").out)
     assert [v["key"] for v in listed] == ["A", "B"]

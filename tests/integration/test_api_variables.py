@@ -104,6 +104,40 @@ def test_bad_variables_are_refused_naming_the_entry_and_change_nothing(admin: Gr
         ),
         ([{"key": "BIG", "value": "x" * 40_000}], "environmentVariables[0].value is 40000 characters long"),
     ]
+    # What the platform sets for the metadata database, the broker and the Fernet key, under any name Airflow reads
+    # for it: the old one (accepted before, and read by an Airflow 2 image's entrypoint) and the _CMD/_SECRET forms.
+    refusals += [
+        (
+            [{"key": "OK", "value": "1"}, {"key": "AIRFLOW__CORE__SQL_ALCHEMY_CONN", "value": "postgresql://x"}],
+            "environmentVariables[1].key AIRFLOW__CORE__SQL_ALCHEMY_CONN is the old name (Airflow before 2.3) of "
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN, the metadata database connection, which airpool sets itself; it "
+            "cannot be overridden",
+        ),
+        (
+            [{"key": "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "value": "postgresql://x"}],
+            "environmentVariables[0].key AIRFLOW__DATABASE__SQL_ALCHEMY_CONN is set by airpool itself (the metadata "
+            "database connection); it cannot be overridden",
+        ),
+        (
+            [{"key": "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD", "value": "cat /x"}],
+            "environmentVariables[0].key AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD would set "
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN (the metadata database connection) from a command",
+        ),
+        (
+            [{"key": "AIRFLOW__CELERY__BROKER_URL_SECRET", "value": "broker"}],
+            "AIRFLOW__CELERY__BROKER_URL_SECRET would set AIRFLOW__CELERY__BROKER_URL (the Celery broker) from a "
+            "secrets backend",
+        ),
+        (
+            [{"key": "AIRFLOW__CORE__FERNET_KEY_CMD", "value": "cat /key"}],
+            "AIRFLOW__CORE__FERNET_KEY_CMD would set AIRFLOW__CORE__FERNET_KEY (the Fernet key",
+        ),
+        (
+            [{"key": "AIRFLOW__CORE__SQL_ALCHEMY_POOL_ENABLED", "value": "True"}],
+            "AIRFLOW__CORE__SQL_ALCHEMY_POOL_ENABLED is the old name (Airflow before 2.3) of "
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_POOL_ENABLED",
+        ),
+    ]
     for items, message in refusals:
         error = admin.error(UPDATE_VARIABLES, {**sent, "environmentVariables": items})
         assert message in error["message"], error

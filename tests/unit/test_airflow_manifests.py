@@ -485,3 +485,20 @@ def test_airflow3_tasks_wait_for_a_slow_execution_api(executor: Executor) -> Non
     assert "[workers]\nexecution_api_timeout = 120\n" in cfg["airflow.cfg"]
     old = by_kind(objects(make_spec(executor, "2.11.0")), "ConfigMap")["lunar-rocket-1234-config"]["data"]
     assert "execution_api_timeout" not in old["airflow.cfg"]
+
+
+@pytest.mark.parametrize(("executor", "version"), CASES)
+def test_every_variable_airpool_sets_is_refused_as_a_deployment_variable(executor: Executor, version: str) -> None:
+    # A user's variable by one of these names would be shadowed by the platform's (env wins over envFrom), or read
+    # under an older name; services.variables refuses them. This keeps its list in step with the manifests.
+    from airpool.services.variables import RESERVED
+
+    set_here = {
+        e["name"]
+        for pod in pod_specs(objects(make_spec(executor, version))).values()
+        for container in pod["containers"] + pod.get("initContainers", [])
+        for e in container.get("env", [])
+        if e["name"].startswith("AIRFLOW")
+    }
+    assert set_here, "no Airflow container found"
+    assert sorted(set_here - set(RESERVED)) == []

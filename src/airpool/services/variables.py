@@ -27,21 +27,62 @@ V = models.DeploymentVariable
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MAX_VARIABLES = 200
 MAX_VALUE = 32_768
-#: What airpool sets itself in every Airflow container: a variable by that name would be shadowed, so it is refused.
-RESERVED = frozenset(
-    {
-        "AIRFLOW__CORE__FERNET_KEY",
+#: The Airflow options airpool sets itself in Airflow containers: the environment variable, what it holds, the older
+#: names Airflow still reads for the same option, and whether Airflow also reads it from ``<name>_CMD`` (a command)
+#: and ``<name>_SECRET`` (the secrets backend), as it does for its sensitive options. A user's variable by any of
+#: these names would fight the platform's value: the platform's wins (``env`` shadows ``envFrom``) or, under an
+#: old name, an Airflow 2 image's entrypoint reads it anyway. All are refused, naming the option and why.
+PLATFORM_OPTIONS: tuple[tuple[str, str, tuple[tuple[str, str], ...], bool], ...] = (
+    (
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
-        "AIRFLOW_CONN_AIRFLOW_DB",
+        "the metadata database connection",
+        (("AIRFLOW__CORE__SQL_ALCHEMY_CONN", "the old name (Airflow before 2.3) of"),),
+        True,
+    ),
+    (
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_POOL_ENABLED",
+        "whether Airflow 2's forking components pool metadata database connections",
+        (("AIRFLOW__CORE__SQL_ALCHEMY_POOL_ENABLED", "the old name (Airflow before 2.3) of"),),
+        False,
+    ),
+    ("AIRFLOW__CORE__FERNET_KEY", "the Fernet key that encrypts connections and variables", (), True),
+    ("AIRFLOW__CELERY__BROKER_URL", "the Celery broker", (), True),
+    (
         "AIRFLOW__API__SECRET_KEY",
-        "AIRFLOW__WEBSERVER__SECRET_KEY",
-        "AIRFLOW__API_AUTH__JWT_SECRET",
-        "AIRFLOW__CELERY__BROKER_URL",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE",
-        "AIRFLOW_ADMIN_USER",
-        "AIRFLOW_ADMIN_PASSWORD",
-    }
+        "the secret key that signs the Airflow UI's sessions",
+        (("AIRFLOW__WEBSERVER__SECRET_KEY", "Airflow 2's name of"),),
+        True,
+    ),
+    ("AIRFLOW__API_AUTH__JWT_SECRET", "the key that signs the Airflow API's tokens", (), True),
 )
+#: Airflow's suffixes that read a sensitive option from elsewhere.
+_INDIRECT = {"_CMD": "from a command", "_SECRET": "from a secrets backend"}
+#: Other variables airpool sets itself.
+_OTHERS = {
+    "AIRFLOW_CONN_AIRFLOW_DB": "the airflow_db connection to the metadata database",
+    "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": "the Airflow admin's password file",
+    "AIRFLOW_ADMIN_USER": "the Airflow admin account",
+    "AIRFLOW_ADMIN_PASSWORD": "the Airflow admin account",
+}
+
+
+def _platform_reasons() -> dict[str, str]:
+    reasons: dict[str, str] = {}
+    for name, what, older, sensitive in PLATFORM_OPTIONS:
+        for key, how in ((name, None), *older):
+            if how is None:
+                reasons[key] = f"is set by airpool itself ({what})"
+            else:
+                reasons[key] = f"is {how} {name}, {what}, which airpool sets itself"
+            for suffix, source in _INDIRECT.items() if sensitive else ():
+                reasons[key + suffix] = f"would set {key} ({what}) {source}, which airpool sets itself"
+    for key, what in _OTHERS.items():
+        reasons[key] = f"is set by airpool itself ({what})"
+    return reasons
+
+
+#: Every refused key with the reason the refusal gives.
+RESERVED: dict[str, str] = _platform_reasons()
 
 
 @dataclass(frozen=True)
@@ -80,7 +121,7 @@ def _check(given: Sequence[Mapping[str, Any]]) -> list[tuple[str, str | None, bo
                 "and _, not starting with a digit, at most 255 characters"
             )
         if key in RESERVED:
-            raise InvalidInput(f"{where}.key {key} is set by airpool itself and cannot be overridden")
+            raise InvalidInput(f"{where}.key {key} {RESERVED[key]}; it cannot be overridden")
         if key in seen:
             raise InvalidInput(f"{where}.key {key} is given twice")
         seen.add(key)

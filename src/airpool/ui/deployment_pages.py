@@ -9,6 +9,7 @@ write-only: the page never receives them, and a secret left empty keeps its stor
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from starlette.responses import Response
@@ -184,15 +185,14 @@ class DeploymentPages:
                 raise errors.Forbidden()
             rows = self._variable_form(ctx, len(listed))
             # A secret left empty is sent without a value: the stored one is kept.
+            sent = [i for i, r in enumerate(rows) if r["key"] and not r["remove"]]
             items = [
-                {"key": r["key"], "value": _sent_value(r), "is_secret": r["is_secret"]}
-                for r in rows
-                if r["key"] and not r["remove"]
+                {"key": rows[i]["key"], "value": _sent_value(rows[i]), "is_secret": rows[i]["is_secret"]} for i in sent
             ]
             try:
                 variables.replace(self.platform, ctx.user, d.id, items)
             except errors.InvalidInput as exc:
-                error = exc.message
+                error = _named_by_row(exc.message, sent)
                 for r in rows:
                     if r["is_secret"]:
                         r["value"] = ""  # never sent back to the browser, even as typed
@@ -226,6 +226,15 @@ class DeploymentPages:
                 }
             )
         return rows
+
+
+def _named_by_row(message: str, sent: list[int]) -> str:
+    """The services name a refused variable by its place in the list sent (``environmentVariables[1].key``), which
+    skips empty and removed rows; name it by the form's row, as its fields are labelled (``Key 3``)."""
+    found = re.match(r"environmentVariables\[(\d+)\]\.(key|value) ", message)
+    if found is None or int(found[1]) >= len(sent):
+        return message
+    return f"{found[2].capitalize()} {sent[int(found[1])] + 1}: {message[found.end() :]}"
 
 
 def _sent_value(row: dict[str, Any]) -> str | None:
