@@ -440,8 +440,8 @@ def authenticate(platform: Platform, token: str | None) -> Actor:
         raise Unauthenticated("malformed or invalid token")
     if not isinstance(session_id, str):
         raise Unauthenticated("this token was issued before sessions could be revoked: log in again")
-    with platform.db.read() as s:
-        rows = s.execute(_SESSION_CALLER, {"session_id": session_id, "user_id": user_id}).all()
+    with platform.db.query() as conn:
+        rows = conn.execute(_SESSION_CALLER, {"session_id": session_id, "user_id": user_id}).all()
     if not rows:
         raise Unauthenticated("this session no longer exists: log in again")
     username, is_system_admin, status, revoked_at, _ = rows[0]
