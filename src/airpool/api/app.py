@@ -60,7 +60,13 @@ def create_app(
 ) -> Starlette:
     state = AppState(platform=platform)
     metrics = Metrics(platform=platform)
-    graphql = GraphQLEndpoint(schema=schema.executable_schema(), state=state, shortcuts=schema.SHORTCUTS, debug=debug)
+    graphql = GraphQLEndpoint(
+        schema=schema.executable_schema(),
+        state=state,
+        shortcuts=schema.SHORTCUTS,
+        non_blocking=schema.NON_BLOCKING,
+        debug=debug,
+    )
     subscriptions = ws.GraphQLWebSocket(schema=schema.executable_schema(), state=state)
     routes: list[BaseRoute] = [
         Route(GRAPHQL_PATH, graphql.handle, methods=["GET", "POST"]),
@@ -86,6 +92,7 @@ def create_app(
             for task in reversed(started):
                 log.info("stopping %s", task.name)
                 await anyio.to_thread.run_sync(task.stop)
+            await anyio.to_thread.run_sync(graphql.close)
 
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(_Timed, metrics=metrics)], debug=False)
     app.state.airpool = state

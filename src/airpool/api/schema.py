@@ -37,3 +37,8 @@ def executable_schema() -> GraphQLSchema:
 
 #: Root fields ``api.fastpath`` may answer without graphql-core's per-field completion (long lists of flat objects).
 SHORTCUTS = {"availableNamespaces": fastpath.LeafList(fields=frozenset({"name"}), load=pool.available)}
+
+#: Root fields whose resolvers read only the process's configuration: no database, no Kubernetes, no file or
+#: network I/O. An operation made of them alone runs on the event loop (``graphql_http``). Add a field here only
+#: if its resolver (and everything it calls) can never block.
+NON_BLOCKING = frozenset({"appConfig"})
