@@ -20,6 +20,8 @@ pytestmark = pytest.mark.slow
 
 SECRET = "s3cr3t-never-in-the-page"
 SYSTEM = access.Actor(user_id="system", username="system", is_system_admin=True)
+QUEUED = "Airflow 3.3.2 is queued for commander."
+MIGRATING = "Commander is migrating the database to Airflow 3.3.2; this can no longer be cancelled."
 
 
 @pytest.fixture
@@ -95,7 +97,7 @@ def test_settings_edit_resize_with_quota_preview_and_upgrade_with_confirmation(
     capture(page, "deployment-upgrade-confirm")
     page.get_by_role("button", name="Upgrade to Airflow 3.3.2").click()
     expect(page.get_by_role("status")).to_contain_text("Upgrade to Airflow 3.3.2 started")
-    expect(page.locator("[data-rollout-card]")).to_contain_text("Airflow 3.3.2: queued.")
+    expect(page.locator("[data-rollout-card]")).to_contain_text("Airflow 3.3.2 is queued for commander.")
     page.get_by_role("link", name="Deployment settings").click()
     page.get_by_role("button", name="Cancel the upgrade").click()
     expect(page.get_by_role("status")).to_contain_text("Upgrade to Airflow 3.3.2 cancelled")
@@ -108,15 +110,15 @@ def test_settings_edit_resize_with_quota_preview_and_upgrade_with_confirmation(
     page.get_by_role("button", name="Upgrade to Airflow 3.3.2").click()
     card, notice = page.locator("[data-rollout-card]"), page.locator('[data-rollout-field="notice"]')
     version = page.locator('[data-rollout-field="version"]')
-    expect(notice).to_have_text("Airflow 3.3.2: queued.")
+    expect(notice).to_have_text(QUEUED)
     lease = _commander_takes_upgrade(server)
     assert upgrades.begin_migration(server.platform, dep_id, version="3.3.2", image=None, lease=lease)
-    expect(notice).to_have_text("Airflow 3.3.2: migrating.")
+    expect(notice).to_have_text(MIGRATING)
     page.get_by_role("link", name="Deployment settings").click()
-    expect(page.locator("[data-rollout]")).to_contain_text("this can no longer be cancelled")
-    expect(page.get_by_role("button", name="Cancel the upgrade")).to_have_count(0)
+    expect(page.locator('[data-rollout-field="notice"]')).to_have_text(MIGRATING)
+    expect(page.get_by_role("button", name="Cancel the upgrade")).to_be_hidden()
     page.go_back()
-    expect(notice).to_have_text("Airflow 3.3.2: migrating.")
+    expect(notice).to_have_text(MIGRATING)
     reason = (
         "deploying Airflow 3.3.2 failed: the migration Job failed: BackoffLimitExceeded; Airflow 2.11.2 keeps running"
     )
@@ -132,12 +134,85 @@ def test_settings_edit_resize_with_quota_preview_and_upgrade_with_confirmation(
     page.get_by_label("Upgrade to").select_option("3.3.2")
     page.get_by_role("button", name="Upgrade…").click()
     page.get_by_role("button", name="Upgrade to Airflow 3.3.2").click()
-    expect(notice).to_have_text("Airflow 3.3.2: queued.")
+    expect(notice).to_have_text(QUEUED)
     lease = _commander_takes_upgrade(server)
     assert upgrades.begin_migration(server.platform, dep_id, version="3.3.2", image=None, lease=lease)
     upgrades.finish_rollout(server.platform, dep_id, version="3.3.2", image=None, lease=lease)
     expect(card).to_be_hidden()
     expect(version).to_have_text("3.3.2")
+
+
+def test_settings_page_left_open_follows_the_upgrade_and_shows_it_at_load_without_javascript(
+    ui_server: Server, browser_page: Page
+) -> None:
+    # The Settings page's notice stayed at "queued" (and offered Cancel) until a reload while commander migrated,
+    # failed and finished; it now refreshes from the Deployment page's /live answer, as that page's Upgrade box does.
+    page, server = browser_page, ui_server
+    sign_up(page, server)
+    dep_id = _create(page, "Follow", "2.11.2")
+    page.get_by_role("link", name="Deployment settings").click()
+    notice, error = page.locator('[data-rollout-field="notice"]'), page.locator('[data-rollout-field="error"]')
+    version = page.locator('[data-rollout-field="version"]')
+    cancel, upgrade = page.get_by_role("button", name="Cancel the upgrade"), page.get_by_role("button", name="Upgrade…")
+    expect(notice).to_be_hidden()
+    page.get_by_label("Upgrade to").select_option("3.3.2")
+    upgrade.click()
+    page.get_by_role("button", name="Upgrade to Airflow 3.3.2").click()
+    page.get_by_role("link", name="Deployment settings").click()
+    expect(notice).to_have_text(QUEUED)
+    expect(cancel).to_be_visible()
+    expect(upgrade).to_be_hidden()
+
+    # Left open: commander starts the migration, the page says so and withdraws Cancel.
+    lease = _commander_takes_upgrade(server)
+    assert upgrades.begin_migration(server.platform, dep_id, version="3.3.2", image=None, lease=lease)
+    expect(notice).to_have_text(MIGRATING)
+    expect(cancel).to_be_hidden()
+    capture(page, "deployment-settings-migrating")
+
+    # Without JavaScript the page shows the state as it was at load.
+    plain = page.context.browser
+    assert plain is not None
+    context = plain.new_context(viewport={"width": 1280, "height": 860}, java_script_enabled=False)
+    try:
+        still = context.new_page()
+        still.goto(server.url("/login"))
+        still.get_by_label("Username or email").fill("ada")
+        still.get_by_label("Password").fill(PASSWORD)
+        still.get_by_role("button", name="Log in").click()
+        still.goto(server.url(f"/deployments/{dep_id}/settings"))
+        expect(still.locator('[data-rollout-field="notice"]')).to_have_text(MIGRATING)
+        expect(still.get_by_role("button", name="Cancel the upgrade")).to_be_hidden()
+        expect(still.get_by_role("button", name="Upgrade…")).to_be_hidden()
+    finally:
+        context.close()
+
+    # The migration fails: the reason shows, the notice goes, and the upgrade can be asked for again.
+    reason = (
+        "deploying Airflow 3.3.2 failed: the migration Job failed: BackoffLimitExceeded; Airflow 2.11.2 keeps running"
+    )
+    upgrades.fail_rollout(server.platform, dep_id, reason=reason, lease=lease)
+    commander_jobs.complete(server.platform, lease[0], worker_id=lease[1])
+    expect(error).to_have_text(f"Last upgrade failed: {reason}")
+    expect(notice).to_be_hidden()
+    expect(upgrade).to_be_visible()
+    expect(version).to_have_text("2.11.2")
+    capture(page, "deployment-settings-upgrade-failed")
+
+    # Asked again (from this page, still not reloaded) and done: the new version, nothing newer offered.
+    page.get_by_label("Upgrade to").select_option("3.3.2")
+    upgrade.click()
+    page.get_by_role("button", name="Upgrade to Airflow 3.3.2").click()
+    page.get_by_role("link", name="Deployment settings").click()
+    expect(notice).to_have_text(QUEUED)
+    lease = _commander_takes_upgrade(server)
+    assert upgrades.begin_migration(server.platform, dep_id, version="3.3.2", image=None, lease=lease)
+    upgrades.finish_rollout(server.platform, dep_id, version="3.3.2", image=None, lease=lease)
+    expect(version).to_have_text("3.3.2")
+    expect(notice).to_be_hidden()
+    expect(error).to_be_hidden()
+    expect(upgrade).to_be_hidden()
+    expect(page.get_by_text("No newer version is offered on this installation.")).to_be_visible()
 
 
 def test_settings_fields_are_styled_like_the_others(ui_server: Server, browser_page: Page) -> None:
@@ -160,6 +235,19 @@ def test_settings_fields_are_styled_like_the_others(ui_server: Server, browser_p
     for label in ("scheduler replicas", "Description"):
         field = page.get_by_label(label, exact=True)
         assert field.evaluate("e => getComputedStyle(e).borderTopLeftRadius") == "6px", label
+    # Each component's three boxes sit on one line, and what it allows is under its name, not under the memory box
+    # (which pushed that box up out of line with the others).
+    for component in ("scheduler", "webserver", "workers", "triggerer"):
+        replicas = box(f"{component} replicas")
+        cpu, memory = box(f"{component} CPU limit"), box(f"{component} memory limit")
+        assert abs(replicas["y"] - cpu["y"]) <= 1, (component, replicas, cpu)
+        assert abs(cpu["y"] - memory["y"]) <= 1, (component, cpu, memory)
+        hint = page.locator(f"#{component}-allowed").bounding_box()
+        name = page.get_by_role("rowheader", name=re.compile(f"^{component}")).bounding_box()
+        assert hint is not None
+        assert name is not None
+        assert hint["x"] + hint["width"] <= replicas["x"], (component, hint, replicas)
+        assert hint["y"] >= name["y"], (component, hint, name)
     capture(page, "deployment-settings-fields")
 
 

@@ -101,6 +101,9 @@ def test_every_page_fits_a_375_px_screen(server: Server, phone: Page) -> None:
     page.reload()
     expect(page.locator(".status")).to_have_text("healthy")
     _fits(page, "deployment")
+    for part in ("settings", "variables", "logs", "dag-deploy"):
+        page.goto(server.url(f"/deployments/{healthy}/{part}"))
+        _fits(page, f"deployment-{part}")
     page.goto(server.url(f"/deployments/{healthy}/delete"))
     _fits(page, "delete-deployment")
 

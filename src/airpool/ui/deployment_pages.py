@@ -18,6 +18,7 @@ from airpool.domain import errors, rollouts, sizes
 from airpool.domain.deployments import Executor
 from airpool.services import deployments, people, upgrades, variables, views
 from airpool.services.platform import Platform
+from airpool.ui import rollout_view
 from airpool.ui.framework import Ctx
 from airpool.ui.pages import Pages
 
@@ -84,7 +85,6 @@ class DeploymentPages:
             except errors.InvalidInput as exc:
                 error, preview = exc.message, None
         now = deployments.quota_preview(self.platform, ctx.user, d.id)
-        offered = [v for v in upgrades.supported_versions(self.platform) if _newer(v, d.airflow_version)]
         return ctx.render(
             "deployment_settings.html",
             status=400 if error else 200,
@@ -100,8 +100,7 @@ class DeploymentPages:
             quota_keys=QUOTA_KEYS,
             quota_now=now,
             preview=preview,
-            versions=offered,
-            can_cancel=d.rollout_phase in ("queued", "awaiting-image"),
+            rollout=rollout_view.rollout(self.platform, d),
         )
 
     def _size_form(self, ctx: Ctx, current: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
@@ -268,13 +267,6 @@ def _changed_sizes(rows: list[dict[str, str]], current: dict[str, dict[str, Any]
             raise errors.InvalidInput(f"{name} replicas {row['replicas']!r} is not a whole number") from None
         out[name] = {"replicas": replicas, "resources": {"limits": {"cpu": row["cpu"], "memory": row["memory"]}}}
     return out
-
-
-def _newer(version: str, than: str) -> bool:
-    try:
-        return rollouts.version_key(version) > rollouts.version_key(than)
-    except errors.InvalidInput:
-        return False
 
 
 def _saved(d: views.DeploymentView, executor: str) -> str:

@@ -34,7 +34,7 @@ from airpool.services import (
     workspaces,
 )
 from airpool.services.platform import Platform
-from airpool.ui import dag_pages, settings_view, templating
+from airpool.ui import dag_pages, rollout_view, settings_view, templating
 from airpool.ui.framework import Ctx
 
 #: Free namespaces up to which New Deployment shows a dropdown of all; above it, a search field with suggestions.
@@ -225,7 +225,7 @@ class Pages:
         body = {
             "deployments": [{"id": d.id, "status": d.status.value, "message": d.status_message}],
             "events": events,
-            "rollout": _rollout(d),
+            "rollout": rollout_view.rollout(self.platform, d),
         }
         return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
@@ -332,7 +332,7 @@ class Pages:
                 namespace=d.namespace, release_name=d.release_name, airflow_version=d.airflow_version
             ),
             events=[_job_event(j) for j in reversed(jobs)],
-            rollout=_rollout(d),
+            rollout=rollout_view.rollout(self.platform, d),
             history=audit.for_deployment(self.platform, ctx.user, d.id, limit=20),
             can_delete=people.deployment_abilities(self.platform, ctx.user, d.id).can_delete,
             # failed, or backing off after a temporary failure: the work can be run again now
@@ -528,22 +528,6 @@ class Pages:
             warnings=config.warnings,
             ignored_keys=config.ignored_keys,
         )
-
-
-def _rollout(d: views.DeploymentView) -> dict[str, str | None]:
-    """The Deployment page's Upgrade box and Airflow version, rendered at load and refreshed with the status (the
-    page's script sets these texts; a box with neither notice nor error is hidden)."""
-    notice = ""
-    if d.rollout_phase == "awaiting-image":
-        notice = f"Upgrade to Airflow {d.desired_airflow_version} waits for an image deploy of that version."
-    elif d.rollout_phase:
-        notice = f"{d.desired_image or f'Airflow {d.desired_airflow_version}'}: {d.rollout_phase}."
-    return {
-        "notice": notice,
-        "error": f"Last upgrade failed: {d.rollout_error}" if d.rollout_error else "",
-        "airflow_version": d.airflow_version,
-        "image": d.image,
-    }
 
 
 def _job_event(job: views.JobView) -> dict[str, object]:

@@ -5,7 +5,8 @@
 // 2. Status cells under a data-poll element refresh every few seconds while the page is visible; a Deployment
 //    the answer no longer lists has been removed for good. On a Deployment's page commander's messages refresh
 //    too, and the notices shown at load (what had just happened) go once the status moves on; so does the Upgrade
-//    box (a pending upgrade's phase, the last one's failure) and the Airflow version it runs.
+//    box (a pending upgrade's phase, the last one's failure) and the Airflow version it runs. Its Settings page
+//    polls the same answer for its Airflow version section (notice, failure, Cancel or Upgrade, versions offered).
 (function () {
   "use strict";
 
@@ -69,15 +70,18 @@
     if (none) { none.hidden = list.length > 0; }
   }
 
+  // The upgrade's parts, on the Deployment page (its Upgrade box, hidden with neither notice nor error) and on its
+  // Settings page (the Airflow version section): texts, the version it runs, what may be done now (elements whose
+  // data-rollout-when is among r.actions show) and the versions offered.
   function rollout(r) {
-    var card = document.querySelector("[data-rollout-card]");
-    if (!card) { return; }
     ["notice", "error"].forEach(function (name) {
-      var line = card.querySelector('[data-rollout-field="' + name + '"]');
-      if (line.textContent !== r[name]) { line.textContent = r[name]; }
-      line.hidden = !r[name];
+      document.querySelectorAll('[data-rollout-field="' + name + '"]').forEach(function (line) {
+        if (line.textContent !== r[name]) { line.textContent = r[name]; }
+        line.hidden = !r[name];
+      });
     });
-    card.hidden = !(r.notice || r.error);
+    var card = document.querySelector("[data-rollout-card]");
+    if (card) { card.hidden = !(r.notice || r.error); }
     var version = document.querySelector('[data-rollout-field="version"]');
     var shown = r.airflow_version + (r.image ? " (image " + r.image + ")" : "");
     if (version && version.textContent !== shown) {
@@ -88,6 +92,21 @@
         ref.textContent = r.image;
         version.append(" (image ", ref, ")");
       }
+    }
+    document.querySelectorAll("[data-rollout-when]").forEach(function (part) {
+      part.hidden = r.actions.indexOf(part.getAttribute("data-rollout-when")) < 0;
+    });
+    var offered = document.querySelector("[data-rollout-offered]");
+    var have = offered ? Array.prototype.map.call(offered.options, function (o) { return o.value; }) : [];
+    if (offered && have.join(" ") !== r.offered.join(" ")) {
+      var chosen = offered.value;
+      offered.replaceChildren.apply(offered, r.offered.map(function (v) {
+        var option = document.createElement("option");
+        option.value = v;
+        option.textContent = "Airflow " + v;
+        return option;
+      }));
+      if (r.offered.indexOf(chosen) >= 0) { offered.value = chosen; }
     }
   }
 
