@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import statistics
@@ -49,6 +50,28 @@ class Result:
     p99_ms: float
     per_second: float
     errors: int
+    #: CPU time the server's processes spent per request (user + system): unlike throughput on a 2-core machine
+    #: that also runs PostgreSQL and the load generator, it barely moves when the machine is busy.
+    cpu_ms: float = 0.0
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` and its living descendants (``serve --workers``' processes), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    with contextlib.suppress(OSError):
+        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+            with contextlib.suppress(OSError):
+                total += _cpu_seconds(int(child))
+    return total
+
+
+def _run(pid: int, base: str, token: str, **load: Any) -> Result:
+    """``_load`` against the server ``pid``, with the server's CPU per request."""
+    before = _cpu_seconds(pid)
+    result = asyncio.run(_load(base, token, **load))
+    spent = _cpu_seconds(pid) - before
+    return dataclasses.replace(result, cpu_ms=spent * 1000 / load["count"])
 
 
 async def _load(base: str, token: str, *, query: str, variables: Any, count: int, concurrency: int) -> Result:
@@ -120,8 +143,8 @@ def _values(directory: Path, names: int) -> Path:
 
 
 @contextlib.contextmanager
-def _bare() -> Iterator[str]:
-    """``bench/bare_app.py`` under uvicorn in its own process; yields its base URL."""
+def _bare() -> Iterator[tuple[str, int]]:
+    """``bench/bare_app.py`` under uvicorn in its own process; yields its base URL and process id."""
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "bench.bare_app:app", "--port", str(port), "--log-level", "warning"],
@@ -139,15 +162,15 @@ def _bare() -> Iterator[str]:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
-        yield base
+        yield base, proc.pid
     finally:
         proc.terminate()
         proc.wait(30)
 
 
 @contextlib.contextmanager
-def _server(directory: Path, url: str, names: int, *, workers: int = 1) -> Iterator[tuple[str, str, str]]:
-    """A migrated database and a serve process with a pool of ``names``; yields (base URL, token, workspace)."""
+def _server(directory: Path, url: str, names: int, *, workers: int = 1) -> Iterator[tuple[str, str, str, int]]:
+    """A migrated database and a serve process with a pool of ``names``; yields (base URL, token, workspace, pid)."""
     schema.upgrade(url)
     env = {"AIRPOOL_ADMIN_USERNAME": "bench", "AIRPOOL_ADMIN_PASSWORD": PASSWORD}
     extra = ("--workers", str(workers)) if workers > 1 else ()
@@ -156,7 +179,7 @@ def _server(directory: Path, url: str, names: int, *, workers: int = 1) -> Itera
         admin = GraphQL(base).login("bench")
         workspace = admin.data("{ workspaces { id } }")["workspaces"][0]["id"]
         assert admin.token is not None
-        yield base, admin.token, workspace
+        yield base, admin.token, workspace, served.proc.pid
 
 
 def _row(name: str, c: int, create: Result, base: Result) -> str:
@@ -168,38 +191,52 @@ def _row(name: str, c: int, create: Result, base: Result) -> str:
     )
 
 
+def _cpu_row(create: Result, base: Result) -> str:
+    return (
+        f"{'':<15}server CPU per request: create {create.cpu_ms:.2f} ms, appConfig {base.cpu_ms:.2f} ms"
+        f" (appConfig/create {base.cpu_ms / create.cpu_ms:.2f})"
+    )
+
+
 def _create_bench(
-    name: str, url: str, directory: Path, plan: list[tuple[int, int]], *, bare: str | None = None, workers: int = 1
+    name: str,
+    url: str,
+    directory: Path,
+    plan: list[tuple[int, int]],
+    *,
+    bare: tuple[str, int] | None = None,
+    workers: int = 1,
 ) -> dict[int, Result]:
     total = sum(count for _, count in plan)
     creates: dict[int, Result] = {}
-    with _server(directory, url, total, workers=workers) as (base, token, workspace):
+    with _server(directory, url, total, workers=workers) as (base, token, workspace, pid):
         for concurrency, count in plan:
-            base_result = asyncio.run(
-                _load(base, token, query=APP_CONFIG, variables={}, count=count, concurrency=concurrency)
-            )
+            base_result = _run(pid, base, token, query=APP_CONFIG, variables={}, count=count, concurrency=concurrency)
             if bare is not None:
-                floor = asyncio.run(
-                    _load(bare, token, query=APP_CONFIG, variables={}, count=count, concurrency=concurrency)
+                bare_base, bare_pid = bare
+                floor = _run(
+                    bare_pid, bare_base, token, query=APP_CONFIG, variables={}, count=count, concurrency=concurrency
                 )
                 print(
                     f"{'bare':<11}{concurrency:>4}  appConfig {base_result.per_second:7.1f}/s p50 "
                     f"{base_result.p50_ms:6.1f} ms | bare endpoint {floor.per_second:7.1f}/s p50 {floor.p50_ms:6.1f} ms"
-                    f" | ratio appConfig/bare throughput {base_result.per_second / floor.per_second:.2f}",
+                    f" | ratio appConfig/bare throughput {base_result.per_second / floor.per_second:.2f}"
+                    f" | server CPU per request {base_result.cpu_ms:.2f} ms vs {floor.cpu_ms:.2f} ms"
+                    f" (bare/appConfig {floor.cpu_ms / base_result.cpu_ms:.2f})",
                     flush=True,
                 )
-            create = asyncio.run(
-                _load(
-                    base,
-                    token,
-                    query=CREATE,
-                    variables=lambda i, c=concurrency: {"label": f"bench {c}-{i}", "ws": workspace},
-                    count=count,
-                    concurrency=concurrency,
-                )
+            create = _run(
+                pid,
+                base,
+                token,
+                query=CREATE,
+                variables=lambda i, c=concurrency: {"label": f"bench {c}-{i}", "ws": workspace},
+                count=count,
+                concurrency=concurrency,
             )
             creates[concurrency] = create
             print(_row(name, concurrency, create, base_result), flush=True)
+            print(_cpu_row(create, base_result), flush=True)
             print(
                 f"{'':<15}create/appConfig throughput {create.per_second / base_result.per_second:.2f}  "
                 f"p99/p50 {create.p99_ms / create.p50_ms:.1f}",
@@ -209,7 +246,7 @@ def _create_bench(
 
 
 def _available_bench(url: str, directory: Path, names: int, count: int) -> None:
-    with _server(directory, url, names) as (base, token, _):
+    with _server(directory, url, names) as (base, token, _, _pid):
         listed = httpx.post(f"{base}/v1", json={"query": AVAILABLE}, headers={"authorization": token}, timeout=60)
         assert len(listed.json()["data"]["availableNamespaces"]) == names
         base_result = asyncio.run(_load(base, token, query=APP_CONFIG, variables={}, count=count, concurrency=1))
@@ -234,7 +271,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer requests (a smoke run)")
     args = parser.parse_args()
-    plan = [(1, 30), (16, 160), (64, 320)] if not args.quick else [(1, 10), (16, 32), (64, 64)]
+    plan = [(1, 100), (16, 800), (64, 800)] if not args.quick else [(1, 10), (16, 32), (64, 64)]
     one, five, _ = os.getloadavg()
     print(f"cpus: {os.cpu_count()}  load average {one:.1f} / {five:.1f}  plan (concurrency, requests): {plan}")
     with tempfile.TemporaryDirectory(prefix="airpool-bench-") as tmp, _bare() as bare:
@@ -246,7 +283,8 @@ def main() -> None:
             c = plan[1][0]
             print(
                 f"serve --workers 2 on PostgreSQL, concurrency {c}: {two[c].per_second:.1f} creates/s | one process "
-                f"{single[c].per_second:.1f}/s | scaling {two[c].per_second / single[c].per_second:.2f}x",
+                f"{single[c].per_second:.1f}/s | scaling {two[c].per_second / single[c].per_second:.2f}x | server CPU "
+                f"per create {two[c].cpu_ms:.2f} ms in two processes, {single[c].cpu_ms:.2f} ms in one",
                 flush=True,
             )
         _available_bench(f"sqlite:///{directory / 'ns.db'}", directory, 10_000, 30 if not args.quick else 10)
