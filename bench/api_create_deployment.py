@@ -53,6 +53,8 @@ class Result:
     #: CPU time the server's processes spent per request (user + system): unlike throughput on a 2-core machine
     #: that also runs PostgreSQL and the load generator, it barely moves when the machine is busy.
     cpu_ms: float = 0.0
+    #: Cores the whole machine kept busy meanwhile (server, PostgreSQL, load generator, anything else running).
+    busy_cores: float = 0.0
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -66,12 +68,23 @@ def _cpu_seconds(pid: int) -> float:
     return total
 
 
+def _machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, from /proc/stat (idle and iowait count as not busy)."""
+    ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    clock = os.sysconf("SC_CLK_TCK")
+    return (sum(ticks) - ticks[3] - ticks[4]) / clock, sum(ticks) / clock
+
+
 def _run(pid: int, base: str, token: str, **load: Any) -> Result:
-    """``_load`` against the server ``pid``, with the server's CPU per request."""
-    before = _cpu_seconds(pid)
+    """``_load`` against the server ``pid``, with the server's CPU per request and the machine's busy cores."""
+    before, (busy_before, _) = _cpu_seconds(pid), _machine_busy()
+    began = time.perf_counter()
     result = asyncio.run(_load(base, token, **load))
-    spent = _cpu_seconds(pid) - before
-    return dataclasses.replace(result, cpu_ms=spent * 1000 / load["count"])
+    took = time.perf_counter() - began
+    spent, (busy_after, _) = _cpu_seconds(pid) - before, _machine_busy()
+    return dataclasses.replace(
+        result, cpu_ms=spent * 1000 / load["count"], busy_cores=(busy_after - busy_before) / took
+    )
 
 
 async def _load(base: str, token: str, *, query: str, variables: Any, count: int, concurrency: int) -> Result:
@@ -284,7 +297,8 @@ def main() -> None:
             print(
                 f"serve --workers 2 on PostgreSQL, concurrency {c}: {two[c].per_second:.1f} creates/s | one process "
                 f"{single[c].per_second:.1f}/s | scaling {two[c].per_second / single[c].per_second:.2f}x | server CPU "
-                f"per create {two[c].cpu_ms:.2f} ms in two processes, {single[c].cpu_ms:.2f} ms in one",
+                f"per create {two[c].cpu_ms:.2f} ms in two processes, {single[c].cpu_ms:.2f} ms in one | machine busy "
+                f"{two[c].busy_cores:.2f} of {os.cpu_count()} cores with two, {single[c].busy_cores:.2f} with one",
                 flush=True,
             )
         _available_bench(f"sqlite:///{directory / 'ns.db'}", directory, 10_000, 30 if not args.quick else 10)
