@@ -10,6 +10,7 @@ would (CRI format). The path is user -> server -> commander (its own identity, `
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -280,7 +281,15 @@ def test_the_airpool_cli_shows_searches_and_follows_logs_and_stops_cleanly_on_ct
     found = airpool_cli.run(config, "deployment", "logs", "workers", running.release, "-s", f"{marker} warning")
     assert found.out.splitlines() == [f"{marker} WARNING slow"]
     nothing = airpool_cli.run(config, "deployment", "logs", "triggerer", running.release, "-s", "no such text anywhere")
-    assert (nothing.code, nothing.out, nothing.err.strip()) == (0, "", "No log lines match.")
+    assert (nothing.code, nothing.out) == (0, ""), nothing
+    # It said only "No log lines match.": on fake nodes, say where the lines are and why there are none.
+    said = " ".join(nothing.err.split())
+    assert said.startswith(
+        "No log lines match. Why: the triggerer pods run on simulated nodes (kwok's fake nodes of the dev cluster), "
+        "where no Airflow process runs, so nothing writes log lines: every fake container's log is one file of the "
+        "dev cluster, .airpool/devcluster/fake-pod-logs/containers.log by default"
+    ), nothing
+    assert re.search(r"On the dev cluster's real node \(`\S*airpool dev up --nodes real`\) Airflow runs and logs", said)
 
     bad_since = airpool_cli.run(config, "deployment", "logs", "scheduler", running.release, "--since", "ten")
     assert bad_since.code == 2
@@ -348,6 +357,11 @@ def test_the_ui_logs_page_searches_without_javascript_and_tails_live_with_it(run
     assert response is not None
     assert response.status == 400
     expect(page.get_by_role("alert")).to_contain_text("since 'ten' is not a duration")
+    # nothing found: the page says why (fake nodes run no Airflow)
+    page.goto(f"{running.base}/deployments/{running.deployment_id}/logs?component=triggerer&search=no+such+text+here")
+    expect(page.locator("[data-log-state]")).to_contain_text(
+        "No log lines match. Why: the triggerer pods run on simulated nodes (kwok's fake nodes of the dev cluster)"
+    )
     page.context.close()
 
     # With JavaScript: live tail appends a line as it is written, Pause stops it.
@@ -408,3 +422,43 @@ def test_live_tails_end_cleanly_and_at_once_when_the_server_stops(
         output = second.output()
         assert "graceful shutdown exceeded" not in output, output
         print(f"serve stopped {took:.1f} s after SIGTERM with two live tails open")
+
+
+ABSENCE = (
+    'query($id: Uuid!, $ref: String!) { logsAbsence(deploymentUuid: $id, component: "triggerer") { kind reason } '
+    "deployment(where: {id: $ref}) { namespace } }"
+)
+
+
+def test_the_airpool_cli_says_why_a_component_has_no_lines_and_what_to_run_next(
+    running: Running, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # With no triggerer pod at all (scaled to 0), "No log lines." gave no pointer.
+    config = airpool_cli.login(
+        tmp_path_factory.mktemp("cli") / "config.yaml", running.base, username="admin", password=PASSWORD
+    )
+
+    def absence() -> dict[str, Any]:
+        ids = {"id": running.deployment_id, "ref": running.deployment_id}
+        return running.admin.data(ABSENCE, ids)  # type: ignore[no-any-return]
+
+    try:
+        scaled = airpool_cli.run(config, "deployment", "update", running.release, "--replicas", "triggerer=0")
+        assert scaled.code == 0, scaled
+        wait_until(lambda: absence()["logsAbsence"]["kind"] == "no-pod", timeout=180, what="no triggerer pod")
+        namespace = absence()["deployment"]["namespace"]
+        shown = airpool_cli.run(config, "deployment", "logs", "triggerer", running.release)
+        assert (shown.code, shown.out) == (0, ""), shown
+        said = " ".join(shown.err.split())
+        assert said.startswith(
+            f"No log lines. Why: no triggerer pod exists in namespace {namespace}: commander has not started it yet, "
+            "or the Deployment runs none."
+        ), shown
+        assert re.search(
+            rf"Next: `\S*airpool deployment jobs {running.release}` shows what commander is doing with the "
+            r"Deployment\.$",
+            said,
+        ), shown
+    finally:
+        assert airpool_cli.run(config, "deployment", "update", running.release, "--replicas", "triggerer=1").code == 0
+        wait_until(lambda: absence()["logsAbsence"]["kind"] == "simulated", timeout=180, what="the triggerer back")

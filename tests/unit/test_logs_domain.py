@@ -90,3 +90,43 @@ def test_kubelet_lines_split_into_time_and_text() -> None:
     )
     assert podlogs.split_timestamp("2026-11-30T10:00:01Z ") == (datetime(2026, 11, 30, 10, 0, 1, tzinfo=UTC), "")
     assert podlogs.split_timestamp("no timestamp here") is None
+
+
+def _pod(name: str, *, started: bool = True, simulated: bool = False, waiting: str = "") -> logs.PodLog:
+    return logs.PodLog(
+        pod=name,
+        container="c",
+        phase="Running" if started else "Pending",
+        started=started,
+        simulated=simulated,
+        waiting=waiting,
+    )
+
+
+def test_why_no_lines_names_the_case_a_user_is_in() -> None:
+    def why(pods: list[logs.PodLog], component: str = "scheduler", **kw: object) -> tuple[str, str]:
+        args: dict[str, object] = {"namespace": "pool-a", "executor": "CeleryExecutor", "filtered": False, **kw}
+        return logs.why_no_lines(pods, component=component, **args)  # type: ignore[arg-type]
+
+    assert why([])[0] == logs.NO_POD
+    kind, reason = why([], "worker", executor="KubernetesExecutor")
+    assert kind == logs.NO_POD
+    assert "the KubernetesExecutor starts one per task" in reason
+    kind, reason = why([_pod("w-1", started=False, waiting="ImagePullBackOff"), _pod("w-2", started=False)], "worker")
+    assert (kind, reason) == (
+        logs.NOT_STARTED,
+        "the workers pod w-1 (and 1 more) is not running yet (ImagePullBackOff), so it has logged nothing yet",
+    )
+    kind, reason = why([_pod("s-1", simulated=True), _pod("s-2", started=False)])
+    assert kind == logs.SIMULATED
+    assert logs.FAKE_LOG_FILE in reason
+    assert "`airpool dev up --nodes real`" in reason
+    assert why([_pod("s-1", simulated=True)], filtered=True)[0] == logs.SIMULATED  # a search cannot help there
+    assert why([_pod("s-1")], filtered=True) == (
+        logs.FILTERED,
+        "its pods run (s-1), but none of their lines matches the search and time asked for",
+    )
+    assert why([_pod(f"s-{i}") for i in range(5)]) == (
+        logs.QUIET,
+        "the scheduler has logged nothing yet (running: s-0, s-1, s-2 and 2 more)",
+    )

@@ -34,6 +34,13 @@ subscription Log($deploymentUuid: Uuid!, $component: String, $timestamp: DateTim
   }
 }"""
 
+WHY = """
+query LogsAbsence($deploymentUuid: Uuid!, $component: String, $timestamp: DateTime, $search: String) {
+  logsAbsence(deploymentUuid: $deploymentUuid, component: $component, timestamp: $timestamp, search: $search) {
+    kind reason
+  }
+}"""
+
 #: Lines shown without --limit, and before following when no --since is given.
 SHOWN = 100
 FOLLOW_BACKLOG = 20
@@ -122,9 +129,31 @@ def logs(
             if not lines:
                 where = " in that time" if since else ""
                 typer.echo(f"No log lines{' match' if search else ''}{where}.", err=True)
+                _why_none(current, variables, component=component, deployment=deployment)
             return
         start = lines[-1]["timestamp"] if lines else datetime.now(UTC).isoformat()
     _follow(current, {**variables, "timestamp": start}, timestamps=timestamps)
+
+
+def _why_none(current: session.Session, variables: dict[str, Any], *, component: str, deployment: str) -> None:
+    """Say why there are no lines (commander looks at the component's pods) and what to run next. An older server
+    or no commander to ask: the plain "No log lines." stands."""
+    try:
+        why = current.api.execute(WHY, variables)["logsAbsence"]
+    except AirpoolError:
+        return
+    typer.echo(hints.rewrite(f"Why: {why['reason']}."), err=True)
+    logs_again = f"deployment logs {shlex.quote(component)} {shlex.quote(deployment)}"
+    follow = f"`{hints.command(logs_again + ' -f')}`"
+    jobs = f"`{hints.command(f'deployment jobs {shlex.quote(deployment)}')}`"
+    then = {
+        log_rules.NO_POD: f"{jobs} shows what commander is doing with the Deployment",
+        log_rules.NOT_STARTED: f"{follow} shows its first lines as they come; {jobs} shows commander's work",
+        log_rules.QUIET: f"{follow} shows new lines as they come",
+        log_rules.FILTERED: f"`{hints.command(logs_again)}` (no --search or --since) shows its newest lines",
+    }.get(why["kind"])
+    if then:
+        typer.echo(f"Next: {then}.", err=True)
 
 
 def _follow(current: session.Session, variables: dict[str, Any], *, timestamps: bool) -> None:

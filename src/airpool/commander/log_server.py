@@ -3,8 +3,10 @@
 ``GET /logs?deployment=<id>&component=<label>[&since=<ISO time>][&search=<text>][&limit=<n>][&follow=1]`` with
 ``Authorization: Bearer <secret>`` answers newline-delimited JSON, one object per log line (``services.logs``
 documents the fields); with ``follow=1`` the answer streams until the client goes away, with an empty line every
-``KEEPALIVE_SECONDS`` so a dead peer is noticed. Errors are JSON ``{"error": ...}``: 400 for a bad request, 401
-without the secret, 404 for an unknown Deployment, 503 when Kubernetes refused or did not answer.
+``KEEPALIVE_SECONDS`` so a dead peer is noticed. ``GET /logs/pods?deployment=<id>&component=<label>`` answers
+``{"pods": [...]}``: the component's pods and whether each has a log (``domain.logs.PodLog``), from which a server
+says why there are no lines. Errors are JSON ``{"error": ...}``: 400 for a bad request, 401 without the secret, 404
+for an unknown Deployment, 503 when Kubernetes refused or did not answer.
 
 The endpoint decides nothing about users: the server has already checked the caller may read the Deployment; the
 secret (random per process, recorded in the database with the URL by ``services.logs.register``) keeps anyone
@@ -16,6 +18,7 @@ follow holds a thread per followed container anyway.
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import json
 import logging
@@ -36,7 +39,7 @@ from lightkube import ApiError, Client
 from airpool.commander import logs as kube_logs
 from airpool.domain import logs as domain_logs
 from airpool.domain.errors import AirpoolError, InvalidInput, NotFound
-from airpool.domain.logs import LogLine
+from airpool.domain.logs import LogLine, PodLog
 from airpool.kube import podlogs
 from airpool.services import logs as logs_service
 from airpool.services.platform import Platform
@@ -90,8 +93,8 @@ class _Handler(BaseHTTPRequestHandler):
         if url.path == "/healthz":
             self._error(200, "ok")
             return
-        if url.path != "/logs":
-            self._error(404, f"no such path {url.path!r}; commander serves /logs")
+        if url.path not in ("/logs", "/logs/pods"):
+            self._error(404, f"no such path {url.path!r}; commander serves /logs and /logs/pods")
             return
         given = self.headers.get(logs_service.SECRET_HEADER, "")
         if not hmac.compare_digest(given.encode(), f"Bearer {self.server.secret}".encode()):
@@ -107,7 +110,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(400, exc.message)
             return
         try:
-            if params.get("follow") == "1":
+            if url.path == "/logs/pods":
+                self._send_pods(kube_logs.pods(self.server.client, where))
+            elif params.get("follow") == "1":
                 self._follow(where, since=since, search=search)
             else:
                 lines = kube_logs.read(self.server.client, where, since=since, search=search, limit=limit)
@@ -148,6 +153,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("content-type", "application/x-ndjson")
         self.send_header("cache-control", "no-store")
         self.end_headers()
+
+    def _send_pods(self, pods: list[PodLog]) -> None:
+        body = json.dumps({"pods": [dataclasses.asdict(p) for p in pods]}).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def _send_lines(self, lines: list[LogLine]) -> None:
         self._start()

@@ -29,7 +29,7 @@ import httpx2
 from lightkube import ApiError, Client
 from lightkube.resources.core_v1 import Pod
 
-from airpool.domain.logs import LogLine
+from airpool.domain.logs import LogLine, PodLog
 from airpool.kube import podlogs
 from airpool.manifests.airflow import common
 
@@ -54,8 +54,8 @@ class Where:
     component: str
 
 
-def targets(client: Client, where: Where) -> list[Target]:
-    """The containers to read, skipping pods whose container has not started yet (no log to read)."""
+def pods(client: Client, where: Where) -> list[PodLog]:
+    """The component's pods and whether each has a log to read (by name)."""
     selector: dict[str, Any] = {common.DEPLOYMENT_LABEL: where.deployment_id, common.COMPONENT_LABEL: where.component}
     out = []
     for pod in client.list(Pod, namespace=where.namespace, labels=selector):
@@ -65,12 +65,28 @@ def targets(client: Client, where: Where) -> list[Target]:
             continue
         container = next((c for c in (where.component, "base") if c in containers), containers[0])
         statuses = {s.name: s for s in (pod.status.containerStatuses or [])} if pod.status else {}
-        state = statuses[container].state if container in statuses else None
+        status = statuses.get(container)
+        state = status.state if status is not None else None
         started = state is not None and (state.running is not None or state.terminated is not None)
-        restarted = container in statuses and (statuses[container].restartCount or 0) > 0
-        if started or restarted:
-            out.append(Target(pod=name, container=container))
-    return sorted(out, key=lambda t: t.pod)
+        restarted = status is not None and (status.restartCount or 0) > 0
+        waiting = state.waiting.reason if state is not None and state.waiting is not None else None
+        out.append(
+            PodLog(
+                pod=name,
+                container=container,
+                phase=(pod.status.phase if pod.status else None) or "Pending",
+                started=started or restarted,
+                # a kubelet names the container it started (containerd://...); kwok's fake nodes name none
+                simulated=(started or restarted) and not (status is not None and status.containerID),
+                waiting=waiting or "",
+            )
+        )
+    return sorted(out, key=lambda p: p.pod)
+
+
+def targets(client: Client, where: Where) -> list[Target]:
+    """The containers to read, skipping pods whose container has not started yet (no log to read)."""
+    return [Target(pod=p.pod, container=p.container) for p in pods(client, where) if p.started]
 
 
 def _line(where: Where, target: Target, raw: str) -> LogLine | None:

@@ -174,3 +174,63 @@ class LogLine:
     pod: str
     container: str
     message: str
+
+
+@dataclass(frozen=True)
+class PodLog:
+    """Whether one pod of a component has a log to read, as commander finds it."""
+
+    pod: str
+    #: The container whose log is the component's.
+    container: str
+    #: Pending, Running, Succeeded, Failed.
+    phase: str
+    #: Its container has started (or restarted): the node has a log for it.
+    started: bool
+    #: Started, yet no container runtime reported a container: a node that runs no containers (kwok's fake nodes).
+    simulated: bool
+    #: Why its container waits (ContainerCreating, ImagePullBackOff, CrashLoopBackOff), else "".
+    waiting: str = ""
+
+
+#: The kinds of ``why_no_lines``' answer, for a caller that adds what to do next.
+NO_POD, NOT_STARTED, SIMULATED, QUIET, FILTERED = "no-pod", "not-started", "simulated", "quiet", "filtered"
+
+#: Where the dev cluster's fake nodes keep the one log file of every fake container (``airpool dev``'s data dir).
+FAKE_LOG_FILE = ".airpool/devcluster/fake-pod-logs/containers.log"
+
+
+def why_no_lines(
+    pods: list[PodLog], *, component: str, namespace: str, executor: Executor | str, filtered: bool
+) -> tuple[str, str]:
+    """Why a read of ``component`` found no lines, in a user's words: ``(kind, reason)``."""
+    name = named(component)
+    if not pods:
+        if component == "worker" and Executor(executor) is Executor.KUBERNETES:
+            return NO_POD, (
+                f"no task pod runs in namespace {namespace} now: the KubernetesExecutor starts one per task and "
+                "removes it when the task ends (finished tasks' logs are in the Airflow UI)"
+            )
+        return NO_POD, (
+            f"no {name} pod exists in namespace {namespace}: commander has not started it yet, or the Deployment "
+            "runs none"
+        )
+    started = [p for p in pods if p.started]
+    if not started:
+        first = pods[0]
+        others = f" (and {len(pods) - 1} more)" if len(pods) > 1 else ""
+        return NOT_STARTED, (
+            f"the {name} pod {first.pod}{others} is not running yet ({first.waiting or first.phase}), so it has "
+            "logged nothing yet"
+        )
+    if all(p.simulated for p in started):
+        return SIMULATED, (
+            f"the {name} pods run on simulated nodes (kwok's fake nodes of the dev cluster), where no Airflow "
+            "process runs, so nothing writes log lines: every fake container's log is one file of the dev cluster, "
+            f"{FAKE_LOG_FILE} by default, and shows what is appended to it. On the dev cluster's real node "
+            "(`airpool dev up --nodes real`) Airflow runs and logs"
+        )
+    running = ", ".join(p.pod for p in started[:3]) + (f" and {len(started) - 3} more" if len(started) > 3 else "")
+    if filtered:
+        return FILTERED, f"its pods run ({running}), but none of their lines matches the search and time asked for"
+    return QUIET, f"the {name} has logged nothing yet (running: {running})"

@@ -205,7 +205,7 @@ def _refusal(response: httpx.Response) -> str:
 
 
 @contextlib.contextmanager
-def _ask(platform: Platform, query: LogQuery, *, follow: bool) -> Iterator[httpx.Response]:
+def _ask(platform: Platform, query: LogQuery, *, follow: bool, path: str = "/logs") -> Iterator[httpx.Response]:
     """The first registered commander that answers; its streaming response (closed when the block ends)."""
     import httpx
 
@@ -218,7 +218,7 @@ def _ask(platform: Platform, query: LogQuery, *, follow: bool) -> Iterator[httpx
         for url, secret in endpoints:
             request = client.build_request(
                 "GET",
-                f"{url.rstrip('/')}/logs",
+                f"{url.rstrip('/')}{path}",
                 params=query.params(follow=follow),
                 headers={SECRET_HEADER: f"Bearer {secret}"},
             )
@@ -248,6 +248,30 @@ def read(platform: Platform, query: LogQuery) -> list[LogLine]:
             return [parse_line(json.loads(raw)) for raw in response.iter_lines() if raw.strip()]
     except httpx.HTTPError as exc:
         raise LogsUnavailable(f"commander stopped answering while sending the logs: {exc}") from None
+
+
+def why_none(platform: Platform, query: LogQuery) -> tuple[str, str]:
+    """Why ``read`` found no lines, from what commander finds of the component's pods: ``(kind, reason)``
+    (``domain.logs.why_no_lines``). The same access as ``read``: ``query`` comes from ``check``."""
+    import httpx
+
+    try:
+        with _ask(platform, query, follow=False, path="/logs/pods") as response:
+            found = [domain_logs.PodLog(**pod) for pod in json.loads(response.read())["pods"]]
+    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+        raise LogsUnavailable(f"commander could not say why there are no lines: {exc}") from None
+    with platform.db.read() as s:
+        dep = s.get(models.Deployment, query.deployment_id)
+        if dep is None:
+            raise access.deployment_not_found(query.deployment_id)
+        namespace, executor = dep.namespace, dep.executor
+    return domain_logs.why_no_lines(
+        found,
+        component=query.component,
+        namespace=namespace,
+        executor=executor,
+        filtered=query.since is not None or query.search is not None,
+    )
 
 
 class LogStream:

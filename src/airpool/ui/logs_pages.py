@@ -61,7 +61,7 @@ class LogsPages:
         component = params.get("component") or have[0]
         search = params.get("search", "")
         window = params.get("since", "")
-        error, lines, since = None, [], None
+        error, lines, since, why = None, [], None, ""
         status = 200
         try:
             if window:
@@ -71,6 +71,8 @@ class LogsPages:
             )
             component = checked.component  # Houston's ``webserver`` is the API server's label on Airflow 3
             lines = [_line(line) for line in logs.read(self.platform, checked)]
+            if not lines:
+                why = self._why_none(checked)
         except InvalidInput as exc:
             error, status = exc.message, 400
         except AirpoolError as exc:
@@ -88,9 +90,17 @@ class LogsPages:
             window=window,
             windows=WINDOWS if any(w == window for w, _ in WINDOWS) else (*WINDOWS, (window, window)),
             lines=lines,
+            why=why,
             shown=SHOWN,
             error=error,
         )
+
+    def _why_none(self, checked: logs.LogQuery) -> str:
+        """Why there are no lines (no pod yet, not started, fake nodes, nothing logged); "" if commander cannot say."""
+        try:
+            return logs.why_none(self.platform, checked)[1]
+        except AirpoolError:
+            return ""
 
     async def stream(self, request: Request) -> Response:
         """Server-Sent Events: ``line`` events (JSON), ``failure`` (a message, then the stream ends), comments as

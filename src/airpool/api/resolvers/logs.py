@@ -54,6 +54,23 @@ def resolve_logs(
     return [shape(line, release=checked.release_name) for line in logs.read(platform(info), checked)]
 
 
+@query.field("logsAbsence")
+def resolve_logs_absence(
+    _: Any,
+    info: Info,
+    *,
+    deployment_uuid: str,
+    component: str | None = None,
+    timestamp: datetime | None = None,
+    search: str | None = None,
+) -> dict[str, str]:
+    checked = logs.check(
+        platform(info), caller(info), deployment_uuid, component=component, since=timestamp, search=search
+    )
+    kind, reason = logs.why_none(platform(info), checked)
+    return {"kind": kind, "reason": reason}
+
+
 async def source_log(
     _: Any,
     info: Info,
