@@ -12,7 +12,7 @@ import pytest
 
 from airpool.api import schema
 from airpool.api.context import AppState
-from airpool.api.graphql_http import GraphQLEndpoint
+from airpool.api.graphql_http import INLINE_TEXTS, GraphQLEndpoint
 from airpool.store import engine
 
 
@@ -43,6 +43,14 @@ def test_only_operations_of_configuration_fields_run_on_the_event_loop(
     endpoint: GraphQLEndpoint, query: str, inline: bool
 ) -> None:
     assert endpoint._prepare(query).inline is inline
+    # Remembered for the event loop only once prepared (in a worker thread): the loop never parses a new text.
+    assert (query in endpoint._inline_texts) is inline
+
+
+def test_the_texts_remembered_as_inline_stay_bounded(endpoint: GraphQLEndpoint) -> None:
+    for i in range(200):
+        endpoint._prepare("{ appConfig { version } }" + " " * i)
+    assert 0 < len(endpoint._inline_texts) <= INLINE_TEXTS
 
 
 def test_the_watchdog_shuts_a_connection_at_a_deadline_shorter_than_its_look_interval() -> None:

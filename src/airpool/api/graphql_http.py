@@ -7,8 +7,8 @@ The services are synchronous (SQLAlchemy), so a whole operation runs in a worker
 one thread hop per request, plain functions as resolvers, and the event loop stays free for other requests. The
 hop goes through a ``concurrent.futures`` pool of this endpoint's own (about 35 microseconds of CPU, against about
 80 for ``anyio.to_thread``). An operation whose root fields all read only the process's configuration
-(``schema.NON_BLOCKING``: ``appConfig``, the astro CLI's first request of every command) runs on the event loop:
-nothing in it can block, so the hop would cost more than the work.
+(``schema.NON_BLOCKING``: ``appConfig``, the astro CLI's first request of every command) runs on the event loop
+once its text has been prepared in a thread: nothing in it can block, so the hop would cost more than the work.
 
 Clients send the same few query texts again and again (the CLI's are constants), so parsing and validation are
 done once per distinct text and remembered (bounded LRU; only texts up to ``CACHED_QUERY_CHARS``). A validated
@@ -58,6 +58,8 @@ MAX_BODY_BYTES = 1_000_000
 CACHED_QUERY_CHARS = 20_000
 #: Operations run at once in worker threads (as many as ``anyio.to_thread``'s default); more wait their turn.
 THREADS = 40
+#: Query texts remembered as runnable on the event loop (cleared when full).
+INLINE_TEXTS = 64
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,8 @@ class GraphQLEndpoint:
         self.debug = debug
         self._prepared = functools.lru_cache(maxsize=512)(self._prepare)
         self._threads = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="airpool-graphql")
+        #: Query texts prepared (in a worker thread) and found to run inline; read on the event loop.
+        self._inline_texts: set[str] = set()
 
     async def handle(self, request: Request) -> Response:
         rid = errors.new_request_id()
@@ -128,10 +132,10 @@ class GraphQLEndpoint:
         return JSONResponse(result, headers={"x-request-id": rid})
 
     def _runs_inline(self, data: Any) -> bool:
+        """Only a text already prepared in a worker thread and found inline: parsing and validating a new text is
+        CPU work that must not hold the event loop (a client sending ever new texts would stall every request)."""
         query = data.get("query") if isinstance(data, dict) else None
-        if not isinstance(query, str) or not query or len(query) > CACHED_QUERY_CHARS:
-            return False
-        return self._prepared(query).inline
+        return isinstance(query, str) and query in self._inline_texts
 
     def close(self) -> None:
         """Stop the worker threads once their operations are done (the app's shutdown)."""
@@ -148,11 +152,12 @@ class GraphQLEndpoint:
         refused = limits.check_document(self.schema, document)
         if refused is not None:
             return Prepared(document=None, refusal=(errors.format_error(refused),))
-        return Prepared(
-            document=document,
-            shortcut=fastpath.plan(document, self.shortcuts),
-            inline=_only_fields(document, self.non_blocking),
-        )
+        inline = _only_fields(document, self.non_blocking)
+        if inline and len(query) <= CACHED_QUERY_CHARS:
+            if len(self._inline_texts) >= INLINE_TEXTS:
+                self._inline_texts.clear()  # bounded: a client cannot grow it with endless variants
+            self._inline_texts.add(query)
+        return Prepared(document=document, shortcut=fastpath.plan(document, self.shortcuts), inline=inline)
 
     def _execute(self, data: Any, context: RequestContext) -> dict[str, Any]:
         token = errors.request_id.set(context.request_id)
