@@ -280,3 +280,21 @@ def test_a_refused_variable_is_named_by_the_option_that_gave_it(server: Server, 
     ) in " ".join(old_name.err.split()), old_name
     listed = json.loads(cli.run(config, "deployment", "variables", "etl", "-o", "json").out)
     assert [v["key"] for v in listed] == ["A", "B"]
+
+
+def test_upgrade_to_the_version_it_runs_starts_nothing_and_says_so(server: Server, config: Path) -> None:
+    # It printed "Upgrade started." (the server takes the running version as "cancel the pending upgrade").
+    created = _create(config, "2.11.2")
+    same = cli.run(config, "deployment", "upgrade", "etl", "--airflow-version", "2.11.2", "--yes")
+    assert same.code == 0, same
+    assert same.out.strip() == f"Nothing changed: {created['releaseName']} already runs Airflow 2.11.2."
+    assert deployments.get(server.platform, SYSTEM, created["id"]).rollout_phase is None
+
+    assert cli.run(config, "deployment", "upgrade", "etl", "-a", "3.3.2", "--yes").code == 0
+    pending = cli.run(config, "deployment", "upgrade", "etl", "-a", "2.11.2", "--yes")
+    assert pending.code == 2, pending
+    said = " ".join(pending.err.split())
+    assert f"{created['releaseName']} already runs Airflow 2.11.2; to withdraw the pending upgrade to Airflow " in said
+    assert f"deployment upgrade {created['releaseName']} --cancel`" in said
+    assert "Upgrade started" not in pending.out
+    assert deployments.get(server.platform, SYSTEM, created["id"]).desired_airflow_version == "3.3.2"

@@ -312,6 +312,19 @@ def upgrade(
                 f"give the version to upgrade to ({', '.join(newer)})", param_hint="--airflow-version"
             )
         airflow_version = newer[prompt.choose(newer, title=f"Upgrade {name} from Airflow {found['airflowVersion']} to")]
+    elif airflow_version.strip() == found["airflowVersion"]:
+        # The server takes the running version as "cancel the pending upgrade"; this said "Upgrade started." for
+        # either, and for nothing at all.
+        if found.get("rolloutPhase"):
+            pending = found.get("desiredImage") or f"Airflow {found['desiredAirflowVersion']}"
+            cancel_hint = hints.command(f"deployment upgrade {name} --cancel")
+            raise typer.BadParameter(
+                f"{name} already runs Airflow {airflow_version.strip()}; to withdraw the pending upgrade to "
+                f"{pending}, run `{cancel_hint}`",
+                param_hint="--airflow-version",
+            )
+        typer.echo(f"Nothing changed: {name} already runs Airflow {found['airflowVersion']}.")
+        return
     elif not yes:
         # Checked before the confirmation (as `deployment create` does): a version the server refuses is said at
         # once, not after "pass --yes" or a question answered for nothing. The server refuses it the same way.
