@@ -154,7 +154,7 @@ def test_chosen_namespace_leaves_the_dropdown_and_returns_after_hard_delete(serv
     dep_id = create_deployment(page, "Sales ETL", "pool-b")
     expect(page.locator(".facts")).to_contain_text("pool-b")
     expect(page.get_by_role("region", name="Commander messages")).to_contain_text("install queued")
-    expect(page.get_by_role("region", name="History")).to_contain_text("ada: deployment.create")
+    expect(page.get_by_role("region", name="History")).to_contain_text("ada: created it")
     capture(page, "deployment")
 
     nav(page, "Deployments").click()

@@ -10,6 +10,7 @@ Rules the pages keep:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -333,7 +334,10 @@ class Pages:
             ),
             events=[_job_event(j) for j in reversed(jobs)],
             rollout=rollout_view.rollout(self.platform, d),
-            history=audit.for_deployment(self.platform, ctx.user, d.id, limit=20),
+            history=[
+                {"at": e.at, "actor": e.actor, "text": history_text(e)}
+                for e in audit.for_deployment(self.platform, ctx.user, d.id, limit=20)
+            ],
             can_delete=people.deployment_abilities(self.platform, ctx.user, d.id).can_delete,
             # failed, or backing off after a temporary failure: the work can be run again now
             can_retry=d.status.value == "failed" or any(j.state == "queued" and j.last_error for j in jobs),
@@ -528,6 +532,36 @@ class Pages:
             warnings=config.warnings,
             ignored_keys=config.ignored_keys,
         )
+
+
+def _role(detail: dict[str, Any]) -> str:
+    return str(detail.get("role") or "").removeprefix("DEPLOYMENT_").lower().replace("_", " ")
+
+
+#: A Deployment's history in words (it showed the audit trail's codes: ``admin: deployment.variables``).
+_HISTORY: dict[str, Callable[[dict[str, Any]], str]] = {
+    "deployment.create": lambda d: "created it",
+    "deployment.update": lambda d: "changed its settings",
+    "deployment.variables": lambda d: (
+        "changed its environment variables" + (f" ({', '.join(map(str, d['changed']))})" if d.get("changed") else "")
+    ),
+    "deployment.upgrade": lambda d: f"asked for an upgrade from Airflow {d.get('from')} to {d.get('to')}",
+    "deployment.upgrade.cancel": lambda d: "cancelled the pending upgrade",
+    "deployment.upgrade.migrated": lambda d: f"migrated the database for Airflow {d.get('to')}",
+    "deployment.upgrade.failed": lambda d: f"upgrade failed: {d.get('reason')}",
+    "deployment.image": lambda d: f"deployed the image {d.get('image')}",
+    "deployment.delete": lambda d: "deleted it" + (" (hard delete)" if d.get("hard") else " (soft delete)"),
+    "deployment.finalize": lambda d: "removed what was kept of it",
+    "deployment.member.add": lambda d: f"gave {d.get('username')} the {_role(d)} role",
+    "deployment.member.set": lambda d: f"changed {d.get('username')}'s role to {_role(d)}",
+    "deployment.member.remove": lambda d: f"removed {d.get('username')}'s role",
+}
+
+
+def history_text(e: views.AuditEventView) -> str:
+    """One History line of the Deployment page; an action without words shows its code."""
+    words = _HISTORY.get(e.action)
+    return words(e.detail) if words is not None else e.action
 
 
 def _job_event(job: views.JobView) -> dict[str, object]:
