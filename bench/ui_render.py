@@ -91,6 +91,7 @@ def main() -> None:
                 "notices": [],
                 "title": "Deployments",
                 "deployments": rows,
+                "deleted": deployments.list_deleted(plat, actor, full.id),
                 "role": "admin",
                 "can_create": True,
             }
