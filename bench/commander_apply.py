@@ -80,7 +80,9 @@ def spec(namespace: str, executor: Executor, n: int) -> AirflowSpec:
 
 def install_when_ready(commander: lightkube.Client, s: AirflowSpec) -> install.InstallResult:
     """RBAC of a namespace prepared a moment ago may take a few ms to reach the authorizer: retry those refusals
-    (not timed as commander's work: the clock starts with the successful attempt's preflight in practice)."""
+    (not timed as commander's work: the clock starts with the successful attempt's preflight in practice). A
+    temporary failure (an API server too loaded to answer in time) is retried as commander's worker retries it;
+    the install is idempotent."""
     deadline = time.monotonic() + 10
     while True:
         try:
@@ -89,6 +91,11 @@ def install_when_ready(commander: lightkube.Client, s: AirflowSpec) -> install.I
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
+        except errors.TemporaryFailure as exc:
+            if time.monotonic() > deadline + 120:
+                raise
+            print(f"  {s.namespace}: retrying after a temporary failure: {exc}", flush=True)
+            time.sleep(1)
 
 
 def wait_rbac(commander: lightkube.Client, s: AirflowSpec) -> None:
