@@ -66,9 +66,11 @@ def statements(plat: Platform) -> Iterator[list[str]]:
     def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
         seen.append(statement)
 
-    event.listen(plat.db.engine, "before_cursor_execute", record)
+    for engine in plat.db.engines:
+        event.listen(engine, "before_cursor_execute", record)
     yield seen
-    event.remove(plat.db.engine, "before_cursor_execute", record)
+    for engine in plat.db.engines:
+        event.remove(engine, "before_cursor_execute", record)
 
 
 def _sql(statements: list[str]) -> int:
