@@ -199,12 +199,17 @@ def check(
         calls += len(kinds.NAMESPACED_KINDS) if leftovers else 0
     except ApiError as exc:
         raise errors.from_api_error(exc) from exc
-    if left:
-        shown = ", ".join(left[:5]) + (f" and {len(left) - 5} more" if len(left) > 5 else "")
-        return PoolHealth(
-            namespace, False, f"{len(left)} object(s) of a former Deployment remain: {shown}", calls=calls
-        )
-    return PoolHealth(namespace, True, calls=calls)
+    return with_leftovers(PoolHealth(namespace, True, calls=calls), left)
+
+
+def with_leftovers(verdict: PoolHealth, left: Sequence[str]) -> PoolHealth:
+    """``verdict`` (of a check without ``leftovers``), failed when ``left`` names objects of a former Deployment
+    (``Kind name (Deployment id)``, as a leftover search or commander's uninstall found them)."""
+    if not verdict.ok or not left:
+        return verdict
+    shown = ", ".join(left[:5]) + (f" and {len(left) - 5} more" if len(left) > 5 else "")
+    reason = f"{len(left)} object(s) of a former Deployment remain: {shown}"
+    return PoolHealth(verdict.namespace, False, reason, calls=verdict.calls)
 
 
 @functools.cache

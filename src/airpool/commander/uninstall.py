@@ -1,11 +1,18 @@
 """Remove one Deployment: exactly the objects labelled with its id, then wait until none is left.
 
-Deletion lists every kind at once, then deletes every object at once, in ``kinds.MANAGED_KINDS`` order (workloads
-first), by name rather than deletecollection, which the guide's hand-written Role does not grant for most kinds.
-Pods and ReplicaSets a controller made go with their owner through the garbage collector (deleting them first
-would only make a controller that still exists create new ones); whatever remains after ``SWEEP_AGAIN_AFTER``
-seconds is deleted directly. The pool's own Role/RoleBinding and anything else without the Deployment's label are
-never selected.
+Deletion lists every kind at once and deletes each kind's objects as soon as its list is in, by name rather than
+deletecollection (which the guide's hand-written Role does not grant for most kinds, and which the API server
+carries out one object after the other). The workloads go first, so the garbage collector starts on their pods
+(ReplicaSet, then pod: two hops) while the rest is deleted, then Services, whose deletes take the API server
+longest (it releases the cluster IP). Pods and ReplicaSets a controller made go with their owner through the
+garbage collector (deleting them first would only make a controller that still exists create new ones); whatever
+remains after ``SWEEP_AGAIN_AFTER`` seconds is deleted directly. The pool's own Role/RoleBinding and anything else
+without the Deployment's label are never selected.
+
+While it waits, commander looks again only at the kinds that still held something (and at what a controller still
+present can make: Jobs, ReplicaSets, pods); it is done only when one look at every kind finds nothing. That last
+look also reports objects of any other Deployment in the namespace (``UninstallResult.others``), so the check
+before a pool namespace is offered again does not list everything a second time.
 """
 
 from __future__ import annotations
@@ -38,16 +45,40 @@ class UninstallResult:
     seconds: float
     #: ``Kind name`` of the data objects a soft delete kept (``keep_data``).
     kept: tuple[str, ...] = ()
+    #: ``Kind name (Deployment id)`` of objects of OTHER Deployments the last look found in the namespace (a worker
+    #: that lost its lease may have written there): the namespace must not be offered while they are there.
+    others: tuple[str, ...] = ()
 
 
 def _owned(
     client: Client, kind: kinds.Kind, namespace: str, deployment_id: str, *, keep_data: bool = False
 ) -> list[Any]:
-    ns = namespace if kind.namespaced else None
-    found = list(client.list(kind.resource, namespace=ns, labels=kinds.owned_by(deployment_id)))
-    if keep_data:
-        found = [o for o in found if not _is_data(o)]
-    return found
+    return _look_at(client, kind, namespace, deployment_id, keep_data=keep_data)[0]
+
+
+def _look_at(
+    client: Client,
+    kind: kinds.Kind,
+    namespace: str,
+    deployment_id: str,
+    *,
+    keep_data: bool = False,
+    others_too: bool = False,
+) -> tuple[list[Any], list[str]]:
+    """The Deployment's objects of ``kind`` (``keep_data``: except the data a soft delete keeps) and, with
+    ``others_too`` (namespaced kinds only), ``Kind name (Deployment id)`` of every other Deployment's objects."""
+    namespaced = kind.namespaced
+    wide = others_too and namespaced
+    selector = kinds.any_deployment() if wide else kinds.owned_by(deployment_id)
+    ours: list[Any] = []
+    others: list[str] = []
+    for obj in client.list(kind.resource, namespace=namespace if namespaced else None, labels=selector):
+        owner = (obj.metadata.labels or {}).get(common.DEPLOYMENT_LABEL)
+        if owner != deployment_id:
+            others.append(f"{kind.kind} {obj.metadata.name} (Deployment {owner})")
+        elif not (keep_data and _is_data(obj)):
+            ours.append(obj)
+    return ours, others
 
 
 def _is_data(obj: Any) -> bool:
@@ -66,17 +97,77 @@ def _kinds(cluster_scoped: bool) -> tuple[kinds.Kind, ...]:
     return kinds.MANAGED_KINDS if cluster_scoped else kinds.NAMESPACED_KINDS
 
 
+@dataclass(frozen=True)
+class _Look:
+    #: The Deployment's objects still present, per kind looked at (terminating ones included).
+    ours: dict[kinds.Kind, list[Any]]
+    others: tuple[str, ...] = ()
+
+    @property
+    def left(self) -> list[str]:
+        return [f"{k.kind} {o.metadata.name}" for k, objs in self.ours.items() for o in objs]
+
+
+def _look(
+    client: Client,
+    wanted: tuple[kinds.Kind, ...],
+    namespace: str,
+    deployment_id: str,
+    *,
+    keep_data: bool = False,
+    others_too: bool = False,
+) -> _Look:
+    kinds.warm_up_decoders()
+    with ThreadPoolExecutor(max_workers=min(len(wanted), 16)) as pool:
+        found = list(
+            pool.map(
+                lambda k: _look_at(client, k, namespace, deployment_id, keep_data=keep_data, others_too=others_too),
+                wanted,
+            )
+        )
+    return _Look(
+        ours={k: ours for k, (ours, _) in zip(wanted, found, strict=True)},
+        others=tuple(item for _, others in found for item in others),
+    )
+
+
 def remaining(
     client: Client, namespace: str, deployment_id: str, *, cluster_scoped: bool = False, keep_data: bool = False
 ) -> list[str]:
     """``Kind name`` of every object of the Deployment still present (terminating ones included); ``keep_data``:
     except the data objects a soft delete keeps."""
-    kinds.warm_up_decoders()
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        found = pool.map(
-            lambda k: (k, _owned(client, k, namespace, deployment_id, keep_data=keep_data)), _kinds(cluster_scoped)
-        )
-        return [f"{k.kind} {o.metadata.name}" for k, objs in found for o in objs]
+    return _look(client, _kinds(cluster_scoped), namespace, deployment_id, keep_data=keep_data).left
+
+
+#: Kinds whose objects make others while they exist (CronJob: Jobs; Deployment: ReplicaSets; StatefulSet,
+#: ReplicaSet, Job: pods), and the kinds they make. While any of the former is left, the latter are looked at too.
+_MAKERS = frozenset(
+    kinds.Kind(*k)
+    for k in (
+        ("batch/v1", "CronJob"),
+        ("apps/v1", "Deployment"),
+        ("apps/v1", "StatefulSet"),
+        ("apps/v1", "ReplicaSet"),
+        ("batch/v1", "Job"),
+        ("v1", "Pod"),  # a scheduler pod still terminating may start a task pod
+    )
+)
+_MADE = (kinds.Kind("batch/v1", "Job"), kinds.Kind("apps/v1", "ReplicaSet"), kinds.Kind("v1", "Pod"))
+
+#: Deleted first (see the module docstring): workloads, then Services; the rest in ``MANAGED_KINDS`` order.
+_FIRST = (*(k for k in kinds.MANAGED_KINDS if k in _MAKERS), kinds.Kind("v1", "Service"))
+
+
+def _deletion_order(wanted: list[kinds.Kind]) -> list[kinds.Kind]:
+    return sorted(wanted, key=lambda k: _FIRST.index(k) if k in _FIRST else len(_FIRST))
+
+
+def _next_look(look: _Look, every: tuple[kinds.Kind, ...]) -> tuple[kinds.Kind, ...]:
+    """What to look at next: the kinds that still held something, and what those that make objects can make."""
+    held = {k for k, objs in look.ours.items() if objs}
+    if held & _MAKERS:
+        held.update(_MADE)
+    return tuple(k for k in every if k in held)
 
 
 Fence = Callable[[], None]
@@ -112,27 +203,27 @@ def delete_objects(
     fence: Fence = _no_fence,
     controller_made: bool = True,
 ) -> int:
-    """Delete the Deployment's objects; returns how many deletes were sent. Every kind is listed at once, then
-    every object deleted at once (in ``MANAGED_KINDS`` order, workloads first): two rounds of parallel requests
-    instead of one list and one delete round per kind. ``controller_made=False`` leaves controller-made pods to
-    the garbage collector (the first sweep of an uninstall); later sweeps take whatever is still there."""
+    """Delete the Deployment's objects; returns how many deletes were sent. Every kind is listed at once, and each
+    kind's objects are deleted as soon as its list is in, workloads first, then Services (see the module
+    docstring). ``controller_made=False`` leaves controller-made pods to the garbage collector (the first sweep
+    of an uninstall); later sweeps take whatever is still there."""
     kinds.warm_up_decoders()
-    wanted = [k for k in _kinds(cluster_scoped) if "delete" in kinds.CONTROLLER_MADE.get(k, ("delete",))]
+    wanted = _deletion_order(
+        [k for k in _kinds(cluster_scoped) if "delete" in kinds.CONTROLLER_MADE.get(k, ("delete",))]
+    )
     with ThreadPoolExecutor(max_workers=16) as pool:
-        listed = list(pool.map(lambda k: (k, _owned(client, k, namespace, deployment_id, keep_data=keep_data)), wanted))
-        targets = [
-            (kind, obj)
-            for kind, objs in listed
-            for obj in objs
-            if not obj.metadata.deletionTimestamp and (controller_made or not _made_by_controller(kind, obj))
-        ]
-        list(
-            pool.map(
-                lambda t: _delete(client, t[0], t[1].metadata.name, namespace if t[0].namespaced else None, fence),
-                targets,
-            )
-        )
-    return len(targets)
+        lists = [(k, pool.submit(_owned, client, k, namespace, deployment_id, keep_data=keep_data)) for k in wanted]
+        sent = []
+        # In deletion order: the first kinds' deletes are queued first, while the later lists are still running.
+        for kind, listed in lists:
+            where = namespace if kind.namespaced else None
+            for obj in listed.result():
+                if obj.metadata.deletionTimestamp or (not controller_made and _made_by_controller(kind, obj)):
+                    continue
+                sent.append(pool.submit(_delete, client, kind, obj.metadata.name, where, fence))
+        for done in sent:
+            done.result()
+    return len(sent)
 
 
 def namespace_gone(client: Client, namespace: str) -> bool:
@@ -198,17 +289,24 @@ def uninstall(
             controller_made=False,
         )
         swept = time.monotonic()
-        left = remaining(client, namespace, deployment_id, cluster_scoped=cluster_scoped, keep_data=keep_data)
-        while left:
+        every = _kinds(cluster_scoped)
+        wanted = every
+        while True:
+            look = _look(client, wanted, namespace, deployment_id, keep_data=keep_data, others_too=wanted == every)
+            left = look.left
+            if not left and wanted == every:
+                break  # one look at every kind found nothing of the Deployment
             now = time.monotonic()
             if now > deadline:
                 raise errors.TemporaryFailure(
                     f"{len(left)} object(s) of Deployment {deployment_id} still present in {namespace} after "
                     f"{timeout:.0f} s: {', '.join(left[:10])}"
                 )
-            # The garbage collector removes the controllers' pods within a second or so: look often at first.
-            time.sleep(0.1 if now - swept < 3 else 0.25)
-            left = remaining(client, namespace, deployment_id, cluster_scoped=cluster_scoped, keep_data=keep_data)
+            # Nothing left of what was looked at: confirm with every kind. Else look again at what held something:
+            # the garbage collector removes the controllers' pods within a second or so, so look often at first.
+            wanted = _next_look(look, every) or every
+            if left:
+                time.sleep(0.05 if now - swept < 3 else 0.25)
             if left and time.monotonic() - swept > SWEEP_AGAIN_AFTER:
                 # Whatever is still there (a pod a controller made after the first sweep, one the garbage collector
                 # has not reached): delete it ourselves.
@@ -236,4 +334,4 @@ def uninstall(
             "kv": {"deployment": deployment_id, "namespace": namespace, "objects": deleted, "seconds": round(took, 3)}
         },
     )
-    return UninstallResult(deleted=deleted, seconds=took, kept=kept)
+    return UninstallResult(deleted=deleted, seconds=took, kept=kept, others=look.others)

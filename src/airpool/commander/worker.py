@@ -549,7 +549,9 @@ class Worker:
             return _Outcome(message)
         # Right before the namespace is offered again: nothing of ANY Deployment may be in it (a paused worker
         # that lost its lease may have written after this one's sweep), and commander must still be able to use it.
-        verdict = health.check(self.client, namespace)
+        # The uninstall's last look searched every kind for any Deployment's objects (``result.others``): the check
+        # does not list them all again.
+        verdict = health.with_leftovers(health.check(self.client, namespace, leftovers=False), result.others)
         if verdict.ok:
             return _Outcome(message)
         log.warning(
