@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from airpool.cli import hints, output, queries, session
+from airpool.cli import hints, output, polling, queries, session
 from airpool.domain import deployments as deployment_rules
 from airpool.domain.errors import AirpoolError, InvalidInput, NotFound
 
@@ -137,7 +137,7 @@ def wait_freed(current: session.Session, *, deleted: dict[str, Any], timeout: fl
     name = deleted["releaseName"]
     # A removal takes about a second on an idle cluster: look every 0.1 s for the first seconds (a look is one
     # small query), so the command ends within 0.1 s of commander's, then back off to once a second.
-    pause, quick_until = 0.1, time.monotonic() + 5.0
+    pause = polling.pauses(first=0.1, quick_for=5.0, most=1.0)
     with output.progress(quiet=quiet) as show:
         show(f"namespace {namespace}: commander is removing the objects of {name}")
         while True:
@@ -154,9 +154,7 @@ def wait_freed(current: session.Session, *, deleted: dict[str, Any], timeout: fl
                     f"{left['statusMessage']}. Commander keeps retrying; `airpool deployment retry {deleted['id']}` "
                     f"retries now; an admin sees the namespace's state with `airpool pool status`"
                 )
-            time.sleep(pause)
-            if time.monotonic() > quick_until:
-                pause = min(pause * 1.5, 1.0)
+            time.sleep(next(pause))
     if namespace in available(current):
         output.echo(f"Namespace {namespace} is back in the pool.", err=quiet)
     else:

@@ -13,7 +13,7 @@ from typing import Any
 
 import typer
 
-from airpool.cli import deleting, entry, exits, hints, output, prompt, queries, session
+from airpool.cli import deleting, entry, exits, hints, output, polling, prompt, queries, session
 from airpool.domain import dags, names
 from airpool.domain import deployments as deployment_rules
 from airpool.domain.errors import AirpoolError, InvalidInput, NotFound
@@ -437,7 +437,9 @@ def jobs(
 def wait(
     deployment: str = _DEPLOYMENT_ARGUMENT,
     timeout: float = typer.Option(600.0, "--timeout", min=1, help="Give up after this many seconds (exit 1)."),
-    interval: float = typer.Option(2.0, "--interval", min=0.2, help="Seconds between two looks."),
+    interval: float = typer.Option(
+        2.0, "--interval", min=0.2, help="Seconds between two looks, after the first five seconds' looks every 0.25 s."
+    ),
     workspace: str | None = _WORKSPACE_OPTION,
 ) -> None:
     """Wait until a Deployment is healthy (exit 0) or failed (exit 1), showing its phase meanwhile."""
@@ -449,17 +451,19 @@ def wait(
 def _wait(
     current: session.Session, *, deployment: dict[str, Any], timeout: float, interval: float, quiet: bool
 ) -> None:
-    """Poll the Deployment; a spinner on a terminal, one line per phase change otherwise."""
+    """Poll the Deployment; a spinner on a terminal, one line per phase change otherwise. Looks every 0.25 s (or
+    ``interval``, if shorter) for the first five seconds, then backs off to one look every ``interval`` seconds."""
     name = deployment["releaseName"]
     workspace_id = deployment["workspace"]["id"]
     deadline = time.monotonic() + timeout
+    pause = polling.pauses(first=0.25, quick_for=5.0, most=interval)
     with output.progress(quiet=quiet) as show:
         while True:
             phase, message = deployment["status"], deployment["statusMessage"]
             show(f"{deployment['label']} ({name}): {phase}" + (f" - {message}" if message else ""))
             if phase in _FINAL_PHASES or time.monotonic() >= deadline:
                 break
-            time.sleep(interval)
+            time.sleep(next(pause))
             rows = _deployments(current, workspace_id=workspace_id, release_name=name)
             if not rows:
                 raise NotFound(f"Deployment {name} no longer exists")
