@@ -9,9 +9,11 @@ garbage collector (deleting them first would only make a controller that still e
 remains after ``SWEEP_AGAIN_AFTER`` seconds is deleted directly. The pool's own Role/RoleBinding and anything else
 without the Deployment's label are never selected.
 
-While it waits, commander looks again only at the kinds that still held something (and at what a controller still
-present can make: Jobs, ReplicaSets, pods); it is done only when one look at every kind finds nothing. That last
-look also reports objects of any other Deployment in the namespace (``UninstallResult.others``), so the check
+Most objects are gone when their delete returns (background propagation removes the object at once). So while it
+waits, commander looks only at what may still be there: what it left to the garbage collector or found terminating,
+what a finalizer holds, and what a controller still present can make (Jobs, ReplicaSets, pods); then again only at
+the kinds that still held something. It is done only when one look at every kind finds nothing. That last look
+also reports objects of any other Deployment in the namespace (``UninstallResult.others``), so the check
 before a pool namespace is offered again does not list everything a second time.
 """
 
@@ -207,10 +209,36 @@ def delete_objects(
     kind's objects are deleted as soon as its list is in, workloads first, then Services (see the module
     docstring). ``controller_made=False`` leaves controller-made pods to the garbage collector (the first sweep
     of an uninstall); later sweeps take whatever is still there."""
+    return _sweep(
+        client,
+        namespace,
+        deployment_id,
+        cluster_scoped=cluster_scoped,
+        keep_data=keep_data,
+        fence=fence,
+        controller_made=controller_made,
+    )[0]
+
+
+def _sweep(
+    client: Client,
+    namespace: str,
+    deployment_id: str,
+    *,
+    cluster_scoped: bool,
+    keep_data: bool,
+    fence: Fence,
+    controller_made: bool,
+) -> tuple[int, frozenset[kinds.Kind]]:
+    """``delete_objects``, and the kinds of which something may still be there once it returns: objects it did
+    not delete (already terminating, or left to the garbage collector), objects a finalizer keeps until someone
+    else lets them go, and what a controller among them can still make. Everything else it deleted is gone when
+    its delete returns (background propagation removes the object at once)."""
     kinds.warm_up_decoders()
     wanted = _deletion_order(
         [k for k in _kinds(cluster_scoped) if "delete" in kinds.CONTROLLER_MADE.get(k, ("delete",))]
     )
+    lingering: set[kinds.Kind] = set()
     with ThreadPoolExecutor(max_workers=16) as pool:
         lists = [(k, pool.submit(_owned, client, k, namespace, deployment_id, keep_data=keep_data)) for k in wanted]
         sent = []
@@ -218,12 +246,17 @@ def delete_objects(
         for kind, listed in lists:
             where = namespace if kind.namespaced else None
             for obj in listed.result():
+                if kind in _MAKERS:
+                    lingering.update(_MADE)
+                if obj.metadata.finalizers:
+                    lingering.add(kind)
                 if obj.metadata.deletionTimestamp or (not controller_made and _made_by_controller(kind, obj)):
+                    lingering.add(kind)
                     continue
                 sent.append(pool.submit(_delete, client, kind, obj.metadata.name, where, fence))
         for done in sent:
             done.result()
-    return len(sent)
+    return len(sent), frozenset(lingering)
 
 
 def namespace_gone(client: Client, namespace: str) -> bool:
@@ -279,7 +312,7 @@ def uninstall(
     started = time.monotonic()
     deadline = started + timeout
     try:
-        deleted = delete_objects(
+        deleted, lingering = _sweep(
             client,
             namespace,
             deployment_id,
@@ -290,7 +323,8 @@ def uninstall(
         )
         swept = time.monotonic()
         every = _kinds(cluster_scoped)
-        wanted = every
+        # First at what the sweep says may still be there; once that is gone, at every kind.
+        wanted = tuple(k for k in every if k in lingering) or every
         while True:
             look = _look(client, wanted, namespace, deployment_id, keep_data=keep_data, others_too=wanted == every)
             left = look.left
@@ -306,7 +340,8 @@ def uninstall(
             # the garbage collector removes the controllers' pods within a second or so, so look often at first.
             wanted = _next_look(look, every) or every
             if left:
-                time.sleep(0.05 if now - swept < 3 else 0.25)
+                waited = now - swept
+                time.sleep(0.025 if waited < 1 else 0.1 if waited < 3 else 0.25)
             if left and time.monotonic() - swept > SWEEP_AGAIN_AFTER:
                 # Whatever is still there (a pod a controller made after the first sweep, one the garbage collector
                 # has not reached): delete it ourselves.
