@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT = 120.0
 #: After this many seconds of waiting, objects still present are deleted again (controller-made ones included).
 SWEEP_AGAIN_AFTER = 2.0
+#: Requests a sweep has in flight at once.
+SWEEP_THREADS = 16
 
 
 @dataclass(frozen=True)
@@ -239,7 +241,7 @@ def _sweep(
         [k for k in _kinds(cluster_scoped) if "delete" in kinds.CONTROLLER_MADE.get(k, ("delete",))]
     )
     lingering: set[kinds.Kind] = set()
-    with ThreadPoolExecutor(max_workers=16) as pool:
+    with ThreadPoolExecutor(max_workers=SWEEP_THREADS) as pool:
         lists = [(k, pool.submit(_owned, client, k, namespace, deployment_id, keep_data=keep_data)) for k in wanted]
         sent = []
         # In deletion order: the first kinds' deletes are queued first, while the later lists are still running.
