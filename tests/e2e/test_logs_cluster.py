@@ -459,6 +459,13 @@ def test_the_airpool_cli_says_why_a_component_has_no_lines_and_what_to_run_next(
             r"Deployment\.$",
             said,
         ), shown
+        # Following showed nothing at all until a line came (here: never); it says why, then that it waits.
+        child = airpool_cli.spawn(config, "deployment", "logs", "triggerer", running.release, "-f", columns=400)
+        child.expect_exact("No log lines yet.")
+        child.expect_exact(f"Why: no triggerer pod exists in namespace {namespace}")
+        child.expect_exact("Waiting for new lines; Ctrl-C stops.")
+        child.sendintr()
+        assert airpool_cli.finish(child) == 0
     finally:
         assert airpool_cli.run(config, "deployment", "update", running.release, "--replicas", "triggerer=1").code == 0
         wait_until(lambda: absence()["logsAbsence"]["kind"] == "simulated", timeout=180, what="the triggerer back")

@@ -9,6 +9,7 @@ cleanly (the server is told, the connection closed, exit 0).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shlex
 from datetime import UTC, datetime
@@ -119,7 +120,7 @@ def logs(
         "timestamp": since,
         "search": search,
     }
-    start = since
+    start, nothing_yet = since, False
     if not follow or since is None:
         wanted = limit or (FOLLOW_BACKLOG if follow else SHOWN)
         lines = current.api.execute(LOGS, {**variables, "limit": wanted})["logs"]
@@ -131,11 +132,18 @@ def logs(
                 typer.echo(f"No log lines{' match' if search else ''}{where}.", err=True)
                 _why_none(current, variables, component=component, deployment=deployment)
             return
+        nothing_yet = not lines
+        if nothing_yet:
+            # Following shows nothing until a line comes, which on a pod that never logs is forever: say so first.
+            typer.echo(f"No log lines{' match' if search else ''} yet.", err=True)
+            _why_none(current, variables, component=component, deployment=deployment, following=True)
         start = lines[-1]["timestamp"] if lines else datetime.now(UTC).isoformat()
-    _follow(current, {**variables, "timestamp": start}, timestamps=timestamps)
+    _follow(current, {**variables, "timestamp": start}, timestamps=timestamps, say_waiting=nothing_yet)
 
 
-def _why_none(current: session.Session, variables: dict[str, Any], *, component: str, deployment: str) -> None:
+def _why_none(
+    current: session.Session, variables: dict[str, Any], *, component: str, deployment: str, following: bool = False
+) -> None:
     """Say why there are no lines (commander looks at the component's pods) and what to run next. An older server
     or no commander to ask: the plain "No log lines." stands."""
     try:
@@ -152,23 +160,30 @@ def _why_none(current: session.Session, variables: dict[str, Any], *, component:
         log_rules.QUIET: f"{follow} shows new lines as they come",
         log_rules.FILTERED: f"`{hints.command(logs_again)}` (no --search or --since) shows its newest lines",
     }.get(why["kind"])
-    if then:
+    if then and not following:
         typer.echo(f"Next: {then}.", err=True)
 
 
-def _follow(current: session.Session, variables: dict[str, Any], *, timestamps: bool) -> None:
+def _follow(
+    current: session.Session, variables: dict[str, Any], *, timestamps: bool, say_waiting: bool = False
+) -> None:
     from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
     from websockets.sync.client import connect
 
     url = ws_url(current.context.server)
     try:
         conn = connect(url, subprotocols=["graphql-ws"], open_timeout=30)  # type: ignore[list-item]
+    except KeyboardInterrupt:  # Ctrl-C before the stream is open: as clean a stop as after
+        typer.echo("", err=True)
+        return
     except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as exc:
         raise client.Unreachable(f"cannot open the log stream at {url} ({exc}); check that the server runs") from None
     with conn:
-        conn.send(json.dumps({"type": "connection_init", "payload": {"authorization": current.context.token}}))
-        conn.send(json.dumps({"type": "start", "id": "1", "payload": {"query": SUBSCRIBE, "variables": variables}}))
         try:
+            conn.send(json.dumps({"type": "connection_init", "payload": {"authorization": current.context.token}}))
+            conn.send(json.dumps({"type": "start", "id": "1", "payload": {"query": SUBSCRIBE, "variables": variables}}))
+            if say_waiting:
+                typer.echo("Waiting for new lines; Ctrl-C stops.", err=True)
             while True:
                 try:
                     raw = conn.recv(timeout=1)
@@ -177,7 +192,8 @@ def _follow(current: session.Session, variables: dict[str, Any], *, timestamps: 
                 if _handle(json.loads(raw), current=current, timestamps=timestamps):
                     return
         except KeyboardInterrupt:
-            conn.send(json.dumps({"type": "stop", "id": "1"}))
+            with contextlib.suppress(ConnectionClosed, OSError):
+                conn.send(json.dumps({"type": "stop", "id": "1"}))
             conn.close()
             typer.echo("", err=True)
         except ConnectionClosed as exc:
