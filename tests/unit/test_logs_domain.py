@@ -110,7 +110,7 @@ def test_why_no_lines_names_the_case_a_user_is_in() -> None:
 
     assert why([])[0] == logs.NO_POD
     kind, reason = why([], "worker", executor="KubernetesExecutor")
-    assert kind == logs.NO_POD
+    assert kind == logs.NO_TASK_POD
     assert "the KubernetesExecutor starts one per task" in reason
     kind, reason = why([_pod("w-1", started=False, waiting="ImagePullBackOff"), _pod("w-2", started=False)], "worker")
     assert (kind, reason) == (

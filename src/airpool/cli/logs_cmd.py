@@ -156,6 +156,7 @@ def _why_none(
     jobs = f"`{hints.command(f'deployment jobs {shlex.quote(deployment)}')}`"
     then = {
         log_rules.NO_POD: f"{jobs} shows what commander is doing with the Deployment",
+        log_rules.NO_TASK_POD: f"{follow} shows the next task's lines as they come",
         log_rules.NOT_STARTED: f"{follow} shows its first lines as they come; {jobs} shows commander's work",
         log_rules.QUIET: f"{follow} shows new lines as they come",
         log_rules.FILTERED: f"`{hints.command(logs_again)}` (no --search or --since) shows its newest lines",

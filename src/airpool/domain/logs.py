@@ -194,7 +194,8 @@ class PodLog:
 
 
 #: The kinds of ``why_no_lines``' answer, for a caller that adds what to do next.
-NO_POD, NOT_STARTED, SIMULATED, QUIET, FILTERED = "no-pod", "not-started", "simulated", "quiet", "filtered"
+NO_POD, NO_TASK_POD, NOT_STARTED = "no-pod", "no-task-pod", "not-started"
+SIMULATED, QUIET, FILTERED = "simulated", "quiet", "filtered"
 
 #: Where the dev cluster's fake nodes keep the one log file of every fake container (``airpool dev``'s data dir).
 FAKE_LOG_FILE = ".airpool/devcluster/fake-pod-logs/containers.log"
@@ -207,7 +208,7 @@ def why_no_lines(
     name = named(component)
     if not pods:
         if component == "worker" and Executor(executor) is Executor.KUBERNETES:
-            return NO_POD, (
+            return NO_TASK_POD, (
                 f"no task pod runs in namespace {namespace} now: the KubernetesExecutor starts one per task and "
                 "removes it when the task ends (finished tasks' logs are in the Airflow UI)"
             )
