@@ -250,6 +250,13 @@ def test_settings_fields_are_styled_like_the_others(ui_server: Server, browser_p
         assert hint["y"] >= name["y"], (component, hint, name)
     capture(page, "deployment-settings-fields")
 
+    # The workers row said nothing of the executor: with the LocalExecutor no worker runs at all.
+    expect(page.locator("#workers-allowed")).not_to_contain_text("none run")
+    page.get_by_label("Executor").select_option("LocalExecutor")
+    page.get_by_role("button", name="Save", exact=True).click()
+    page.get_by_role("link", name="Deployment settings").click()
+    expect(page.locator("#workers-allowed")).to_contain_text("none run: the LocalExecutor runs tasks in the scheduler")
+
 
 def test_variables_page_keeps_secret_values_out_of_the_browser(ui_server: Server, browser_page: Page) -> None:
     page, server = browser_page, ui_server
