@@ -54,7 +54,7 @@ def test_git_sync_create_and_change_its_settings(tmp_path: Path, sqlite_url: str
         assert deployments.git_credentials(server.platform, dep_id).ssh_key == key
 
         page.get_by_role("link", name="DAG deploy settings").click()
-        expect(page.get_by_role("heading", level=1)).to_have_text("DAG deploy")
+        expect(page.get_by_role("heading", level=1)).to_have_text("DAG deploy of From git")
         expect(page.get_by_label("Repository URL")).to_have_value(REPO)
         expect(page.get_by_label(re.compile("^SSH private key"))).to_have_value("")
         expect(page.locator("label[for=ssh_key]")).to_contain_text("one is stored")
