@@ -18,7 +18,11 @@ from airpool.domain.errors import AirpoolError, InvalidInput, NotFound
 def app_config(current: session.Session) -> dict[str, Any]:
     """The server's ``appConfig`` once: ``flags`` (its ``featureFlags`` overlaid with the top-level fields of the
     same name), ``mode`` (how it picks namespaces) and its defaults (``defaultExecutor``)."""
-    config = dict(current.api.execute(queries.APP_CONFIG)["appConfig"])
+    return _read_app_config(current.api.execute(queries.APP_CONFIG)["appConfig"])
+
+
+def _read_app_config(answer: dict[str, Any]) -> dict[str, Any]:
+    config = dict(answer)
     flags = {**(config.pop("featureFlags", None) or {}), **{k: v for k, v in config.items() if v is True}}
     return {**config, "flags": flags, "mode": mode_of(flags)}
 
@@ -41,9 +45,17 @@ def deployments_of(current: session.Session, *, workspace_id: str, release_name:
     return list(current.api.execute(queries.WORKSPACE_DEPLOYMENTS, variables)["workspaceDeployments"])
 
 
-def resolve(current: session.Session, ref: str, *, workspace: str | None, deleted_too: bool = False) -> dict[str, Any]:
+def resolve(
+    current: session.Session,
+    ref: str,
+    *,
+    workspace: str | None,
+    deleted_too: bool = False,
+    live: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """The Deployment that ``ref`` names by id, release name or (unique) label; with ``deleted_too``, also a
-    deleted one whose record remains (being removed, or soft-deleted and kept), when no live one matches."""
+    deleted one whose record remains (being removed, or soft-deleted and kept), when no live one matches.
+    ``live``: the workspace's Deployments, when the caller already asked for them."""
     workspace_id = current.workspace_id(workspace)
 
     def deleted() -> list[dict[str, Any]]:
@@ -52,7 +64,9 @@ def resolve(current: session.Session, ref: str, *, workspace: str | None, delete
         )
 
     # The deleted ones are asked for only when no live one matches (one round trip less for the usual case).
-    sources: list[Callable[[], list[dict[str, Any]]]] = [lambda: deployments_of(current, workspace_id=workspace_id)]
+    sources: list[Callable[[], list[dict[str, Any]]]] = [
+        (lambda: live) if live is not None else (lambda: deployments_of(current, workspace_id=workspace_id))
+    ]
     if deleted_too:
         sources.append(deleted)
     for source in sources:
@@ -79,10 +93,12 @@ def delete(
     """Delete a Deployment (hard or soft) and say when its namespace returns to the pool; ``yes`` skips the
     confirmation (the caller refuses a missing one without a terminal)."""
     current = session.open_session()
-    found = resolve(current, deployment, workspace=workspace, deleted_too=True)
+    # The workspace's Deployments and the server's settings in one round trip.
+    first = current.api.execute(queries.DELETE_LOOKUP, {"workspaceUuid": current.workspace_id(workspace)})
+    found = resolve(current, deployment, workspace=workspace, deleted_too=True, live=first["workspaceDeployments"])
     if found.get("deletedAt"):  # already deleted: the server says where its removal stands and what to do
         current.api.execute(queries.DELETE_DEPLOYMENT, {"deploymentUuid": found["id"], "deploymentHardDelete": None})
-    server = app_config(current)
+    server = _read_app_config(first["appConfig"])
     allowed = bool(server["flags"].get("hardDeleteDeployment"))
     if hard and not allowed:
         raise AirpoolError(

@@ -18,13 +18,15 @@ mutation CreateToken($identity: String, $password: String!) {
 }
 """
 
-APP_CONFIG = """
-query AppConfig {
-  appConfig {
+_APP_CONFIG_FIELDS = """
     version manualNamespaceNames namespaceFreeFormEntry hardDeleteDeployment featureFlags
     defaultExecutor defaultAirflowVersion
-  }
-}
+"""
+
+APP_CONFIG = f"""
+query AppConfig {{
+  appConfig {{ {_APP_CONFIG_FIELDS} }}
+}}
 """
 
 #: The Airflow versions the server offers (values.yaml airpool.airflow.versions), oldest first.
@@ -62,6 +64,14 @@ query WorkspaceDeployments($workspaceUuid: Uuid!, $releaseName: String) {{
 """
 
 AVAILABLE_NAMESPACES = "query AvailableNamespaces { availableNamespaces { name } }"
+
+#: ``deployment delete``'s first look: the workspace's Deployments and the server's settings in one round trip.
+DELETE_LOOKUP = f"""
+query DeleteLookup($workspaceUuid: Uuid!) {{
+  workspaceDeployments(workspaceUuid: $workspaceUuid) {{ {_DEPLOYMENT_FIELDS} }}
+  appConfig {{ {_APP_CONFIG_FIELDS} }}
+}}
+"""
 
 CREATE_DEPLOYMENT = f"""
 mutation CreateDeployment(
