@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from airpool.services import schema
+from tests.support import aio
 from tests.support.api_server import PASSWORD, GraphQL, serve_process
 
 POOL_SIZE = 50
@@ -83,7 +84,7 @@ def _check(bases: Sequence[str], database_url: str) -> None:
     admin = GraphQL(bases[0]).login("admin")
     workspace_id = admin.data("{ workspaces { id } }")["workspaces"][0]["id"]
     assert admin.token is not None
-    bodies = asyncio.run(_storm(bases, admin.token, workspace_id))
+    bodies = aio.run(_storm(bases, admin.token, workspace_id))
 
     created = [b["data"]["createDeployment"] for b in bodies if not b.get("errors")]
     errors = [b["errors"][0] for b in bodies if b.get("errors")]

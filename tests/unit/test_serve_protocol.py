@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from concurrent.futures import ThreadPoolExecutor
 
 import uvicorn
 from uvicorn.server import ServerState
 
 from airpool.cli.serve_protocol import NoDelayHTTPProtocol
+from tests.support import aio
 
 
 async def _nodelay_of_accepted(protocol: type[asyncio.Protocol]) -> tuple[int, int]:
@@ -37,8 +37,6 @@ async def _nodelay_of_accepted(protocol: type[asyncio.Protocol]) -> tuple[int, i
 
 
 def test_connections_of_a_proto_0_socket_get_tcp_nodelay() -> None:
-    # In a thread of its own: earlier tests in this process (Playwright's sync API) may leave a loop running here.
-    with ThreadPoolExecutor(max_workers=1) as thread:
-        before, after = thread.submit(asyncio.run, _nodelay_of_accepted(NoDelayHTTPProtocol)).result(timeout=60)
-    assert before == 0  # and uvicorn's own protocol leaves it so (H11Protocol here: after == 0)
+    before, after = aio.run(_nodelay_of_accepted(NoDelayHTTPProtocol), timeout=60)
+    assert before == 0  # and uvicorn's own protocol leaves it so (after == 0 with it)
     assert after != 0
