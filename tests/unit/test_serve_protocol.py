@@ -1,16 +1,22 @@
-"""``serve --workers N``: uvicorn binds the shared socket with protocol number 0, so asyncio leaves Nagle's algorithm
-on for its connections and every answer's body waited for the client's delayed ACK (40 ms a request). The protocol
-airpool hands uvicorn turns TCP_NODELAY on for each connection: checked on a real accepted TCP connection."""
+"""The HTTP protocol ``airpool serve`` hands uvicorn.
+
+``serve --workers N``: uvicorn binds the shared socket with protocol number 0, so asyncio leaves Nagle's algorithm on
+for its connections and every answer's body waited for the client's delayed ACK (40 ms a request); the protocol
+turns TCP_NODELAY on for each connection: checked on a real accepted TCP connection. And httptools keeps every
+header a client sends; the protocol refuses a request whose head passes ``MAX_HEAD_BYTES``: checked over a real
+socket against a real uvicorn protocol."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+from typing import Any
 
 import uvicorn
 from uvicorn.server import ServerState
 
-from airpool.cli.serve_protocol import NoDelayHTTPProtocol
+from airpool.cli.serve_protocol import MAX_HEAD_BYTES, HTTPProtocol
 from tests.support import aio
 
 
@@ -37,6 +43,41 @@ async def _nodelay_of_accepted(protocol: type[asyncio.Protocol]) -> tuple[int, i
 
 
 def test_connections_of_a_proto_0_socket_get_tcp_nodelay() -> None:
-    before, after = aio.run(_nodelay_of_accepted(NoDelayHTTPProtocol), timeout=60)
+    before, after = aio.run(_nodelay_of_accepted(HTTPProtocol), timeout=60)
     assert before == 0  # and uvicorn's own protocol leaves it so (after == 0 with it)
     assert after != 0
+
+
+async def _ok(scope: Any, receive: Any, send: Any) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+async def _status_of_request_with_headers(header_bytes: int) -> str:
+    """The status line the protocol answers to a request carrying about ``header_bytes`` of headers."""
+    config = uvicorn.Config(app=_ok, log_level="critical")
+    config.load()
+    state = ServerState()
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: HTTPProtocol(config=config, server_state=state, app_state={}), "127.0.0.1", 0
+    )
+    port = server.sockets[0].getsockname()[1]
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        line = b"X-Filler: " + b"a" * 1000 + b"\r\n"
+        writer.write(b"GET / HTTP/1.1\r\nHost: test\r\n" + line * (header_bytes // len(line)) + b"\r\n")
+        with contextlib.suppress(ConnectionError):  # a refused head may be answered before it is all sent
+            await writer.drain()
+        status = await asyncio.wait_for(reader.readline(), 30)
+        return status.decode().strip()
+    finally:
+        writer.close()
+        server.close()
+
+
+def test_a_request_head_past_the_bound_is_refused_and_one_within_it_served() -> None:
+    assert aio.run(_status_of_request_with_headers(MAX_HEAD_BYTES // 2), timeout=60) == "HTTP/1.1 200 OK"
+    assert aio.run(_status_of_request_with_headers(MAX_HEAD_BYTES * 4), timeout=60) == "HTTP/1.1 400 Bad Request"
+    # 2 MB of headers were read and answered 200 before the bound (httptools keeps every header it is sent).
+    assert aio.run(_status_of_request_with_headers(2_000_000), timeout=60) == "HTTP/1.1 400 Bad Request"

@@ -113,7 +113,7 @@ def _serve_processes(
 
     import uvicorn
 
-    from airpool.cli.serve_protocol import NoDelayHTTPProtocol
+    from airpool.cli.serve_protocol import HTTPProtocol
 
     os.environ[ENV_WORKER_VALUES] = os.pathsep.join(str(p.resolve()) for p in values)
     os.environ[ENV_WORKER_DATABASE] = url
@@ -128,7 +128,7 @@ def _serve_processes(
             host=host,
             port=port,
             workers=workers,
-            http=NoDelayHTTPProtocol,
+            http=HTTPProtocol,
             log_level=log_level.lower(),
             log_config=None,
             access_log=access_log,
@@ -197,6 +197,7 @@ def serve(
 
     from airpool import logfmt
     from airpool.api.app import create_app
+    from airpool.cli.serve_protocol import HTTPProtocol
     from airpool.services import auth, pool, schema
     from airpool.services import platform as platform_service
 
@@ -252,6 +253,7 @@ def serve(
                 asgi,
                 host=bind_host,
                 port=bind_port,
+                http=HTTPProtocol,
                 log_level=log_level.lower(),
                 log_config=None,  # uvicorn's lines go through the root logger, in logfmt like the rest
                 access_log=access_log,
