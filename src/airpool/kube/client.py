@@ -6,6 +6,7 @@ from pathlib import Path
 
 import httpx2
 from lightkube import Client
+from lightkube.config import client_adapter
 from lightkube.config.kubeconfig import KubeConfig
 
 COMMANDER_FIELD_MANAGER = "airpool-commander"
@@ -27,4 +28,30 @@ def connect(
         config = KubeConfig.from_service_account()
     else:
         config = KubeConfig.from_env()
-    return Client(config=config, field_manager=field_manager, timeout=httpx2.Timeout(timeout), trust_env=False)
+    return Client(
+        config=config,
+        field_manager=field_manager,
+        timeout=httpx2.Timeout(timeout),
+        trust_env=False,
+        transport=_transport(config),
+    )
+
+
+#: How long an idle connection to the API server is kept for the next request. httpx's default of 5 s closed
+#: commander's connections between most of its bursts (a sweep of an uninstall opens 16; a pool health pass runs
+#: every minute), so each burst paid TLS handshakes again: measured on the dev cluster, an uninstall's sweep on
+#: fresh connections took 0.16 s of commander's CPU against 0.13 s on open ones. Below the API server's own idle
+#: timeout (90 s), like client-go's transport.
+KEEPALIVE_SECONDS = 60.0
+
+
+def _transport(config: KubeConfig) -> httpx2.HTTPTransport | None:
+    """lightkube's transport for ``config`` (its TLS context: the cluster's CA, the user's client certificate),
+    keeping idle connections ``KEEPALIVE_SECONDS``; None for a kubeconfig lightkube refuses (no context, no user),
+    so that lightkube says why as before."""
+    single = config.get()
+    if single is None or single.user is None:
+        return None
+    tls = client_adapter.verify_cluster(single.cluster, single.user, single.abs_file, trust_env=False)
+    limits = httpx2.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=KEEPALIVE_SECONDS)
+    return httpx2.HTTPTransport(verify=tls, trust_env=False, limits=limits)

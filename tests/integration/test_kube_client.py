@@ -1,0 +1,39 @@
+"""The API server client commander and the admin commands use, against the dev cluster's real API server."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import lightkube
+import pytest
+from lightkube.models.authorization_v1 import ResourceAttributes, SelfSubjectAccessReviewSpec
+from lightkube.resources.authorization_v1 import SelfSubjectAccessReview
+
+from airpool.devcluster import ClusterInfo
+from airpool.kube import client as kube_client
+
+
+def _open_connections(client: lightkube.Client) -> list[Any]:
+    """The connections the client's pool holds (lightkube's httpx client, its transport's pool)."""
+    return list(client._client._client._transport._pool.connections)
+
+
+def _ask(client: lightkube.Client) -> None:
+    """A request any authenticated identity may make: may I list namespaces?"""
+    spec = SelfSubjectAccessReviewSpec(resourceAttributes=ResourceAttributes(verb="list", resource="namespaces"))
+    client.create(SelfSubjectAccessReview(spec=spec))
+
+
+@pytest.mark.parametrize("identity", ["admin", "commander"])
+def test_an_idle_connection_is_kept_for_the_next_burst(dev_cluster: ClusterInfo, identity: str) -> None:
+    """A connection idle for longer than httpx's default 5 s is still open for the next request: commander's next
+    burst (an uninstall's sweep, a health pass) pays no new TLS handshakes. Both ways to authenticate: the admin's
+    client certificate, commander's token."""
+    kubeconfig = dev_cluster.admin_kubeconfig if identity == "admin" else dev_cluster.commander_kubeconfig
+    client = kube_client.connect(kubeconfig, field_manager=kube_client.COMMANDER_FIELD_MANAGER)
+    _ask(client)
+    (first,) = _open_connections(client)
+    time.sleep(6.0)  # the idle time under test: longer than httpx's default keep-alive
+    _ask(client)
+    assert _open_connections(client) == [first]
