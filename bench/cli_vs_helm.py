@@ -156,6 +156,9 @@ def main() -> None:
             f"  delete: airpool deployment delete --hard --wait {med(ours_delete):.3f} s | helm uninstall --wait "
             f"{med(helm_delete):.3f} s | ratio {med(ours_delete) / med(helm_delete):.2f}x (goal < 1)"
         )
+        # Each round's pair (a loaded machine makes single figures jump): airpool/helm, in the order they ran.
+        pairs = ", ".join(f"{a:.2f}/{h:.2f}" for a, h in zip(ours_delete, helm_delete, strict=True))
+        print(f"          each round, airpool/helm s: {pairs}")
     else:
         print("  no helm binary found (scripts/setup.sh builds one into ~/.cache/airpool/k8s): baseline skipped")
         print(f"  list: airpool deployment list {med(ours_list):.3f} s; delete --wait {med(ours_delete):.3f} s")
