@@ -81,3 +81,66 @@ def test_a_request_head_past_the_bound_is_refused_and_one_within_it_served() -> 
     assert aio.run(_status_of_request_with_headers(MAX_HEAD_BYTES * 4), timeout=60) == "HTTP/1.1 400 Bad Request"
     # 2 MB of headers were read and answered 200 before the bound (httptools keeps every header it is sent).
     assert aio.run(_status_of_request_with_headers(2_000_000), timeout=60) == "HTTP/1.1 400 Bad Request"
+
+
+async def _serve(app: Any = _ok) -> tuple[asyncio.Server, int]:
+    config = uvicorn.Config(app=app, log_level="critical")
+    config.load()
+    state = ServerState()
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: HTTPProtocol(config=config, server_state=state, app_state={}), "127.0.0.1", 0
+    )
+    return server, server.sockets[0].getsockname()[1]
+
+
+async def _answer_to_an_unterminated_header(chunks: int) -> str:
+    """Sends one header value of ``chunks`` x 64 KiB without ever ending it; what the server did about it."""
+    server, port = await _serve()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(b"GET / HTTP/1.1\r\nHost: test\r\nX-Filler: ")
+        try:
+            for _ in range(chunks):
+                writer.write(b"a" * 65536)
+                await writer.drain()
+            status = await asyncio.wait_for(reader.readline(), 30)
+        except ConnectionError:
+            return "connection closed"
+        return status.decode().strip() or "connection closed"
+    finally:
+        writer.close()
+        server.close()
+
+
+def test_an_unterminated_header_past_the_bound_is_refused_as_it_arrives() -> None:
+    # httptools buffers a header until it ends (quadratic concatenation on the event loop, memory without bound):
+    # 4 MB of one unfinished header value were read and never answered.
+    assert aio.run(_answer_to_an_unterminated_header(64), timeout=120) in (
+        "HTTP/1.1 400 Bad Request",
+        "connection closed",
+    )
+
+
+async def _statuses_on_one_connection(requests: int, header_bytes: int) -> list[str]:
+    server, port = await _serve()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    line = b"X-Filler: " + b"a" * 1000 + b"\r\n"
+    head = b"GET / HTTP/1.1\r\nHost: test\r\n" + line * (header_bytes // len(line)) + b"\r\n"
+    statuses = []
+    try:
+        for _ in range(requests):
+            writer.write(head)
+            await writer.drain()
+            statuses.append((await asyncio.wait_for(reader.readline(), 30)).decode().strip())
+            await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+            await asyncio.wait_for(reader.readexactly(2), 30)  # the body: "ok"
+        return statuses
+    finally:
+        writer.close()
+        server.close()
+
+
+def test_the_head_bound_holds_per_request_on_a_kept_alive_connection() -> None:
+    # Heads of 3/4 of the bound each: together far past it, each one within it.
+    assert aio.run(_statuses_on_one_connection(4, MAX_HEAD_BYTES * 3 // 4), timeout=120) == ["HTTP/1.1 200 OK"] * 4
