@@ -53,7 +53,7 @@ async def _ok(scope: Any, receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": b"ok"})
 
 
-async def _status_of_request_with_headers(header_bytes: int) -> str:
+async def _status_of_request_with_headers(header_bytes: int, *, first: bytes = b"Host: test\r\n") -> str:
     """The status line the protocol answers to a request carrying about ``header_bytes`` of headers."""
     config = uvicorn.Config(app=_ok, log_level="critical")
     config.load()
@@ -66,7 +66,7 @@ async def _status_of_request_with_headers(header_bytes: int) -> str:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         line = b"X-Filler: " + b"a" * 1000 + b"\r\n"
-        writer.write(b"GET / HTTP/1.1\r\nHost: test\r\n" + line * (header_bytes // len(line)) + b"\r\n")
+        writer.write(b"GET / HTTP/1.1\r\n" + first + line * (header_bytes // len(line)) + b"\r\n")
         with contextlib.suppress(ConnectionError):  # a refused head may be answered before it is all sent
             await writer.drain()
         status = await asyncio.wait_for(reader.readline(), 30)
@@ -81,6 +81,16 @@ def test_a_request_head_past_the_bound_is_refused_and_one_within_it_served() -> 
     assert aio.run(_status_of_request_with_headers(MAX_HEAD_BYTES * 4), timeout=60) == "HTTP/1.1 400 Bad Request"
     # 2 MB of headers were read and answered 200 before the bound (httptools keeps every header it is sent).
     assert aio.run(_status_of_request_with_headers(2_000_000), timeout=60) == "HTTP/1.1 400 Bad Request"
+
+
+def test_a_websocket_upgrade_past_the_head_bound_is_refused() -> None:
+    # The upgrade request goes through the same parser callbacks before the WebSocket protocol takes over.
+    upgrade = (
+        b"Host: test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    )
+    status = aio.run(_status_of_request_with_headers(MAX_HEAD_BYTES * 2, first=upgrade), timeout=60)
+    assert status == "HTTP/1.1 400 Bad Request"
 
 
 async def _serve(app: Any = _ok) -> tuple[asyncio.Server, int]:
