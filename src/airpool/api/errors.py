@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
-import random
+import os
 from typing import Any
 
 from graphql import GraphQLError
@@ -42,9 +42,9 @@ request_id: contextvars.ContextVar[str] = contextvars.ContextVar("airpool_reques
 
 
 def new_request_id() -> str:
-    """16 hex digits that find a request in the log. Not a secret: the module PRNG, not a read of the OS's random
-    source per request (``uuid4``)."""
-    return f"{random.getrandbits(64):016x}"
+    """16 hex digits that find a request in the log, from the OS's random source: every answer carries one, and
+    drawn from the ``random`` module they would hand out its state (and with it the release names it makes next)."""
+    return os.urandom(8).hex()
 
 
 def airpool_error_payload(error: domain_errors.AirpoolError) -> dict[str, Any]:

@@ -298,18 +298,19 @@ class Database:
     On PostgreSQL, reads and one-statement writes get a pool of their own whose connections are born in
     autocommit: switching a pooled connection into autocommit and back on every checkout cost about 100
     microseconds of CPU, on every API request (its token check). Each pool keeps up to ``pool_size`` connections
-    and opens up to twice as many more under bursts, so a process holds at most ``6 * pool_size`` connections (120
-    by default), idle ones at most ``2 * pool_size``."""
+    and opens up to three times as many more under bursts, so a process holds at most ``8 * pool_size`` connections
+    (160 by default: each pool serves up to 80 threads, the API's 40 and anyio's 40), idle ones at most
+    ``2 * pool_size``."""
 
     def __init__(self, url: str, *, pool_size: int = 20) -> None:
         self.url = url
-        self.engine = make_engine(url, pool_size=pool_size, max_overflow=pool_size * 2)
+        self.engine = make_engine(url, pool_size=pool_size, max_overflow=pool_size * 3)
         self.dialect = self.engine.dialect.name
         self._write = sessionmaker(self.engine.execution_options(**{_WRITE: True}), expire_on_commit=False)
         # PostgreSQL reads run in autocommit: at READ COMMITTED every statement takes its own snapshot whether or
         # not a transaction is open, so BEGIN and COMMIT bought nothing but two round trips per read.
         self._autocommit = (
-            make_engine(url, pool_size=pool_size, max_overflow=pool_size * 2, autocommit=True)
+            make_engine(url, pool_size=pool_size, max_overflow=pool_size * 3, autocommit=True)
             if self.dialect == "postgresql"
             else None
         )
