@@ -133,3 +133,20 @@ def test_deployment_delete_yes_builds_no_typer_app(tmp_path: Path) -> None:
     fast = cli.run(tmp_path / "config.yaml", "deployment", "delete", "etl", "--yes")
     assert fast.code == typer_served.returncode == 1
     assert fast.err == typer_served.stderr
+
+
+def test_the_console_script_leaves_with_the_commands_code_and_its_output(tmp_path: Path) -> None:
+    """``entry.script`` (the ``airpool`` executable) ends a fast-path command without the interpreter's teardown:
+    same exit code and the same message, flushed, as ``entry.run``."""
+    code = "import sys; from airpool.cli import entry\nsys.argv = ['airpool', 'deployment', 'list']\nentry.{}()"
+    env = {"AIRPOOL_CONFIG": str(tmp_path / "config.yaml"), "PATH": "/usr/bin:/bin"}
+    ran = {
+        name: subprocess.run(
+            [sys.executable, "-c", code.format(name)], capture_output=True, text=True, env=env, check=False
+        )
+        for name in ("run", "script")
+    }
+    assert ran["script"].returncode == ran["run"].returncode == 1
+    assert ran["script"].stderr == ran["run"].stderr
+    assert "Error: " in ran["script"].stderr
+    assert ran["script"].stdout == ran["run"].stdout == ""

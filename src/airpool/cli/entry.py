@@ -12,6 +12,7 @@ errors and help read the same as ever.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -158,3 +159,21 @@ def run() -> None:
     from airpool.cli import main
 
     main.run()
+
+
+def script() -> None:
+    """The ``airpool`` console script: ``run``, except that a command the fast path served leaves without the
+    interpreter's teardown once its output is flushed. Freeing every module and object the command imported was
+    about 20 ms of a 110 ms ``airpool deployment list`` (measured at load 4: 94 ms against 113 ms, median of 15)."""
+    code = _fast(sys.argv[1:])
+    if code is None:
+        from airpool.cli import main
+
+        main.run()
+        return
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except Exception:  # a reader that went away (a closed pipe): the interpreter's own exit reports it, as before
+        sys.exit(code)
+    os._exit(code)
