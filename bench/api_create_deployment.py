@@ -15,14 +15,16 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,6 +77,23 @@ def _machine_busy() -> tuple[float, float]:
     return (sum(ticks) - ticks[3] - ticks[4]) / clock, sum(ticks) / clock
 
 
+def _connections_per_process(port: int) -> list[int]:
+    """How many established connections to ``port`` each server process holds (``ss``), largest first: with
+    ``serve --workers`` the kernel hands each new connection to whichever process accepts first, and a kept-alive
+    connection stays there."""
+    out = subprocess.run(
+        ["ss", "-tnpH", "state", "established", f"( sport = :{port} )"], capture_output=True, text=True, check=False
+    ).stdout
+    counts: dict[str, int] = {}
+    for pid in re.findall(r"pid=(\d+)", out):
+        counts[pid] = counts.get(pid, 0) + 1
+    return sorted(counts.values(), reverse=True)
+
+
+def _record_spread(into: list[list[int]], base: str) -> None:
+    into.append(_connections_per_process(urlsplit(base).port or 80))
+
+
 def _run(pid: int, base: str, token: str, **load: Any) -> Result:
     """``_load`` against the server ``pid``, with the server's CPU per request and the machine's busy cores."""
     before, (busy_before, _) = _cpu_seconds(pid), _machine_busy()
@@ -87,7 +106,16 @@ def _run(pid: int, base: str, token: str, **load: Any) -> Result:
     )
 
 
-async def _load(base: str, token: str, *, query: str, variables: Any, count: int, concurrency: int) -> Result:
+async def _load(
+    base: str,
+    token: str,
+    *,
+    query: str,
+    variables: Any,
+    count: int,
+    concurrency: int,
+    when_open: Callable[[], None] | None = None,
+) -> Result:
     """``count`` POSTs to ``{base}/v1`` over ``concurrency`` keep-alive connections, each sending its next request
     when the last one's answer is in. The client is raw asyncio streams with the requests encoded up front: httpx
     needed more CPU per request than the server's appConfig (at concurrency 64 the client was at 77% of a core and
@@ -137,6 +165,8 @@ async def _load(base: str, token: str, *, query: str, variables: Any, count: int
     opened, ready = asyncio.Event(), []  # every connection open before the clock starts
     tasks = [asyncio.ensure_future(connection(opened, ready)) for _ in range(concurrency)]
     await opened.wait()
+    if when_open is not None:
+        when_open()
     began = time.perf_counter()
     await asyncio.gather(*tasks)
     elapsed = time.perf_counter() - began
@@ -219,9 +249,9 @@ def _create_bench(
     *,
     bare: tuple[str, int] | None = None,
     workers: int = 1,
-) -> dict[int, Result]:
+) -> list[tuple[int, Result]]:
     total = sum(count for _, count in plan)
-    creates: dict[int, Result] = {}
+    creates: list[tuple[int, Result]] = []
     with _server(directory, url, total, workers=workers) as (base, token, workspace, pid):
         for concurrency, count in plan:
             base_result = _run(pid, base, token, query=APP_CONFIG, variables={}, count=count, concurrency=concurrency)
@@ -238,6 +268,7 @@ def _create_bench(
                     f" (bare/appConfig {floor.cpu_ms / base_result.cpu_ms:.2f})",
                     flush=True,
                 )
+            spread: list[list[int]] = []
             create = _run(
                 pid,
                 base,
@@ -246,10 +277,13 @@ def _create_bench(
                 variables=lambda i, c=concurrency: {"label": f"bench {c}-{i}", "ws": workspace},
                 count=count,
                 concurrency=concurrency,
+                when_open=functools.partial(_record_spread, spread, base) if workers > 1 else None,
             )
-            creates[concurrency] = create
+            creates.append((concurrency, create))
             print(_row(name, concurrency, create, base_result), flush=True)
             print(_cpu_row(create, base_result), flush=True)
+            if spread:
+                print(f"{'':<15}connections per server process: {'/'.join(map(str, spread[0]))}", flush=True)
             print(
                 f"{'':<15}create/appConfig throughput {create.per_second / base_result.per_second:.2f}  "
                 f"p99/p50 {create.p99_ms / create.p50_ms:.1f}",
@@ -291,14 +325,22 @@ def main() -> None:
         directory = Path(tmp)
         _create_bench("sqlite", f"sqlite:///{directory / 'bench.db'}", directory, plan, bare=bare)
         with postgres_server() as admin_url:
-            single = _create_bench("postgresql", _postgres_database(admin_url, "bench"), directory, plan)
-            two = _create_bench("pg 2 procs", _postgres_database(admin_url, "bench2"), directory, plan[1:2], workers=2)
+            single = dict(_create_bench("postgresql", _postgres_database(admin_url, "bench"), directory, plan))
+            # Three rounds: each opens its connections anew, and how the kernel spreads them over the two
+            # processes (printed with each round) decides how much of the second process a round can use.
+            two = _create_bench(
+                "pg 2 procs", _postgres_database(admin_url, "bench2"), directory, plan[1:2] * 3, workers=2
+            )
             c = plan[1][0]
+            rates = sorted(result.per_second for _, result in two)
+            busy = statistics.median(result.busy_cores for _, result in two)
             print(
-                f"serve --workers 2 on PostgreSQL, concurrency {c}: {two[c].per_second:.1f} creates/s | one process "
-                f"{single[c].per_second:.1f}/s | scaling {two[c].per_second / single[c].per_second:.2f}x | server CPU "
-                f"per create {two[c].cpu_ms:.2f} ms in two processes, {single[c].cpu_ms:.2f} ms in one | machine busy "
-                f"{two[c].busy_cores:.2f} of {os.cpu_count()} cores with two, {single[c].busy_cores:.2f} with one",
+                f"serve --workers 2 on PostgreSQL, concurrency {c}: {' / '.join(f'{r:.1f}' for r in rates)} creates/s"
+                f" in three rounds | one process {single[c].per_second:.1f}/s | scaling "
+                f"{rates[0] / single[c].per_second:.2f}x to {rates[-1] / single[c].per_second:.2f}x | server CPU per "
+                f"create {statistics.median(r.cpu_ms for _, r in two):.2f} ms in two processes, {single[c].cpu_ms:.2f}"
+                f" ms in one | machine busy {busy:.2f} of {os.cpu_count()} cores with two, {single[c].busy_cores:.2f}"
+                " with one",
                 flush=True,
             )
         _available_bench(f"sqlite:///{directory / 'ns.db'}", directory, 10_000, 30 if not args.quick else 10)
