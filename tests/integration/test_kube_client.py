@@ -6,7 +6,6 @@ import time
 from typing import Any
 
 import lightkube
-import pytest
 from lightkube.models.authorization_v1 import ResourceAttributes, SelfSubjectAccessReviewSpec
 from lightkube.resources.authorization_v1 import SelfSubjectAccessReview
 
@@ -25,15 +24,19 @@ def _ask(client: lightkube.Client) -> None:
     client.create(SelfSubjectAccessReview(spec=spec))
 
 
-@pytest.mark.parametrize("identity", ["admin", "commander"])
-def test_an_idle_connection_is_kept_for_the_next_burst(dev_cluster: ClusterInfo, identity: str) -> None:
+def test_an_idle_connection_is_kept_for_the_next_burst(dev_cluster: ClusterInfo) -> None:
     """A connection idle for longer than httpx's default 5 s is still open for the next request: commander's next
     burst (an uninstall's sweep, a health pass) pays no new TLS handshakes. Both ways to authenticate: the admin's
     client certificate, commander's token."""
-    kubeconfig = dev_cluster.admin_kubeconfig if identity == "admin" else dev_cluster.commander_kubeconfig
-    client = kube_client.connect(kubeconfig, field_manager=kube_client.COMMANDER_FIELD_MANAGER)
-    _ask(client)
-    (first,) = _open_connections(client)
+    clients = [
+        kube_client.connect(kubeconfig, field_manager=kube_client.COMMANDER_FIELD_MANAGER)
+        for kubeconfig in (dev_cluster.admin_kubeconfig, dev_cluster.commander_kubeconfig)
+    ]
+    for client in clients:
+        _ask(client)
+    opened = [_open_connections(client) for client in clients]
+    assert [len(pool) for pool in opened] == [1, 1]
     time.sleep(6.0)  # the idle time under test: longer than httpx's default keep-alive
-    _ask(client)
-    assert _open_connections(client) == [first]
+    for client in clients:
+        _ask(client)
+    assert [_open_connections(client) for client in clients] == opened
