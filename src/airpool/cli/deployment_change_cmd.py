@@ -16,7 +16,7 @@ from typing import Any
 
 import typer
 
-from airpool.cli import client, deployment_cmd, hints, output, prompt, queries, session
+from airpool.cli import client, deployment_cmd, hints, output, polling, prompt, queries, session
 from airpool.domain.errors import AirpoolError, InvalidInput
 
 _FIELDS = """
@@ -132,6 +132,7 @@ def _follow(
     name = found["releaseName"]
     error_before = found.get("rolloutError")
     deadline = time.monotonic() + timeout
+    pause = polling.pauses(first=0.25, quick_for=5.0, most=interval)  # as create --wait: quick first, then back off
     with output.progress(quiet=quiet) as show:
         while True:
             message = found["statusMessage"]
@@ -150,7 +151,7 @@ def _follow(
                     f"Deployment {name} is still {found['status']} after {timeout:g} s; see "
                     f"`airpool deployment status {name}`"
                 )
-            time.sleep(interval)
+            time.sleep(next(pause))
             found = current.api.execute(GET, {"id": found["id"]})["deployment"]
 
 
