@@ -47,12 +47,20 @@ def _plain(node: Any) -> bool:
     return isinstance(node, FieldNode) and node.alias is None and not node.arguments and not node.directives
 
 
-def plan(document: DocumentNode, shortcuts: dict[str, LeafList]) -> Plan | None:
-    """The shortcut for ``document``, or None when it must run through graphql-core."""
+def sole_query(document: DocumentNode) -> OperationDefinitionNode | None:
+    """The document's operation when it is one query and nothing else (no fragment definitions), else None."""
     if len(document.definitions) != 1:
         return None
     operation = document.definitions[0]
     if not isinstance(operation, OperationDefinitionNode) or operation.operation is not OperationType.QUERY:
+        return None
+    return operation
+
+
+def plan(document: DocumentNode, shortcuts: dict[str, LeafList]) -> Plan | None:
+    """The shortcut for ``document``, or None when it must run through graphql-core."""
+    operation = sole_query(document)
+    if operation is None:
         return None
     if operation.variable_definitions or operation.directives or len(operation.selection_set.selections) != 1:
         return None

@@ -31,16 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ariadne import graphql_sync
-from graphql import (
-    DocumentNode,
-    FieldNode,
-    GraphQLError,
-    GraphQLSchema,
-    OperationDefinitionNode,
-    OperationType,
-    parse,
-    validate,
-)
+from graphql import DocumentNode, FieldNode, GraphQLError, GraphQLSchema, parse, validate
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -69,8 +60,6 @@ class Prepared:
     document: DocumentNode | None
     refusal: tuple[dict[str, Any], ...] = ()
     shortcut: fastpath.Plan | None = None
-    #: Every root field is in ``non_blocking``: run on the event loop, without the thread hop.
-    inline: bool = False
 
 
 def _error_response(message: str, rid: str, *, code: str = errors.VALIDATION_CODE) -> JSONResponse:
@@ -152,12 +141,11 @@ class GraphQLEndpoint:
         refused = limits.check_document(self.schema, document)
         if refused is not None:
             return Prepared(document=None, refusal=(errors.format_error(refused),))
-        inline = _only_fields(document, self.non_blocking)
-        if inline and len(query) <= CACHED_QUERY_CHARS:
+        if len(query) <= CACHED_QUERY_CHARS and _only_fields(document, self.non_blocking):
             if len(self._inline_texts) >= INLINE_TEXTS:
                 self._inline_texts.clear()  # bounded: a client cannot grow it with endless variants
             self._inline_texts.add(query)
-        return Prepared(document=document, shortcut=fastpath.plan(document, self.shortcuts), inline=inline)
+        return Prepared(document=document, shortcut=fastpath.plan(document, self.shortcuts))
 
     def _execute(self, data: Any, context: RequestContext) -> dict[str, Any]:
         token = errors.request_id.set(context.request_id)
@@ -203,10 +191,8 @@ def _already_validated(*_: Any, **__: Any) -> list[GraphQLError]:
 
 def _only_fields(document: DocumentNode, fields: frozenset[str]) -> bool:
     """True when ``document`` is one query whose root selections are plain fields (no fragment) all in ``fields``."""
-    if len(document.definitions) != 1:
-        return False
-    operation = document.definitions[0]
-    if not isinstance(operation, OperationDefinitionNode) or operation.operation is not OperationType.QUERY:
+    operation = fastpath.sole_query(document)
+    if operation is None:
         return False
     roots = operation.selection_set.selections
     return all(isinstance(root, FieldNode) and root.name.value in fields | {"__typename"} for root in roots)
