@@ -296,11 +296,11 @@ class Database:
     """An engine and its two kinds of transactions. Close it with ``dispose()``.
 
     On PostgreSQL, reads and one-statement writes get a pool of their own whose connections are born in
-    autocommit: switching a pooled connection into autocommit and back on every checkout cost about 100
-    microseconds of CPU, on every API request (its token check). Each pool keeps up to ``pool_size`` connections
-    and opens up to three times as many more under bursts, so a process holds at most ``8 * pool_size`` connections
-    (160 by default: each pool serves up to 80 threads, the API's 40 and anyio's 40), idle ones at most
-    ``2 * pool_size``."""
+    autocommit: switching a pooled connection into autocommit and back on every checkout cost about 60
+    microseconds of CPU per statement, on every API request (its token check). Each pool keeps up to
+    ``pool_size`` connections and opens up to three times as many more under bursts, so a process holds at most
+    ``8 * pool_size`` connections (160 by default: each pool serves up to 80 threads, the API's 40 and anyio's
+    40), idle ones at most ``2 * pool_size``."""
 
     def __init__(self, url: str, *, pool_size: int = 20) -> None:
         self.url = url
@@ -314,7 +314,8 @@ class Database:
             if self.dialect == "postgresql"
             else None
         )
-        self._read = sessionmaker(self._autocommit or self.engine, expire_on_commit=False)
+        self._reads = self._autocommit or self.engine
+        self._read = sessionmaker(self._reads, expire_on_commit=False)
         self._writer_lock = threading.Lock() if self.dialect == "sqlite" else None
         #: Set once a transaction that queued commander work committed (``wake_after_commit``), and by one-statement
         #: writes that queue it: a worker in this process waits on it between polls of the queue (``wait_for_work``)
@@ -374,7 +375,7 @@ class Database:
         of an API request's CPU): on PostgreSQL in autocommit (one round trip per statement, each its own snapshot,
         as ``read``), on SQLite in a deferred transaction rolled back when the block ends. Bounded and mapped to
         ``DatabaseUnavailable`` like ``read``."""
-        with self._connection(self._autocommit if self._autocommit is not None else self.engine) as conn:
+        with self._connection(self._reads) as conn:
             yield conn
 
     @contextlib.contextmanager
