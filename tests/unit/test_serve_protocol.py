@@ -53,20 +53,27 @@ async def _ok(scope: Any, receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": b"ok"})
 
 
-async def _status_of_request_with_headers(header_bytes: int, *, first: bytes = b"Host: test\r\n") -> str:
-    """The status line the protocol answers to a request carrying about ``header_bytes`` of headers."""
-    config = uvicorn.Config(app=_ok, log_level="critical")
+async def _serve(app: Any = _ok) -> tuple[asyncio.Server, int]:
+    config = uvicorn.Config(app=app, log_level="critical")
     config.load()
     state = ServerState()
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
         lambda: HTTPProtocol(config=config, server_state=state, app_state={}), "127.0.0.1", 0
     )
-    port = server.sockets[0].getsockname()[1]
+    return server, server.sockets[0].getsockname()[1]
+
+
+#: One header line of about 1 KB; a head of N bytes of headers is N // len(_FILLER) of them.
+_FILLER = b"X-Filler: " + b"a" * 1000 + b"\r\n"
+
+
+async def _status_of_request_with_headers(header_bytes: int, *, first: bytes = b"Host: test\r\n") -> str:
+    """The status line the protocol answers to a request carrying about ``header_bytes`` of headers."""
+    server, port = await _serve()
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
-        line = b"X-Filler: " + b"a" * 1000 + b"\r\n"
-        writer.write(b"GET / HTTP/1.1\r\n" + first + line * (header_bytes // len(line)) + b"\r\n")
+        writer.write(b"GET / HTTP/1.1\r\n" + first + _FILLER * (header_bytes // len(_FILLER)) + b"\r\n")
         with contextlib.suppress(ConnectionError):  # a refused head may be answered before it is all sent
             await writer.drain()
         status = await asyncio.wait_for(reader.readline(), 30)
@@ -91,17 +98,6 @@ def test_a_websocket_upgrade_past_the_head_bound_is_refused() -> None:
     )
     status = aio.run(_status_of_request_with_headers(MAX_HEAD_BYTES * 2, first=upgrade), timeout=60)
     assert status == "HTTP/1.1 400 Bad Request"
-
-
-async def _serve(app: Any = _ok) -> tuple[asyncio.Server, int]:
-    config = uvicorn.Config(app=app, log_level="critical")
-    config.load()
-    state = ServerState()
-    loop = asyncio.get_running_loop()
-    server = await loop.create_server(
-        lambda: HTTPProtocol(config=config, server_state=state, app_state={}), "127.0.0.1", 0
-    )
-    return server, server.sockets[0].getsockname()[1]
 
 
 async def _answer_to_an_unterminated_header(chunks: int) -> str:
@@ -135,8 +131,7 @@ def test_an_unterminated_header_past_the_bound_is_refused_as_it_arrives() -> Non
 async def _statuses_on_one_connection(requests: int, header_bytes: int) -> list[str]:
     server, port = await _serve()
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    line = b"X-Filler: " + b"a" * 1000 + b"\r\n"
-    head = b"GET / HTTP/1.1\r\nHost: test\r\n" + line * (header_bytes // len(line)) + b"\r\n"
+    head = b"GET / HTTP/1.1\r\nHost: test\r\n" + _FILLER * (header_bytes // len(_FILLER)) + b"\r\n"
     statuses = []
     try:
         for _ in range(requests):
