@@ -80,16 +80,6 @@ def release(dev_cluster: devcluster.ClusterInfo, admin_client: lightkube.Client,
                 admin_client.delete(Namespace, name)
 
 
-def _role_exists(client: lightkube.Client, name: str, namespace: str) -> bool:
-    try:
-        client.get(Role, name, namespace=namespace)
-    except ApiError as exc:
-        if exc.status.code == 404:
-            return False
-        raise
-    return True
-
-
 def test_pool_changes_through_helm_upgrade_move_commanders_rights(
     release: Release, admin_client: lightkube.Client
 ) -> None:
@@ -117,7 +107,7 @@ def test_pool_changes_through_helm_upgrade_move_commanders_rights(
     # Adding a name grants it; removing one takes the Role away and keeps the Namespace (data may live there).
     release.install(release.pool_values([release.pool[1], release.pool[2]]), command="upgrade")
     assert release.can_i("create", "secrets", release.pool[2])
-    assert not _role_exists(admin_client, role, release.pool[0])
+    assert not cluster_support.exists(admin_client, Role, role, release.pool[0])
     assert not release.can_i("create", "secrets", release.pool[0])
     admin_client.get(Namespace, release.pool[0])
 

@@ -12,7 +12,6 @@ from typing import Any
 
 import lightkube
 import pytest
-from lightkube import ApiError
 from lightkube.models.core_v1 import Container, PodSpec, ServicePort, ServiceSpec
 from lightkube.models.meta_v1 import ObjectMeta, OwnerReference
 from lightkube.resources.apps_v1 import ReplicaSet
@@ -25,7 +24,7 @@ from airpool.domain.deployments import Executor
 from airpool.manifests import pool
 from airpool.manifests.airflow import common
 from airpool.manifests.airflow.spec import AirflowSpec
-from tests.support import commander_env, fake_nodes
+from tests.support import cluster, commander_env, fake_nodes
 
 pytestmark = pytest.mark.slow
 
@@ -63,16 +62,6 @@ def _pod(name: str, namespace: str, labels: dict[str, str], **meta: Any) -> Pod:
         metadata=ObjectMeta(name=name, namespace=namespace, labels=labels, **meta),
         spec=PodSpec(containers=[Container(name="main", image="registry.invalid/none:1")]),
     )
-
-
-def _exists(client: lightkube.Client, resource: Any, name: str, namespace: str) -> bool:
-    try:
-        client.get(resource, name, namespace=namespace)
-    except ApiError as exc:
-        if exc.status.code == 404:
-            return False
-        raise
-    return True
 
 
 def test_uninstall_deletes_the_deployments_objects_and_never_a_look_alike(
@@ -118,7 +107,9 @@ def test_uninstall_deletes_the_deployments_objects_and_never_a_look_alike(
     assert uninstall.remaining(admin_client, ns, dep) == []
     assert result.deleted > 40
     for resource, obj in look_alikes:
-        assert _exists(admin_client, resource, obj.metadata.name, ns), f"{obj.kind} {obj.metadata.name} was deleted"
+        assert cluster.exists(admin_client, resource, obj.metadata.name, ns), (
+            f"{obj.kind} {obj.metadata.name} was deleted"
+        )
     # The last look reports the other Deployment's object: the check before offering the namespace refuses it.
     assert result.others == (f"Secret twin-secret (Deployment {dep}-2)",)
     name = pool.commander_role_name(commander_env.CONFIG)
@@ -158,7 +149,7 @@ def test_a_pod_a_controller_makes_while_the_uninstall_runs_is_gone_before_it_ret
     uninstall.uninstall(commander_client, namespace=ns, deployment_id=dep, fence=fence)
 
     assert made.is_set()
-    assert not _exists(admin_client, Pod, "late-pod", ns)
+    assert not cluster.exists(admin_client, Pod, "late-pod", ns)
     assert uninstall.remaining(admin_client, ns, dep) == []
 
 
@@ -181,7 +172,7 @@ def test_an_object_written_after_the_first_look_is_found_by_the_last(
 
     def look(client: lightkube.Client, wanted: tuple[kinds.Kind, ...], *args: Any, **kwargs: Any) -> Any:
         looks.append(wanted)
-        if [k.kind for k in wanted] == ["ConfigMap"] and not _exists(admin_client, Secret, "late-secret", ns):
+        if [k.kind for k in wanted] == ["ConfigMap"] and not cluster.exists(admin_client, Secret, "late-secret", ns):
             # A look at the held kind only: write a Secret of the Deployment, then let the ConfigMap go.
             admin_client.create(Secret(metadata=ObjectMeta(name="late-secret", namespace=ns, labels=installed.owned)))
             admin_client.patch(
@@ -195,8 +186,8 @@ def test_an_object_written_after_the_first_look_is_found_by_the_last(
     # The first look after the deletes: what a finalizer holds, and what the controllers being removed can make.
     assert {k.kind for k in looks[0]} == {"ConfigMap", "Job", "ReplicaSet", "Pod"}
     assert any([k.kind for k in w] == ["ConfigMap"] for w in looks), looks  # it did narrow its looks
-    assert not _exists(admin_client, Secret, "late-secret", ns)
-    assert not _exists(admin_client, ConfigMap, "held-config", ns)
+    assert not cluster.exists(admin_client, Secret, "late-secret", ns)
+    assert not cluster.exists(admin_client, ConfigMap, "held-config", ns)
     assert uninstall.remaining(admin_client, ns, dep) == []
     assert looks[-1] == kinds.NAMESPACED_KINDS
     assert result.others == ()

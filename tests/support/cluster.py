@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from lightkube import ApiError, Client
 from lightkube.models.meta_v1 import ObjectMeta
@@ -28,6 +29,17 @@ def fresh_namespace(client: Client, *, prefix: str = "t", labels: dict[str, str]
     finally:
         with contextlib.suppress(ApiError):
             client.delete(Namespace, name)
+
+
+def exists(client: Client, resource: Any, name: str, namespace: str | None = None) -> bool:
+    """Whether the API server has the object (a 404 is False; any other error is raised)."""
+    try:
+        client.get(resource, name, namespace=namespace)
+    except ApiError as exc:
+        if exc.status.code == 404:
+            return False
+        raise
+    return True
 
 
 def wait_for(condition: Callable[[], bool], *, timeout: float, interval: float = 0.1, what: str = "condition") -> None:
