@@ -132,6 +132,22 @@ def test_app_config_reports_houston_version_and_flags_twice(anonymous: GraphQL) 
     assert isinstance(config["byoUpdateRegistryHost"], str)
 
 
+def test_app_config_answers_the_same_from_a_worker_thread_and_then_from_the_event_loop(anonymous: GraphQL) -> None:
+    """A text's first request runs in a worker thread; later ones of a text that asks only ``appConfig`` run on the
+    event loop (``graphql_http``). Both answer alike, errors included."""
+    texts = {
+        VERSION_QUERY: {"data": {"appConfig": {"version": "0.37.0"}}},
+        "{ appConfig { version } __typename }": {"data": {"appConfig": {"version": "0.37.0"}, "__typename": "Query"}},
+    }
+    for text, expected in texts.items():
+        assert [anonymous.post(text) for _ in range(3)] == [expected] * 3
+    # A refused variable is answered by the same code on either side of the hop.
+    answers = [anonymous.post(VERSION_QUERY, {"note": "a\x00b"}) for _ in range(3)]
+    assert answers[0] == answers[1] == answers[2]
+    assert answers[0]["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", answers[0]
+    assert "U+0000" in answers[0]["errors"][0]["message"]
+
+
 def test_app_config_answers_even_with_an_expired_token(anonymous: GraphQL) -> None:
     """The CLI negotiates the version with whatever token it has stored."""
     assert anonymous.as_("stale.token.value").data(VERSION_QUERY)["appConfig"]["version"] == "0.37.0"
