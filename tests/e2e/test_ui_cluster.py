@@ -82,6 +82,11 @@ def test_create_watch_healthy_hard_delete_and_get_the_namespace_back(env: Env, b
     # Commander installs into the namespace with its own token; the open page follows without a reload.
     badge = page.locator("h1 .status")
     expect(badge).to_have_text("healthy", timeout=240_000)
+    # Fake nodes run no Airflow: the message says what healthy rests on there, and which setting decides it.
+    expect(page.locator("h1 + [data-field=message]")).to_contain_text(
+        "their pods report ready, but Airflow itself was not asked whether it is healthy (values.yaml sets "
+        "airpool.airflow.readHealthEndpoint: false"
+    )
     messages = page.get_by_role("region", name="Commander messages")
     deadline = time.monotonic() + 60  # the job list is rendered per page load: reload until commander closed it
     while "install done" not in messages.inner_text() and time.monotonic() < deadline:

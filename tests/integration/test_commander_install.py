@@ -60,6 +60,12 @@ def test_install_in_pool_namespace_reaches_healthy_and_uninstall_leaves_pool_rba
         assert got.metadata.labels[common.DEPLOYMENT_LABEL] == "dep-1"
     report = commander_env.wait_healthy(commander_client, spec)
     assert report.ready == report.total > 0
+    # Fake nodes run no Airflow: the message says, in a user's words, what healthy rests on and which key decides.
+    assert report.message == (
+        f"all {report.total} workloads ready: their pods report ready, but Airflow itself was not asked whether it "
+        "is healthy (values.yaml sets airpool.airflow.readHealthEndpoint: false, meant for simulated nodes where no "
+        "Airflow runs)"
+    )
     pods = list(admin_client.list(Pod, namespace=pool_namespace))
     assert pods
     assert all(p.status.phase in ("Running", "Succeeded") for p in pods)

@@ -150,8 +150,13 @@ def _job_state(job: Any) -> str:
 
 #: Seconds one read of Airflow's health endpoint may take (a loaded node answers slowly).
 HEALTH_TIMEOUT = 30.0
-#: Written when the health endpoint is not read (``airpool.airflow.readHealthEndpoint: false``).
-NOT_READ = "Airflow's health endpoint not read (airpool.airflow.readHealthEndpoint is false)"
+#: Follows "all N workloads ready" when the health endpoint is not read (``airpool.airflow.readHealthEndpoint:
+#: false``), in words a data engineer reading ``deployment status`` or the UI understands: what healthy rests on,
+#: what was not asked, why, and which setting decides it.
+NOT_READ = (
+    "their pods report ready, but Airflow itself was not asked whether it is healthy (values.yaml sets "
+    "airpool.airflow.readHealthEndpoint: false, meant for simulated nodes where no Airflow runs)"
+)
 
 
 def expected_components(spec: AirflowSpec) -> tuple[str, ...]:
@@ -279,7 +284,7 @@ def check(client: Client, spec: AirflowSpec, *, read_health_endpoint: bool = Tru
         return StatusReport(DeploymentStatus.DEPLOYING, "waiting for " + "; ".join(waiting), ready_count, total)
     ready = f"all {total} workloads ready"
     if not read_health_endpoint:
-        return StatusReport(DeploymentStatus.HEALTHY, f"{ready}; {NOT_READ}", total, total)
+        return StatusReport(DeploymentStatus.HEALTHY, f"{ready}: {NOT_READ}", total, total)
     airflow = read_airflow_health(client, spec)
     if airflow.status is not None:
         return StatusReport(airflow.status, f"{ready}, but {airflow.message}", total, total)
