@@ -13,6 +13,7 @@ from playwright.sync_api import Page, expect
 
 from airpool.services import commander_jobs, deployments
 from tests.e2e.test_ui_flows import VALUES, capture, serving, sign_up
+from tests.support.api_server import PASSWORD
 
 pytestmark = pytest.mark.slow
 
@@ -69,3 +70,87 @@ def test_git_sync_create_and_change_its_settings(tmp_path: Path, sqlite_url: str
         expect(page.locator(".facts")).to_contain_text(f"git-sync from {REPO} (release, folder dags), every 30 s")
         assert deployments.git_credentials(server.platform, dep_id).ssh_key == key  # kept
         assert "upgrade" in [j.kind for j in commander_jobs.for_deployment(server.platform, dep_id)]
+
+
+def test_only_the_chosen_mechanisms_fields_show_and_without_javascript_all_show_labelled(
+    tmp_path: Path, sqlite_url: str, browser_page: Page
+) -> None:
+    # A newcomer saw the git-sync fields (URL, key, known hosts) under "Image" chosen and filled them in vain.
+    every_mechanism = GIT_VALUES.replace("clusterRoles: false", "clusterRoles: true")  # NFS needs cluster roles
+    page = browser_page
+    with serving(tmp_path, sqlite_url, every_mechanism) as server:
+        sign_up(page, server)
+        page.get_by_role("link", name="New Deployment").click()
+        group = page.get_by_role("group", name="DAG deploy")
+        git_fields = page.get_by_role("group", name=re.compile("^git-sync settings"))
+        nfs_fields = page.get_by_role("group", name=re.compile("^NFS settings"))
+        expect(group.get_by_role("radio", name=re.compile("^Image"))).to_be_checked()
+        expect(page.get_by_label("Repository URL")).to_be_hidden()
+        expect(page.get_by_label("SSH private key")).to_be_hidden()
+        expect(page.get_by_label("NFS location")).to_be_hidden()
+        capture(page, "new-deployment-image-chosen")
+        group.get_by_role("radio", name=re.compile("^git-sync")).check()
+        expect(git_fields).to_be_visible()
+        expect(page.get_by_label("Repository URL")).to_be_visible()
+        expect(page.get_by_label("NFS location")).to_be_hidden()
+        group.get_by_role("radio", name=re.compile("^NFS")).check()
+        expect(page.get_by_label("NFS location")).to_be_visible()
+        expect(git_fields).to_be_hidden()
+        group.get_by_role("radio", name=re.compile("^Image")).check()
+        expect(nfs_fields).to_be_hidden()
+        expect(git_fields).to_be_hidden()
+
+        # A refused form comes back with git-sync chosen: its fields show at once, the others stay hidden.
+        page.get_by_label("Kubernetes Namespace").select_option("pool-a")
+        group.get_by_role("radio", name=re.compile("^git-sync")).check()
+        page.get_by_label("Repository URL").fill(REPO)
+        page.get_by_role("button", name="Create Deployment").click()  # no name: refused
+        expect(page.get_by_role("alert")).to_be_visible()
+        expect(page.get_by_label("Repository URL")).to_have_value(REPO)
+        expect(page.get_by_label("Repository URL")).to_be_visible()
+        expect(nfs_fields).to_be_hidden()
+
+        # Without JavaScript every mechanism's fields show, each group named for its choice, and the form works.
+        browser = page.context.browser
+        assert browser is not None
+        context = browser.new_context(viewport={"width": 1280, "height": 860}, java_script_enabled=False)
+        try:
+            plain = context.new_page()
+            plain.goto(server.url("/login"))
+            plain.get_by_label("Username or email").fill("ada")
+            plain.get_by_label("Password").fill(PASSWORD)
+            plain.get_by_role("button", name="Log in").click()
+            plain.get_by_role("link", name="New Deployment").click()
+            plain_group = plain.get_by_role("group", name="DAG deploy")
+            expect(plain_group.get_by_role("radio", name=re.compile("^Image"))).to_be_checked()
+            expect(
+                plain.get_by_role("group", name="git-sync settings (used only when git-sync is chosen)")
+            ).to_be_visible()
+            expect(plain.get_by_role("group", name="NFS settings (used only when NFS is chosen)")).to_be_visible()
+            expect(plain.get_by_label("Repository URL")).to_be_visible()
+            expect(plain.get_by_label("NFS location")).to_be_visible()
+            capture(plain, "new-deployment-dag-deploy-without-javascript")
+            plain.get_by_label("Name", exact=True).fill("Plain form")
+            plain.get_by_label("Kubernetes Namespace").select_option("pool-b")
+            plain_group.get_by_role("radio", name=re.compile("^git-sync")).check()
+            plain.get_by_label("Repository URL").fill(REPO)
+            plain.get_by_label("NFS location").fill("ignored.example.com:/not/chosen")
+            plain.get_by_role("button", name="Create Deployment").click()
+            expect(plain).to_have_url(re.compile(r"/deployments/[0-9a-f-]{36}$"))
+            expect(plain.locator(".facts")).to_contain_text(f"git-sync from {REPO}")
+
+            # Its DAG deploy page has the same choice: git-sync chosen, its fields and NFS's shown.
+            plain.get_by_role("link", name="DAG deploy settings").click()
+            expect(plain.get_by_label("Repository URL")).to_have_value(REPO)
+            expect(plain.get_by_label("Repository URL")).to_be_visible()
+            dag_page = plain.url
+        finally:
+            context.close()
+
+        # With JavaScript, the same DAG deploy page shows the git-sync fields only while git-sync is chosen.
+        page.goto(dag_page)
+        expect(page.get_by_label("Repository URL")).to_be_visible()
+        expect(page.get_by_label(re.compile("^SSH private key"))).to_be_visible()
+        page.get_by_role("group", name="DAG deploy").get_by_role("radio", name=re.compile("^Image")).check()
+        expect(page.get_by_label("Repository URL")).to_be_hidden()
+        expect(page.get_by_label(re.compile("^SSH private key"))).to_be_hidden()

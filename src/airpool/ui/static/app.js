@@ -164,3 +164,22 @@
     timer = window.setTimeout(ask, 150);
   });
 })();
+
+// 4. The DAG deploy choice (New Deployment, a Deployment's DAG deploy page): only the chosen mechanism's fields
+//    show (the groups whose data-dag-fields is the checked radio's value). Without this script every group shows,
+//    each labelled for the mechanism it belongs to, and the server uses only the chosen one's.
+(function () {
+  "use strict";
+  var groups = document.querySelectorAll("[data-dag-fields]");
+  if (!groups.length) { return; }
+  var radios = document.querySelectorAll('input[type="radio"][name="dag_deployment"]');
+
+  function show() {
+    var chosen = "image";
+    radios.forEach(function (radio) { if (radio.checked) { chosen = radio.value; } });
+    groups.forEach(function (group) { group.hidden = group.getAttribute("data-dag-fields") !== chosen; });
+  }
+
+  radios.forEach(function (radio) { radio.addEventListener("change", show); });
+  show();
+})();
