@@ -18,7 +18,6 @@ import dataclasses
 import functools
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -34,6 +33,7 @@ import httpx
 import sqlalchemy as sa
 from tests.support.api_server import PASSWORD, GraphQL, serve_process
 from tests.support.postgres import postgres_server
+from tests.support.sockets import connections_per_process
 
 from airpool.devcluster.processes import free_port
 from airpool.services import schema
@@ -77,21 +77,9 @@ def _machine_busy() -> tuple[float, float]:
     return (sum(ticks) - ticks[3] - ticks[4]) / clock, sum(ticks) / clock
 
 
-def _connections_per_process(port: int) -> list[int]:
-    """How many established connections to ``port`` each server process holds (``ss``), largest first: with
-    ``serve --workers`` the kernel hands each new connection to whichever process accepts first, and a kept-alive
-    connection stays there."""
-    out = subprocess.run(
-        ["ss", "-tnpH", "state", "established", f"( sport = :{port} )"], capture_output=True, text=True, check=False
-    ).stdout
-    counts: dict[str, int] = {}
-    for pid in re.findall(r"pid=(\d+)", out):
-        counts[pid] = counts.get(pid, 0) + 1
-    return sorted(counts.values(), reverse=True)
-
-
 def _record_spread(into: list[list[int]], base: str) -> None:
-    into.append(_connections_per_process(urlsplit(base).port or 80))
+    # With ``serve --workers`` each process is handed new connections in turn; a kept-alive one stays where it went.
+    into.append(sorted(connections_per_process(urlsplit(base).port or 80).values(), reverse=True))
 
 
 def _run(pid: int, base: str, token: str, **load: Any) -> Result:
@@ -326,8 +314,8 @@ def main() -> None:
         _create_bench("sqlite", f"sqlite:///{directory / 'bench.db'}", directory, plan, bare=bare)
         with postgres_server() as admin_url:
             single = dict(_create_bench("postgresql", _postgres_database(admin_url, "bench"), directory, plan))
-            # Three rounds: each opens its connections anew, and how the kernel spreads them over the two
-            # processes (printed with each round) decides how much of the second process a round can use.
+            # Three rounds, each opening its connections anew; how they were spread over the two processes is
+            # printed with each round.
             two = _create_bench(
                 "pg 2 procs", _postgres_database(admin_url, "bench2"), directory, plan[1:2] * 3, workers=2
             )

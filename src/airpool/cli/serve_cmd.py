@@ -14,7 +14,9 @@ per poll would push the start banner and every warning out of sight within a min
 
 from __future__ import annotations
 
+import functools
 import logging
+import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -75,30 +77,50 @@ class _CommanderWorker:
             handle.stop()
 
 
-#: How ``serve --workers N`` hands its options to the server processes it starts (they import ``worker_app``).
-ENV_WORKER_VALUES = "AIRPOOL_SERVE_WORKER_VALUES"
-ENV_WORKER_DATABASE = "AIRPOOL_SERVE_WORKER_DATABASE_URL"
-ENV_WORKER_LOG_LEVEL = "AIRPOOL_SERVE_WORKER_LOG_LEVEL"
+def _serve_one(
+    platform: Any,
+    background: list[Any],
+    *,
+    banner: Callable[[], None],
+    host: str,
+    port: int,
+    log_level: str,
+    access_log: bool,
+) -> bool:
+    """One process: the app (its lifespan starts and stops the background tasks) under uvicorn; True when Ctrl-C
+    stopped it."""
+    import uvicorn
 
-
-def worker_app() -> Any:
-    """The app of one server process under ``serve --workers N``: the API and UI only. Pool sync, the admin from
-    the environment, the scheduled cleanup and the commander worker ran (or run) once, in the parent."""
-    import os
-
-    from airpool import logfmt
     from airpool.api.app import create_app
-    from airpool.services import platform as platform_service
+    from airpool.cli.serve_protocol import HTTPProtocol
 
-    logfmt.configure(level=os.environ.get(ENV_WORKER_LOG_LEVEL, "info").upper())
-    values = [Path(p) for p in os.environ.get(ENV_WORKER_VALUES, "").split(os.pathsep) if p]
-    platform = platform_service.connect(_load_config(values), url=os.environ[ENV_WORKER_DATABASE], require_schema=True)
-    return create_app(platform, background=())
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(platform, background=background),
+            host=host,
+            port=port,
+            http=HTTPProtocol,
+            log_level=log_level.lower(),
+            log_config=None,  # uvicorn's lines go through the root logger, in logfmt like the rest
+            access_log=access_log,
+            timeout_graceful_shutdown=30,
+            lifespan="on",
+        )
+    )
+    banner()
+    try:
+        server.run()
+    except KeyboardInterrupt:  # uvicorn shut down gracefully, then re-raised the Ctrl-C it caught
+        return True
+    if not server.started:
+        raise exits.fail(f"could not listen on {host}:{port} (see the message above)")
+    return False
 
 
 def _serve_processes(
     background: list[Any],
     *,
+    banner: Callable[[], None],
     values: list[Path],
     url: str,
     host: str,
@@ -106,39 +128,24 @@ def _serve_processes(
     workers: int,
     log_level: str,
     access_log: bool,
-) -> None:
-    """uvicorn's supervisor here, ``workers`` server processes on one socket; the background tasks run in this
-    (parent) process until uvicorn returns (SIGTERM / Ctrl-C: the processes finish their requests first)."""
-    import os
+) -> int:
+    """``--workers N``: listen here, then the background tasks here and N server processes fed the connections
+    (``cli.serve_supervisor``); returns the signal that stopped them."""
+    from airpool.cli import serve_supervisor
 
-    import uvicorn
-
-    from airpool.cli.serve_protocol import HTTPProtocol
-
-    os.environ[ENV_WORKER_VALUES] = os.pathsep.join(str(p.resolve()) for p in values)
-    os.environ[ENV_WORKER_DATABASE] = url
-    os.environ[ENV_WORKER_LOG_LEVEL] = log_level
+    listener = serve_supervisor.listen(host, port)
+    banner()
     for task in background:
         task.start()
         log.info("started %s", task.name)
-    try:
-        uvicorn.run(
-            "airpool.cli.serve_cmd:worker_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            http=HTTPProtocol,
-            log_level=log_level.lower(),
-            log_config=None,
-            access_log=access_log,
-            timeout_graceful_shutdown=30,
-            lifespan="on",
-        )
-    finally:
-        for task in reversed(background):
-            log.info("stopping %s", task.name)
-            task.stop()
+    return serve_supervisor.serve(
+        listener=listener,
+        count=workers,
+        values=[str(p.resolve()) for p in values],
+        database_url=url,
+        log_level=log_level,
+        access_log=access_log,
+    )
 
 
 def _load_config(values: list[Path]) -> Any:
@@ -193,11 +200,7 @@ def serve(
     ),
 ) -> None:
     """Serve the GraphQL API at /v1, the web UI, /healthz, /readyz and /metrics."""
-    import uvicorn
-
     from airpool import logfmt
-    from airpool.api.app import create_app
-    from airpool.cli.serve_protocol import HTTPProtocol
     from airpool.services import auth, pool, schema
     from airpool.services import platform as platform_service
 
@@ -209,7 +212,7 @@ def serve(
         typer.echo(state.message)
     platform = platform_service.connect(config, url=url, require_schema=True)
     background: list[Any] = []
-    interrupted = False
+    interrupted = terminated = False
     try:
         report = pool.sync(platform)
         if report.added or report.retired or report.returned:
@@ -229,15 +232,18 @@ def serve(
         bind_host = host or config.server.host
         bind_port = port if port is not None else config.server.port
         public = config.server.public_url or f"http://{bind_host}:{bind_port}"
+        show_banner = functools.partial(
+            _banner,
+            url=public.rstrip("/"),
+            admin_created=admin,
+            initial_signup=auth.auth_config(platform).initial_signup,
+        )
         if workers > 1:
-            _banner(
-                url=public.rstrip("/"),
-                admin_created=admin,
-                initial_signup=auth.auth_config(platform).initial_signup,
-                commander=f"{commander_state} (the parent of {workers} server processes)",
-            )
-            _serve_processes(
+            stopped_by = _serve_processes(
                 background,
+                banner=functools.partial(
+                    show_banner, commander=f"{commander_state} (the parent of {workers} server processes)"
+                ),
                 values=values,
                 url=url,
                 host=bind_host,
@@ -246,36 +252,23 @@ def serve(
                 log_level=log_level,
                 access_log=access_log,
             )
-            return
-        asgi = create_app(platform, background=background)
-        server = uvicorn.Server(
-            uvicorn.Config(
-                asgi,
+            interrupted, terminated = stopped_by == signal.SIGINT, stopped_by == signal.SIGTERM
+        else:
+            interrupted = _serve_one(
+                platform,
+                background,
+                banner=functools.partial(show_banner, commander=commander_state),
                 host=bind_host,
                 port=bind_port,
-                http=HTTPProtocol,
-                log_level=log_level.lower(),
-                log_config=None,  # uvicorn's lines go through the root logger, in logfmt like the rest
+                log_level=log_level,
                 access_log=access_log,
-                timeout_graceful_shutdown=30,
-                lifespan="on",
             )
-        )
-        _banner(
-            url=public.rstrip("/"),
-            admin_created=admin,
-            initial_signup=auth.auth_config(platform).initial_signup,
-            commander=commander_state,
-        )
-        try:
-            server.run()
-        except KeyboardInterrupt:  # uvicorn shut down gracefully, then re-raised the Ctrl-C it caught
-            interrupted = True
-        if not interrupted and not server.started:
-            raise exits.fail(f"could not listen on {bind_host}:{bind_port} (see the message above)")
     finally:
         for task in reversed(background):
             task.stop()  # idempotent: normally the app's shutdown already stopped them
         platform.close()
     if interrupted:
         typer.echo("airpool stopped (Ctrl-C): running requests finished and commander handed back its work. Goodbye.")
+    elif terminated:  # as one process ends after SIGTERM (uvicorn raises it again): status 143
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.raise_signal(signal.SIGTERM)
