@@ -331,6 +331,15 @@ def main() -> None:
                 " with one",
                 flush=True,
             )
+            # What the cores allow: the server, PostgreSQL and this load generator share them, so with one process
+            # already keeping `busy_cores` busy, all the cores can carry at most cpu_count / busy_cores times more.
+            bound = (os.cpu_count() or 1) / single[c].busy_cores
+            print(
+                f"{'':<15}the machine's bound on that scaling: {bound:.2f}x (its {os.cpu_count()} cores over the"
+                f" {single[c].busy_cores:.2f} that one process's run kept busy); best round"
+                f" {rates[-1] / single[c].per_second / bound:.0%} of it",
+                flush=True,
+            )
         _available_bench(f"sqlite:///{directory / 'ns.db'}", directory, 10_000, 30 if not args.quick else 10)
 
 
