@@ -3,14 +3,20 @@ wakes its thread only for a deadline before its next look but still shuts a conn
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import threading
 import time
 from collections.abc import Iterator
-from typing import cast
+from typing import Any, cast
 
+import graphql
+import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.routing import Route
 
-from airpool.api import schema
+from airpool.api import graphql_http, schema
 from airpool.api.context import AppState
 from airpool.api.graphql_http import INLINE_TEXTS, GraphQLEndpoint
 from airpool.store import engine
@@ -51,6 +57,53 @@ def test_the_texts_remembered_as_inline_stay_bounded(endpoint: GraphQLEndpoint) 
     for i in range(200):
         endpoint._prepare("{ appConfig { version } }" + " " * i)
     assert 0 < len(endpoint._inline_texts) <= INLINE_TEXTS
+
+
+def test_an_inline_text_dropped_from_the_parse_cache_is_not_parsed_on_the_event_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The endpoint keeps an inline text's document itself: a client sending 512 other texts (they push it out of the
+    bounded parse cache) does not make the event loop parse the next request of it."""
+    parsed_on: list[str] = []
+
+    def counted_parse(source: str, **options: Any) -> graphql.DocumentNode:
+        parsed_on.append(threading.current_thread().name)
+        return graphql.parse(source, **options)
+
+    monkeypatch.setattr(graphql_http, "parse", counted_parse)  # graphql-core's own parse, each call's thread noted
+    endpoint = GraphQLEndpoint(
+        schema=schema.executable_schema(),
+        state=cast(AppState, None),  # __typename reads no state
+        non_blocking=schema.NON_BLOCKING,
+    )
+    inline = "query Probe { __typename }"
+    others = [f"{{ notAField{i} }}" for i in range(512)]  # refused by validation, but kept in the parse cache
+
+    async def scenario() -> tuple[list[Any], str]:
+        app = Starlette(routes=[Route("/v1", endpoint.handle, methods=["POST"])])
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://airpool") as client:
+
+            async def post(query: str) -> Any:
+                return (await client.post("/v1", json={"query": query})).json()
+
+            answers = [await post(inline)]  # prepared in a worker thread, then remembered as inline
+            answers.append(await post(inline))  # answered on the event loop
+            for other in others:
+                assert "errors" in await post(other)
+            cached = endpoint._prepared.cache_info()
+            # 513 texts prepared, 512 kept: the least recently used, the inline text, has left the parse cache.
+            assert (cached.misses, cached.currsize, cached.maxsize) == (513, 512, 512), cached
+            answers.append(await post(inline))  # no longer in the parse cache: still not parsed on the loop
+        return answers, threading.current_thread().name
+
+    try:
+        answers, loop_thread = asyncio.run(scenario())
+    finally:
+        endpoint.close()
+    assert answers == [{"data": {"__typename": "Query"}}] * 3
+    assert len(parsed_on) == 1 + len(others)  # each text parsed once, ...
+    assert loop_thread not in parsed_on  # ... every one in a worker thread
+    assert all(name.startswith("airpool-graphql") for name in parsed_on)
 
 
 def test_the_watchdog_shuts_a_connection_at_a_deadline_shorter_than_its_look_interval() -> None:

@@ -9,6 +9,8 @@ hop goes through a ``concurrent.futures`` pool of this endpoint's own (about 35 
 80 for ``anyio.to_thread``). An operation whose root fields all read only the process's configuration
 (``schema.NON_BLOCKING``: ``appConfig``, the astro CLI's first request of every command) runs on the event loop
 once its text has been prepared in a thread: nothing in it can block, so the hop would cost more than the work.
+The endpoint keeps such a text's prepared document itself (not only in the parse cache, which may have dropped it
+since), so the event loop never parses or validates.
 
 Clients send the same few query texts again and again (the CLI's are constants), so parsing and validation are
 done once per distinct text and remembered (bounded LRU; only texts up to ``CACHED_QUERY_CHARS``). A validated
@@ -49,7 +51,7 @@ MAX_BODY_BYTES = 1_000_000
 CACHED_QUERY_CHARS = 20_000
 #: Operations run at once in worker threads (as many as ``anyio.to_thread``'s default); more wait their turn.
 THREADS = 40
-#: Query texts remembered as runnable on the event loop (cleared when full).
+#: Query texts remembered, with their prepared documents, as runnable on the event loop (cleared when full).
 INLINE_TEXTS = 64
 
 
@@ -85,8 +87,9 @@ class GraphQLEndpoint:
         self.debug = debug
         self._prepared = functools.lru_cache(maxsize=512)(self._prepare)
         self._threads = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="airpool-graphql")
-        #: Query texts prepared (in a worker thread) and found to run inline; read on the event loop.
-        self._inline_texts: set[str] = set()
+        #: Query texts prepared (in a worker thread) and found to run inline, with what was prepared: read on the
+        #: event loop, which so never parses (the parse cache above may have dropped the text since).
+        self._inline_texts: dict[str, Prepared] = {}
 
     async def handle(self, request: Request) -> Response:
         rid = errors.new_request_id()
@@ -113,18 +116,20 @@ class GraphQLEndpoint:
             client=request.client.host if request.client else None,
             base_url=str(request.base_url),
         )
-        if self._runs_inline(data):
-            result = self._execute(data, context)
+        inline = self._inline_prepared(data)
+        if inline is not None:
+            result = self._execute(data, context, inline)
         else:
             run = functools.partial(contextvars.copy_context().run, self._execute, data, context)
             result = await asyncio.get_running_loop().run_in_executor(self._threads, run)
         return JSONResponse(result, headers={"x-request-id": rid})
 
-    def _runs_inline(self, data: Any) -> bool:
-        """Only a text already prepared in a worker thread and found inline: parsing and validating a new text is
-        CPU work that must not hold the event loop (a client sending ever new texts would stall every request)."""
+    def _inline_prepared(self, data: Any) -> Prepared | None:
+        """What was prepared for a text already prepared in a worker thread and found inline, else None: parsing and
+        validating a text is CPU work that must not hold the event loop (a client sending ever new texts would
+        stall every request)."""
         query = data.get("query") if isinstance(data, dict) else None
-        return isinstance(query, str) and query in self._inline_texts
+        return self._inline_texts.get(query) if isinstance(query, str) else None
 
     def close(self) -> None:
         """Stop the worker threads once their operations are done (the app's shutdown)."""
@@ -141,19 +146,23 @@ class GraphQLEndpoint:
         refused = limits.check_document(self.schema, document)
         if refused is not None:
             return Prepared(document=None, refusal=(errors.format_error(refused),))
+        prepared = Prepared(document=document, shortcut=fastpath.plan(document, self.shortcuts))
         if len(query) <= CACHED_QUERY_CHARS and _only_fields(document, self.non_blocking):
             if len(self._inline_texts) >= INLINE_TEXTS:
                 self._inline_texts.clear()  # bounded: a client cannot grow it with endless variants
-            self._inline_texts.add(query)
-        return Prepared(document=document, shortcut=fastpath.plan(document, self.shortcuts))
+            self._inline_texts[query] = prepared
+        return prepared
 
-    def _execute(self, data: Any, context: RequestContext) -> dict[str, Any]:
+    def _execute(self, data: Any, context: RequestContext, prepared: Prepared | None = None) -> dict[str, Any]:
+        """``prepared``: what the event loop holds for an inline text; otherwise (in a worker thread) the text is
+        prepared here, or taken from the parse cache."""
         token = errors.request_id.set(context.request_id)
         try:
             query = data.get("query") if isinstance(data, dict) else None
             if not isinstance(query, str) or not query:
                 return self._run(data, context, None)  # graphql_sync reports what is wrong with it
-            prepared = self._prepared(query) if len(query) <= CACHED_QUERY_CHARS else self._prepare(query)
+            if prepared is None:
+                prepared = self._prepared(query) if len(query) <= CACHED_QUERY_CHARS else self._prepare(query)
             if prepared.document is None:
                 return {"errors": list(prepared.refusal)}
             try:
