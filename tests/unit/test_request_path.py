@@ -20,6 +20,7 @@ from airpool.api import graphql_http, schema
 from airpool.api.context import AppState
 from airpool.api.graphql_http import INLINE_TEXTS, GraphQLEndpoint
 from airpool.store import engine
+from tests.support.aio import run
 
 
 @pytest.fixture(scope="module")
@@ -132,3 +133,42 @@ def test_the_watchdog_leaves_a_connection_alone_before_its_deadline() -> None:
         ours.sendall(b"x")
         assert theirs.recv(1) == b"x"
         assert watchdog.release(token) is False
+
+
+def test_an_inline_answer_is_remembered_by_request_body_and_a_refusal_is_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same body of an inline operation is answered again without GraphQL (a new request id each time); another
+    body (other variables, another text) is executed; an answer with errors is never remembered."""
+    endpoint = GraphQLEndpoint(
+        schema=schema.executable_schema(),
+        state=cast(AppState, None),  # __typename reads no state
+        non_blocking=schema.NON_BLOCKING,
+    )
+    executed: list[Any] = []
+    execute = endpoint._execute
+
+    def counted(data: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        executed.append(data)
+        return execute(data, *args, **kwargs)
+
+    monkeypatch.setattr(endpoint, "_execute", counted)
+    probe = {"query": "query Probe { __typename }"}
+    other = {"query": "query Probe { __typename }", "variables": {"unused": 1}}
+    refused = {"query": "query Probe { __typename }", "variables": {"bad": "a\u0000b"}}  # NUL: refused
+
+    async def scenario() -> list[httpx.Response]:
+        app = Starlette(routes=[Route("/v1", endpoint.handle, methods=["POST"])])
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://airpool") as client:
+            return [await client.post("/v1", json=body) for body in [probe] * 4 + [other] * 2 + [refused] * 3]
+
+    try:
+        answers = run(scenario())
+    finally:
+        endpoint.close()
+    bodies = [answer.json() for answer in answers]
+    assert bodies[:6] == [{"data": {"__typename": "Query"}}] * 6
+    assert all(answer.headers["content-type"] == "application/json" for answer in answers)
+    assert [e["extensions"]["code"] for body in bodies[6:] for e in body["errors"]] == ["BAD_USER_INPUT"] * 3
+    assert len({answer.headers["x-request-id"] for answer in answers}) == len(answers)
+    # probe: prepared in a thread, then executed once on the loop (and remembered), then answered from memory;
+    # other: a new body, executed once; refused: executed every time.
+    assert executed == [probe, probe, other, refused, refused, refused]

@@ -39,6 +39,7 @@ def executable_schema() -> GraphQLSchema:
 SHORTCUTS = {"availableNamespaces": fastpath.LeafList(fields=frozenset({"name"}), load=pool.available)}
 
 #: Root fields whose resolvers read only the process's configuration: no database, no Kubernetes, no file or
-#: network I/O. An operation made of them alone runs on the event loop (``graphql_http``). Add a field here only
-#: if its resolver (and everything it calls) can never block.
+#: network I/O, and nothing of the request (caller, headers). An operation made of them alone runs on the event loop,
+#: and its answer is remembered by request body (``graphql_http``). Add a field here only if its resolver (and
+#: everything it calls) can never block and answers the same for every caller.
 NON_BLOCKING = frozenset({"appConfig"})
