@@ -78,9 +78,17 @@ def _machine_busy() -> tuple[float, float]:
     return (sum(ticks) - ticks[3] - ticks[4]) / clock, sum(ticks) / clock
 
 
-def _record_spread(into: list[list[int]], base: str) -> None:
-    # With ``serve --workers`` each process is handed new connections in turn; a kept-alive one stays where it went.
-    into.append(sorted(connections_per_process(urlsplit(base).port or 80).values(), reverse=True))
+def _record_spread(into: list[list[int]], base: str, expected: int) -> None:
+    """How the ``expected`` just opened connections are spread over the server processes (before the clock starts).
+    With ``serve --workers`` the parent hands each new connection to the next process; a kept-alive one stays there.
+    A connection the parent has not accepted yet is held by no process: wait (10 s at most) until all are."""
+    deadline = time.monotonic() + 10
+    while True:
+        counts = connections_per_process(urlsplit(base).port or 80)
+        if sum(counts.values()) >= expected or time.monotonic() > deadline:
+            into.append(sorted(counts.values(), reverse=True))
+            return
+        time.sleep(0.05)
 
 
 def _run(pid: int, base: str, token: str, **load: Any) -> Result:
@@ -266,7 +274,7 @@ def _create_bench(
                 variables=lambda i, c=concurrency: {"label": f"bench {c}-{i}", "ws": workspace},
                 count=count,
                 concurrency=concurrency,
-                when_open=functools.partial(_record_spread, spread, base) if workers > 1 else None,
+                when_open=functools.partial(_record_spread, spread, base, concurrency) if workers > 1 else None,
             )
             creates.append((concurrency, create))
             print(_row(name, concurrency, create, base_result), flush=True)
@@ -351,7 +359,8 @@ def main() -> None:
                 flush=True,
             )
             # What the cores allow: the server, PostgreSQL and this load generator share them, so with one process
-            # already keeping `busy_cores` busy, all the cores can carry at most cpu_count / busy_cores times more.
+            # already keeping `busy_cores` busy, all the cores can carry at most cpu_count / busy_cores times more
+            # (meaningful on a machine running nothing else: other work counts as busy too).
             bound = (os.cpu_count() or 1) / single[c].busy_cores
             print(
                 f"{'':<15}the machine's bound on that scaling: {bound:.2f}x (its {os.cpu_count()} cores over the"
