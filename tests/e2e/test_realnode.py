@@ -52,19 +52,11 @@ def node_namespace(real_node_cluster: RealNodeCluster) -> Iterator[tuple[lightku
     client = real_node_cluster.admin_client()
     with cluster_support.fresh_namespace(client, prefix="rn") as name:
         cluster_support.wait_for(
-            lambda: _exists(client, ServiceAccount, "default", name), timeout=120, what="the default ServiceAccount"
+            lambda: cluster_support.exists(client, ServiceAccount, "default", name),
+            timeout=120,
+            what="the default ServiceAccount",
         )
         yield client, name
-
-
-def _exists(client: lightkube.Client, kind: type, name: str, namespace: str | None = None) -> bool:
-    try:
-        client.get(kind, name, namespace=namespace)  # type: ignore[call-overload]
-    except lightkube.ApiError as exc:
-        if exc.status.code == 404:
-            return False
-        raise
-    return True
 
 
 def _pod(name: str, image: str, command: list[str], *, pull: str = "Never", claim: str | None = None) -> Pod:
@@ -231,10 +223,13 @@ def test_a_claim_of_the_default_class_binds_and_a_pod_writes_to_it(
     assert (on_node / "file").read_text() == "kept-on-the-node\n"
 
     client.delete(Pod, "writer", namespace=ns)
-    cluster_support.wait_for(lambda: not _exists(client, Pod, "writer", ns), timeout=POD_TIMEOUT, what="pod gone")
-    client.delete(PersistentVolumeClaim, "data", namespace=ns)
     cluster_support.wait_for(
-        lambda: not on_node.exists() and not _exists(client, PersistentVolume, str(bound.spec.volumeName)),  # type: ignore[union-attr]
+        lambda: not cluster_support.exists(client, Pod, "writer", ns), timeout=POD_TIMEOUT, what="pod gone"
+    )
+    client.delete(PersistentVolumeClaim, "data", namespace=ns)
+    volume_name = str(bound.spec.volumeName)
+    cluster_support.wait_for(
+        lambda: not on_node.exists() and not cluster_support.exists(client, PersistentVolume, volume_name),
         timeout=POD_TIMEOUT,
         interval=0.5,
         what="the provisioner to remove the volume and its directory",
@@ -387,7 +382,9 @@ def _run_a_container(data_dir: Path, images: Path) -> None:
     client = lightkube.Client(config=lightkube.KubeConfig.from_file(str(cluster.admin_kubeconfig)), field_manager="t")
     image = realnode.import_image(realnode_support.build_test_image(images))
     cluster_support.wait_for(
-        lambda: _exists(client, ServiceAccount, "default", "default"), timeout=120, what="the default account"
+        lambda: cluster_support.exists(client, ServiceAccount, "default", "default"),
+        timeout=120,
+        what="the default account",
     )
     client.create(_pod("sleeper", image, ["sleep", "3600"]), namespace="default")
     assert _wait_phase(client, "sleeper", "default", {"Running"}) == "Running"
