@@ -12,6 +12,7 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import ConfigMap, Namespace
 
 from airpool.commander import health, kinds
+from airpool.kube import lists
 from airpool.manifests.airflow import common
 from tests.support import cluster as cluster_support
 from tests.support import commander_env
@@ -160,3 +161,55 @@ def test_a_pass_checks_many_namespaces_at_once_and_one_failure_stops_no_other(
         light = health.check_many(commander_client, [health.Target(dirty, leftovers=False)], parallel=1)
         assert light.verdicts == (health.PoolHealth(dirty, True, None),)
         assert light.api_calls == 2
+
+
+def test_leftover_lists_are_served_from_the_watch_cache_and_read_again_when_it_lags(
+    admin_client: lightkube.Client, commander_client: lightkube.Client
+) -> None:
+    """A pass's leftover lists ask the API server's watch cache for the pass's resource version or newer
+    (``kube.lists``, not lightkube's private request builder): the parameters reach the API server (a version it has
+    not reached is refused with 504, not read from etcd), and such a refusal makes the check read again."""
+    with commander_env.pool_namespace(admin_client) as ns:
+        admin_client.create(
+            ConfigMap(
+                metadata=ObjectMeta(
+                    name="old-config",
+                    namespace=ns,
+                    labels={common.MANAGED_BY: common.MANAGED_BY_VALUE, common.DEPLOYMENT_LABEL: "dep-old"},
+                )
+            )
+        )
+        version, _ = health.current_version(commander_client, [ns])
+        assert version is not None
+        config_maps = kinds.Kind("v1", "ConfigMap")
+        [found] = health._labelled(commander_client, config_maps, ns, version)
+        assert found["metadata"]["name"] == "old-config"
+        ahead = str(int(version) + 1_000_000_000)  # a version the API server will not reach during this test
+        selector = f"{common.DEPLOYMENT_LABEL}=dep-old"
+        with pytest.raises(ApiError) as refused:
+            lists.labelled(
+                commander_client,
+                api_version="v1",
+                plural="configmaps",
+                namespace=ns,
+                selector=selector,
+                not_older_than=ahead,
+            )
+        assert refused.value.status.code == 504, refused.value.status
+        [found] = health._labelled(commander_client, config_maps, ns, ahead)  # read again, from etcd
+        assert found["metadata"]["name"] == "old-config"
+        assert health.check(commander_client, ns, list_version=ahead).reason == (
+            "1 object(s) of a former Deployment remain: ConfigMap old-config (Deployment dep-old)"
+        )
+        # Another group's kind, and a selector that matches nothing.
+        assert (
+            lists.labelled(
+                commander_client,
+                api_version="apps/v1",
+                plural="deployments",
+                namespace=ns,
+                selector=selector,
+                not_older_than=version,
+            )
+            == []
+        )

@@ -26,7 +26,8 @@ leftover lists are served from the API server's watch cache, no older than one r
 starts (``resourceVersionMatch=NotOlderThan``): as sure as a quorum read made at that moment, without one etcd
 round trip per list (measured: a third less API server and etcd CPU per list). An object created after the pass
 started may be missed, as it would be by a check that ran a moment earlier; nothing of airpool writes into a
-namespace that is not held.
+namespace that is not held. lightkube's public ``list`` cannot ask for a resource version, so these lists go through
+``kube.lists`` (the same identity and connections, items left undecoded).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from lightkube.resources.core_v1 import Namespace
 from lightkube.resources.rbac_authorization_v1 import Role
 
 from airpool.commander import errors, kinds, preflight
+from airpool.kube import lists
 from airpool.manifests.airflow import common
 
 
@@ -115,18 +117,18 @@ class JobGate:
 GATE = JobGate()
 
 
-def _not_older_than(version: str | None) -> dict[str, str]:
-    """Parameters of a list served from the watch cache at ``version`` or newer (none: a quorum read)."""
-    return {"resourceVersion": version, "resourceVersionMatch": "NotOlderThan"} if version else {}
-
-
-def _labelled(client: Client, kind: kinds.Kind, namespace: str, version: str | None) -> list[Any]:
-    """Every object of ``kind`` in ``namespace`` labelled with a Deployment. lightkube's ``list`` takes no resource
-    version, so the request is built with its own request builder plus the two parameters."""
-    params = {"labelSelector": _SELECTOR, **_not_older_than(version)}
-    request = client._client.prepare_request("list", res=kind.resource, namespace=namespace, params=params)
+def _labelled(client: Client, kind: kinds.Kind, namespace: str, version: str | None) -> list[dict[str, Any]]:
+    """Every object of ``kind`` in ``namespace`` labelled with a Deployment, served from the watch cache at
+    ``version`` or newer (None: a quorum read)."""
     try:
-        return list(client._client.list(request))
+        return lists.labelled(
+            client,
+            api_version=kind.api_version,
+            plural=kind.plural,
+            namespace=namespace,
+            selector=_SELECTOR,
+            not_older_than=version,
+        )
     except ApiError as exc:
         if not version or exc.status.code not in (504, 410):
             raise
@@ -142,7 +144,8 @@ def _leftovers(client: Client, namespace: str, *, threads: int = 8, version: str
     def owned(kind: kinds.Kind) -> list[str]:
         found = _labelled(client, kind, namespace, version)
         return [
-            f"{kind.kind} {o.metadata.name} (Deployment {o.metadata.labels[common.DEPLOYMENT_LABEL]})" for o in found
+            f"{kind.kind} {o['metadata']['name']} (Deployment {o['metadata']['labels'][common.DEPLOYMENT_LABEL]})"
+            for o in found
         ]
 
     if threads <= 1:  # inside check_many: the pass is already parallel across namespaces

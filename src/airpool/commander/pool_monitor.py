@@ -85,7 +85,7 @@ class PoolMonitor:
                 for kind, resource, group in pool_watch.CLUSTER_WIDE_CANDIDATES
                 if all(preflight.access_allowed(self.client, v, resource, "", group, None) for v in ("list", "watch"))
             ]
-            self.watch = pool_watch.PoolWatch(self.client._client.config, cluster_wide=everywhere)
+            self.watch = pool_watch.PoolWatch(self.client.config, cluster_wide=everywhere)
             log.info(
                 "pool watch started",
                 extra={"kv": {"cluster_wide": ",".join(sorted(k.__name__ for k in everywhere)) or "none"}},

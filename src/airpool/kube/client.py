@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 
 import httpx2
@@ -28,13 +29,26 @@ def connect(
         config = KubeConfig.from_service_account()
     else:
         config = KubeConfig.from_env()
-    return Client(
+    transport = _transport(config)
+    client = Client(
         config=config,
         field_manager=field_manager,
         timeout=httpx2.Timeout(timeout),
         trust_env=False,
-        transport=_transport(config),
+        transport=transport,
     )
+    if transport is not None:
+        _TRANSPORTS[client] = transport
+    return client
+
+
+#: The transport ``connect`` gave each client, for requests of our own over the same connections (``kube.lists``).
+_TRANSPORTS: weakref.WeakKeyDictionary[Client, httpx2.HTTPTransport] = weakref.WeakKeyDictionary()
+
+
+def transport_of(client: Client) -> httpx2.HTTPTransport | None:
+    """The transport (pool of kept-alive connections) of a client ``connect`` made; None for any other client."""
+    return _TRANSPORTS.get(client)
 
 
 #: How long an idle connection to the API server is kept for the next request. httpx's default of 5 s closed
