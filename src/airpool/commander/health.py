@@ -249,13 +249,16 @@ def check_many(
     batch: int = 100,
     batch_seconds: float = 2.0,
     gate: JobGate = GATE,
+    stop: threading.Event | None = None,
 ) -> PassResult:
     """Check every target on at most ``parallel`` threads; a failing check never stops the others.
 
     ``on_verdicts`` is called in the calling thread with the verdicts as they come, every ``batch`` of them or
     ``batch_seconds`` (whichever first), while the other checks go on: a long first pass over many new namespaces
     offers the first ones within seconds, not when the last is checked. While a job runs (``gate``), fewer checks
-    run at once."""
+    run at once. Once ``stop`` is set (commander is stopping), no further check starts: the checks under way finish
+    and are recorded, the targets not checked yet keep their state (the result holds only what was checked), so a
+    pass over thousands of namespaces does not hold up a shutdown for minutes."""
     kinds.warm_up_decoders()
     wanted = needs or _pool_needs()
     start = time.perf_counter()
@@ -276,7 +279,11 @@ def check_many(
     handed = time.monotonic()
     if targets:
         with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(targets)))) as pool:
-            for future in as_completed([pool.submit(one, t) for t in targets]):
+            futures = [pool.submit(one, t) for t in targets]
+            stopping = False
+            for future in as_completed(futures):
+                if future.cancelled():
+                    continue
                 outcome = future.result()
                 if isinstance(outcome, PoolHealth):
                     verdicts[outcome.namespace] = outcome
@@ -286,6 +293,10 @@ def check_many(
                 if on_verdicts and pending and (len(pending) >= batch or time.monotonic() - handed >= batch_seconds):
                     on_verdicts(pending)
                     pending, handed = [], time.monotonic()
+                if stop is not None and stop.is_set() and not stopping:
+                    stopping = True
+                    for waiting in futures:
+                        waiting.cancel()  # not started yet: never will; those running finish
     if on_verdicts and pending:
         on_verdicts(pending)
     ordered = [verdicts[t.namespace] for t in targets if t.namespace in verdicts]

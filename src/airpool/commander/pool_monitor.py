@@ -74,6 +74,8 @@ class PoolMonitor:
         self._checked_at: dict[str, float] = {}
         #: name -> when to check it once more after a change (``SETTLE_SECONDS``).
         self._settle: dict[str, float] = {}
+        #: Set when commander stops (``run``'s event): a pass under way starts no further check.
+        self._stop = threading.Event()
 
     # --- watches -------------------------------------------------------------------------------------------------
 
@@ -99,7 +101,9 @@ class PoolMonitor:
 
     def run(self, stop: threading.Event, *, interval: float, debounce: float = 0.2) -> None:
         """Until ``stop``: a pass at once and every ``interval`` seconds (from the end of one to the start of the
-        next, so passes never pile up), and in between a check of whatever the watches saw change."""
+        next, so passes never pile up), and in between a check of whatever the watches saw change. ``stop`` also ends
+        a pass under way: the checks running finish and are recorded, the rest keep their state until the next pass."""
+        self._stop = stop
         try:
             next_pass = time.monotonic()
             while not stop.is_set():
@@ -212,7 +216,7 @@ class PoolMonitor:
                 log.info("pool namespace moved", extra={"kv": where})
             moved.update(now_moved)
 
-        result = health.check_many(self.client, targets, parallel=self.parallel, on_verdicts=record)
+        result = health.check_many(self.client, targets, parallel=self.parallel, on_verdicts=record, stop=self._stop)
         for name, error in sorted(result.failed.items()):
             log.warning("health check failed", extra={"kv": {"namespace": name, "error": error}})
         metrics.HEALTH_PASS_SECONDS.labels(kind=kind).observe(result.seconds)
@@ -222,7 +226,13 @@ class PoolMonitor:
         metrics.HEALTH_CHECKS.labels(result="ok").inc(sum(1 for v in result.verdicts if v.ok))
         metrics.HEALTH_CHECKS.labels(result="misconfigured").inc(sum(1 for v in result.verdicts if not v.ok))
         metrics.HEALTH_CHECKS.labels(result="error").inc(len(result.failed))
-        if kind == "pass" or moved or result.failed:
+        checked = len(result.verdicts) + len(result.failed)
+        if checked < len(targets):  # commander is stopping: the rest wait for the next pass
+            log.info(
+                "pool health pass stopped early: commander is stopping",
+                extra={"kv": {"namespaces": len(targets), "checked": checked, "seconds": round(result.seconds, 3)}},
+            )
+        elif kind == "pass" or moved or result.failed:
             log.info(
                 "pool health pass" if kind == "pass" else "pool changes checked",
                 extra={
