@@ -10,7 +10,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
+from airpool.devcluster import ClusterInfo
+from airpool.services import schema
 from tests.support.api_server import PASSWORD, GraphQL, airpool_executable, serve_process
 from tests.support.postgres import free_port
 
@@ -73,7 +76,44 @@ def test_refuses_to_start_when_the_commander_worker_has_no_kubeconfig(
     assert result.returncode == 1
     assert "the commander worker could not start" in result.stderr
     assert "--no-commander" in result.stderr
+    message = " ".join(result.stderr.split())  # as one line, whatever the terminal's width
+    assert ".." not in message
+    assert message.count("AIRPOOL_COMMANDER_KUBECONFIG") == 1, message  # the advice is given once
     assert "Traceback" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_port_in_use_fails_before_the_pool_sync_and_commander_start(
+    values: Path, sqlite_url: str, dev_cluster: ClusterInfo, workers: str
+) -> None:
+    """A second `serve` started by mistake on the same port changes nothing and ends at once: before, it synced the
+    pool and started commander (its first health pass over the whole pool) before finding the port taken."""
+    schema.upgrade(sqlite_url)
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [airpool_executable(), "serve", "-f", str(values), "--port", str(port), "--workers", workers],
+            env={
+                **os.environ,
+                "AIRPOOL_DATABASE_URL": sqlite_url,
+                "AIRPOOL_COMMANDER_KUBECONFIG": str(dev_cluster.commander_kubeconfig),
+            },
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    assert f"could not listen on 127.0.0.1:{port}: Address already in use" in done.stderr, output
+    assert "worker started" not in output  # commander never started
+    assert "pool synced" not in output
+    assert "Traceback" not in output
+    engine = sa.create_engine(sqlite_url)
+    try:
+        with engine.connect() as connection:
+            assert connection.scalar(sa.text("SELECT count(*) FROM pool_namespaces")) == 0  # nothing written
+    finally:
+        engine.dispose()
 
 
 def test_serves_with_migrate_creates_admin_from_env_and_stops_cleanly_on_sigterm(values: Path, sqlite_url: str) -> None:
@@ -93,6 +133,7 @@ def test_serves_with_migrate_creates_admin_from_env_and_stops_cleanly_on_sigterm
     assert f"airpool is serving at {base}" in output
     assert "GraphQL API" in output
     assert "created 'ops' from AIRPOOL_ADMIN_USERNAME/PASSWORD" in output
+    assert 'msg="pool synced: 2 added (pool-a, pool-b), 0 retired, 0 returned"' in output
     assert "stopping scheduled cleanup" in output
     assert "Application shutdown complete" in output
     assert "Traceback" not in output

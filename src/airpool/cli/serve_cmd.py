@@ -2,8 +2,9 @@
 
 Start-up order, each step failing with a clear message and exit code 1 before anything listens:
 configuration -> database schema (refuse to start when it is behind or ahead, naming ``airpool db upgrade``;
-``--migrate`` upgrades first, for development) -> pool sync from the configuration -> the admin account from
-``AIRPOOL_ADMIN_USERNAME``/``AIRPOOL_ADMIN_PASSWORD`` -> listen. While serving, the scheduled cleanup (Astronomer's
+``--migrate`` upgrades first, for development) -> the listening socket (a port in use fails here, before the pool
+sync and before commander starts) -> pool sync from the configuration -> the admin account from
+``AIRPOOL_ADMIN_USERNAME``/``AIRPOOL_ADMIN_PASSWORD`` -> serve. While serving, the scheduled cleanup (Astronomer's
 cleanup cron job, run in-process) and, unless ``--no-commander``, the commander worker run in this process; SIGTERM
 or Ctrl-C stops accepting requests, lets running ones finish, then stops both. Ctrl-C is how a person at the
 terminal stops the server, so it ends with a goodbye and exit 0, not an error.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import functools
 import logging
 import signal
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -66,10 +68,14 @@ class _CommanderWorker:
             try:
                 self._handle = self._start_worker(self._platform)
             except Exception as exc:  # lightkube raises its own errors for a missing or broken kubeconfig
-                raise exits.fail(
-                    f"the commander worker could not start: {exc}. Point AIRPOOL_COMMANDER_KUBECONFIG at "
-                    "commander's kubeconfig, or run `airpool serve --no-commander` and `airpool commander` apart."
-                ) from None
+                from airpool.commander.errors import CommanderError
+
+                apart = "run `airpool serve --no-commander` and `airpool commander` apart."
+                if isinstance(exc, CommanderError):  # it already says where to point commander: once is enough
+                    advice = f"Or {apart}"
+                else:
+                    advice = f"Point AIRPOOL_COMMANDER_KUBECONFIG at commander's kubeconfig, or {apart}"
+                raise exits.fail(f"the commander worker could not start: {str(exc).rstrip('.')}. {advice}") from None
 
     def stop(self) -> None:
         handle, self._handle = self._handle, None
@@ -82,13 +88,12 @@ def _serve_one(
     background: list[Any],
     *,
     banner: Callable[[], None],
-    host: str,
-    port: int,
+    listener: socket.socket,
     log_level: str,
     access_log: bool,
 ) -> bool:
-    """One process: the app (its lifespan starts and stops the background tasks) under uvicorn; True when Ctrl-C
-    stopped it."""
+    """One process: the app (its lifespan starts and stops the background tasks) under uvicorn on ``listener``;
+    True when Ctrl-C stopped it."""
     import uvicorn
 
     from airpool.api.app import create_app
@@ -97,8 +102,6 @@ def _serve_one(
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(platform, background=background),
-            host=host,
-            port=port,
             http=HTTPProtocol,
             log_level=log_level.lower(),
             log_config=None,  # uvicorn's lines go through the root logger, in logfmt like the rest
@@ -109,11 +112,11 @@ def _serve_one(
     )
     banner()
     try:
-        server.run()
+        server.run(sockets=[listener])
     except KeyboardInterrupt:  # uvicorn shut down gracefully, then re-raised the Ctrl-C it caught
         return True
     if not server.started:
-        raise exits.fail(f"could not listen on {host}:{port} (see the message above)")
+        raise exits.fail("the server did not start (see the message above)")
     return False
 
 
@@ -121,19 +124,17 @@ def _serve_processes(
     background: list[Any],
     *,
     banner: Callable[[], None],
+    listener: socket.socket,
     values: list[Path],
     url: str,
-    host: str,
-    port: int,
     workers: int,
     log_level: str,
     access_log: bool,
 ) -> int:
-    """``--workers N``: listen here, then the background tasks here and N server processes fed the connections
+    """``--workers N``: the background tasks here and N server processes fed the connections ``listener`` accepts
     (``cli.serve_supervisor``); returns the signal that stopped them."""
     from airpool.cli import serve_supervisor
 
-    listener = serve_supervisor.listen(host, port)
     banner()
     for task in background:
         task.start()
@@ -201,6 +202,7 @@ def serve(
 ) -> None:
     """Serve the GraphQL API at /v1, the web UI, /healthz, /readyz and /metrics."""
     from airpool import logfmt
+    from airpool.cli import serve_supervisor
     from airpool.services import auth, pool, schema
     from airpool.services import platform as platform_service
 
@@ -213,10 +215,18 @@ def serve(
     platform = platform_service.connect(config, url=url, require_schema=True)
     background: list[Any] = []
     interrupted = terminated = False
+    bind_host = host or config.server.host
+    bind_port = port if port is not None else config.server.port
+    try:
+        # Before anything starts: a second `serve` on a port in use must not sync the pool or start a commander.
+        listener = serve_supervisor.listen(bind_host, bind_port)
+    except typer.Exit:
+        platform.close()
+        raise
     try:
         report = pool.sync(platform)
-        if report.added or report.retired or report.returned:
-            log.info("pool synced: added=%s retired=%s returned=%s", report.added, report.retired, report.returned)
+        if report.changed:
+            log.info("pool synced: %s", report.describe())
         admin = auth.ensure_admin_from_env(platform)
         if not no_cleanup:
             background.append(_cleanup_task(platform))
@@ -229,8 +239,6 @@ def serve(
             commander_state = "running in this process"
         else:
             commander_state = "not available in this build (airpool.commander has no start_worker)"
-        bind_host = host or config.server.host
-        bind_port = port if port is not None else config.server.port
         public = config.server.public_url or f"http://{bind_host}:{bind_port}"
         show_banner = functools.partial(
             _banner,
@@ -244,10 +252,9 @@ def serve(
                 banner=functools.partial(
                     show_banner, commander=f"{commander_state} (the parent of {workers} server processes)"
                 ),
+                listener=listener,
                 values=values,
                 url=url,
-                host=bind_host,
-                port=bind_port,
                 workers=workers,
                 log_level=log_level,
                 access_log=access_log,
@@ -258,14 +265,14 @@ def serve(
                 platform,
                 background,
                 banner=functools.partial(show_banner, commander=commander_state),
-                host=bind_host,
-                port=bind_port,
+                listener=listener,
                 log_level=log_level,
                 access_log=access_log,
             )
     finally:
         for task in reversed(background):
             task.stop()  # idempotent: normally the app's shutdown already stopped them
+        listener.close()
         platform.close()
     if interrupted:
         typer.echo("airpool stopped (Ctrl-C): running requests finished and commander handed back its work. Goodbye.")

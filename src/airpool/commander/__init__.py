@@ -64,5 +64,5 @@ def connect(kubeconfig: Path | None = None) -> Any:
         where = str(path) if path else "the pod's service account (commander never uses KUBECONFIG or ~/.kube/config)"
         raise errors.CommanderError(
             f"cannot load commander's Kubernetes identity from {where}: {str(exc).rstrip('.')}. Set {KUBECONFIG_ENV} "
-            "(or --kubeconfig) to a kubeconfig holding commander's token."
+            "(or `airpool commander --kubeconfig`) to a kubeconfig holding commander's token."
         ) from None

@@ -49,6 +49,26 @@ class SyncReport:
     returned: tuple[str, ...] = ()  # retired names that came back into the configuration
     retire_on_release: tuple[str, ...] = ()  # held names that left the configuration
 
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.retired or self.returned or self.retire_on_release)
+
+    def describe(self, shown: int = 10) -> str:
+        """One line for the log, whatever the pool's size: how many names each change concerns and the first
+        ``shown`` of them, e.g. ``3000 added (ns-1, ns-2, ..., and 2990 more), 0 retired, 0 returned``."""
+
+        def part(count_of: tuple[str, ...], what: str) -> str:
+            if not count_of:
+                return f"0 {what}"
+            listed = ", ".join(count_of[:shown])
+            more = f", and {len(count_of) - shown} more" if len(count_of) > shown else ""
+            return f"{len(count_of)} {what} ({listed}{more})"
+
+        parts = [part(self.added, "added"), part(self.retired, "retired"), part(self.returned, "returned")]
+        if self.retire_on_release:
+            parts.append(part(self.retire_on_release, "to retire when their Deployment is deleted"))
+        return ", ".join(parts)
+
 
 def move(s: Session, name: str, src: NamespaceState, dst: NamespaceState, *, at: datetime, **values: Any) -> bool:
     """One compare-and-set transition; True when this caller made it."""
