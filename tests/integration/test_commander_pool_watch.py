@@ -15,7 +15,8 @@ from lightkube.resources.core_v1 import Namespace
 from lightkube.resources.rbac_authorization_v1 import RoleBinding
 from prometheus_client import REGISTRY
 
-from airpool.commander import health, pool_monitor, worker
+from airpool.commander import errors, health, pool_monitor, preflight, worker
+from airpool.devcluster import ClusterInfo
 from airpool.domain.pool import NamespaceState
 from airpool.manifests import pool as pool_manifests
 from airpool.manifests import rbac
@@ -137,3 +138,47 @@ def test_a_pass_skips_what_the_watches_saw_unchanged_and_checks_what_changed(
             assert changed.verdicts[0] == health.PoolHealth(target, True, None)
         finally:
             monitor.stop_watch()
+
+
+def test_a_refusal_right_after_the_api_server_came_back_is_not_taken_at_its_word(
+    sqlite_url: str, admin_client: lightkube.Client, commander_client: lightkube.Client, dev_cluster: ClusterInfo
+) -> None:
+    """Issue 11's rule in the pool monitor: the watches see the API server go away, and within
+    ``errors.WARMUP_SECONDS`` a refusal (here a real one: commander's RoleBinding removed) leaves the namespace as it
+    was recorded, offered; once the window has passed, the same refusal moves it to misconfigured."""
+    errors.forget_unreachable()  # no earlier test's evidence
+    with pool_of(sqlite_url, admin_client, 1) as (plat, (ns,)):
+        monitor = pool_monitor.PoolMonitor(plat, commander_client)
+        try:
+            monitor.run_pass()
+            assert state(plat, ns) == (NamespaceState.AVAILABLE, "")
+            watch = monitor.start_watch()
+            watch.set_names([ns])
+            cluster_support.wait_for(lambda: watch.covered_since(ns) is not None, timeout=120, what="watches on")
+            with cluster_support.api_server_down(dev_cluster.data_dir, admin_client):
+                cluster_support.wait_for(
+                    lambda: errors.recently_unreachable() is not None, timeout=120, what="the watches to see it gone"
+                )
+            name = pool_manifests.commander_role_name(commander_env.CONFIG)
+            admin_client.delete(RoleBinding, name, namespace=ns)
+            cluster_support.wait_for(
+                lambda: not preflight.access_allowed(commander_client, "list", "secrets", "", "", ns),
+                timeout=120,
+                what="commander refused in the namespace",
+            )
+            result = monitor.run_changes({ns}, settle=False)
+            assert result is not None
+            assert result.verdicts == ()
+            assert "not taken at its word: the API server was unreachable" in result.failed[ns], result.failed
+            assert state(plat, ns) == (NamespaceState.AVAILABLE, "")
+
+            errors.forget_unreachable()  # as when WARMUP_SECONDS have passed
+            result = monitor.run_changes({ns}, settle=False)
+            assert result is not None
+            assert result.failed == {}, result
+            moved, reason = state(plat, ns)
+            assert moved is NamespaceState.MISCONFIGURED
+            assert reason.startswith(f"commander cannot read namespace {ns}") or reason.startswith("commander lacks ")
+        finally:
+            monitor.stop_watch()
+            errors.forget_unreachable()  # this process's evidence must not make later tests' refusals temporary

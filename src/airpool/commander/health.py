@@ -21,6 +21,11 @@ What one check proves, with commander's own identity only (never an admin's):
   this check, or by commander's uninstall, which waits until every labelled object is gone), and nothing of
   airpool writes into a namespace it does not hold.
 
+A refusal (the namespace unreadable, permissions lacking) within ``errors.WARMUP_SECONDS`` of the API server being
+unreachable is not a verdict: the check raises ``errors.TemporaryFailure`` and the namespace keeps its recorded
+state (issue 11's rule for jobs, applied to the pool: a restarting API server refuses until its authorization caches
+are loaded). ``pool_watch`` notes a watch broken by a connection error, so a restart between passes counts too.
+
 ``check_many`` runs checks of many namespaces on a bounded thread pool, spread over ``parallel`` connections. Its
 leftover lists are served from the API server's watch cache, no older than one resource version read when the pass
 starts (``resourceVersionMatch=NotOlderThan``): as sure as a quorum read made at that moment, without one etcd
@@ -41,6 +46,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx2
 from lightkube import ApiError, Client
 from lightkube.core.selector import build_selector
 from lightkube.resources.core_v1 import Namespace
@@ -163,7 +169,7 @@ def _namespace_problem(client: Client, namespace: str) -> str | None:
         if exc.status.code == 403:
             # A namespaced Role dies with its namespace, so a deleted or terminating pool namespace looks like
             # this to commander too: say all three possibilities.
-            return (
+            return _refused_access(
                 f"commander cannot read namespace {namespace} (deleted, being deleted, or its Role/RoleBinding "
                 f"for commander removed): {exc.status.message}"
             )
@@ -195,14 +201,29 @@ def check(
         calls += asked
         if lacking:
             shown = "; ".join(lacking[:8]) + (f"; and {len(lacking) - 8} more" if len(lacking) > 8 else "")
-            return PoolHealth(
-                namespace, False, f"commander lacks {len(lacking)} permission(s) here: {shown}", calls=calls
-            )
+            reason = _refused_access(f"commander lacks {len(lacking)} permission(s) here: {shown}")
+            return PoolHealth(namespace, False, reason, calls=calls)
         left = _leftovers(client, namespace, threads=_threads, version=list_version) if leftovers else []
         calls += len(kinds.NAMESPACED_KINDS) if leftovers else 0
-    except ApiError as exc:
-        raise errors.from_api_error(exc) from exc
+    except (ApiError, httpx2.TransportError) as exc:
+        raise errors.translate(exc) from exc
     return with_leftovers(PoolHealth(namespace, True, calls=calls), left)
+
+
+def _refused_access(reason: str) -> str:
+    """``reason``, a verdict of missing access, unless the API server was unreachable within
+    ``errors.WARMUP_SECONDS``: one that has just restarted refuses what it will allow once its authorization caches
+    are loaded (issue 11: installs failed for good with ``403 secrets is forbidden`` though commander had the
+    permission). Then the check cannot finish (``errors.TemporaryFailure``): the namespace keeps its recorded state
+    and a later pass decides."""
+    ago = errors.recently_unreachable()
+    if ago is not None:
+        raise errors.TemporaryFailure(
+            f"{reason}; not taken at its word: the API server was unreachable {ago:.0f} s ago and may still be "
+            f"loading its authorization caches, so this is checked again once {errors.WARMUP_SECONDS:.0f} s have "
+            "passed"
+        )
+    return reason
 
 
 def with_leftovers(verdict: PoolHealth, left: Sequence[str]) -> PoolHealth:

@@ -44,6 +44,8 @@ from lightkube.resources.core_v1 import Namespace
 from lightkube.resources.rbac_authorization_v1 import Role, RoleBinding
 from prometheus_client import Counter, Gauge
 
+from airpool.commander import errors
+
 log = logging.getLogger(__name__)
 
 #: Namespaced kinds watched in every pool namespace: what decides commander's access.
@@ -236,6 +238,7 @@ class PoolWatch:
             except Exception as exc:
                 failures += 1
                 WATCH_ERRORS.inc()
+                errors.note_if_unreachable(exc)  # a restarting API server: its refusals are doubted for a while
                 if isinstance(exc, ApiError) and exc.status.code == 410:
                     version = None  # too old to resume: start from scratch (its first events mark every namespace)
                 names = [key.namespace] if key.namespace else sorted(self._names)
