@@ -16,6 +16,16 @@ from tests.support import realnode as realnode_support
 from tests.support.postgres import postgres_server
 
 
+@pytest.fixture(autouse=True)
+def _no_evidence_of_an_unreachable_api_server() -> None:
+    """Commander's process-wide record of an unreachable API server (``errors.note_unreachable``) makes refusals
+    temporary for two minutes: a test that stopped the API server, or reached a closed port, must not change how
+    the next test's refusals are judged."""
+    from airpool.commander import errors
+
+    errors.forget_unreachable()
+
+
 @pytest.fixture(scope="session")
 def postgres_admin_url() -> Iterator[str]:
     """URL of the ``postgres`` database of a throwaway server started once per test session."""
