@@ -452,6 +452,16 @@ def test_a_large_pool_gets_a_searchable_namespace_field_and_a_paged_pool_page(
         expect(options).to_have_count(10)  # pool-140 .. pool-149, asked from the server as the user typed
         assert options.evaluate_all("os => os.map(o => o.value)") == [f"pool-14{i}" for i in range(10)]
         capture(page, "new-deployment-namespace-search")
+        hint = page.locator("#namespace-hint")
+        field.fill("pool-9")  # no free name contains it: the hint says so, instead of an empty list saying nothing
+        expect(hint).to_have_text(
+            "No free namespace contains \u201cpool-9\u201d (150 of the pool are free right now): type another part "
+            "of a name."
+        )
+        expect(options).to_have_count(0)
+        field.fill("pool-14")
+        expect(hint).to_contain_text("150 namespaces of the pool are free right now: type part of a name")
+        expect(options).to_have_count(10)
         field.fill("pool-145")
         page.get_by_label("Name", exact=True).fill("Big pool")
         page.get_by_role("button", name="Create Deployment").click()

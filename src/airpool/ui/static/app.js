@@ -129,24 +129,31 @@
 })();
 
 // 3. The New Deployment namespace search (pools with many free namespaces): as the user types, ask the server for
-//    the first matching free names and offer them in the field's datalist. Without this script the field still
-//    takes a typed name, and the server-rendered suggestions are the first free names.
+//    the first matching free names and offer them in the field's datalist; when no free name contains what was
+//    typed, the hint below the field says so (an empty list alone shows nothing at all). Without this script the
+//    field still takes a typed name, and the server-rendered suggestions are the first free names.
 (function () {
   "use strict";
   var input = document.querySelector("[data-namespace-search]");
   if (!input || !input.list) { return; }
   var url = input.getAttribute("data-namespace-search");
   var list = input.list;
+  var hint = document.getElementById(input.getAttribute("aria-describedby"));
+  var usual = hint ? hint.textContent : "";
   var timer = null;
   var asked = null;
 
-  function show(names) {
+  function show(names, q, free) {
     while (list.firstChild) { list.removeChild(list.firstChild); }
     names.forEach(function (name) {
       var option = document.createElement("option");
       option.value = name;
       list.appendChild(option);
     });
+    if (!hint) { return; }
+    hint.textContent = names.length || !q ? usual :
+      "No free namespace contains \u201c" + q + "\u201d (" + Number(free).toLocaleString("en-US") +
+      " of the pool are free right now): type another part of a name.";
   }
 
   function ask() {
@@ -155,7 +162,7 @@
     asked = q;
     fetch(url + "?q=" + encodeURIComponent(q), { credentials: "same-origin", headers: { "Accept": "application/json" } })
       .then(function (r) { return r.ok ? r.json() : null; })
-      .then(function (data) { if (data && asked === q) { show(data.names); } })
+      .then(function (data) { if (data && asked === q) { show(data.names, q, data.free); } })
       .catch(function () { /* the next keystroke asks again */ });
   }
 
