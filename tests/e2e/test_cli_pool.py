@@ -235,6 +235,15 @@ def test_pool_status_filters_sorts_and_pages_on_the_server(config: Path) -> None
     assert "pool-c" in second
     assert "pool-a" not in second
     assert "Showing 3-3 of 3 matching namespaces." in second
+    # JSON: one page on stdout, and on stderr that more match (a script piping it to jq would not know otherwise)
+    first_two = cli.run(config, "pool", "status", "--limit", "2", "-o", "json")
+    assert [ns["name"] for ns in json.loads(first_two.out)["namespaces"]] == ["pool-a", "pool-b"]
+    assert first_two.err.strip() == "Showing 1-2 of 3 matching namespaces; --page 2 for more, --all for every one."
+    every = cli.run(config, "pool", "status", "--all", "-o", "json")
+    assert [ns["name"] for ns in json.loads(every.out)["namespaces"]] == ["pool-a", "pool-b", "pool-c"]
+    assert every.err == ""
+    help_text = " ".join(cli.run(config, "pool", "--help").out.split())
+    assert "airpool pool status --state retained --all -o json | jq" in help_text  # the example gets every one
     claimed = json.loads(cli.run(config, "pool", "status", "--state", "claimed", "-o", "json").out)
     assert (claimed["total"], [ns["name"] for ns in claimed["namespaces"]]) == (1, ["pool-b"])
     newest_first = json.loads(cli.run(config, "pool", "status", "--sort", "state", "--desc", "-o", "json").out)

@@ -15,7 +15,7 @@ app = typer.Typer(
     no_args_is_help=True,
     epilog=output.examples(
         "airpool pool status",
-        "airpool pool status -o json | jq -r '.namespaces[] | select(.state == \"retained\") | .name'",
+        "airpool pool status --state retained --all -o json | jq -r '.namespaces[].name'",
         "airpool pool release pool-c",
         "airpool pool release pool-c --force",
     ),
@@ -90,8 +90,11 @@ def status(
         variables |= {"take": limit, "skip": (page - 1) * limit}
     current = session.open_session()
     pool = current.api.execute(queries.POOL_STATUS, variables)["poolStatus"]
+    more = _showing(pool, page=1 if show_all else page, limit=limit, first=1 if show_all else (page - 1) * limit + 1)
     if fmt is output.Format.JSON:
         output.print_json(pool)
+        if more:  # on stderr: stdout stays JSON, and a script learns it got one page of several
+            typer.echo(more, err=True)
         return
     if not pool["enabled"]:
         typer.echo("No namespace pool is configured: commander creates a namespace for each Deployment.")
@@ -101,16 +104,20 @@ def status(
     if not show_all and page > 1 and not pool["namespaces"] and pool["total"]:
         empty = f"Page {page} is past the end: {pool['total']} namespaces match, {limit} a page."
     output.show(pool["namespaces"], _COLUMNS, fmt=fmt, empty=empty)
-    shown = len(pool["namespaces"])
-    if shown and shown < pool["total"]:
-        first = 1 + (0 if show_all else (page - 1) * limit)
-        typer.echo(
-            f"Showing {first}-{first + shown - 1} of {pool['total']} matching namespaces; "
-            f"--page {page + 1} for more, --all for every one."
-            if first + shown - 1 < pool["total"]
-            else f"Showing {first}-{first + shown - 1} of {pool['total']} matching namespaces."
-        )
+    if more:
+        typer.echo(more)
     typer.echo(summary(pool))
+
+
+def _showing(pool: Mapping[str, Any], *, page: int, limit: int, first: int) -> str | None:
+    """``Showing 1-100 of 3000 matching namespaces; --page 2 for more, --all for every one.`` when the answer holds
+    fewer rows than match; None when it holds them all."""
+    shown = len(pool["namespaces"])
+    if not shown or shown >= pool["total"]:
+        return None
+    last = first + shown - 1
+    line = f"Showing {first}-{last} of {pool['total']} matching namespaces"
+    return f"{line}; --page {page + 1} for more, --all for every one." if last < pool["total"] else f"{line}."
 
 
 @app.command(
