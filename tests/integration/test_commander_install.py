@@ -11,17 +11,17 @@ from collections.abc import Iterator
 
 import lightkube
 import pytest
-from lightkube.models.core_v1 import ResourceQuotaSpec
+from lightkube.models.core_v1 import ResourceQuotaSpec, ServicePort, ServiceSpec
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.batch_v1 import Job
-from lightkube.resources.core_v1 import Pod, ResourceQuota, Secret
+from lightkube.resources.core_v1 import Pod, ResourceQuota, Secret, Service
 from lightkube.resources.rbac_authorization_v1 import Role, RoleBinding
 
 from airpool.commander import install, kinds, status, uninstall
 from airpool.domain.deployments import DeploymentStatus, Executor
 from airpool.manifests import pool
-from airpool.manifests.airflow import common, render, settings
+from airpool.manifests.airflow import common, render, settings, workloads
 from airpool.manifests.airflow.spec import AirflowSpec
 from tests.support import cluster as cluster_support
 from tests.support import commander_env, fake_nodes
@@ -140,3 +140,30 @@ def test_upgrade_replaces_the_migration_job_and_keeps_every_secret(
     )
     uninstall.uninstall(commander_client, namespace=pool_namespace, deployment_id="dep-up")
     assert uninstall.remaining(admin_client, pool_namespace, "dep-up") == []
+
+
+def test_airflows_health_endpoint_is_read_through_the_service_proxy_with_commanders_identity(
+    pool_namespace: str, commander_client: lightkube.Client, admin_client: lightkube.Client
+) -> None:
+    """``kube.proxy``: the GET reaches the API server's service proxy as commander. A Service with no ready
+    endpoint (fake nodes run no Airflow) is answered 503 by the API server; a namespace where commander lacks
+    ``get services/proxy`` 403, which the status names as such."""
+    spec = make_spec(pool_namespace, Executor.LOCAL, deployment_id="dep-proxy")
+    service = common.name(spec, workloads.webserver_component(spec))
+    admin_client.create(
+        Service(
+            metadata=ObjectMeta(name=service, namespace=pool_namespace),
+            spec=ServiceSpec(selector={"app": "nothing-runs-here"}, ports=[ServicePort(port=common.API_PORT)]),
+        )
+    )
+    verdict = status.read_airflow_health(commander_client, spec)
+    assert verdict.status is DeploymentStatus.UNHEALTHY
+    assert verdict.message.startswith(
+        f"Airflow's health endpoint (service {service} in {pool_namespace}) answered 503: "
+    ), verdict.message
+    with cluster_support.fresh_namespace(admin_client, prefix="noproxy") as bare:
+        verdict = status.read_airflow_health(commander_client, dataclasses.replace(spec, namespace=bare))
+        assert verdict.status is DeploymentStatus.UNHEALTHY
+        assert verdict.message == (
+            f"commander may not read Airflow's health endpoint: it lacks get services/proxy (core) in namespace {bare}"
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import weakref
 from pathlib import Path
 
@@ -49,6 +50,27 @@ _TRANSPORTS: weakref.WeakKeyDictionary[Client, httpx2.HTTPTransport] = weakref.W
 def transport_of(client: Client) -> httpx2.HTTPTransport | None:
     """The transport (pool of kept-alive connections) of a client ``connect`` made; None for any other client."""
     return _TRANSPORTS.get(client)
+
+
+#: Seconds a request of ``http_of``'s client may take unless it says otherwise (as ``connect``'s default).
+HTTP_TIMEOUT = 30.0
+_http_lock = threading.Lock()
+_HTTP: weakref.WeakKeyDictionary[Client, httpx2.Client] = weakref.WeakKeyDictionary()
+
+
+def http_of(client: Client) -> httpx2.Client:
+    """An httpx client for requests lightkube's public API cannot make (a list at a resource version, a service
+    proxy path), for the same API server and identity as ``client``: built with lightkube's public
+    ``client_adapter`` from ``client.config`` (server, credentials, CA), over the same transport -- the same
+    kept-alive connections -- when ``connect`` made ``client``. Relative URLs (``/api/v1/...``); one per client."""
+    with _http_lock:
+        http = _HTTP.get(client)
+        if http is None:
+            params = client_adapter.ConnectionParams(
+                timeout=httpx2.Timeout(HTTP_TIMEOUT), trust_env=False, transport=transport_of(client)
+            )
+            http = _HTTP[client] = client_adapter.Client(client.config, params)
+        return http
 
 
 #: How long an idle connection to the API server is kept for the next request. httpx's default of 5 s closed

@@ -3,42 +3,19 @@
 ``Client.list`` takes no resource version, so each of its lists is a quorum read (one etcd round trip). A list with
 ``resourceVersion=<v>&resourceVersionMatch=NotOlderThan`` is served from the API server's watch cache, no older than
 ``v``: as sure as a quorum read made when ``v`` was read, for a third less API server and etcd CPU per list (commander's
-pool health pass makes thousands). ``labelled`` sends that GET through an httpx client of our own for the same
-identity, built with lightkube's public ``client_adapter`` from the lightkube client's own configuration
-(``client.config``: server, credentials, CA) over the same transport -- the same kept-alive connections -- when
-``kube.client.connect`` made the client. It answers the items as plain mappings: callers read names and labels, so
-nothing is decoded into models.
+pool health pass makes thousands). ``labelled`` sends that GET through ``kube.client.http_of`` (the same identity
+and connections as the lightkube client) and answers the items as plain mappings: callers read names and labels,
+so nothing is decoded into models.
 """
 
 from __future__ import annotations
 
-import threading
-import weakref
 from typing import Any
 from urllib.parse import quote, urlencode
 
-import httpx2
 from lightkube import ApiError, Client
-from lightkube.config import client_adapter
 
 from airpool.kube import client as kube_client
-
-#: Seconds one list may take (as ``kube.client.connect``'s default).
-TIMEOUT = 30.0
-
-_lock = threading.Lock()
-_http: weakref.WeakKeyDictionary[Client, httpx2.Client] = weakref.WeakKeyDictionary()
-
-
-def _http_of(client: Client) -> httpx2.Client:
-    with _lock:
-        http = _http.get(client)
-        if http is None:
-            params = client_adapter.ConnectionParams(
-                timeout=httpx2.Timeout(TIMEOUT), trust_env=False, transport=kube_client.transport_of(client)
-            )
-            http = _http[client] = client_adapter.Client(client.config, params)
-        return http
 
 
 def labelled(
@@ -54,7 +31,7 @@ def labelled(
     if not_older_than is not None:
         query.update(resourceVersion=not_older_than, resourceVersionMatch="NotOlderThan")
     url = f"{prefix}/namespaces/{quote(namespace, safe='')}/{plural}?{urlencode(query)}"
-    response = _http_of(client).get(url)
+    response = kube_client.http_of(client).get(url)
     if response.status_code != 200:
         raise ApiError(request=response.request, response=response)
     items: list[dict[str, Any]] = response.json().get("items") or []

@@ -12,7 +12,8 @@ from urllib.parse import quote
 
 import httpx2
 from lightkube import Client
-from lightkube.core.generic_client import BasicRequest
+
+from airpool.kube import client as kube_client
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,6 @@ def service_get(client: Client, *, namespace: str, service: str, port: int, path
         f"/api/v1/namespaces/{quote(namespace, safe='')}/services/{quote(service, safe='')}:{port}/proxy/"
         f"{path.lstrip('/')}"
     )
-    generic = client._client  # lightkube has no public call for subresource paths of this shape
-    request = generic.build_adapter_request(BasicRequest(method="GET", url=url, timeout=httpx2.Timeout(timeout)))
-    response = generic.send(request)
+    # lightkube has no public call for subresource paths of this shape: a request of our own, same identity.
+    response = kube_client.http_of(client).get(url, timeout=httpx2.Timeout(timeout))
     return ProxyResponse(status=response.status_code, body=response.text)
