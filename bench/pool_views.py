@@ -7,8 +7,7 @@ One real ``airpool serve`` process (SQLite, no commander) per step; every figure
   again with the same 10,000 (restart: nothing to change), against a 3-name pool;
 - ``poolStatus`` first page (100 rows), the UI Pool page and the New Deployment page (a search field above 100
   free namespaces), against the UI Deployments list page (the goal: each under 5x);
-- ``airpool pool status`` (first 100) and ``airpool deployment create``'s menu data against ``airpool deployment
-  list``, as processes.
+- ``airpool pool status`` (first 100) against ``airpool deployment list``, as processes.
 
     .venv/bin/python -m bench.pool_views [--names 10000] [--runs 20]
 """
