@@ -191,6 +191,7 @@ def test_ctrl_c_at_the_terminal_stops_every_process_with_a_goodbye(tmp_path: Pat
     )
     args = ["serve", "-f", str(values), "--port", str(port), "--no-commander", "--workers", "2"]
     child = pexpect.spawn(cli.AIRPOOL[0], args, env=env, encoding="utf-8", dimensions=(40, 160), timeout=120)
+    child.expect("--workers 2 on SQLite: the server processes write one at a time")  # said before the banner
     child.expect("the parent of 2 server processes")
     child.expect(r"server process \d \(pid (\d+)\) is ready")
     first = int(child.match.group(1))

@@ -247,6 +247,12 @@ def serve(
             initial_signup=auth.auth_config(platform).initial_signup,
         )
         if workers > 1:
+            if url.startswith("sqlite"):
+                log.warning(
+                    "--workers %d on SQLite: the server processes write one at a time (SQLite's lock), so more "
+                    "processes serve reads faster but not writes; use PostgreSQL (AIRPOOL_DATABASE_URL) for that",
+                    workers,
+                )
             stopped_by = _serve_processes(
                 background,
                 banner=functools.partial(
