@@ -245,7 +245,9 @@ def test_validate_accepts_option_2_and_lists_what_its_role_lacks(
     assert {"create pods/exec (core)", "get pods/log (core)", "create pods (core)", "patch pods (core)"} <= lacking
     assert "create secrets (core)" not in lacking
     assert "create roles (rbac.authorization.k8s.io)" not in lacking
-    assert result.out.rstrip().endswith("configuration is valid")
+    assert result.out.rstrip().endswith(
+        "1 pool namespace(s) checked: 1 accepted but lacking permissions\nconfiguration is valid"
+    )
 
     strict = airpool(tmp_path, "config", "validate", "-f", str(only_manual), "--kubeconfig", admin, "--strict")
     assert strict.code == 1
@@ -255,6 +257,8 @@ def test_validate_accepts_option_2_and_lists_what_its_role_lacks(
     assert result.code == 1
     assert f"namespace {missing}: MISSING (it does not exist in the cluster)" in result.out
     assert f"namespace {unbound}: NOT USABLE (no Role or ClusterRole bound to service account " in result.out
+    # one line counts them, for a pool of thousands whose lines scroll away
+    assert "3 pool namespace(s) checked: 1 accepted but lacking permissions, 1 MISSING, 1 NOT USABLE\n" in result.out
     assert not exists(admin_client, missing)  # validate never creates anything
 
 
@@ -266,6 +270,7 @@ def test_validate_reports_a_fully_applied_pool_as_ok(tmp_path: Path, dev_cluster
     result = airpool(tmp_path, "config", "validate", "-f", str(values), "--kubeconfig", admin, "--strict")
     assert result.code == 0, result.out + result.err
     assert f"namespace {names[0]}: ok (Role astronomer-commander)" in result.out
+    assert "1 pool namespace(s) checked: 1 ok\nconfiguration is valid" in result.out
 
 
 def test_switching_to_a_pool_removes_the_cluster_wide_rights_airpool_granted_before(

@@ -114,11 +114,17 @@ def _check_cluster(cfg: Any, kubeconfig: Path, *, strict: bool) -> bool:
         with apply.cluster_errors():
             kube = client.connect(kubeconfig, field_manager=client.ADMIN_FIELD_MANAGER)
             cluster = grants.cluster_wide(kube, account=account, account_namespace=home)
+            verdicts: dict[str, int] = {}
             for name in cfg.pool.names:
                 found = grants.in_namespace(kube, name, account=account, account_namespace=home, cluster=cluster)
-                ok = _report_namespace(found, needed, account=f"{home}/{account}", strict=strict) and ok
+                verdict = _report_namespace(found, needed, account=f"{home}/{account}")
+                verdicts[verdict] = verdicts.get(verdict, 0) + 1
+                ok = ok and verdict in (_OK, "" if strict else _LACKING)
     except apply.ApplyError as exc:
         raise _error(exc.message) from None
+    # With thousands of names the lines above scroll away: one line says how many of each there are.
+    counts = ", ".join(f"{verdicts[v]} {v}" for v in (_OK, _LACKING, _MISSING, _UNUSABLE) if verdicts.get(v))
+    typer.echo(f"{len(cfg.pool.names)} pool namespace(s) checked: {counts}")
     return ok
 
 
@@ -165,12 +171,16 @@ def _report_leftover_rights(cfg: Any, kubeconfig: Path, *, strict: bool) -> bool
     return not (strict and (ours or theirs))
 
 
-def _report_namespace(found: Any, needed: Any, *, account: str, strict: bool) -> bool:
+_OK, _LACKING, _MISSING, _UNUSABLE = "ok", "accepted but lacking permissions", "MISSING", "NOT USABLE"
+
+
+def _report_namespace(found: Any, needed: Any, *, account: str) -> str:
+    """Print one namespace's verdict and return it (``_OK``, ``_LACKING``, ``_MISSING`` or ``_UNUSABLE``)."""
     from airpool.manifests import rbac
 
     if not found.exists:
         typer.secho(f"namespace {found.namespace}: MISSING (it does not exist in the cluster)", fg=typer.colors.RED)
-        return False
+        return _MISSING
     # Only roles that grant something commander needs are worth naming (every account also holds
     # system:basic-user and the like through system:authenticated).
     useful = [grant.role for grant in found.roles if len(rbac.missing(needed, grant.rules)) < len(needed)]
@@ -180,12 +190,12 @@ def _report_namespace(found: Any, needed: Any, *, account: str, strict: bool) ->
             "grants any of commander's permissions)",
             fg=typer.colors.RED,
         )
-        return False
+        return _UNUSABLE
     lacking = rbac.missing(needed, found.rules)
     roles = ", ".join(useful)
     if not lacking:
         typer.secho(f"namespace {found.namespace}: ok ({roles})", fg=typer.colors.GREEN)
-        return True
+        return _OK
     typer.secho(
         f"namespace {found.namespace}: accepted, but {roles} grants {len(needed) - len(lacking)} of commander's "
         f"{len(needed)} permissions; commander's health check keeps it out of the offer until these are granted:",
@@ -193,7 +203,7 @@ def _report_namespace(found: Any, needed: Any, *, account: str, strict: bool) ->
     )
     for check in lacking:
         typer.echo(f"  - {check}")
-    return not strict
+    return _LACKING
 
 
 @app.command()
