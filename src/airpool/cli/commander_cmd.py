@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -25,6 +27,17 @@ def commander(
     lease_seconds: int = typer.Option(
         60, "--lease-seconds", min=1, help="Lease length; a dead worker's job is taken over after it."
     ),
+    metrics_port: int | None = typer.Option(
+        None,
+        "--metrics-port",
+        min=1,
+        max=65535,
+        help="Serve this process's Prometheus metrics (the pool health checks', the watches', claim to healthy, "
+        "release durations, pool namespaces per state) at http://HOST:PORT/metrics; off by default.",
+    ),
+    metrics_host: str = typer.Option(
+        "127.0.0.1", "--metrics-host", help="Address for --metrics-port (0.0.0.0 in a pod, for Prometheus)."
+    ),
 ) -> None:
     import signal
     import threading
@@ -45,7 +58,10 @@ def commander(
         typer.echo(f"Error: {exc.message}", err=True)
         raise typer.Exit(1) from None
     settings = worker.WorkerSettings(lease_seconds=lease_seconds)
+    metrics_server = None
     try:
+        if metrics_port is not None and not once:
+            metrics_server = _serve_metrics(plat, metrics_host, metrics_port)
         if once:
             single = worker.Worker(plat, client, settings=settings)
             while single.run_once() is not None:
@@ -67,4 +83,27 @@ def commander(
         logs.stop()
         handle.stop()
     finally:
+        if metrics_server is not None:
+            metrics_server.shutdown()
+            metrics_server.server_close()
         plat.close()
+
+
+def _serve_metrics(plat: Any, host: str, port: int) -> Any:
+    """prometheus_client's own HTTP server on ``host:port`` in a daemon thread, with the pool gauge (read from the
+    database at each scrape) beside this process's counters and histograms; exit 1 naming the address when it
+    cannot listen (before the worker starts)."""
+    from prometheus_client import REGISTRY, start_http_server
+
+    from airpool.services import metrics
+
+    try:
+        server, _ = start_http_server(port, addr=host)
+    except OSError as exc:
+        typer.echo(f"Error: could not serve metrics on {host}:{port}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(1) from None
+    REGISTRY.register(metrics.PoolCollector(plat))
+    logging.getLogger("airpool.commander").info(
+        "serving metrics", extra={"kv": {"url": f"http://{host}:{port}/metrics"}}
+    )
+    return server
