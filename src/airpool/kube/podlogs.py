@@ -15,7 +15,8 @@ from urllib.parse import quote
 
 import httpx2
 from lightkube import Client
-from lightkube.core.generic_client import BasicRequest
+
+from airpool.kube import client as kube_client
 
 
 class LogUnavailable(Exception):
@@ -50,10 +51,10 @@ def open_log(
     url = f"/api/v1/namespaces/{quote(namespace, safe='')}/pods/{quote(pod, safe='')}/log"
     # No read timeout while following: a quiet container sends nothing for as long as it likes.
     timeout = httpx2.Timeout(connect_timeout, read=None if follow else 60.0)
-    generic = client._client  # lightkube has no public call that returns the stream itself
-    request = generic.build_adapter_request(BasicRequest(method="GET", url=url, params=params, timeout=timeout))
+    # lightkube has no public call that returns the stream itself: the same identity and connections, through httpx.
+    http = kube_client.http_of(client)
     try:
-        response: httpx2.Response = generic.send(request, stream=True)
+        response = http.send(http.build_request("GET", url, params=params, timeout=timeout), stream=True)
     except httpx2.TransportError as exc:
         raise LogUnavailable(0, f"the API server did not answer: {exc}") from None
     if response.status_code != 200:
