@@ -132,6 +132,9 @@ def test_postgres_install_runs_server_commander_migration_and_cleanup_apart(tmp_
     commander_pod = commander["spec"]["template"]["spec"]
     assert commander_pod["serviceAccountName"] == "astronomer-commander"
     assert commander_pod["containers"][0]["args"][0] == "commander"
+    # its own metrics (the server pods do not have commander's): `commander --metrics-port` on the pod's address
+    assert commander_pod["containers"][0]["args"][-4:] == ["--metrics-port", "8873", "--metrics-host", "0.0.0.0"]
+    assert {"name": "metrics", "containerPort": 8873} in commander_pod["containers"][0]["ports"]
     assert not any("kubeconfig" in str(c) for c in commander_pod["containers"])  # its mounted token only
     # the servers reach each commander pod for Deployment logs at the address it records (docs/commander.md)
     commander_env = {e["name"]: e for e in commander_pod["containers"][0]["env"]}
