@@ -149,6 +149,36 @@ def test_sigterm_lets_a_running_request_finish_then_stops_every_process(two: Ser
     assert "Traceback" not in two.output()
 
 
+def test_a_server_process_stopping_on_a_signal_of_its_own_gets_no_more_connections(two: Served) -> None:
+    """SIGTERM to one server process (an operator's kill, a process manager): while its running request finishes
+    (graceful shutdown, up to 30 s), every new connection goes to the other. Every second one was handed to it and
+    left unread in its channel: the client waited until the process ended, then saw the connection reset."""
+    port = int(two.base.rsplit(":", 1)[1])
+    held = []
+    for _ in range(2):  # handed out in turn: a running request in each process
+        conn = socket.create_connection(("127.0.0.1", port), timeout=60)
+        conn.sendall(
+            b"POST /v1 HTTP/1.1\r\nHost: airpool\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n{"
+        )
+        held.append(conn)
+    try:
+        assert sorted(connections_per_process(port).values()) == [1, 1]
+        victim = _ready_pids(two)[0]
+        os.kill(victim, signal.SIGTERM)
+        _wait("the process to wait for its running request", lambda: "Waiting for connections to close" in two.output())
+        _wait(
+            "the parent to hear it",
+            lambda: re.search(rf"\(pid {victim}\) is stopping: no more connections", two.output()),
+        )
+        for _ in range(6):
+            assert httpx.get(f"{two.base}/healthz", timeout=20).status_code == 200
+        assert _alive(victim), "the stopping process ended early: nothing was checked"
+    finally:
+        for conn in held:
+            conn.close()
+    _wait("a replacement", lambda: len(_ready_pids(two)) == 3)
+
+
 def _refused(base: str) -> bool:
     try:
         socket.create_connection(("127.0.0.1", int(base.rsplit(":", 1)[1])), timeout=5).close()

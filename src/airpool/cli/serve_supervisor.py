@@ -10,9 +10,9 @@ the process that woke first took every connection waiting (16 kept-alive connect
   that ends before it is ready (its app's start-up failed) stops the whole start, with its exit status; its own
   messages are above on the same terminal.
 - **While serving** (from the moment all N are ready): connections go only to processes that said they are ready,
-  in turn; a process that ends is started again (at once if it had been serving a while, else after a pause that
-  doubles up to 30 s), and its connections are lost to their clients as with any crash. With no process ready,
-  connections wait in the kernel's queue.
+  in turn, and not to one that said it is stopping (a signal of its own); a process that ends is started again
+  (at once if it had been serving a while, else after a pause that doubles up to 30 s), and its connections are
+  lost to their clients as with any crash. With no process ready, connections wait in the kernel's queue.
 - **Stop** (SIGTERM or Ctrl-C): stop accepting, pass SIGTERM on, let the processes finish their running requests
   (30 s, as one ``airpool serve``), then kill any process still there after 15 s more.
 """
@@ -140,7 +140,7 @@ class Supervisor:
         return process
 
     def _hear(self, process: _Process) -> None:
-        """A message from a process (ready) or the end of its channel (it is ending)."""
+        """A message from a process (ready, stopping) or the end of its channel (it has ended)."""
         try:
             message = process.channel.recv(16)
         except BlockingIOError:
@@ -151,6 +151,14 @@ class Supervisor:
             process.ready = True
             log.info("server process %d (pid %d) is ready", process.slot + 1, process.popen.pid)
             self._all_ready_once |= all(p is not None and p.ready for p in self._processes)
+            self._listen(self._serving())
+        elif message == serve_worker.STOPPING:  # it got a signal of its own: its running requests finish
+            if process.ready:
+                log.info(
+                    "server process %d (pid %d) is stopping: no more connections go to it",
+                    *(process.slot + 1, process.popen.pid),
+                )
+            process.ready = False
             self._listen(self._serving())
         elif not message:
             self._selector.unregister(process.channel)

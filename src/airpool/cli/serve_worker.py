@@ -10,7 +10,9 @@ opened together were spread 13/3 or 16/0 over two processes; handed out in turn 
 What passes over the pair:
 - parent -> here: ``b"c"`` with one file descriptor, an accepted TCP connection; end of file when the parent is gone
   (then this process shuts down gracefully: nobody would hand it more work, and it must not outlive its parent);
-- here -> parent: ``READY`` once the app's start-up is complete and connections are taken.
+- here -> parent: ``READY`` once the app's start-up is complete and connections are taken; ``STOPPING`` when this
+  process begins to stop (a SIGTERM of its own, say): the parent hands it nothing more. A connection it sent before it
+  heard is closed at once, never left unread in the pair for the 30 s of graceful shutdown.
 
 Pool sync, the admin from the environment, the scheduled cleanup and the commander worker ran (or run) once, in the
 parent: ``worker_app`` starts none of them.
@@ -39,6 +41,8 @@ ENV_ACCESS_LOG = "AIRPOOL_SERVE_WORKER_ACCESS_LOG"
 ENV_CHANNEL = "AIRPOOL_SERVE_WORKER_CHANNEL_FD"
 #: Sent once to the parent: connections may come.
 READY = b"R"
+#: Sent once to the parent: this process is stopping, hand it no more connections.
+STOPPING = b"S"
 #: How long running requests may take to finish at shutdown, in seconds (as one ``airpool serve`` process).
 GRACEFUL_SECONDS = 30
 
@@ -64,6 +68,7 @@ class HandedServer(uvicorn.Server):
         super().__init__(config)
         self._channel = channel
         self._adopting: set[asyncio.Task[Any]] = set()
+        self._stopping = False
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=[])  # the app's lifespan start-up; no socket to listen on
@@ -74,7 +79,11 @@ class HandedServer(uvicorn.Server):
         self._channel.send(READY)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        asyncio.get_running_loop().remove_reader(self._channel.fileno())
+        # The channel is still read while running requests finish: what arrives meanwhile is closed at once
+        # (``_adopt``), not left waiting in the pair, unanswered, until this process ends.
+        self._stopping = True
+        with contextlib.suppress(OSError):  # the parent may be gone
+            self._channel.send(STOPPING)
         await super().shutdown(sockets=sockets)
 
     def _receive(self) -> None:
@@ -93,7 +102,7 @@ class HandedServer(uvicorn.Server):
             self._adopt(socket.socket(fileno=fds[0]))
 
     def _adopt(self, connection: socket.socket) -> None:
-        if self.should_exit:
+        if self.should_exit or self._stopping:
             connection.close()  # handed over while this process began to stop: the client sees it closed
             return
         loop = asyncio.get_running_loop()
