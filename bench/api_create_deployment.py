@@ -44,6 +44,8 @@ mutation($label: String!, $ws: Uuid!) {
   createDeployment(label: $label, workspaceUuid: $ws, executor: LocalExecutor) { id }
 }"""
 APP_CONFIG = "query AppConfig { appConfig { version } }"
+#: Creates sent to each server before anything is measured.
+WARM_UP = 200
 AVAILABLE = "query availableNamespaces { availableNamespaces { name } }"
 
 
@@ -247,9 +249,20 @@ def _create_bench(
     bare: tuple[str, int] | None = None,
     workers: int = 1,
 ) -> list[tuple[int, Result]]:
-    total = sum(count for _, count in plan)
+    total = sum(count for _, count in plan) + WARM_UP
     creates: list[tuple[int, Result]] = []
     with _server(directory, url, total, workers=workers) as (base, token, workspace, pid):
+        # Not measured: each server process's first creates open its database connections, fill SQLAlchemy's and
+        # graphql's caches and get psycopg's statements prepared (the first of three rounds was always the slowest).
+        _run(
+            pid,
+            base,
+            token,
+            query=CREATE,
+            variables=lambda i: {"label": f"warm-up {i}", "ws": workspace},
+            count=WARM_UP,
+            concurrency=16,
+        )
         for concurrency, count in plan:
             base_result = _run(pid, base, token, query=APP_CONFIG, variables={}, count=count, concurrency=concurrency)
             if bare is not None:
@@ -356,16 +369,6 @@ def main() -> None:
                 f"create {statistics.median(r.cpu_ms for _, r in two):.2f} ms in two processes, {single[c].cpu_ms:.2f}"
                 f" ms in one | machine busy {busy:.2f} of {os.cpu_count()} cores with two, {single[c].busy_cores:.2f}"
                 " with one",
-                flush=True,
-            )
-            # What the cores allow: the server, PostgreSQL and this load generator share them, so with one process
-            # already keeping `busy_cores` busy, all the cores can carry at most cpu_count / busy_cores times more
-            # (meaningful on a machine running nothing else: other work counts as busy too).
-            bound = (os.cpu_count() or 1) / single[c].busy_cores
-            print(
-                f"{'':<15}the machine's bound on that scaling: {bound:.2f}x (its {os.cpu_count()} cores over the"
-                f" {single[c].busy_cores:.2f} that one process's run kept busy); best round"
-                f" {rates[-1] / single[c].per_second / bound:.0%} of it",
                 flush=True,
             )
         _available_bench(f"sqlite:///{directory / 'ns.db'}", directory, 10_000, 30 if not args.quick else 10)
