@@ -5,6 +5,7 @@ starts, and SIGTERM, Ctrl-C or the parent's death stop every process. Real proce
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -17,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from websockets.typing import Subprotocol
 
 from airpool.services import schema
 from tests.support import cli
@@ -237,3 +239,19 @@ def test_ctrl_c_at_the_terminal_stops_every_process_with_a_goodbye(tmp_path: Pat
     assert "Traceback" not in rest
     assert "KeyboardInterrupt" not in rest
     _wait("the server processes to end", lambda: not any(_alive(pid) for pid in children), timeout=30)
+
+
+def test_a_websocket_subscription_is_served_by_a_server_process(two: Served) -> None:
+    """``astro deployment logs --follow`` talks graphql-ws at /ws: the upgrade happens in the process the
+    connection was handed to."""
+    from websockets.sync.client import connect
+
+    token = GraphQL(two.base).login("admin").token
+    url = two.base.replace("http://", "ws://") + "/ws"
+    with connect(url, subprotocols=[Subprotocol("graphql-ws")], open_timeout=60) as ws:
+        assert ws.subprotocol == "graphql-ws"
+        ws.send(json.dumps({"type": "connection_init", "payload": {"authorization": token}}))
+        assert json.loads(ws.recv(timeout=60)) == {"type": "connection_ack"}
+        held = connections_per_process(int(two.base.rsplit(":", 1)[1]))
+        assert set(held) <= set(_ready_pids(two)), held  # held by a server process, not the parent
+        assert sum(held.values()) >= 1
