@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 #: authorizer learns an RBAC change a moment after the write its watch reports.
 SETTLE_SECONDS = 3.0
 
+#: More namespaces than this moved in one batch of verdicts are logged as one line (counts, the first names).
+MOVES_LOGGED_ONE_BY_ONE = 10
+
 #: With watches, each offered namespace's existence and access are checked again every this many passes.
 DEEP_SHARE = 10
 #: Each offered namespace is searched for a former Deployment's objects every this many passes.
@@ -211,9 +214,12 @@ class PoolMonitor:
             for verdict in verdicts:
                 self._checked_at[verdict.namespace] = started
             reasons = {v.namespace: v.reason or "" for v in verdicts}
-            for name, state in sorted(now_moved.items()):
-                where = {"namespace": name, "state": state.value, "reason": reasons[name]}
-                log.info("pool namespace moved", extra={"kv": where})
+            if len(now_moved) <= MOVES_LOGGED_ONE_BY_ONE:
+                for name, state in sorted(now_moved.items()):
+                    where = {"namespace": name, "state": state.value, "reason": reasons[name]}
+                    log.info("pool namespace moved", extra={"kv": where})
+            else:  # a first pass over thousands of new names: one line per batch, not one per name
+                log.info("pool namespaces moved", extra={"kv": _moves_summary(now_moved, reasons)})
             moved.update(now_moved)
 
         result = health.check_many(self.client, targets, parallel=self.parallel, on_verdicts=record, stop=self._stop)
@@ -248,3 +254,23 @@ class PoolMonitor:
                 },
             )
         return result
+
+
+def _moves_summary(moved: dict[str, NamespaceState], reasons: dict[str, str]) -> dict[str, object]:
+    """One log line's fields for many moves: how many went to each state, the first names, and the reasons of the
+    namespaces found misconfigured (each distinct reason once, with how many share it)."""
+    counts: dict[str, int] = {}
+    for state in moved.values():
+        counts[state.value] = counts.get(state.value, 0) + 1
+    names = sorted(moved)
+    why: dict[str, int] = {}
+    for name in names:
+        if moved[name] is NamespaceState.MISCONFIGURED:
+            why[reasons[name]] = why.get(reasons[name], 0) + 1
+    summary: dict[str, object] = {"moved": len(moved)}
+    summary.update((f"to_{state}", count) for state, count in sorted(counts.items()))
+    summary["first"] = ",".join(names[:MOVES_LOGGED_ONE_BY_ONE])
+    if why:
+        commonest = sorted(why.items(), key=lambda kv: -kv[1])[:5]
+        summary["reasons"] = "; ".join(f"{count}x {reason}" for reason, count in commonest)
+    return summary
