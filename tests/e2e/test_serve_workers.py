@@ -213,6 +213,32 @@ def test_a_port_in_use_is_refused_before_any_process_starts(values: Path, databa
     assert "server process" not in done.stderr + done.stdout  # none was started
 
 
+def test_an_ipv6_address_is_served_and_shown_as_a_url_in_brackets(values: Path, database: str, tmp_path: Path) -> None:
+    """``--host ::1``: the banner's URLs (and the astro line a user copies) are ``http://[::1]:port``; they were
+    ``http://::1:port``, which no client can parse. A port in use names the address the same way."""
+    port = free_port()
+    log = tmp_path / "serve.log"
+    args = ["serve", "-f", str(values), "--host", "::1", "--port", str(port), "--no-commander", "--workers", "2"]
+    env = {**os.environ, "AIRPOOL_DATABASE_URL": database}
+    with log.open("wb") as sink:
+        proc = subprocess.Popen([airpool_executable(), *args], env=env, stdout=sink, stderr=subprocess.STDOUT)
+    try:
+        _wait(
+            "both server processes",
+            lambda: len(re.findall(r"server process \d \(pid \d+\) is ready", log.read_text())) == 2,
+        )
+        output = log.read_text()
+        assert f"airpool is serving at http://[::1]:{port}\n" in output, output
+        assert f"astro config set -g local.houston http://[::1]:{port}/v1" in output, output
+        assert httpx.get(f"http://[::1]:{port}/healthz", timeout=30).status_code == 200
+        again = subprocess.run([airpool_executable(), *args], env=env, capture_output=True, text=True, timeout=120)
+        assert again.returncode == 1, again
+        assert f"could not listen on [::1]:{port}: Address already in use" in again.stderr, again.stderr
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=90)
+
+
 def test_ctrl_c_at_the_terminal_stops_every_process_with_a_goodbye(tmp_path: Path, values: Path, database: str) -> None:
     import pexpect
 

@@ -155,6 +155,11 @@ def _load_config(values: list[Path]) -> Any:
     return config.load(values) if values else config.load_default()
 
 
+def _url_host(host: str) -> str:
+    """``host`` as a URL spells it: an IPv6 address in brackets (``http://[::1]:8871``, not ``http://::1:8871``)."""
+    return f"[{host}]" if ":" in host else host
+
+
 def _banner(*, url: str, admin_created: Any, initial_signup: bool, commander: str) -> None:
     typer.secho(f"airpool is serving at {url}", fg=typer.colors.GREEN, bold=True)
     typer.echo(f"  web UI         {url}/")
@@ -239,7 +244,7 @@ def serve(
             commander_state = "running in this process"
         else:
             commander_state = "not available in this build (airpool.commander has no start_worker)"
-        public = config.server.public_url or f"http://{bind_host}:{bind_port}"
+        public = config.server.public_url or f"http://{_url_host(bind_host)}:{bind_port}"
         show_banner = functools.partial(
             _banner,
             url=public.rstrip("/"),

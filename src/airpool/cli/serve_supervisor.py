@@ -56,7 +56,8 @@ def listen(host: str, port: int) -> socket.socket:
         family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
         listener = socket.create_server((host, port), family=family, backlog=BACKLOG)
     except OSError as exc:
-        raise exits.fail(f"could not listen on {host}:{port}: {exc.strerror or exc}") from None
+        where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        raise exits.fail(f"could not listen on {where}: {exc.strerror or exc}") from None
     listener.setblocking(False)
     return listener
 
