@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import socket
 import threading
 import time
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import lightkube
+import msgspec
 import pytest
 from lightkube.resources.core_v1 import Namespace
 from lightkube.resources.rbac_authorization_v1 import RoleBinding
 from prometheus_client import REGISTRY
 
-from airpool.commander import errors, health, pool_monitor, preflight, worker
+from airpool.commander import errors, health, pool_monitor, pool_watch, preflight, worker
 from airpool.devcluster import ClusterInfo
 from airpool.domain.pool import NamespaceState
 from airpool.manifests import pool as pool_manifests
@@ -182,3 +185,70 @@ def test_a_refusal_right_after_the_api_server_came_back_is_not_taken_at_its_word
         finally:
             monitor.stop_watch()
             errors.forget_unreachable()  # this process's evidence must not make later tests' refusals temporary
+
+
+@contextlib.contextmanager
+def closing_proxy(upstream: tuple[str, int], *, after: float) -> Iterator[int]:
+    """A TCP proxy to ``upstream`` that closes every connection ``after`` seconds from its start, as a load balancer
+    or HAProxy does with a quiet connection; yields the port it listens on."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def pump(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while chunk := source.recv(65536):
+                sink.sendall(chunk)
+
+    def carry(client: socket.socket) -> None:
+        with client, socket.create_connection(upstream) as server:
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=pump, args=(source, sink), daemon=True).start()
+            stop.wait(after)
+            for end in (client, server):
+                with contextlib.suppress(OSError):
+                    end.shutdown(socket.SHUT_RDWR)
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                client, _ = listener.accept()
+                threading.Thread(target=carry, args=(client,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)
+        listener.close()
+
+
+def test_a_watch_a_proxy_keeps_closing_is_no_evidence_of_an_unreachable_api_server(
+    admin_client: lightkube.Client, commander_client: lightkube.Client
+) -> None:
+    """A proxy in front of the API server closes each quiet watch's connection after a while; the API server answered
+    every time. Each break counted as the API server unreachable, which renewed the evidence for good: no refusal
+    (a namespace whose access was removed) was ever taken at its word."""
+    config = commander_client.config
+    server = urlsplit(config.cluster.server)
+    assert server.hostname is not None
+    assert server.port is not None
+    with (
+        commander_env.pool_namespace(admin_client) as ns,
+        closing_proxy((server.hostname, server.port), after=2.0) as port,
+    ):
+        proxied = msgspec.structs.replace(config.cluster, server=f"https://{server.hostname}:{port}")
+        watch = pool_watch.PoolWatch(config._replace(cluster=proxied), backoff_max=1.0)
+        try:
+
+            def broken() -> float:
+                return REGISTRY.get_sample_value("airpool_pool_watch_errors_total") or 0.0
+
+            before = broken()
+            watch.set_names([ns])
+            assert watch.streams == 2  # its Role and RoleBinding watches, through the proxy
+            cluster_support.wait_for(lambda: broken() >= before + 4, timeout=120, what="the proxy to close watches")
+            assert errors.recently_unreachable() is None
+        finally:
+            watch.stop()

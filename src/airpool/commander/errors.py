@@ -100,13 +100,6 @@ def translate(exc: BaseException) -> BaseException:
     return exc
 
 
-def note_if_unreachable(exc: BaseException) -> None:
-    """Record an unreachable API server when ``exc`` says so (a connection error, a 5xx), as ``translate`` does:
-    for callers that handle the failure themselves (a broken watch)."""
-    if isinstance(exc, httpx2.TransportError) or (isinstance(exc, ApiError) and int(exc.status.code or 0) >= 500):
-        note_unreachable()
-
-
 #: How long after the API server was last unreachable its refusals are not taken at their word.
 WARMUP_SECONDS = 120.0
 

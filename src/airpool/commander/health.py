@@ -24,7 +24,8 @@ What one check proves, with commander's own identity only (never an admin's):
 A refusal (the namespace unreadable, permissions lacking) within ``errors.WARMUP_SECONDS`` of the API server being
 unreachable is not a verdict: the check raises ``errors.TemporaryFailure`` and the namespace keeps its recorded
 state (issue 11's rule for jobs, applied to the pool: a restarting API server refuses until its authorization caches
-are loaded). ``pool_watch`` notes a watch broken by a connection error, so a restart between passes counts too.
+are loaded). ``pool_watch`` notes a watch whose request got no answer (or a 500/502/503), so a restart between
+passes counts too; not a stream that broke after the API server answered (``pool_watch._says_unreachable``).
 
 ``check_many`` runs checks of many namespaces on a bounded thread pool, spread over ``parallel`` connections. Its
 leftover lists are served from the API server's watch cache, no older than one resource version read when the pass

@@ -42,6 +42,7 @@ from lightkube import ApiError, AsyncClient
 from lightkube.core.generic_client import ALL_NS
 from lightkube.resources.core_v1 import Namespace
 from lightkube.resources.rbac_authorization_v1 import Role, RoleBinding
+from lightkube.types import OnErrorAction, OnErrorResult
 from prometheus_client import Counter, Gauge
 
 from airpool.commander import errors
@@ -223,9 +224,18 @@ class PoolWatch:
         conn = self._conn_for(key)
         failures = 0
         while True:
+            answered = False
+
+            def after_answer(_exc: Exception, _count: int) -> OnErrorResult:
+                # lightkube asks only about an error after the API server's answer began (a status, a broken stream)
+                nonlocal answered
+                answered = True
+                return OnErrorResult(OnErrorAction.RAISE)
+
             try:
                 kwargs: dict[str, Any] = {"namespace": key.namespace or ALL_NS} if key.kind is not Namespace else {}
-                async for _, obj in conn.client.watch(key.kind, resource_version=version, **kwargs):
+                watched = conn.client.watch(key.kind, resource_version=version, on_error=after_answer, **kwargs)
+                async for _, obj in watched:
                     version = obj.metadata.resourceVersion or version
                     failures = 0
                     WATCH_EVENTS.inc()
@@ -238,7 +248,8 @@ class PoolWatch:
             except Exception as exc:
                 failures += 1
                 WATCH_ERRORS.inc()
-                errors.note_if_unreachable(exc)  # a restarting API server: its refusals are doubted for a while
+                if _says_unreachable(exc, answered=answered):
+                    errors.note_unreachable()  # a restarting API server: its refusals are doubted for a while
                 if isinstance(exc, ApiError) and exc.status.code == 410:
                     version = None  # too old to resume: start from scratch (its first events mark every namespace)
                 names = [key.namespace] if key.namespace else sorted(self._names)
@@ -263,3 +274,17 @@ class PoolWatch:
         self._conns.clear()
         self._reader = None
         WATCH_STREAMS.set(0)
+
+
+def _says_unreachable(exc: BaseException, *, answered: bool) -> bool:
+    """Whether a broken watch is evidence of an unreachable API server (``errors.note_unreachable``): its request got
+    no answer (connection refused or reset, a timeout), or the answer was 500, 502 or 503.
+
+    Not evidence: a stream that broke after the API server had answered (a load balancer or proxy closing a quiet
+    connection does that every few minutes or seconds, kubeadm's HAProxy example after 20 s; each break noted would keep
+    every refusal in doubt for good, so a namespace whose access was removed would never be judged), nor a 504 (the
+    watch cache behind the version asked for: the API server answered). A restarting API server still counts: the
+    watch's next request, a second later, finds it gone."""
+    if isinstance(exc, httpx2.TransportError):
+        return not answered
+    return isinstance(exc, ApiError) and int(exc.status.code or 0) in (500, 502, 503)
