@@ -239,6 +239,41 @@ def test_an_ipv6_address_is_served_and_shown_as_a_url_in_brackets(values: Path, 
         proc.wait(timeout=90)
 
 
+def test_sigterm_while_the_server_processes_start_is_a_clean_stop(values: Path, database: str, tmp_path: Path) -> None:
+    """A process manager's SIGTERM to the whole group while the server processes are still starting (systemd stops a
+    unit's every process at once): one of them ends before it was ready, and that is part of the stop. It was
+    reported as a failed start (exit 1: `server process 1 was killed by SIGTERM before it was ready; ... a database
+    it cannot reach`) whenever the parent saw that end in the same moment as its own SIGTERM; the parent is paused
+    here so that it always does, and the process is killed outright so that it ends before it is ready."""
+    log = tmp_path / "serve.log"
+    args = ["serve", "-f", str(values), "--port", str(free_port()), "--no-commander", "--workers", "2"]
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(
+            [airpool_executable(), *args],
+            env={**os.environ, "AIRPOOL_DATABASE_URL": database},
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        children = _wait("the server processes to be started", lambda: len(c := _children(proc.pid)) == 2 and c)
+        os.kill(proc.pid, signal.SIGSTOP)  # the parent sees nothing until both happened
+        first = min(children)
+        os.kill(first, signal.SIGKILL)
+        _wait("the first server process to end", lambda: not _alive(first))
+        assert "is ready" not in log.read_text(), "a server process was ready already: nothing was checked"
+        os.kill(proc.pid, signal.SIGTERM)
+        os.kill(proc.pid, signal.SIGCONT)
+        assert proc.wait(timeout=120) == -signal.SIGTERM, log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    output = log.read_text()
+    assert "Error:" not in output, output
+    assert "Traceback" not in output, output
+    _wait("the other server process to end", lambda: not any(_alive(pid) for pid in children), timeout=60)
+
+
 def test_ctrl_c_at_the_terminal_stops_every_process_with_a_goodbye(tmp_path: Path, values: Path, database: str) -> None:
     import pexpect
 

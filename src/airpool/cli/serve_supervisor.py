@@ -111,7 +111,8 @@ class Supervisor:
                         self._accept()
                     else:
                         self._hear(key.data)
-                self._reap()
+                if self._stop_signal is None:  # once stopping, a process that ended is no failure to report
+                    self._reap()
             return self._stop_signal
         finally:
             self._stop()
