@@ -197,6 +197,30 @@ def test_server_processes_stop_when_their_parent_is_killed(two: Served) -> None:
     assert "the parent of this server process is gone: shutting down" in two.output()
 
 
+def test_server_processes_whose_parent_is_killed_while_they_start_stop_quietly(
+    values: Path, database: str, tmp_path: Path
+) -> None:
+    """The parent killed before its server processes were ready: each stops as one whose parent died later does.
+    Each printed a BrokenPipeError traceback instead (its ready message had nowhere to go)."""
+    log = tmp_path / "serve.log"
+    args = ["serve", "-f", str(values), "--port", str(free_port()), "--no-commander", "--workers", "2"]
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(
+            [airpool_executable(), *args],
+            env={**os.environ, "AIRPOOL_DATABASE_URL": database},
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    children = _wait("the server processes to be started", lambda: len(c := _children(proc.pid)) == 2 and c)
+    proc.kill()
+    proc.wait()
+    _wait("the orphaned server processes to end", lambda: not any(_alive(pid) for pid in children), timeout=90)
+    output = log.read_text()
+    assert "is ready" not in output, "the parent saw a server process ready: it was killed too late to check this"
+    assert output.count("the parent of this server process is gone: shutting down") == 2, output
+    assert "Traceback" not in output, output
+
+
 def test_a_port_in_use_is_refused_before_any_process_starts(values: Path, database: str, tmp_path: Path) -> None:
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]

@@ -76,7 +76,8 @@ class HandedServer(uvicorn.Server):
             return
         self._channel.setblocking(False)
         asyncio.get_running_loop().add_reader(self._channel.fileno(), self._receive)
-        self._channel.send(READY)
+        with contextlib.suppress(OSError):  # the parent died while this process started: the reader sees the end
+            self._channel.send(READY)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         # The channel is still read while running requests finish: what arrives meanwhile is closed at once
