@@ -35,6 +35,12 @@ def cli_env(config: Path, *, color: bool = False, **extra: str) -> dict[str, str
     return env
 
 
+def words(text: str) -> str:
+    """``text`` as one line of words: the terminal's wrapping and the borders of Typer's error box (Rich box-drawing
+    characters, which a long message wrapped inside the box puts between its words) taken out."""
+    return " ".join("".join(" " if "\u2500" <= ch <= "\u257f" else ch for ch in text).split())
+
+
 def run(config: Path, *args: str, stdin: str = "", timeout: float = 180, **env: str) -> Result:
     """One piped (non-interactive) run of ``airpool ARGS``."""
     proc = subprocess.run(
