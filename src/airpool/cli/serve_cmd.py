@@ -197,8 +197,8 @@ def serve(
         "-w",
         min=1,
         max=64,
-        help="Server processes sharing the port (PostgreSQL recommended). The commander worker and the scheduled "
-        "cleanup still run once, in the parent process.",
+        help="Server processes behind the port (PostgreSQL recommended): the parent accepts each connection and "
+        "hands it to them in turn. The commander worker and the scheduled cleanup still run once, in the parent.",
     ),
     log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
     access_log: bool = typer.Option(
