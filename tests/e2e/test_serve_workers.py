@@ -221,6 +221,51 @@ def test_server_processes_whose_parent_is_killed_while_they_start_stop_quietly(
     assert "Traceback" not in output, output
 
 
+def test_a_server_process_at_its_open_files_limit_keeps_serving(values: Path, database: str, tmp_path: Path) -> None:
+    """More connections than a server process may hold files (here a limit of 128): the kernel drops the connection
+    in the handing-over message, and the process closes nothing else. It took the message for its parent's end,
+    said `the parent of this server process is gone` and stopped, and the other did the same: every open connection
+    was lost."""
+    import resource
+
+    def low_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (128, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+
+    log = tmp_path / "serve.log"
+    port = free_port()
+    args = ["serve", "-f", str(values), "--port", str(port), "--no-commander", "--workers", "2"]
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(
+            [airpool_executable(), *args],
+            env={**os.environ, "AIRPOOL_DATABASE_URL": database},
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            preexec_fn=low_limit,
+        )
+    held: list[socket.socket] = []
+    try:
+        _wait("both server processes", lambda: len(re.findall(r"\(pid \d+\) is ready", log.read_text())) == 2)
+        children = _children(proc.pid)
+        for _ in range(300):
+            held.append(socket.create_connection(("127.0.0.1", port), timeout=60))
+        said = ("closed unanswered: this server process has its 128 open files", "the parent of this server process")
+        _wait("the limit to be reached", lambda: any(line in log.read_text() for line in said))
+        assert "the parent of this server process is gone" not in log.read_text(), log.read_text()
+        for conn in held:
+            conn.close()
+        held.clear()
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=30).status_code == 200
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=30).status_code == 200
+        output = log.read_text()
+        assert "the parent of this server process is gone" not in output, output
+        assert _children(proc.pid) == children, output
+    finally:
+        for conn in held:
+            conn.close()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=90)
+
+
 def test_a_port_in_use_is_refused_before_any_process_starts(values: Path, database: str, tmp_path: Path) -> None:
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]

@@ -24,7 +24,9 @@ import asyncio
 import contextlib
 import logging
 import os
+import resource
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,8 @@ READY = b"R"
 STOPPING = b"S"
 #: How long running requests may take to finish at shutdown, in seconds (as one ``airpool serve`` process).
 GRACEFUL_SECONDS = 30
+#: Connections lost to the open-files limit are logged at most this often (seconds).
+FD_WARNING_SECONDS = 10.0
 
 
 def worker_app() -> Any:
@@ -69,6 +73,8 @@ class HandedServer(uvicorn.Server):
         self._channel = channel
         self._adopting: set[asyncio.Task[Any]] = set()
         self._stopping = False
+        self._lost = 0  # connections lost to the open-files limit since last said
+        self._lost_said = -FD_WARNING_SECONDS
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=[])  # the app's lifespan start-up; no socket to listen on
@@ -90,17 +96,34 @@ class HandedServer(uvicorn.Server):
     def _receive(self) -> None:
         while True:
             try:
-                _, fds, _, _ = socket.recv_fds(self._channel, 16, 1)
+                message, fds, _, _ = socket.recv_fds(self._channel, 16, 1)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:  # the parent's end is broken: it is gone
-                fds = []
-            if not fds:  # end of file: the parent is gone
+                message, fds = b"", []
+            if not message:  # end of file: the parent is gone
                 log.warning("the parent of this server process is gone: shutting down")
                 asyncio.get_running_loop().remove_reader(self._channel.fileno())
                 self.should_exit = True
                 return
+            if not fds:  # the kernel could not give this process the connection: its open-files limit is reached
+                self._too_many_files()
+                continue
             self._adopt(socket.socket(fileno=fds[0]))
+
+    def _too_many_files(self) -> None:
+        """A connection lost because this process has as many files open as it may (the client sees it closed);
+        said at most every ``FD_WARNING_SECONDS``, with how many since."""
+        self._lost += 1
+        now = time.monotonic()
+        if now - self._lost_said >= FD_WARNING_SECONDS:
+            limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+            log.warning(
+                "%d connection(s) closed unanswered: this server process has its %d open files already (its open "
+                "connections count); raise the open-files limit (ulimit -n, systemd LimitNOFILE) or add processes",
+                *(self._lost, limit),
+            )
+            self._lost, self._lost_said = 0, now
 
     def _adopt(self, connection: socket.socket) -> None:
         if self.should_exit or self._stopping:
