@@ -266,6 +266,31 @@ def test_a_server_process_at_its_open_files_limit_keeps_serving(values: Path, da
         proc.wait(timeout=90)
 
 
+def test_a_parent_out_of_file_descriptors_waits_and_accepts_again(two: Served) -> None:
+    """The parent at its open-files limit (commander's pool watches hold one connection each in it): the system
+    refuses to accept, the connection waits in the kernel's queue and is served once a descriptor is free. The parent
+    tried again at once, forever: full CPU and a warning per try (65,000 lines in 3 s)."""
+    import resource
+
+    parent = two.proc.pid
+    limit = resource.prlimit(parent, resource.RLIMIT_NOFILE)
+    resource.prlimit(parent, resource.RLIMIT_NOFILE, (len(os.listdir(f"/proc/{parent}/fd")), limit[1]))
+    try:
+        conn = socket.create_connection(("127.0.0.1", int(two.base.rsplit(":", 1)[1])), timeout=60)
+        _wait("the parent to be refused", lambda: "could not accept" in two.output())
+        first = two.output().count("could not accept")
+        deadline = time.monotonic() + 2  # an interval to count the warnings in: one per try before
+        while time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert two.output().count("could not accept") - first <= 1, two.output()[-2000:]
+    finally:
+        resource.prlimit(parent, resource.RLIMIT_NOFILE, limit)
+    with conn:
+        conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: airpool\r\n\r\n")
+        assert conn.recv(1024).startswith(b"HTTP/1.1 200"), "the waiting connection was not served"
+    assert httpx.get(f"{two.base}/healthz", timeout=30).status_code == 200
+
+
 def test_a_port_in_use_is_refused_before_any_process_starts(values: Path, database: str, tmp_path: Path) -> None:
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]

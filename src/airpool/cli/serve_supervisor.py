@@ -39,6 +39,11 @@ log = logging.getLogger("airpool.serve")
 BACKLOG = 2048
 #: Connections accepted in a row before looking at the processes again.
 ACCEPT_BATCH = 64
+#: After the system refused to accept (this process out of file descriptors, say), connections wait in the
+#: kernel's queue this long before the next try (seconds), as asyncio's own servers do.
+ACCEPT_PAUSE = 1.0
+#: Such refusals are logged at most this often (seconds).
+ACCEPT_WARNING_SECONDS = 10.0
 #: A process that served this long before it ended is started again at once (seconds).
 STEADY_SECONDS = 30.0
 #: The longest pause before starting an ended process again (seconds).
@@ -89,6 +94,9 @@ class Supervisor:
     _accepting: bool = False
     _all_ready_once: bool = False
     _stop_signal: int | None = None
+    _paused_until: float = 0.0  # accepting again from then (monotonic seconds) after the system refused
+    _refusals: int = 0  # accepts the system refused since last said
+    _refusals_said: float = -ACCEPT_WARNING_SECONDS
 
     def run(self) -> int:
         """Serve until SIGTERM or SIGINT; returns that signal's number once every process has ended.
@@ -113,6 +121,9 @@ class Supervisor:
                         self._hear(key.data)
                 if self._stop_signal is None:  # once stopping, a process that ended is no failure to report
                     self._reap()
+                if self._paused_until and time.monotonic() >= self._paused_until:
+                    self._paused_until = 0.0
+                    self._listen(self._serving())
             return self._stop_signal
         finally:
             self._stop()
@@ -170,7 +181,8 @@ class Supervisor:
     def _serving(self) -> bool:
         """Whether to accept: at the start once all processes are ready (none gets the early crowd), then while
         any is."""
-        return self._all_ready_once and any(p is not None and p.ready for p in self._processes)
+        ready = self._all_ready_once and any(p is not None and p.ready for p in self._processes)
+        return ready and not self._paused_until
 
     def _listen(self, on: bool) -> None:
         """Accept only while some process is ready; until then connections wait in the kernel's queue."""
@@ -186,11 +198,27 @@ class Supervisor:
                 connection, _ = self.listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
-            except OSError as exc:  # out of file descriptors, say: the connection stays queued, try again later
-                log.warning("could not accept a connection: %s", exc)
+            except OSError as exc:  # out of file descriptors, say: the connections stay queued; try again later
+                self._pause_accepting(exc)
                 return
             with connection:  # the process that takes it holds its own copy
                 self._hand_over(connection)
+
+    def _pause_accepting(self, exc: OSError) -> None:
+        """Stop accepting for ``ACCEPT_PAUSE``: the listening socket stays readable while the system refuses, and
+        trying again at once spun this process at full CPU with a warning per try (65,000 lines in 3 s)."""
+        now = time.monotonic()
+        self._paused_until = now + ACCEPT_PAUSE
+        self._listen(False)
+        self._refusals += 1
+        if now - self._refusals_said >= ACCEPT_WARNING_SECONDS:
+            log.warning(
+                "could not accept connections (%d time(s) since last said): %s; they wait in the kernel's queue and "
+                "are tried again every %.0f s (out of file descriptors: raise the open-files limit, ulimit -n or "
+                "systemd LimitNOFILE)",
+                *(self._refusals, exc.strerror or exc, ACCEPT_PAUSE),
+            )
+            self._refusals, self._refusals_said = 0, now
 
     def _hand_over(self, connection: socket.socket) -> None:
         """To the next ready process in turn; a process that cannot take it (ending, its channel full) is passed
