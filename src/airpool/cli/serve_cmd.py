@@ -88,11 +88,11 @@ def _serve_one(
     background: list[Any],
     *,
     banner: Callable[[], None],
-    listener: socket.socket,
+    listeners: list[socket.socket],
     log_level: str,
     access_log: bool,
 ) -> bool:
-    """One process: the app (its lifespan starts and stops the background tasks) under uvicorn on ``listener``;
+    """One process: the app (its lifespan starts and stops the background tasks) under uvicorn on ``listeners``;
     True when Ctrl-C stopped it."""
     import uvicorn
 
@@ -112,7 +112,7 @@ def _serve_one(
     )
     banner()
     try:
-        server.run(sockets=[listener])
+        server.run(sockets=listeners)
     except KeyboardInterrupt:  # uvicorn shut down gracefully, then re-raised the Ctrl-C it caught
         return True
     if not server.started:
@@ -124,14 +124,14 @@ def _serve_processes(
     background: list[Any],
     *,
     banner: Callable[[], None],
-    listener: socket.socket,
+    listeners: list[socket.socket],
     values: list[Path],
     url: str,
     workers: int,
     log_level: str,
     access_log: bool,
 ) -> int:
-    """``--workers N``: the background tasks here and N server processes fed the connections ``listener`` accepts
+    """``--workers N``: the background tasks here and N server processes fed the connections ``listeners`` accept
     (``cli.serve_supervisor``); returns the signal that stopped them."""
     from airpool.cli import serve_supervisor
 
@@ -140,7 +140,7 @@ def _serve_processes(
         task.start()
         log.info("started %s", task.name)
     return serve_supervisor.serve(
-        listener=listener,
+        listeners=listeners,
         count=workers,
         values=[str(p.resolve()) for p in values],
         database_url=url,
@@ -224,7 +224,7 @@ def serve(
     bind_port = port if port is not None else config.server.port
     try:
         # Before anything starts: a second `serve` on a port in use must not sync the pool or start a commander.
-        listener = serve_supervisor.listen(bind_host, bind_port)
+        listeners = serve_supervisor.listen(bind_host, bind_port)
     except typer.Exit:
         platform.close()
         raise
@@ -263,7 +263,7 @@ def serve(
                 banner=functools.partial(
                     show_banner, commander=f"{commander_state} (the parent of {workers} server processes)"
                 ),
-                listener=listener,
+                listeners=listeners,
                 values=values,
                 url=url,
                 workers=workers,
@@ -276,14 +276,15 @@ def serve(
                 platform,
                 background,
                 banner=functools.partial(show_banner, commander=commander_state),
-                listener=listener,
+                listeners=listeners,
                 log_level=log_level,
                 access_log=access_log,
             )
     finally:
         for task in reversed(background):
             task.stop()  # idempotent: normally the app's shutdown already stopped them
-        listener.close()
+        for listener in listeners:
+            listener.close()
         platform.close()
     if interrupted:
         typer.echo("airpool stopped (Ctrl-C): running requests finished and commander handed back its work. Goodbye.")

@@ -52,19 +52,31 @@ MAX_PAUSE = 30.0
 STOP_MARGIN = 15.0
 
 
-def listen(host: str, port: int) -> socket.socket:
-    """The listening socket on ``host:port`` (IPv4 or IPv6, as ``host`` resolves), non-blocking.
+def listen(host: str, port: int) -> list[socket.socket]:
+    """The listening sockets on ``host:port``, non-blocking: one per address ``host`` resolves to, as asyncio's
+    ``create_server`` (so uvicorn in one process) binds them (``localhost``: 127.0.0.1 and ::1 where both resolve;
+    an IPv6 socket is IPv6 only, ``::`` included).
 
-    Raises ``exits.Failure`` naming the address and the system's reason (port in use, address not on this machine).
-    """
+    Raises ``exits.Failure`` naming the address and the system's reason (port in use, address not on this machine);
+    nothing stays bound then."""
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    listeners: list[socket.socket] = []
     try:
-        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
-        listener = socket.create_server((host, port), family=family, backlog=BACKLOG)
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        for family, _, _, _, address in dict.fromkeys((f, t, p, c, a) for f, t, p, c, a in found):
+            listener = socket.socket(family, socket.SOCK_STREAM)
+            listeners.append(listener)
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            listener.bind(address)
+            listener.listen(BACKLOG)
+            listener.setblocking(False)
     except OSError as exc:
-        where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        for listener in listeners:
+            listener.close()
         raise exits.fail(f"could not listen on {where}: {exc.strerror or exc}") from None
-    listener.setblocking(False)
-    return listener
+    return listeners
 
 
 @dataclass
@@ -81,10 +93,10 @@ class _Process:
 
 @dataclass
 class Supervisor:
-    """N ``cli.serve_worker`` processes fed the connections ``listener`` accepts. ``env`` is their environment
+    """N ``cli.serve_worker`` processes fed the connections ``listeners`` accept. ``env`` is their environment
     (the parent's options, ``serve_worker.ENV_*``)."""
 
-    listener: socket.socket
+    listeners: list[socket.socket]
     count: int
     env: Mapping[str, str]
     _processes: list[_Process | None] = field(default_factory=list)
@@ -116,7 +128,7 @@ class Supervisor:
                         with contextlib.suppress(BlockingIOError):
                             wake_read.recv(64)
                     elif key.data == "listener":
-                        self._accept()
+                        self._accept(key.fileobj)  # type: ignore[arg-type]  # registered as a socket
                     else:
                         self._hear(key.data)
                 if self._stop_signal is None:  # once stopping, a process that ended is no failure to report
@@ -187,15 +199,17 @@ class Supervisor:
     def _listen(self, on: bool) -> None:
         """Accept only while some process is ready; until then connections wait in the kernel's queue."""
         if on and not self._accepting:
-            self._selector.register(self.listener, selectors.EVENT_READ, "listener")
+            for listener in self.listeners:
+                self._selector.register(listener, selectors.EVENT_READ, "listener")
         elif not on and self._accepting:
-            self._selector.unregister(self.listener)
+            for listener in self.listeners:
+                self._selector.unregister(listener)
         self._accepting = on
 
-    def _accept(self) -> None:
+    def _accept(self, listener: socket.socket) -> None:
         for _ in range(ACCEPT_BATCH):
             try:
-                connection, _ = self.listener.accept()
+                connection, _ = listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:  # out of file descriptors, say: the connections stay queued; try again later
@@ -269,7 +283,8 @@ class Supervisor:
     def _stop(self) -> None:
         """Stop accepting, pass SIGTERM on, wait for the processes (graceful shutdown plus a margin), kill any left."""
         self._listen(False)
-        self.listener.close()
+        for listener in self.listeners:
+            listener.close()
         living = [p for p in self._processes if p is not None]
         for process in living:
             with contextlib.suppress(ProcessLookupError):
@@ -295,14 +310,14 @@ def _ended(code: int) -> str:
 
 def serve(
     *,
-    listener: socket.socket,
+    listeners: list[socket.socket],
     count: int,
     values: list[str],
     database_url: str,
     log_level: str,
     access_log: bool,
 ) -> int:
-    """Run ``count`` server processes on ``listener`` until SIGTERM or Ctrl-C; returns the signal's number."""
+    """Run ``count`` server processes on ``listeners`` until SIGTERM or Ctrl-C; returns the signal's number."""
     env = {
         **os.environ,
         serve_worker.ENV_VALUES: os.pathsep.join(values),
@@ -310,4 +325,4 @@ def serve(
         serve_worker.ENV_LOG_LEVEL: log_level,
         serve_worker.ENV_ACCESS_LOG: "1" if access_log else "0",
     }
-    return Supervisor(listener=listener, count=count, env=env).run()
+    return Supervisor(listeners=listeners, count=count, env=env).run()
