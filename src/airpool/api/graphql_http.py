@@ -15,7 +15,8 @@ Its answer depends on the request body alone, so the same body is answered again
 texts): ``appConfig`` then costs about what a bare JSON endpoint does (measured 3 times cheaper than executed).
 
 Clients send the same few query texts again and again (the CLI's are constants), so parsing and validation are
-done once per distinct text and remembered (bounded LRU; only texts up to ``CACHED_QUERY_CHARS``). A validated
+done once per distinct text and remembered (``prepared_cache``: bounded by count and by the texts' total length;
+only texts up to ``CACHED_QUERY_CHARS``). A validated
 document that is one long list of flat objects goes through ``fastpath`` instead of graphql-core's executor.
 
 Every request is bounded before it costs anything: the body is read as it streams in and refused once it passes
@@ -41,6 +42,7 @@ from starlette.responses import JSONResponse, Response
 
 from airpool.api import errors, fastpath, limits
 from airpool.api.context import AppState, RequestContext
+from airpool.api.prepared_cache import PreparedCache
 from airpool.domain.errors import InvalidInput
 
 #: Ariadne logs every error with a traceback; ``errors.format_error`` already logs what deserves it. A logger made
@@ -55,6 +57,9 @@ CACHED_QUERY_CHARS = 20_000
 THREADS = 40
 #: Query texts remembered, with their prepared documents, as runnable on the event loop (cleared when full).
 INLINE_TEXTS = 64
+#: Longer texts are not remembered as inline (the astro CLI's appConfig is about 600 characters): 64 documents of
+#: this size take about 16 MB.
+INLINE_QUERY_CHARS = 4_000
 
 
 @dataclass(frozen=True)
@@ -87,7 +92,7 @@ class GraphQLEndpoint:
         self.shortcuts = shortcuts or {}
         self.non_blocking = non_blocking
         self.debug = debug
-        self._prepared = functools.lru_cache(maxsize=512)(self._prepare)
+        self._prepared = PreparedCache(self._prepare)
         self._threads = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="airpool-graphql")
         #: Query texts prepared (in a worker thread) and found to run inline, with what was prepared: read on the
         #: event loop, which so never parses (the parse cache above may have dropped the text since).
@@ -161,7 +166,7 @@ class GraphQLEndpoint:
         if refused is not None:
             return Prepared(document=None, refusal=(errors.format_error(refused),))
         prepared = Prepared(document=document, shortcut=fastpath.plan(document, self.shortcuts))
-        if len(query) <= CACHED_QUERY_CHARS and _only_fields(document, self.non_blocking):
+        if len(query) <= INLINE_QUERY_CHARS and _only_fields(document, self.non_blocking):
             if len(self._inline_texts) >= INLINE_TEXTS:
                 self._inline_texts.clear()  # bounded: a client cannot grow it with endless variants
             self._inline_texts[query] = prepared
