@@ -228,8 +228,8 @@ def test_a_server_process_at_its_open_files_limit_keeps_serving(values: Path, da
     was lost."""
     import resource
 
-    def low_limit() -> None:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (128, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+    def low_limit() -> None:  # the hard limit too: serve raises its soft limit to the hard one at start
+        resource.setrlimit(resource.RLIMIT_NOFILE, (128, 128))
 
     log = tmp_path / "serve.log"
     port = free_port()
@@ -410,3 +410,39 @@ def test_a_websocket_subscription_is_served_by_a_server_process(two: Served) -> 
         held = connections_per_process(int(two.base.rsplit(":", 1)[1]))
         assert set(held) <= set(_ready_pids(two)), held  # held by a server process, not the parent
         assert sum(held.values()) >= 1
+
+
+def _open_files_limits(pid: int) -> tuple[int, int]:
+    line = next(x for x in Path(f"/proc/{pid}/limits").read_text().splitlines() if x.startswith("Max open files"))
+    soft, hard = line.split()[3:5]
+    return int(soft), int(hard)
+
+
+def test_serve_raises_its_open_files_limit_to_the_hard_limit(values: Path, database: str, tmp_path: Path) -> None:
+    """A common default soft limit (1,024) is far below what thousands of pool watches and clients need; the hard
+    limit is the administrator's. The server processes inherit the raised limit."""
+    import resource
+
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    assert hard > 256, "this machine's hard limit leaves nothing to raise"
+
+    def default_soft_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+
+    log = tmp_path / "serve.log"
+    args = ["serve", "-f", str(values), "--port", str(free_port()), "--no-commander", "--workers", "2"]
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(
+            [airpool_executable(), *args],
+            env={**os.environ, "AIRPOOL_DATABASE_URL": database},
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            preexec_fn=default_soft_limit,
+        )
+    try:
+        _wait("both server processes", lambda: len(re.findall(r"\(pid \d+\) is ready", log.read_text())) == 2)
+        for pid in (proc.pid, *_children(proc.pid)):
+            assert _open_files_limits(pid) == (hard, hard), pid
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=90)

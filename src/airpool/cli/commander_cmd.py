@@ -45,11 +45,13 @@ def commander(
     from airpool import commander as commander_pkg
     from airpool import config as config_mod
     from airpool import logfmt
+    from airpool.cli import open_files
     from airpool.commander import log_server, worker
     from airpool.domain.errors import AirpoolError
     from airpool.services import platform as platform_mod
 
     logfmt.configure()
+    open_files.raise_to_hard_limit()  # thousands of pool watches and client connections
     try:
         cfg = config_mod.load(values) if values else config_mod.load_default()
         client = commander_pkg.connect(kubeconfig)

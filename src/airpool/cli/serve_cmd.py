@@ -207,11 +207,12 @@ def serve(
 ) -> None:
     """Serve the GraphQL API at /v1, the web UI, /healthz, /readyz and /metrics."""
     from airpool import logfmt
-    from airpool.cli import serve_supervisor
+    from airpool.cli import open_files, serve_supervisor
     from airpool.services import auth, pool, schema
     from airpool.services import platform as platform_service
 
     logfmt.configure(level=log_level.upper())
+    open_files.raise_to_hard_limit()  # thousands of pool watches and client connections
     config = _load_config(values)
     url = schema.database_url(config.database_url, config.data_dir)
     if migrate:
