@@ -6,6 +6,7 @@ import os
 import signal
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -139,3 +140,32 @@ def test_serves_with_migrate_creates_admin_from_env_and_stops_cleanly_on_sigterm
     assert "Traceback" not in output
     with socket.socket() as sock:
         assert sock.connect_ex(("127.0.0.1", port)) != 0  # nothing listens any more
+
+
+def test_a_client_gone_before_its_body_is_in_is_no_error_in_the_log(values: Path, tmp_path: Path) -> None:
+    """A client that closes its connection half-way through a body (a CLI killed mid-request) was logged as
+    ``Exception in ASGI application`` with a traceback, for the API and the UI alike."""
+    url = f"sqlite:///{tmp_path / 'gone.db'}"
+    schema.upgrade(url)
+    with serve_process(values=values, database_url=url) as served:
+        port = int(served.base.rsplit(":", 1)[1])
+        for path, kind in (("/v1", "application/json"), ("/login", "application/x-www-form-urlencoded")):
+            with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+                conn.sendall(
+                    f"POST {path} HTTP/1.1\r\nHost: airpool\r\nContent-Type: {kind}\r\nContent-Length: 1000\r\n\r\n"
+                    '{"query": '.encode()
+                )
+
+        # Each request is counted in /metrics once the server has dealt with it (an exception counts as 5xx).
+        def counted() -> str:
+            text = httpx.get(f"{served.base}/metrics", timeout=30).text
+            posts = [x for x in text.splitlines() if x.startswith("airpool_http_request_duration_seconds_count")]
+            return "\n".join(x for x in posts if 'method="POST"' in x)
+
+        deadline = time.monotonic() + 60
+        while not ('route="/v1"' in counted() and 'route="/login"' in counted()):
+            assert time.monotonic() < deadline, counted()
+            time.sleep(0.1)
+        assert 'status="5xx"' not in counted(), counted()
+        assert "Exception in ASGI application" not in served.output()
+        assert "Traceback" not in served.output()

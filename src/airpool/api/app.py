@@ -17,6 +17,8 @@ from typing import Protocol
 import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -94,10 +96,22 @@ def create_app(
                 await anyio.to_thread.run_sync(task.stop)
             await anyio.to_thread.run_sync(graphql.close)
 
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(_Timed, metrics=metrics)], debug=False)
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(_Timed, metrics=metrics)],
+        exception_handlers={ClientDisconnect: _client_gone},
+        debug=False,
+    )
     app.state.airpool = state
     app.state.metrics = metrics
     return app
+
+
+async def _client_gone(_request: Request, _exc: Exception) -> Response:
+    """The client closed its connection before its request's body was in: nobody reads an answer, and it is no
+    error of the server's (it was logged as ``Exception in ASGI application`` with a traceback)."""
+    return Response(status_code=400)
 
 
 class _Timed:
