@@ -3,7 +3,6 @@ wakes its thread only for a deadline before its next look but still shuts a conn
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import threading
 import time
@@ -100,7 +99,7 @@ def test_an_inline_text_dropped_from_the_parse_cache_is_not_parsed_on_the_event_
         return answers, threading.current_thread().name
 
     try:
-        answers, loop_thread = asyncio.run(scenario())
+        answers, loop_thread = run(scenario())  # in a thread of its own: a UI test may hold the main one's loop
     finally:
         endpoint.close()
     assert answers == [{"data": {"__typename": "Query"}}] * 3
