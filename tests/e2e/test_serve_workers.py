@@ -39,8 +39,10 @@ def _wait(what: str, check: Callable[[], Any], *, timeout: float = 120) -> Any:
     return found
 
 
-def _ready_pids(served: Served) -> list[int]:
-    return [int(pid) for pid in re.findall(r"server process \d+ \(pid (\d+)\) is ready", served.output())]
+def _ready_pids(served: Served | Path) -> list[int]:
+    """The server processes that said they are ready, in ``serve``'s output (a ``Served`` or the file it writes)."""
+    output = served.read_text() if isinstance(served, Path) else served.output()
+    return [int(pid) for pid in re.findall(r"server process \d+ \(pid (\d+)\) is ready", output)]
 
 
 def _children(pid: int) -> set[int]:
@@ -56,6 +58,29 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def _start(
+    tmp_path: Path,
+    values: Path,
+    database: str,
+    *options: str,
+    port: int | None = None,
+    preexec_fn: Callable[[], None] | None = None,
+) -> tuple[subprocess.Popen[bytes], Path]:
+    """``airpool serve --workers 2`` (no commander) started by the test itself, and the file it writes to."""
+    log = tmp_path / "serve.log"
+    port = free_port() if port is None else port
+    args = ["serve", "-f", str(values), "--port", str(port), "--no-commander", "--workers", "2", *options]
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(
+            [airpool_executable(), *args],
+            env={**os.environ, "AIRPOOL_DATABASE_URL": database},
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            preexec_fn=preexec_fn,
+        )
+    return proc, log
 
 
 @pytest.fixture
@@ -202,15 +227,7 @@ def test_server_processes_whose_parent_is_killed_while_they_start_stop_quietly(
 ) -> None:
     """The parent killed before its server processes were ready: each stops as one whose parent died later does.
     Each printed a BrokenPipeError traceback instead (its ready message had nowhere to go)."""
-    log = tmp_path / "serve.log"
-    args = ["serve", "-f", str(values), "--port", str(free_port()), "--no-commander", "--workers", "2"]
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(
-            [airpool_executable(), *args],
-            env={**os.environ, "AIRPOOL_DATABASE_URL": database},
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
+    proc, log = _start(tmp_path, values, database)
     children = _wait("the server processes to be started", lambda: len(c := _children(proc.pid)) == 2 and c)
     proc.kill()
     proc.wait()
@@ -231,20 +248,11 @@ def test_a_server_process_at_its_open_files_limit_keeps_serving(values: Path, da
     def low_limit() -> None:  # the hard limit too: serve raises its soft limit to the hard one at start
         resource.setrlimit(resource.RLIMIT_NOFILE, (128, 128))
 
-    log = tmp_path / "serve.log"
     port = free_port()
-    args = ["serve", "-f", str(values), "--port", str(port), "--no-commander", "--workers", "2"]
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(
-            [airpool_executable(), *args],
-            env={**os.environ, "AIRPOOL_DATABASE_URL": database},
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            preexec_fn=low_limit,
-        )
+    proc, log = _start(tmp_path, values, database, port=port, preexec_fn=low_limit)
     held: list[socket.socket] = []
     try:
-        _wait("both server processes", lambda: len(re.findall(r"\(pid \d+\) is ready", log.read_text())) == 2)
+        _wait("both server processes", lambda: len(_ready_pids(log)) == 2)
         children = _children(proc.pid)
         for _ in range(300):
             held.append(socket.create_connection(("127.0.0.1", port), timeout=60))
@@ -311,21 +319,20 @@ def test_an_ipv6_address_is_served_and_shown_as_a_url_in_brackets(values: Path, 
     """``--host ::1``: the banner's URLs (and the astro line a user copies) are ``http://[::1]:port``; they were
     ``http://::1:port``, which no client can parse. A port in use names the address the same way."""
     port = free_port()
-    log = tmp_path / "serve.log"
-    args = ["serve", "-f", str(values), "--host", "::1", "--port", str(port), "--no-commander", "--workers", "2"]
-    env = {**os.environ, "AIRPOOL_DATABASE_URL": database}
-    with log.open("wb") as sink:
-        proc = subprocess.Popen([airpool_executable(), *args], env=env, stdout=sink, stderr=subprocess.STDOUT)
+    proc, log = _start(tmp_path, values, database, "--host", "::1", port=port)
     try:
-        _wait(
-            "both server processes",
-            lambda: len(re.findall(r"server process \d \(pid \d+\) is ready", log.read_text())) == 2,
-        )
+        _wait("both server processes", lambda: len(_ready_pids(log)) == 2)
         output = log.read_text()
         assert f"airpool is serving at http://[::1]:{port}\n" in output, output
         assert f"astro config set -g local.houston http://[::1]:{port}/v1" in output, output
         assert httpx.get(f"http://[::1]:{port}/healthz", timeout=30).status_code == 200
-        again = subprocess.run([airpool_executable(), *args], env=env, capture_output=True, text=True, timeout=120)
+        again = subprocess.run(
+            proc.args,  # the same serve, on the same port
+            env={**os.environ, "AIRPOOL_DATABASE_URL": database},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert again.returncode == 1, again
         assert f"could not listen on [::1]:{port}: Address already in use" in again.stderr, again.stderr
     finally:
@@ -339,15 +346,7 @@ def test_sigterm_while_the_server_processes_start_is_a_clean_stop(values: Path, 
     reported as a failed start (exit 1: `server process 1 was killed by SIGTERM before it was ready; ... a database
     it cannot reach`) whenever the parent saw that end in the same moment as its own SIGTERM; the parent is paused
     here so that it always does, and the process is killed outright so that it ends before it is ready."""
-    log = tmp_path / "serve.log"
-    args = ["serve", "-f", str(values), "--port", str(free_port()), "--no-commander", "--workers", "2"]
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(
-            [airpool_executable(), *args],
-            env={**os.environ, "AIRPOOL_DATABASE_URL": database},
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
+    proc, log = _start(tmp_path, values, database)
     try:
         children = _wait("the server processes to be started", lambda: len(c := _children(proc.pid)) == 2 and c)
         os.kill(proc.pid, signal.SIGSTOP)  # the parent sees nothing until both happened
@@ -429,18 +428,9 @@ def test_serve_raises_its_open_files_limit_to_the_hard_limit(values: Path, datab
     def default_soft_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
 
-    log = tmp_path / "serve.log"
-    args = ["serve", "-f", str(values), "--port", str(free_port()), "--no-commander", "--workers", "2"]
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(
-            [airpool_executable(), *args],
-            env={**os.environ, "AIRPOOL_DATABASE_URL": database},
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            preexec_fn=default_soft_limit,
-        )
+    proc, log = _start(tmp_path, values, database, preexec_fn=default_soft_limit)
     try:
-        _wait("both server processes", lambda: len(re.findall(r"\(pid \d+\) is ready", log.read_text())) == 2)
+        _wait("both server processes", lambda: len(_ready_pids(log)) == 2)
         for pid in (proc.pid, *_children(proc.pid)):
             assert _open_files_limits(pid) == (hard, hard), pid
     finally:
