@@ -14,6 +14,7 @@ from playwright.sync_api import Page, expect
 from airpool.services import commander_jobs, deployments
 from tests.e2e.test_ui_flows import VALUES, capture, serving, sign_up
 from tests.support.api_server import PASSWORD
+from tests.support.browser import log_in
 
 pytestmark = pytest.mark.slow
 
@@ -116,10 +117,7 @@ def test_only_the_chosen_mechanisms_fields_show_and_without_javascript_all_show_
         context = browser.new_context(viewport={"width": 1280, "height": 860}, java_script_enabled=False)
         try:
             plain = context.new_page()
-            plain.goto(server.url("/login"))
-            plain.get_by_label("Username or email").fill("ada")
-            plain.get_by_label("Password").fill(PASSWORD)
-            plain.get_by_role("button", name="Log in").click()
+            log_in(plain, server.base, "ada", PASSWORD)
             plain.get_by_role("link", name="New Deployment").click()
             plain_group = plain.get_by_role("group", name="DAG deploy")
             expect(plain_group.get_by_role("radio", name=re.compile("^Image"))).to_be_checked()

@@ -14,6 +14,7 @@ from playwright.sync_api import Page, expect
 from airpool import config
 from airpool.services import auth
 from airpool.services.platform import Platform
+from tests.support import browser
 from tests.support.api_server import PASSWORD, make_platform, serve_process
 from tests.support.browser import check_basics, screenshot
 
@@ -48,11 +49,7 @@ def capture(page: Page, name: str) -> None:
 
 
 def log_in(page: Page, base: str, username: str) -> None:
-    page.goto(base + "/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(re.compile(r"/w/[^/]+/deployments$"))
+    browser.log_in(page, base, username, PASSWORD)
 
 
 def nav(page: Page, name: str) -> None:

@@ -71,3 +71,14 @@ def check_basics(page: Page) -> None:
     assert page.locator("main#main").count() == 1, f"{page.url}: no main landmark"
     unlabelled = page.evaluate(_UNLABELLED)
     assert not unlabelled, f"{page.url}: controls without a label: {unlabelled}"
+
+
+def log_in(page: Page, base: str, username: str, password: str) -> None:
+    """The log-in form filled and sent as a person does; waits until the workspace's Deployments page is shown."""
+    from playwright.sync_api import expect
+
+    page.goto(base + "/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(r"/w/[^/]+/deployments$"))
