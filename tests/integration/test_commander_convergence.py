@@ -18,13 +18,11 @@ import yaml
 from lightkube import ApiError
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace, Secret
-from lightkube.resources.rbac_authorization_v1 import RoleBinding
 
 from airpool.commander import errors, preflight, uninstall, worker
 from airpool.devcluster import ClusterInfo
 from airpool.domain.deployments import DeploymentStatus
 from airpool.domain.pool import NamespaceState
-from airpool.manifests import pool as pool_manifests
 from airpool.services import commander_jobs, deployments, pool, workspaces
 from tests.integration.test_commander_worker import env
 from tests.support import cluster as cluster_support
@@ -106,13 +104,7 @@ def _restart_during_install(
             assert "cannot reach the API server" in job.last_error
         assert e.get(dep_id).status_message.startswith("install attempt 1 failed, retrying at ")
 
-        role = pool_manifests.commander_role_name(commander_env.CONFIG)
-        admin_client.delete(RoleBinding, role, namespace=ns)
-        cluster_support.wait_for(
-            lambda: not preflight.access_allowed(commander_client, "list", "secrets", "", "", ns),
-            timeout=120,
-            what="commander refused in the namespace",
-        )
+        commander_env.revoke_pool_role(admin_client, commander_client, ns)
         commander_jobs.retry_deployment(e.plat, e.actor, dep_id)  # type: ignore[arg-type]  # now, not after backoff
         job = e.worker.run_once()
         assert job is not None

@@ -18,7 +18,7 @@ from lightkube.resources.core_v1 import Namespace
 from lightkube.resources.rbac_authorization_v1 import RoleBinding
 from prometheus_client import REGISTRY
 
-from airpool.commander import errors, health, pool_monitor, pool_watch, preflight, worker
+from airpool.commander import errors, health, pool_monitor, pool_watch, worker
 from airpool.devcluster import ClusterInfo
 from airpool.domain.pool import NamespaceState
 from airpool.manifests import pool as pool_manifests
@@ -162,13 +162,7 @@ def test_a_refusal_right_after_the_api_server_came_back_is_not_taken_at_its_word
                 cluster_support.wait_for(
                     lambda: errors.recently_unreachable() is not None, timeout=120, what="the watches to see it gone"
                 )
-            name = pool_manifests.commander_role_name(commander_env.CONFIG)
-            admin_client.delete(RoleBinding, name, namespace=ns)
-            cluster_support.wait_for(
-                lambda: not preflight.access_allowed(commander_client, "list", "secrets", "", "", ns),
-                timeout=120,
-                what="commander refused in the namespace",
-            )
+            commander_env.revoke_pool_role(admin_client, commander_client, ns)
             result = monitor.run_changes({ns}, settle=False)
             assert result is not None
             assert result.verdicts == ()

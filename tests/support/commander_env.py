@@ -12,10 +12,10 @@ from lightkube import ApiError, codecs
 from lightkube.models.authorization_v1 import ResourceAttributes, SubjectAccessReviewSpec
 from lightkube.resources.authorization_v1 import SubjectAccessReview
 from lightkube.resources.core_v1 import Pod
-from lightkube.resources.rbac_authorization_v1 import ClusterRole, ClusterRoleBinding
+from lightkube.resources.rbac_authorization_v1 import ClusterRole, ClusterRoleBinding, RoleBinding
 from lightkube.types import PatchType
 
-from airpool.commander import status, uninstall
+from airpool.commander import preflight, status, uninstall
 from airpool.config.model import PlatformConfig
 from airpool.domain.deployments import DeploymentStatus
 from airpool.kube.client import ADMIN_FIELD_MANAGER
@@ -75,6 +75,17 @@ def grant_pool_role(client: lightkube.Client, namespace: str) -> None:
         ],
     )
     await_access(client, namespace, verb="create", resource="pods", subresource="exec")
+
+
+def revoke_pool_role(admin: lightkube.Client, commander: lightkube.Client, namespace: str) -> None:
+    """Remove the RoleBinding of commander's pool Role in ``namespace`` and wait until the API server's authorizer
+    refuses commander there (it learns RBAC changes a moment after the write)."""
+    admin.delete(RoleBinding, pool.commander_role_name(CONFIG), namespace=namespace)
+    cluster_support.wait_for(
+        lambda: not preflight.access_allowed(commander, "list", "secrets", "", "", namespace),
+        timeout=120,
+        what="commander refused in the namespace",
+    )
 
 
 def grant_guide_role(client: lightkube.Client, namespace: str, extra: tuple[rbac.PolicyRule, ...] = ()) -> None:
